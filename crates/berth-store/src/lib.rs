@@ -1,14 +1,20 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The image side of Berth: a content-addressed blob store, layer snapshots
+//! (each layer unpacked once, shared by every image that has it), overlayfs
+//! mounts, and the SQLite metadata database.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod archive;
+pub mod blobs;
+pub mod digest;
+pub mod error;
+pub mod images;
+pub mod layer;
+pub mod metadata;
+pub mod overlay;
+pub mod snapshots;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use blobs::BlobStore;
+pub use digest::Digest;
+pub use error::StoreError;
+pub use images::{ImageRecord, ImageStore};
+pub use metadata::Metadata;
+pub use snapshots::Snapshots;

@@ -1,0 +1,659 @@
+//! Images: import, load, save, tag, remove, list, history, prune.
+//! Every operation either lands whole or leaves the store as it was: blobs
+//! and snapshots created by a failed operation are removed again.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use berth_api::types::{HistoryEntry, ImageConfigFile, ImageDeleteItem, ImageRuntimeConfig, RootFs};
+use berth_api::ImageRef;
+use rusqlite::{params, OptionalExtension};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::archive::{decompress, resolve_inside};
+use crate::blobs::{BlobStore, ContentStore};
+use crate::digest::Digest;
+use crate::error::{Result, StoreError};
+use crate::layer::unpack_layer;
+use crate::metadata::Metadata;
+use crate::snapshots::{IngestedLayer, Snapshots};
+
+pub const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const MEDIA_OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const MEDIA_OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+
+#[derive(Debug, Clone)]
+pub struct ImageRecord {
+    pub id: Digest,
+    pub manifest_digest: Digest,
+    pub config: ImageConfigFile,
+    /// Sum of the layers' unpacked content.
+    pub size: i64,
+    /// Unix seconds from the config's `created`.
+    pub created: i64,
+    /// Canonical references (`docker.io/library/busybox:latest`).
+    pub tags: Vec<String>,
+    pub layers: Vec<Digest>,
+}
+
+impl ImageRecord {
+    pub fn familiar_tags(&self) -> Vec<String> {
+        self.tags.iter().filter_map(|t| ImageRef::parse(t).ok()).map(|r| r.familiar()).collect()
+    }
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        self.config.config.labels.clone().unwrap_or_default()
+    }
+}
+
+/// Who uses an image, so `remove` can refuse: (container id, running).
+pub type ImageUsers<'a> = &'a dyn Fn(&str) -> Option<(String, bool)>;
+
+pub struct ImageStore {
+    pub blobs: BlobStore,
+    pub snapshots: Snapshots,
+    pub db: Metadata,
+    tmp: PathBuf,
+}
+
+/// What a failed operation must take back.
+#[derive(Default)]
+struct Undo {
+    snapshots: Vec<Digest>,
+    blobs: Vec<Digest>,
+}
+
+impl Undo {
+    fn record(&mut self, l: &IngestedLayer) {
+        if l.created_snapshot {
+            self.snapshots.push(l.diff_id.clone());
+        }
+        if l.created_blob {
+            self.blobs.push(l.diff_id.clone());
+        }
+    }
+    fn run(self, store: &ImageStore) {
+        for s in self.snapshots {
+            let _ = store.snapshots.remove(&s);
+        }
+        for b in self.blobs {
+            let _ = store.blobs.delete(&b);
+        }
+    }
+}
+
+fn parse_time(s: Option<&str>) -> i64 {
+    s.and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()).map(|t| t.timestamp()).unwrap_or(0)
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SaveManifestEntry {
+    config: String,
+    #[serde(default)]
+    repo_tags: Option<Vec<String>>,
+    layers: Vec<String>,
+}
+
+impl ImageStore {
+    pub fn open(data_root: &Path) -> Result<ImageStore> {
+        fs::create_dir_all(data_root).map_err(StoreError::io("create data root"))?;
+        let blobs = BlobStore::open(data_root)?;
+        let snapshots = Snapshots::open(data_root)?;
+        let db = Metadata::open(&data_root.join("metadata.db"))?;
+        let tmp = data_root.join("tmp");
+        // Scratch from a crash is garbage by definition.
+        if let Ok(rd) = fs::read_dir(&tmp) {
+            for e in rd.flatten() {
+                let _ = fs::remove_dir_all(e.path()).or_else(|_| fs::remove_file(e.path()));
+            }
+        }
+        let store = ImageStore { blobs, snapshots, db, tmp };
+        store.remove_unreferenced_snapshot_dirs();
+        Ok(store)
+    }
+
+    fn remove_unreferenced_snapshot_dirs(&self) {
+        if let Ok(rd) = fs::read_dir(self.snapshots.path(&Digest::of(b"")).parent().unwrap_or(Path::new("/"))) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with("tmp-") {
+                    let _ = fs::remove_dir_all(e.path());
+                }
+            }
+        }
+    }
+
+    fn scratch_dir(&self) -> Result<PathBuf> {
+        let d = self.tmp.join(format!("work-{}", rand::random::<u64>()));
+        fs::create_dir_all(&d).map_err(StoreError::io("create scratch dir"))?;
+        Ok(d)
+    }
+
+    // ---- lookup ----
+
+    fn record_by_id(&self, id: &str) -> Result<Option<ImageRecord>> {
+        let conn = self.db.lock();
+        let row: Option<(String, String, i64, i64)> = conn
+            .query_row("SELECT manifest_digest, config, size, created FROM images WHERE id = ?1", params![id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?;
+        let Some((manifest, config, size, created)) = row else { return Ok(None) };
+        let mut st = conn.prepare("SELECT reference FROM tags WHERE image_id = ?1 ORDER BY tagged_at, reference")?;
+        let tags = st.query_map(params![id], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        let mut st = conn.prepare("SELECT diff_id FROM image_layers WHERE image_id = ?1 ORDER BY idx")?;
+        let layers = st
+            .query_map(params![id], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .map(|d| Digest::parse(&d))
+            .collect::<Result<Vec<_>>>()?;
+        let config: ImageConfigFile =
+            serde_json::from_str(&config).map_err(|e| StoreError::Invalid(format!("stored config of {id}: {e}")))?;
+        Ok(Some(ImageRecord {
+            id: Digest::parse(id)?,
+            manifest_digest: Digest::parse(&manifest)?,
+            config,
+            size,
+            created,
+            tags,
+            layers,
+        }))
+    }
+
+    /// Finds an image by reference, full ID, or unique ID prefix, as docker does.
+    pub fn resolve(&self, name: &str) -> Result<ImageRecord> {
+        let not_found = || StoreError::NotFound(format!("No such image: {name}"));
+        if let Ok(r) = ImageRef::parse(name) {
+            let id: Option<String> = self
+                .db
+                .lock()
+                .query_row("SELECT image_id FROM tags WHERE reference = ?1", params![r.canonical()], |r| r.get(0))
+                .optional()?;
+            if let Some(id) = id {
+                return self.record_by_id(&id)?.ok_or_else(not_found);
+            }
+        }
+        let hex = name.strip_prefix("sha256:").unwrap_or(name);
+        if hex.len() >= 4 && hex.len() <= 64 && hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+            let ids: Vec<String> = {
+                let conn = self.db.lock();
+                let mut st = conn.prepare("SELECT id FROM images WHERE id LIKE ?1")?;
+                let rows = st.query_map(params![format!("sha256:{hex}%")], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            match ids.len() {
+                1 => return self.record_by_id(&ids[0])?.ok_or_else(not_found),
+                0 => {}
+                _ => return Err(StoreError::NotFound(format!("No such image: {name} (ambiguous prefix)"))),
+            }
+        }
+        Err(not_found())
+    }
+
+    pub fn list(&self) -> Result<Vec<ImageRecord>> {
+        let ids: Vec<String> = {
+            let conn = self.db.lock();
+            let mut st = conn.prepare("SELECT id FROM images ORDER BY created DESC, loaded_at DESC")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        Ok(ids.iter().filter_map(|id| self.record_by_id(id).ok().flatten()).collect())
+    }
+
+    /// The image's snapshot directories, top layer first (overlayfs order).
+    pub fn lower_dirs(&self, image: &ImageRecord) -> Result<Vec<PathBuf>> {
+        if image.layers.is_empty() {
+            return Ok(vec![self.snapshots.empty_dir()?]);
+        }
+        Ok(image.layers.iter().rev().map(|d| self.snapshots.path(d)).collect())
+    }
+
+    /// Bytes of unpacked layers on disk, each shared layer once.
+    pub fn layers_size(&self) -> Result<i64> {
+        Ok(self.db.lock().query_row("SELECT COALESCE(SUM(content_size), 0) FROM layers", [], |r| r.get(0))?)
+    }
+
+    /// Bytes an image shares with other images.
+    pub fn shared_size(&self, image: &ImageRecord) -> Result<i64> {
+        Ok(self.db.lock().query_row(
+            "SELECT COALESCE(SUM(l.content_size), 0) FROM layers l WHERE l.diff_id IN
+               (SELECT diff_id FROM image_layers WHERE image_id = ?1)
+             AND (SELECT COUNT(DISTINCT image_id) FROM image_layers x WHERE x.diff_id = l.diff_id) > 1",
+            params![image.id.as_str()],
+            |r| r.get(0),
+        )?)
+    }
+
+    // ---- creating images ----
+
+    /// Writes the config and a generated OCI manifest and records the image,
+    /// in one transaction, tagging it with `tags` (moved from any other image).
+    fn commit_image(&self, config_raw: &[u8], layers: &[IngestedLayer], tags: &[ImageRef], undo: &mut Undo) -> Result<ImageRecord> {
+        let config: ImageConfigFile =
+            serde_json::from_slice(config_raw).map_err(|e| StoreError::Invalid(format!("invalid image config: {e}")))?;
+        if config.rootfs.diff_ids.len() != layers.len() {
+            return Err(StoreError::Invalid(format!(
+                "image config lists {} layers, the archive has {}",
+                config.rootfs.diff_ids.len(),
+                layers.len()
+            )));
+        }
+        let config_new = !self.blobs.exists(&Digest::of(config_raw));
+        let id = self.blobs.put(config_raw, None)?;
+        if config_new {
+            undo.blobs.push(id.clone());
+        }
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": MEDIA_OCI_MANIFEST,
+            "config": {"mediaType": MEDIA_OCI_CONFIG, "digest": id.as_str(), "size": config_raw.len()},
+            "layers": layers.iter().map(|l| json!({
+                "mediaType": MEDIA_OCI_LAYER, "digest": l.diff_id.as_str(), "size": l.tar_size
+            })).collect::<Vec<_>>(),
+        });
+        let manifest_raw = serde_json::to_vec(&manifest).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let manifest_new = !self.blobs.exists(&Digest::of(&manifest_raw));
+        let manifest_digest = self.blobs.put(&manifest_raw, None)?;
+        if manifest_new {
+            undo.blobs.push(manifest_digest.clone());
+        }
+        let size: u64 = layers.iter().map(|l| l.content_size).sum();
+        let created = parse_time(config.created.as_deref());
+        let config_text = String::from_utf8_lossy(config_raw).into_owned();
+        self.db.transaction(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO images (id, manifest_digest, config, size, created, loaded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id.as_str(), manifest_digest.as_str(), config_text, size as i64, created, now()],
+            )?;
+            for (i, l) in layers.iter().enumerate() {
+                tx.execute(
+                    "INSERT OR IGNORE INTO layers (diff_id, tar_size, content_size) VALUES (?1, ?2, ?3)",
+                    params![l.diff_id.as_str(), l.tar_size as i64, l.content_size as i64],
+                )?;
+                tx.execute(
+                    "INSERT OR IGNORE INTO image_layers (image_id, idx, diff_id) VALUES (?1, ?2, ?3)",
+                    params![id.as_str(), i as i64, l.diff_id.as_str()],
+                )?;
+            }
+            for t in tags {
+                tx.execute(
+                    "INSERT OR REPLACE INTO tags (reference, image_id, tagged_at) VALUES (?1, ?2, ?3)",
+                    params![t.canonical(), id.as_str(), now()],
+                )?;
+            }
+            Ok(())
+        })?;
+        self.record_by_id(id.as_str())?.ok_or_else(|| StoreError::NotFound(id.to_string()))
+    }
+
+    /// `POST /images/create?fromSrc=-`: one rootfs tar becomes a one-layer image.
+    pub fn import(&self, rootfs: impl Read, config: ImageRuntimeConfig, comment: &str, tag: Option<&ImageRef>) -> Result<ImageRecord> {
+        let mut undo = Undo::default();
+        let r = (|| {
+            let layer = self.snapshots.ingest(&self.blobs, rootfs, None)?;
+            undo.record(&layer);
+            let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+            let cfg = ImageConfigFile {
+                created: Some(created.clone()),
+                architecture: host_arch().into(),
+                os: "linux".into(),
+                config,
+                rootfs: RootFs { kind: "layers".into(), diff_ids: vec![layer.diff_id.to_string()] },
+                history: vec![HistoryEntry {
+                    created: Some(created),
+                    created_by: Some("berth import".into()),
+                    comment: Some(if comment.is_empty() { "Imported from -".into() } else { comment.into() }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            let raw = serde_json::to_vec(&cfg).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            self.commit_image(&raw, std::slice::from_ref(&layer), tag.into_iter().cloned().collect::<Vec<_>>().as_slice(), &mut undo)
+        })();
+        if r.is_err() {
+            undo.run(self);
+        }
+        r
+    }
+
+    /// `docker load`: a `docker save` archive, legacy `manifest.json` or OCI
+    /// `index.json` layout. Returns the lines docker prints ("Loaded image: …").
+    pub fn load(&self, archive: impl Read) -> Result<Vec<String>> {
+        let dir = self.scratch_dir()?;
+        let mut undo = Undo::default();
+        let r = self.load_from(archive, &dir, &mut undo);
+        let _ = fs::remove_dir_all(&dir);
+        if r.is_err() {
+            undo.run(self);
+        }
+        r
+    }
+
+    fn load_from(&self, archive: impl Read, dir: &Path, undo: &mut Undo) -> Result<Vec<String>> {
+        let mut outer = decompress(archive)?;
+        unpack_layer(&mut outer, dir).map_err(|e| match e {
+            StoreError::Invalid(m) => StoreError::Invalid(format!("invalid image archive: {m}")),
+            other => other,
+        })?;
+        let entries: Vec<SaveManifestEntry> = if dir.join("manifest.json").exists() {
+            let raw = fs::read(resolve_inside(dir, "manifest.json")?).map_err(StoreError::io("read manifest.json"))?;
+            serde_json::from_slice(&raw).map_err(|e| StoreError::Invalid(format!("invalid manifest.json: {e}")))?
+        } else if dir.join("index.json").exists() {
+            self.entries_from_oci_index(dir)?
+        } else {
+            return Err(StoreError::Invalid("invalid image archive: no manifest.json or index.json".into()));
+        };
+        if entries.is_empty() {
+            return Err(StoreError::Invalid("invalid image archive: manifest lists no images".into()));
+        }
+        let mut messages = Vec::new();
+        for e in entries {
+            let config_raw = fs::read(resolve_inside(dir, &e.config)?).map_err(StoreError::io("read config"))?;
+            let config: ImageConfigFile =
+                serde_json::from_slice(&config_raw).map_err(|er| StoreError::Invalid(format!("invalid image config {}: {er}", e.config)))?;
+            // A config named after its digest must hash to it.
+            if let Some(hex) = Path::new(&e.config).file_name().and_then(|n| n.to_str()).map(|n| n.trim_end_matches(".json")) {
+                if hex.len() == 64 && hex.bytes().all(|c| c.is_ascii_hexdigit()) && Digest::of(&config_raw).hex() != hex {
+                    return Err(StoreError::Invalid(format!(
+                        "digest mismatch: config {} hashes to {}",
+                        e.config,
+                        Digest::of(&config_raw)
+                    )));
+                }
+            }
+            if config.rootfs.diff_ids.len() != e.layers.len() {
+                return Err(StoreError::Invalid(format!(
+                    "image config lists {} layers, manifest.json lists {}",
+                    config.rootfs.diff_ids.len(),
+                    e.layers.len()
+                )));
+            }
+            let mut layers = Vec::new();
+            for (path, want) in e.layers.iter().zip(&config.rootfs.diff_ids) {
+                let want = Digest::parse(want)?;
+                let f = File::open(resolve_inside(dir, path)?).map_err(StoreError::io("open layer"))?;
+                let l = self.snapshots.ingest(&self.blobs, f, Some(&want))?;
+                undo.record(&l);
+                layers.push(l);
+            }
+            let tags = e
+                .repo_tags
+                .unwrap_or_default()
+                .iter()
+                .map(|t| ImageRef::parse(t).map_err(|er| StoreError::Invalid(er.message)))
+                .collect::<Result<Vec<_>>>()?;
+            let rec = self.commit_image(&config_raw, &layers, &tags, undo)?;
+            if tags.is_empty() {
+                messages.push(format!("Loaded image ID: {}", rec.id));
+            }
+            for t in tags {
+                messages.push(format!("Loaded image: {}", t.familiar()));
+            }
+        }
+        Ok(messages)
+    }
+
+    fn entries_from_oci_index(&self, dir: &Path) -> Result<Vec<SaveManifestEntry>> {
+        let read_json = |rel: &str| -> Result<serde_json::Value> {
+            let raw = fs::read(resolve_inside(dir, rel)?).map_err(StoreError::io(format!("read {rel}")))?;
+            serde_json::from_slice(&raw).map_err(|e| StoreError::Invalid(format!("invalid {rel}: {e}")))
+        };
+        let blob_path = |d: &serde_json::Value| -> Result<String> {
+            let d = Digest::parse(d.as_str().unwrap_or_default())?;
+            Ok(format!("blobs/sha256/{}", d.hex()))
+        };
+        let index = read_json("index.json")?;
+        let mut out = Vec::new();
+        for m in index["manifests"].as_array().into_iter().flatten() {
+            let manifest_path = blob_path(&m["digest"])?;
+            let raw = fs::read(resolve_inside(dir, &manifest_path)?).map_err(StoreError::io("read manifest"))?;
+            if Digest::of(&raw).as_str() != m["digest"].as_str().unwrap_or_default() {
+                return Err(StoreError::Invalid(format!("digest mismatch for manifest {}", m["digest"])));
+            }
+            let manifest: serde_json::Value =
+                serde_json::from_slice(&raw).map_err(|e| StoreError::Invalid(format!("invalid manifest: {e}")))?;
+            let name = m["annotations"]["io.containerd.image.name"]
+                .as_str()
+                .or(m["annotations"]["org.opencontainers.image.ref.name"].as_str().filter(|s| s.contains(':')));
+            out.push(SaveManifestEntry {
+                config: blob_path(&manifest["config"]["digest"])?,
+                repo_tags: name.map(|n| vec![n.to_string()]),
+                layers: manifest["layers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|l| blob_path(&l["digest"]))
+                    .collect::<Result<_>>()?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// `docker save`: writes both the OCI layout (`index.json`) and the legacy
+    /// `manifest.json`, as Docker 25+ does.
+    pub fn save(&self, names: &[String], out: impl Write) -> Result<()> {
+        let mut images: Vec<(ImageRecord, Vec<String>)> = Vec::new();
+        for n in names {
+            let rec = self.resolve(n)?;
+            let tag = ImageRef::parse(n).ok().filter(|r| rec.tags.contains(&r.canonical()));
+            match images.iter_mut().find(|(r, _)| r.id == rec.id) {
+                Some((_, tags)) => tags.extend(tag.map(|t| t.familiar())),
+                None => images.push((rec, tag.map(|t| t.familiar()).into_iter().collect())),
+            }
+        }
+        let mut tar = tar::Builder::new(out);
+        let mut written = std::collections::HashSet::new();
+        let add = |tar: &mut tar::Builder<_>, path: String, data: &[u8]| -> Result<()> {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_mtime(0);
+            tar.append_data(&mut h, path, data).map_err(StoreError::io("write archive"))
+        };
+        let mut legacy = Vec::new();
+        let mut index = Vec::new();
+        for (rec, tags) in &images {
+            for d in std::iter::once(&rec.id).chain(std::iter::once(&rec.manifest_digest)).chain(&rec.layers) {
+                if written.insert(d.clone()) {
+                    let mut h = tar::Header::new_ustar();
+                    let path = self.blobs.path(d);
+                    let len = fs::metadata(&path).map_err(StoreError::io(format!("blob {d}")))?.len();
+                    h.set_size(len);
+                    h.set_mode(0o644);
+                    h.set_mtime(0);
+                    let f = File::open(&path).map_err(StoreError::io(format!("blob {d}")))?;
+                    tar.append_data(&mut h, format!("blobs/sha256/{}", d.hex()), f).map_err(StoreError::io("write archive"))?;
+                }
+            }
+            legacy.push(json!({
+                "Config": format!("blobs/sha256/{}", rec.id.hex()),
+                "RepoTags": tags,
+                "Layers": rec.layers.iter().map(|l| format!("blobs/sha256/{}", l.hex())).collect::<Vec<_>>(),
+            }));
+            let manifest_len = fs::metadata(self.blobs.path(&rec.manifest_digest)).map(|m| m.len()).unwrap_or(0);
+            let descriptor = |annotations: serde_json::Value| {
+                json!({"mediaType": MEDIA_OCI_MANIFEST, "digest": rec.manifest_digest.as_str(), "size": manifest_len, "annotations": annotations})
+            };
+            if tags.is_empty() {
+                index.push(descriptor(json!({})));
+            }
+            for t in tags {
+                let r = ImageRef::parse(t).map_err(|e| StoreError::Invalid(e.message))?;
+                index.push(descriptor(json!({
+                    "io.containerd.image.name": r.canonical(),
+                    "org.opencontainers.image.ref.name": r.tag.clone().unwrap_or_default(),
+                })));
+            }
+        }
+        let enc = |v: &serde_json::Value| serde_json::to_vec(v).map_err(|e| StoreError::Invalid(e.to_string()));
+        add(&mut tar, "oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+        add(&mut tar, "index.json".into(), &enc(&json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": index}))?)?;
+        add(&mut tar, "manifest.json".into(), &enc(&serde_json::Value::Array(legacy))?)?;
+        tar.into_inner().map_err(StoreError::io("finish archive"))?.flush().map_err(StoreError::io("flush archive"))?;
+        Ok(())
+    }
+
+    // ---- tags and removal ----
+
+    pub fn tag(&self, source: &str, target: &ImageRef) -> Result<()> {
+        let rec = self.resolve(source)?;
+        if target.digest.is_some() {
+            return Err(StoreError::Invalid("refusing to create a tag with a digest reference".into()));
+        }
+        self.db.lock().execute(
+            "INSERT OR REPLACE INTO tags (reference, image_id, tagged_at) VALUES (?1, ?2, ?3)",
+            params![target.canonical(), rec.id.as_str(), now()],
+        )?;
+        Ok(())
+    }
+
+    /// `docker rmi`: untags a reference, and deletes the image when nothing
+    /// refers to it any more; refuses (409) when a container uses it, unless forced.
+    pub fn remove(&self, name: &str, force: bool, users: ImageUsers) -> Result<Vec<ImageDeleteItem>> {
+        let rec = self.resolve(name)?;
+        let by_ref = ImageRef::parse(name).ok().map(|r| r.canonical()).filter(|c| rec.tags.contains(c));
+        let short = &rec.id.hex()[..12];
+        let user = users(rec.id.as_str());
+        let mut out = Vec::new();
+        let untag = |reference: &str, out: &mut Vec<ImageDeleteItem>| -> Result<()> {
+            self.db.lock().execute("DELETE FROM tags WHERE reference = ?1", params![reference])?;
+            let familiar = ImageRef::parse(reference).map(|r| r.familiar()).unwrap_or_else(|_| reference.to_string());
+            out.push(ImageDeleteItem { untagged: Some(familiar), deleted: None });
+            Ok(())
+        };
+        if let Some(reference) = by_ref {
+            if rec.tags.len() > 1 {
+                untag(&reference, &mut out)?;
+                return Ok(out);
+            }
+            if let Some((cid, _)) = &user {
+                if !force {
+                    return Err(StoreError::Conflict(format!(
+                        "conflict: unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {short}",
+                        &cid[..12.min(cid.len())]
+                    )));
+                }
+                untag(&reference, &mut out)?;
+                return Ok(out);
+            }
+            untag(&reference, &mut out)?;
+        } else {
+            if let Some((cid, running)) = &user {
+                let state = if *running { "running" } else { "stopped" };
+                if *running || !force {
+                    let forced = if *running { "cannot be forced" } else { "must be forced" };
+                    return Err(StoreError::Conflict(format!(
+                        "conflict: unable to delete {short} ({forced}) - image is being used by {state} container {}",
+                        &cid[..12.min(cid.len())]
+                    )));
+                }
+            }
+            if rec.tags.len() > 1 && !force {
+                return Err(StoreError::Conflict(format!(
+                    "conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories"
+                )));
+            }
+            for t in &rec.tags {
+                untag(t, &mut out)?;
+            }
+            if user.is_some() {
+                return Ok(out);
+            }
+        }
+        self.delete_image(&rec)?;
+        out.push(ImageDeleteItem { untagged: None, deleted: Some(rec.id.to_string()) });
+        Ok(out)
+    }
+
+    /// Drops an image row and every blob and snapshot nothing else uses.
+    fn delete_image(&self, rec: &ImageRecord) -> Result<()> {
+        let orphans: Vec<String> = self.db.transaction(|tx| {
+            tx.execute("DELETE FROM tags WHERE image_id = ?1", params![rec.id.as_str()])?;
+            tx.execute("DELETE FROM image_layers WHERE image_id = ?1", params![rec.id.as_str()])?;
+            tx.execute("DELETE FROM images WHERE id = ?1", params![rec.id.as_str()])?;
+            let mut st = tx.prepare("SELECT diff_id FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)")?;
+            let orphans = st.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+            tx.execute("DELETE FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)", [])?;
+            Ok(orphans)
+        })?;
+        let manifest_shared: bool = self.db.lock().query_row(
+            "SELECT COUNT(*) > 0 FROM images WHERE manifest_digest = ?1",
+            params![rec.manifest_digest.as_str()],
+            |r| r.get(0),
+        )?;
+        if !manifest_shared {
+            self.blobs.delete(&rec.manifest_digest)?;
+        }
+        self.blobs.delete(&rec.id)?;
+        for o in orphans {
+            let d = Digest::parse(&o)?;
+            self.snapshots.remove(&d)?;
+            self.blobs.delete(&d)?;
+        }
+        Ok(())
+    }
+
+    /// `docker image prune`: dangling images (or all unused with `all`)
+    /// that no container uses.
+    pub fn prune(&self, all: bool, keep: &dyn Fn(&ImageRecord) -> bool, users: ImageUsers) -> Result<(Vec<ImageDeleteItem>, i64)> {
+        let mut deleted = Vec::new();
+        let mut reclaimed = 0;
+        let before = self.layers_size()?;
+        for rec in self.list()? {
+            if (!all && !rec.tags.is_empty()) || users(rec.id.as_str()).is_some() || !keep(&rec) {
+                continue;
+            }
+            for t in &rec.tags {
+                self.db.lock().execute("DELETE FROM tags WHERE reference = ?1", params![t])?;
+                let familiar = ImageRef::parse(t).map(|r| r.familiar()).unwrap_or_else(|_| t.clone());
+                deleted.push(ImageDeleteItem { untagged: Some(familiar), deleted: None });
+            }
+            self.delete_image(&rec)?;
+            deleted.push(ImageDeleteItem { untagged: None, deleted: Some(rec.id.to_string()) });
+        }
+        reclaimed += before - self.layers_size()?;
+        Ok((deleted, reclaimed))
+    }
+
+    /// `docker history`: newest first, with the layer each step made.
+    pub fn history(&self, rec: &ImageRecord) -> Result<Vec<(HistoryEntry, Option<i64>)>> {
+        let sizes: HashMap<String, i64> = {
+            let conn = self.db.lock();
+            let mut st = conn.prepare("SELECT diff_id, content_size FROM layers")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut layers = rec.layers.iter();
+        let mut out = Vec::new();
+        let history = if rec.config.history.is_empty() {
+            rec.layers.iter().map(|_| HistoryEntry::default()).collect()
+        } else {
+            rec.config.history.clone()
+        };
+        for h in history {
+            let size = if h.empty_layer { None } else { layers.next().and_then(|l| sizes.get(l.as_str()).copied()) };
+            out.push((h, size));
+        }
+        out.reverse();
+        Ok(out)
+    }
+}
+
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+#[path = "images_tests.rs"]
+mod tests;

@@ -1,0 +1,366 @@
+//! Unpacking one layer tar into an empty snapshot directory, as the OCI layer
+//! spec says (https://github.com/opencontainers/image-spec/blob/main/layer.md),
+//! converting whiteouts to overlayfs's form: `.wh.x` becomes a 0:0 character
+//! device `x`, `.wh..wh..opq` the `trusted.overlay.opaque` xattr on its dir.
+//!
+//! Hostile input is refused, never half-applied: `..` members, writes through
+//! a symlink (which could land outside the snapshot), hard links to anything
+//! outside the layer, and device nodes.
+
+use std::ffi::CString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use tar::EntryType;
+
+use crate::archive::clean_member_path;
+use crate::error::{Result, StoreError};
+
+const WHITEOUT_PREFIX: &str = ".wh.";
+const OPAQUE: &str = ".wh..wh..opq";
+
+/// What unpacking found: bytes of file content, for the image size.
+#[derive(Debug, Default)]
+pub struct Unpacked {
+    pub content_size: u64,
+}
+
+fn invalid(msg: String) -> StoreError {
+    StoreError::Invalid(msg)
+}
+
+/// Fails if any existing ancestor of `rel` under `root` is a symlink, or not a
+/// directory; creates missing ancestors. This is what stops `a -> /etc`
+/// followed by `a/passwd` from writing to the host.
+fn prepare_parent(root: &Path, rel: &Path) -> Result<()> {
+    let mut cur = root.to_path_buf();
+    let Some(parent) = rel.parent() else { return Ok(()) };
+    for c in parent.components() {
+        cur.push(c);
+        match fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(invalid(format!(
+                    "layer member {:?} would be written through the symlink {:?}",
+                    rel.display().to_string(),
+                    cur.strip_prefix(root).unwrap_or(&cur).display().to_string()
+                )))
+            }
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(invalid(format!("layer member {:?}: a parent is not a directory", rel.display().to_string()))),
+            Err(_) => fs::create_dir(&cur).map_err(StoreError::io(format!("mkdir {}", cur.display())))?,
+        }
+    }
+    Ok(())
+}
+
+/// Removes whatever is at `path` so a later layer member can replace it.
+fn clear(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => fs::remove_file(path).map_err(StoreError::io(format!("replace {}", path.display()))),
+        Err(_) => Ok(()),
+    }
+}
+
+fn cstr(p: &Path) -> Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| invalid(format!("path with NUL byte: {p:?}")))
+}
+
+fn lchown(p: &Path, uid: u64, gid: u64) -> Result<()> {
+    let c = cstr(p)?;
+    // SAFETY: c is a valid NUL-terminated path.
+    let r = unsafe { libc::lchown(c.as_ptr(), uid as libc::uid_t, gid as libc::gid_t) };
+    if r != 0 {
+        return Err(StoreError::io(format!("chown {}", p.display()))(io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+fn mknod(p: &Path, mode: libc::mode_t, dev: libc::dev_t) -> Result<()> {
+    let c = cstr(p)?;
+    // SAFETY: c is a valid NUL-terminated path.
+    let r = unsafe { libc::mknod(c.as_ptr(), mode, dev) };
+    if r != 0 {
+        return Err(StoreError::io(format!("mknod {}", p.display()))(io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+fn set_opaque(dir: &Path) -> Result<()> {
+    let c = cstr(dir)?;
+    let name = c"trusted.overlay.opaque";
+    // SAFETY: valid C strings and a 1-byte value.
+    let r = unsafe { libc::lsetxattr(c.as_ptr(), name.as_ptr(), b"y".as_ptr().cast(), 1, 0) };
+    if r != 0 {
+        return Err(StoreError::io(format!("mark {} opaque", dir.display()))(io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Unpacks an uncompressed layer tar into `dest`, which must exist and be empty.
+pub fn unpack_layer<R: Read>(tar: &mut R, dest: &Path) -> Result<Unpacked> {
+    let mut archive = tar::Archive::new(tar);
+    let mut out = Unpacked::default();
+    let mut dirs: Vec<(PathBuf, u32)> = Vec::new();
+    let entries = archive.entries().map_err(|e| invalid(format!("layer is not a tar archive: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| invalid(format!("layer tar is malformed or truncated: {e}")))?;
+        let raw = entry.path().map_err(|e| invalid(format!("bad member name: {e}")))?.into_owned();
+        let rel = clean_member_path(&raw)?;
+        if rel.as_os_str().is_empty() {
+            continue;
+        }
+        prepare_parent(dest, &rel)?;
+        let target = dest.join(&rel);
+        let header = entry.header();
+        let mode = header.mode().unwrap_or(0o644) & 0o7777;
+        let uid = header.uid().unwrap_or(0);
+        let gid = header.gid().unwrap_or(0);
+        let name = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+
+        if name == OPAQUE {
+            set_opaque(target.parent().unwrap_or(dest))?;
+            continue;
+        }
+        if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+            let wh = target.with_file_name(hidden);
+            clear(&wh)?;
+            if wh.is_dir() {
+                fs::remove_dir_all(&wh).map_err(StoreError::io("whiteout dir"))?;
+            }
+            mknod(&wh, libc::S_IFCHR, 0)?;
+            continue;
+        }
+
+        match entry.header().entry_type() {
+            EntryType::Directory => {
+                match fs::symlink_metadata(&target) {
+                    Ok(m) if m.is_dir() => {}
+                    Ok(_) => {
+                        clear(&target)?;
+                        fs::create_dir(&target).map_err(StoreError::io("mkdir"))?;
+                    }
+                    Err(_) => fs::create_dir(&target).map_err(StoreError::io("mkdir"))?,
+                }
+                lchown(&target, uid, gid)?;
+                dirs.push((target, mode));
+            }
+            EntryType::Regular | EntryType::Continuous => {
+                clear(&target)?;
+                let mut f = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .mode(0o600)
+                    .open(&target)
+                    .map_err(StoreError::io(format!("create {}", target.display())))?;
+                let n = io::copy(&mut entry, &mut f)
+                    .map_err(|e| invalid(format!("layer tar is truncated in {:?}: {e}", rel.display().to_string())))?;
+                out.content_size += n;
+                drop(f);
+                lchown(&target, uid, gid)?;
+                fs::set_permissions(&target, fs::Permissions::from_mode(mode)).map_err(StoreError::io("chmod"))?;
+            }
+            EntryType::Symlink => {
+                let link = entry
+                    .link_name()
+                    .map_err(|e| invalid(format!("bad symlink target: {e}")))?
+                    .ok_or_else(|| invalid(format!("symlink {:?} has no target", rel.display().to_string())))?;
+                clear(&target)?;
+                std::os::unix::fs::symlink(&link, &target).map_err(StoreError::io("symlink"))?;
+                lchown(&target, uid, gid)?;
+                out.content_size += link.as_os_str().len() as u64;
+            }
+            EntryType::Link => {
+                let link = entry
+                    .link_name()
+                    .map_err(|e| invalid(format!("bad hard link target: {e}")))?
+                    .ok_or_else(|| invalid(format!("hard link {:?} has no target", rel.display().to_string())))?;
+                let link_rel = clean_member_path(&link).map_err(|_| {
+                    invalid(format!("hard link {:?} points outside the layer", rel.display().to_string()))
+                })?;
+                prepare_parent(dest, &link_rel)?;
+                let source = dest.join(&link_rel);
+                match fs::symlink_metadata(&source) {
+                    Ok(m) if !m.is_dir() => {}
+                    _ => {
+                        return Err(invalid(format!(
+                            "hard link {:?} points to {:?}, which is not a file of this layer",
+                            rel.display().to_string(),
+                            link.display().to_string()
+                        )))
+                    }
+                }
+                clear(&target)?;
+                fs::hard_link(&source, &target).map_err(StoreError::io("hard link"))?;
+            }
+            EntryType::Fifo => {
+                clear(&target)?;
+                mknod(&target, libc::S_IFIFO | mode, 0)?;
+                lchown(&target, uid, gid)?;
+            }
+            EntryType::Char | EntryType::Block => {
+                let major = header.device_major().ok().flatten().unwrap_or(0);
+                let minor = header.device_minor().ok().flatten().unwrap_or(0);
+                if entry.header().entry_type() == EntryType::Char && major == 0 && minor == 0 {
+                    // Already an overlay-style whiteout.
+                    clear(&target)?;
+                    mknod(&target, libc::S_IFCHR, 0)?;
+                } else {
+                    return Err(invalid(format!(
+                        "device node {:?} is not allowed in an image layer",
+                        rel.display().to_string()
+                    )));
+                }
+            }
+            EntryType::XGlobalHeader | EntryType::XHeader | EntryType::GNULongName | EntryType::GNULongLink => {}
+            other => {
+                return Err(invalid(format!("unsupported tar member type {other:?} for {:?}", rel.display().to_string())))
+            }
+        }
+    }
+    // Directory modes last, so a read-only directory can still be filled.
+    for (d, mode) in dirs.into_iter().rev() {
+        fs::set_permissions(&d, fs::Permissions::from_mode(mode)).map_err(StoreError::io("chmod dir"))?;
+    }
+    Ok(out)
+}
+
+/// Size on disk of a directory tree (regular files only, hard links once).
+pub fn tree_size(root: &Path) -> u64 {
+    use std::collections::HashSet;
+    use std::os::unix::fs::MetadataExt;
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let Ok(m) = e.metadata() else { continue };
+            if m.is_dir() {
+                stack.push(e.path());
+            } else if m.is_file() && seen.insert((m.dev(), m.ino())) {
+                total += m.len();
+            }
+        }
+    }
+    total
+}
+
+/// Opens a file inside an archive for reading.
+pub fn open(path: &Path) -> Result<File> {
+    File::open(path).map_err(StoreError::io(format!("open {}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        build(&mut b);
+        b.into_inner().unwrap()
+    }
+
+    fn header(kind: EntryType, size: u64) -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_mode(0o755);
+        h
+    }
+
+    fn file(b: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]) {
+        let mut h = header(EntryType::Regular, data.len() as u64);
+        b.append_data(&mut h, path, data).unwrap();
+    }
+
+    fn link(b: &mut tar::Builder<Vec<u8>>, kind: EntryType, path: &str, target: &str) {
+        let mut h = header(kind, 0);
+        b.append_link(&mut h, path, target).unwrap();
+    }
+
+    /// Writes a raw name, bypassing the tar crate's own `..` check, as a hostile tool would.
+    fn raw_file(b: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]) {
+        let mut h = header(EntryType::Regular, data.len() as u64);
+        h.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    }
+
+    #[test]
+    fn unpacks_files_links_and_whiteouts() {
+        let t = tar_of(|b| {
+            file(b, "bin/tool", b"#!x");
+            link(b, EntryType::Symlink, "bin/sh", "/bin/tool");
+            link(b, EntryType::Link, "bin/hard", "bin/tool");
+            file(b, "etc/.wh.gone", b"");
+            file(b, "var/.wh..wh..opq", b"");
+        });
+        let d = tempfile::tempdir().unwrap();
+        let u = unpack_layer(&mut &t[..], d.path()).unwrap();
+        assert!(u.content_size >= 3);
+        assert_eq!(fs::read(d.path().join("bin/hard")).unwrap(), b"#!x");
+        assert_eq!(fs::read_link(d.path().join("bin/sh")).unwrap(), Path::new("/bin/tool"));
+        use std::os::unix::fs::FileTypeExt;
+        assert!(fs::symlink_metadata(d.path().join("etc/gone")).unwrap().file_type().is_char_device());
+        let mut buf = [0u8; 4];
+        let c = cstr(&d.path().join("var")).unwrap();
+        let n = unsafe { libc::lgetxattr(c.as_ptr(), c"trusted.overlay.opaque".as_ptr(), buf.as_mut_ptr().cast(), 4) };
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn refuses_dot_dot() {
+        let t = tar_of(|b| raw_file(b, "../escape", b"x"));
+        let d = tempfile::tempdir().unwrap();
+        let inner = d.path().join("layer");
+        fs::create_dir(&inner).unwrap();
+        let e = unpack_layer(&mut &t[..], &inner).unwrap_err();
+        assert!(e.to_string().contains(".."), "{e}");
+        assert!(!d.path().join("escape").exists());
+    }
+
+    #[test]
+    fn refuses_write_through_symlink() {
+        let outside = tempfile::tempdir().unwrap();
+        for target in [outside.path().to_str().unwrap().to_string(), "../../../../../../..".into()] {
+            let t = tar_of(|b| {
+                link(b, EntryType::Symlink, "evil", &target);
+                file(b, "evil/payload", b"pwned");
+            });
+            let d = tempfile::tempdir().unwrap();
+            let e = unpack_layer(&mut &t[..], d.path()).unwrap_err();
+            assert!(e.to_string().contains("symlink"), "{e}");
+            assert!(!outside.path().join("payload").exists());
+        }
+    }
+
+    #[test]
+    fn refuses_hard_link_outside() {
+        for target in ["/etc/passwd", "../../etc/passwd", "missing"] {
+            let t = tar_of(|b| link(b, EntryType::Link, "h", target));
+            let d = tempfile::tempdir().unwrap();
+            assert!(unpack_layer(&mut &t[..], d.path()).is_err(), "{target}");
+        }
+    }
+
+    #[test]
+    fn refuses_devices_and_truncation() {
+        let t = tar_of(|b| {
+            let mut h = header(EntryType::Block, 0);
+            h.set_device_major(8).unwrap();
+            h.set_device_minor(0).unwrap();
+            b.append_data(&mut h, "dev/sda", &[][..]).unwrap();
+        });
+        let d = tempfile::tempdir().unwrap();
+        assert!(unpack_layer(&mut &t[..], d.path()).unwrap_err().to_string().contains("device"));
+
+        let t = tar_of(|b| file(b, "big", &[7u8; 5000]));
+        let d = tempfile::tempdir().unwrap();
+        assert!(matches!(unpack_layer(&mut &t[..1500], d.path()), Err(StoreError::Invalid(_))));
+    }
+}

@@ -1,0 +1,135 @@
+//! The one metadata database (SQLite in WAL mode). Every change is one
+//! transaction, so a crash at any point leaves a consistent store.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::error::{Result, StoreError};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS layers (
+    diff_id TEXT PRIMARY KEY,
+    tar_size INTEGER NOT NULL,
+    content_size INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS images (
+    id TEXT PRIMARY KEY,
+    manifest_digest TEXT NOT NULL,
+    config TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    loaded_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS image_layers (
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    diff_id TEXT NOT NULL REFERENCES layers(diff_id),
+    PRIMARY KEY (image_id, idx)
+);
+CREATE TABLE IF NOT EXISTS tags (
+    reference TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    tagged_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS containers (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    image_id TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+"#;
+
+pub struct Metadata {
+    conn: Mutex<Connection>,
+}
+
+impl Metadata {
+    pub fn open(path: &Path) -> Result<Metadata> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Metadata { conn: Mutex::new(conn) })
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` in one transaction: all of it lands, or none.
+    pub fn transaction<T>(&self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let v = f(&tx)?;
+        tx.commit()?;
+        Ok(v)
+    }
+
+    // Containers: the engine owns the document's shape; the store keeps it.
+
+    pub fn insert_container(&self, id: &str, name: &str, image_id: &str, doc: &str) -> Result<()> {
+        let r = self.lock().execute(
+            "INSERT INTO containers (id, name, image_id, doc) VALUES (?1, ?2, ?3, ?4)",
+            params![id, name, image_id, doc],
+        );
+        match r {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                Err(StoreError::Conflict(format!("name {name} in use")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn update_container(&self, id: &str, name: &str, doc: &str) -> Result<()> {
+        let r = self.lock().execute("UPDATE containers SET name = ?2, doc = ?3 WHERE id = ?1", params![id, name, doc]);
+        match r {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                Err(StoreError::Conflict(format!("name {name} in use")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn delete_container(&self, id: &str) -> Result<()> {
+        self.lock().execute("DELETE FROM containers WHERE id = ?1", params![id])?;
+        Ok(())
+    }
+
+    pub fn container_name_owner(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .lock()
+            .query_row("SELECT id FROM containers WHERE name = ?1", params![name], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// All containers as (id, doc).
+    pub fn containers(&self) -> Result<Vec<(String, String)>> {
+        let conn = self.lock();
+        let mut st = conn.prepare("SELECT id, doc FROM containers")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_names_are_unique() {
+        let d = tempfile::tempdir().unwrap();
+        let m = Metadata::open(&d.path().join("db")).unwrap();
+        m.insert_container("a", "/web", "img", "{}").unwrap();
+        assert!(matches!(m.insert_container("b", "/web", "img", "{}"), Err(StoreError::Conflict(_))));
+        m.insert_container("b", "/db", "img", "{}").unwrap();
+        assert!(matches!(m.update_container("b", "/web", "{}"), Err(StoreError::Conflict(_))));
+        assert_eq!(m.container_name_owner("/web").unwrap().as_deref(), Some("a"));
+        m.delete_container("a").unwrap();
+        assert_eq!(m.containers().unwrap().len(), 1);
+    }
+}
