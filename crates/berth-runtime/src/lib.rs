@@ -1,14 +1,14 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Where the kernel starts: OCI runtime specs, namespaces, cgroups (v1, v2
+//! and the hybrid layout), the per-container supervisor (`berth-shim`), the
+//! json-file logs, stats and process listings. Knows nothing of HTTP.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod cgroups;
+pub mod error;
+pub mod logs;
+pub mod shim;
+pub mod signal;
+pub mod spec;
+pub mod supervisor;
+pub mod user;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use error::RuntimeError;

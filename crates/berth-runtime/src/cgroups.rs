@@ -1,0 +1,211 @@
+//! Reading a container's cgroup: stats, OOM kills and member processes, on
+//! cgroup v1, v2, and the hybrid layout (v1 controllers beside a cgroup2
+//! mount with no controllers, where the v1 hierarchy is the one in use).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+const ROOT: &str = "/sys/fs/cgroup";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupVersion {
+    V1,
+    V2,
+}
+
+pub fn version() -> CgroupVersion {
+    // SAFETY: statfs on a constant path into a zeroed struct.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    let p = c"/sys/fs/cgroup";
+    if unsafe { libc::statfs(p.as_ptr(), &mut st) } == 0 && st.f_type == libc::CGROUP2_SUPER_MAGIC {
+        CgroupVersion::V2
+    } else {
+        CgroupVersion::V1
+    }
+}
+
+/// A container's cgroup, given the spec's `cgroupsPath` (e.g. `/berth/<id>`).
+#[derive(Debug, Clone)]
+pub struct Cgroup {
+    rel: String,
+    version: CgroupVersion,
+}
+
+fn read(p: PathBuf) -> Option<String> {
+    fs::read_to_string(p).ok()
+}
+
+fn read_u64(p: PathBuf) -> Option<u64> {
+    read(p)?.trim().parse().ok()
+}
+
+/// `key value` files (memory.stat, cpu.stat, memory.events).
+fn read_kv(p: PathBuf) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    for line in read(p).unwrap_or_default().lines() {
+        if let Some((k, v)) = line.split_once(' ') {
+            if let Ok(n) = v.trim().parse::<u64>() {
+                m.insert(k.to_string(), json!(n));
+            }
+        }
+    }
+    m
+}
+
+impl Cgroup {
+    pub fn new(cgroups_path: &str) -> Cgroup {
+        Cgroup { rel: cgroups_path.trim_start_matches('/').to_string(), version: version() }
+    }
+
+    fn v1(&self, controller: &str) -> PathBuf {
+        Path::new(ROOT).join(controller).join(&self.rel)
+    }
+
+    fn v2(&self) -> PathBuf {
+        Path::new(ROOT).join(&self.rel)
+    }
+
+    pub fn exists(&self) -> bool {
+        match self.version {
+            CgroupVersion::V1 => self.v1("memory").exists() || self.v1("pids").exists(),
+            CgroupVersion::V2 => self.v2().exists(),
+        }
+    }
+
+    /// PIDs (host view) of every process in the container.
+    pub fn pids(&self) -> Vec<i32> {
+        let f = match self.version {
+            CgroupVersion::V1 => self.v1("pids").join("cgroup.procs"),
+            CgroupVersion::V2 => self.v2().join("cgroup.procs"),
+        };
+        read(f).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
+    }
+
+    /// How many times the kernel's OOM killer acted in this cgroup.
+    pub fn oom_kills(&self) -> u64 {
+        let m = match self.version {
+            CgroupVersion::V1 => read_kv(self.v1("memory").join("memory.oom_control")),
+            CgroupVersion::V2 => read_kv(self.v2().join("memory.events")),
+        };
+        m.get("oom_kill").and_then(Value::as_u64).unwrap_or(0)
+    }
+
+    /// The `cpu_stats`, `memory_stats` and `pids_stats` parts of a Docker stats object.
+    pub fn stats(&self) -> Value {
+        let online = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let system = system_cpu_usage();
+        match self.version {
+            CgroupVersion::V1 => {
+                let cpuacct = self.v1("cpuacct");
+                let percpu: Vec<u64> = read(cpuacct.join("cpuacct.usage_percpu"))
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
+                let ticks = read_kv(cpuacct.join("cpuacct.stat"));
+                let tick_ns = 1_000_000_000 / clock_ticks();
+                let cpu_stat = read_kv(self.v1("cpu").join("cpu.stat"));
+                let mem = self.v1("memory");
+                let limit = read_u64(mem.join("memory.limit_in_bytes")).unwrap_or(0);
+                json!({
+                    "cpu_stats": {
+                        "cpu_usage": {
+                            "total_usage": read_u64(cpuacct.join("cpuacct.usage")).unwrap_or(0),
+                            "percpu_usage": percpu,
+                            "usage_in_usermode": ticks.get("user").and_then(Value::as_u64).unwrap_or(0) * tick_ns,
+                            "usage_in_kernelmode": ticks.get("system").and_then(Value::as_u64).unwrap_or(0) * tick_ns,
+                        },
+                        "system_cpu_usage": system,
+                        "online_cpus": online,
+                        "throttling_data": {
+                            "periods": cpu_stat.get("nr_periods").cloned().unwrap_or(json!(0)),
+                            "throttled_periods": cpu_stat.get("nr_throttled").cloned().unwrap_or(json!(0)),
+                            "throttled_time": cpu_stat.get("throttled_time").cloned().unwrap_or(json!(0)),
+                        },
+                    },
+                    "memory_stats": {
+                        "usage": read_u64(mem.join("memory.usage_in_bytes")).unwrap_or(0),
+                        "max_usage": read_u64(mem.join("memory.max_usage_in_bytes")).unwrap_or(0),
+                        "failcnt": read_u64(mem.join("memory.failcnt")).unwrap_or(0),
+                        "limit": limit.min(host_memory()),
+                        "stats": read_kv(mem.join("memory.stat")),
+                    },
+                    "pids_stats": {
+                        "current": read_u64(self.v1("pids").join("pids.current")).unwrap_or(0),
+                        "limit": read_u64(self.v1("pids").join("pids.max")).unwrap_or(0),
+                    },
+                })
+            }
+            CgroupVersion::V2 => {
+                let d = self.v2();
+                let cpu = read_kv(d.join("cpu.stat"));
+                let us = |k: &str| cpu.get(k).and_then(Value::as_u64).unwrap_or(0) * 1000;
+                let limit = read_u64(d.join("memory.max")).unwrap_or(u64::MAX);
+                json!({
+                    "cpu_stats": {
+                        "cpu_usage": {
+                            "total_usage": us("usage_usec"),
+                            "usage_in_usermode": us("user_usec"),
+                            "usage_in_kernelmode": us("system_usec"),
+                        },
+                        "system_cpu_usage": system,
+                        "online_cpus": online,
+                        "throttling_data": {
+                            "periods": cpu.get("nr_periods").cloned().unwrap_or(json!(0)),
+                            "throttled_periods": cpu.get("nr_throttled").cloned().unwrap_or(json!(0)),
+                            "throttled_time": us("throttled_usec"),
+                        },
+                    },
+                    "memory_stats": {
+                        "usage": read_u64(d.join("memory.current")).unwrap_or(0),
+                        "limit": limit.min(host_memory()),
+                        "stats": read_kv(d.join("memory.stat")),
+                    },
+                    "pids_stats": {
+                        "current": read_u64(d.join("pids.current")).unwrap_or(0),
+                        "limit": read_u64(d.join("pids.max")).unwrap_or(0),
+                    },
+                })
+            }
+        }
+    }
+}
+
+fn clock_ticks() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as u64 } else { 100 }
+}
+
+/// Host CPU time in nanoseconds, from the first line of /proc/stat.
+pub fn system_cpu_usage() -> u64 {
+    let s = read(PathBuf::from("/proc/stat")).unwrap_or_default();
+    let ticks: u64 = s.lines().next().unwrap_or_default().split_whitespace().skip(1).take(8).filter_map(|x| x.parse::<u64>().ok()).sum();
+    ticks * (1_000_000_000 / clock_ticks())
+}
+
+pub fn host_memory() -> u64 {
+    let s = read(PathBuf::from("/proc/meminfo")).unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_readings() {
+        assert!(system_cpu_usage() > 0);
+        assert!(host_memory() > 1 << 20);
+        let missing = Cgroup::new("/berth-test/does-not-exist");
+        assert!(!missing.exists());
+        assert!(missing.pids().is_empty());
+        assert_eq!(missing.oom_kills(), 0);
+    }
+}

@@ -1,0 +1,36 @@
+use berth_api::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The container's configuration cannot be run (bad user, bad limit).
+    #[error("{0}")]
+    Invalid(String),
+    /// The container's command could not be started (not found: 127, not executable: 126).
+    #[error("{message}")]
+    Exec { message: String, code: i32 },
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl RuntimeError {
+    pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> RuntimeError {
+        let context = context.into();
+        move |source| RuntimeError::Io { context, source }
+    }
+}
+
+pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
+
+impl From<RuntimeError> for ApiError {
+    fn from(e: RuntimeError) -> ApiError {
+        match e {
+            RuntimeError::Invalid(m) => ApiError::bad_request(m),
+            // dockerd answers a failed exec with 400 and the runtime's message;
+            // the CLI maps "not found"/"permission denied" to 127/126.
+            RuntimeError::Exec { message, .. } => ApiError::bad_request(message),
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}
