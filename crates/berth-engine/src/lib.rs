@@ -1,14 +1,25 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+#![recursion_limit = "256"]
+//! The objects users see — containers and images — and their life cycles.
+//! A plain library: `berthd` adapts HTTP to it, tests can drive it in-process.
+//! Errors are `berth_api::ApiError`s: the engine decides what is a 404 or a 409.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod changes;
+pub mod config;
+pub mod containers;
+pub mod engine;
+pub mod images;
+pub mod names;
+pub mod system;
+mod units;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
+pub use config::EngineConfig;
+pub use engine::Engine;
+
+pub type Result<T, E = berth_api::ApiError> = std::result::Result<T, E>;
+
+/// Runs blocking work (file systems, the supervisor, SQLite) off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| berth_api::ApiError::internal(format!("task failed: {e}")))?
 }

@@ -83,6 +83,26 @@ impl Cgroup {
         read(f).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
     }
 
+    /// Freezes or thaws every process of the container (pause / unpause).
+    pub fn freeze(&self, frozen: bool) -> std::io::Result<()> {
+        match self.version {
+            CgroupVersion::V1 => {
+                let f = self.v1("freezer").join("freezer.state");
+                let want = if frozen { "FROZEN" } else { "THAWED" };
+                fs::write(&f, want)?;
+                // Freezing is asynchronous in v1: wait until the kernel says it is done.
+                for _ in 0..500 {
+                    if fs::read_to_string(&f)?.trim() == want {
+                        return Ok(());
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                Err(std::io::Error::other(format!("cgroup did not become {want}")))
+            }
+            CgroupVersion::V2 => fs::write(self.v2().join("cgroup.freeze"), if frozen { "1" } else { "0" }),
+        }
+    }
+
     /// How many times the kernel's OOM killer acted in this cgroup.
     pub fn oom_kills(&self) -> u64 {
         let m = match self.version {

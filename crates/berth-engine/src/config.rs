@@ -1,0 +1,34 @@
+//! The engine's settings, from berthd's flags and `daemon.json`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    pub shim_binary: PathBuf,
+    /// Extra OCI runtimes by name (`daemon.json` `runtimes`); `berth` is built in.
+    pub runtimes: BTreeMap<String, PathBuf>,
+    pub default_runtime: String,
+    /// json-file `max-size` / `max-file` defaults (`daemon.json` `log-opts`).
+    pub log_opts: BTreeMap<String, String>,
+    /// The cgroup under which containers' cgroups are made.
+    pub cgroup_parent: String,
+}
+
+pub const BUILTIN_RUNTIME: &str = "berth";
+
+impl EngineConfig {
+    pub fn new(data_root: impl Into<PathBuf>, exec_root: impl Into<PathBuf>) -> EngineConfig {
+        EngineConfig {
+            data_root: data_root.into(),
+            exec_root: exec_root.into(),
+            shim_binary: berth_runtime::supervisor::find_shim_binary(),
+            runtimes: BTreeMap::new(),
+            default_runtime: BUILTIN_RUNTIME.into(),
+            log_opts: BTreeMap::new(),
+            cgroup_parent: "berth".into(),
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! `GET /containers/{id}/json`.
+
+use berth_api::types::{ContainerInspect, GraphDriver};
+use serde_json::json;
+
+use crate::engine::Engine;
+use crate::Result;
+
+impl Engine {
+    pub fn inspect_container(&self, name: &str, size: bool) -> Result<ContainerInspect> {
+        let h = self.container(name)?;
+        let r = h.record().clone();
+        let paths = self.paths(&r.id);
+        let lowers = self
+            .images
+            .resolve(&r.image_id)
+            .and_then(|i| self.images.lower_dirs(&i))
+            .map(|l| l.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"))
+            .unwrap_or_default();
+        let summary = size.then(|| self.summary(&r, true));
+        let mut state = r.state.clone();
+        state.status = super::list::state_name(&r).into();
+        Ok(ContainerInspect {
+            id: r.id.clone(),
+            created: r.created.clone(),
+            path: r.path.clone(),
+            args: r.args.clone(),
+            state,
+            image: r.image_id.clone(),
+            resolv_conf_path: paths.resolv_conf().display().to_string(),
+            hostname_path: paths.hostname().display().to_string(),
+            hosts_path: paths.hosts().display().to_string(),
+            log_path: paths.log(&r.id).display().to_string(),
+            name: r.name.clone(),
+            restart_count: r.restart_count,
+            driver: "overlay2".into(),
+            platform: "linux".into(),
+            mount_label: String::new(),
+            process_label: String::new(),
+            app_armor_profile: String::new(),
+            exec_ids: None,
+            host_config: r.host_config.clone(),
+            graph_driver: GraphDriver {
+                name: "overlay2".into(),
+                data: [
+                    ("LowerDir".to_string(), lowers),
+                    ("UpperDir".to_string(), paths.upper().display().to_string()),
+                    ("WorkDir".to_string(), paths.work().display().to_string()),
+                    ("MergedDir".to_string(), paths.rootfs().display().to_string()),
+                ]
+                .into(),
+            },
+            size_rw: summary.as_ref().and_then(|s| s.size_rw),
+            size_root_fs: summary.as_ref().and_then(|s| s.size_root_fs),
+            mounts: vec![],
+            config: r.config.clone(),
+            network_settings: json!({
+                "Bridge": "", "SandboxID": "", "HairpinMode": false, "Ports": {},
+                "SandboxKey": if r.state.running && r.host_config.network_mode != "host" { format!("/proc/{}/ns/net", r.state.pid) } else { String::new() },
+                "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "",
+                "Networks": { r.host_config.network_mode.clone(): {
+                    "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""
+                }},
+            }),
+        })
+    }
+}

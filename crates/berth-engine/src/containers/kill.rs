@@ -1,0 +1,53 @@
+//! `POST /containers/{id}/kill`.
+
+use std::sync::Arc;
+
+use berth_api::ApiError;
+use berth_runtime::signal::parse_signal;
+use nix::sys::signal::Signal;
+
+use super::record::ContainerHandle;
+use crate::engine::Engine;
+use crate::Result;
+
+pub(crate) fn signal_from(name: Option<&str>, default: Signal) -> Result<Signal> {
+    match name.filter(|s| !s.is_empty()) {
+        None => Ok(default),
+        Some(s) => parse_signal(s).ok_or_else(|| ApiError::bad_request(format!("Invalid signal: {s}"))),
+    }
+}
+
+impl Engine {
+    pub async fn kill_container(self: &Arc<Self>, name: &str, signal: Option<&str>) -> Result<()> {
+        let h = self.container(name)?;
+        let sig = signal_from(signal, Signal::SIGKILL)?;
+        let (running, id) = {
+            let r = h.record();
+            (r.state.running, r.id.clone())
+        };
+        if !running {
+            return Err(ApiError::conflict(format!("Cannot kill container: {name}: Container {id} is not running")));
+        }
+        self.signal(&h, sig)
+    }
+
+    /// Sends a signal to the container's init; a paused container is thawed
+    /// first for SIGKILL, so that it can die.
+    pub(crate) fn signal(&self, h: &ContainerHandle, sig: Signal) -> Result<()> {
+        let (pid, paused, id) = {
+            let r = h.record();
+            (r.state.pid as i32, r.state.paused, r.id.clone())
+        };
+        if pid <= 0 {
+            return Ok(());
+        }
+        match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig) {
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+            Err(e) => return Err(ApiError::internal(format!("kill {pid}: {e}"))),
+        }
+        if paused && sig == Signal::SIGKILL {
+            let _ = berth_runtime::cgroups::Cgroup::new(&self.cgroups_path(&id)).freeze(false);
+        }
+        Ok(())
+    }
+}

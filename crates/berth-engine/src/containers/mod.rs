@@ -1,0 +1,18 @@
+//! Container life cycle, one file per operation.
+
+pub mod create;
+pub mod inspect;
+pub mod kill;
+pub mod list;
+pub mod logs;
+pub mod monitor;
+pub mod pause;
+pub mod prune;
+pub mod record;
+pub mod remove;
+pub mod rename;
+pub mod start;
+pub mod stats;
+pub mod stop;
+pub mod top;
+pub mod wait;

@@ -1,0 +1,36 @@
+//! `POST /containers/{id}/pause` and `/unpause`, through the freezer cgroup.
+
+use berth_api::ApiError;
+use berth_runtime::cgroups::Cgroup;
+
+use crate::engine::Engine;
+use crate::Result;
+
+impl Engine {
+    pub async fn set_paused(&self, name: &str, pause: bool) -> Result<()> {
+        let h = self.container(name)?;
+        let _op = h.op.lock().await;
+        let (id, running, paused) = {
+            let r = h.record();
+            (r.id.clone(), r.state.running, r.state.paused)
+        };
+        if !running {
+            return Err(ApiError::conflict(format!("Container {id} is not running")));
+        }
+        if pause && paused {
+            return Err(ApiError::conflict(format!("Container {id} is already paused")));
+        }
+        if !pause && !paused {
+            return Err(ApiError::conflict(format!("Container {id} is not paused")));
+        }
+        let cg = Cgroup::new(&self.cgroups_path(&id));
+        crate::blocking(move || cg.freeze(pause).map_err(|e| ApiError::internal(format!("freezer: {e}")))).await?;
+        let rec = {
+            let mut r = h.record();
+            r.state.paused = pause;
+            r.state.status = if pause { "paused" } else { "running" }.into();
+            r.clone()
+        };
+        self.persist(&rec)
+    }
+}

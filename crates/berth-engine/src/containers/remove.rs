@@ -1,0 +1,52 @@
+//! `DELETE /containers/{id}`: refuses a running container unless forced;
+//! removes the mount, the files, the supervisor state and the record.
+
+use std::fs;
+use std::sync::Arc;
+
+use berth_api::ApiError;
+use berth_store::overlay;
+
+use crate::engine::Engine;
+use crate::Result;
+
+impl Engine {
+    pub async fn remove_container(self: &Arc<Self>, name: &str, force: bool, _volumes: bool) -> Result<()> {
+        let h = self.container(name)?;
+        let _op = h.op.lock().await;
+        // Someone else removed it while we waited for the lock.
+        if h.lifecycle.borrow().removed {
+            return Err(ApiError::no_such_container(name));
+        }
+        let (running, cname) = {
+            let r = h.record();
+            (r.state.running, r.name.clone())
+        };
+        if running {
+            if !force {
+                return Err(ApiError::conflict(format!(
+                    "cannot remove container \"{cname}\": container is running: stop the container before removing or force remove"
+                )));
+            }
+            self.kill_and_wait(&h).await?;
+        }
+        let id = h.id();
+        let paths = self.paths(&id);
+        crate::blocking(move || {
+            overlay::unmount(&paths.rootfs()).map_err(ApiError::from)?;
+            for d in [&paths.dir, &paths.state] {
+                match fs::remove_dir_all(d) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(ApiError::internal(format!("remove {}: {e}", d.display()))),
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        self.images.db.delete_container(&id).map_err(ApiError::from)?;
+        self.lock_map().remove(&id);
+        h.lifecycle.send_modify(|l| l.removed = true);
+        Ok(())
+    }
+}

@@ -1,0 +1,172 @@
+//! `POST /containers/{id}/start`: mount the root file system, write the OCI
+//! bundle, and hand the container to a supervisor.
+
+use std::fs;
+use std::sync::Arc;
+
+use berth_api::ApiError;
+use berth_runtime::shim::ShimConfig;
+use berth_runtime::spec::{build_spec, NetworkNamespace, SpecInput};
+use berth_runtime::{supervisor, RuntimeError};
+use berth_store::overlay;
+
+use super::create::resources_of;
+use super::record::{now_rfc3339, ContainerHandle, ContainerRecord};
+use crate::config::BUILTIN_RUNTIME;
+use crate::engine::Engine;
+use crate::Result;
+
+/// The message docker's CLI turns into exit code 127 or 126.
+fn exec_failure(cmd: &str, code: i32, detail: &str) -> ApiError {
+    let why = if code == 126 { "permission denied" } else { "executable file not found in $PATH" };
+    ApiError::bad_request(format!(
+        "failed to create task for container: failed to create shim task: OCI runtime create failed: exec: \"{cmd}\": {why}: {detail}"
+    ))
+}
+
+impl Engine {
+    pub async fn start_container(self: &Arc<Self>, name: &str) -> Result<()> {
+        let h = self.container(name)?;
+        let _op = h.op.lock().await;
+        self.start_locked(&h).await
+    }
+
+    pub(crate) async fn start_locked(self: &Arc<Self>, h: &Arc<ContainerHandle>) -> Result<()> {
+        let rec = h.record().clone();
+        if rec.state.running {
+            return Err(ApiError::new(berth_api::ErrorKind::NotModified, "container already started"));
+        }
+        let image = {
+            let images = self.images.clone();
+            let id = rec.image_id.clone();
+            crate::blocking(move || images.resolve(&id).map_err(ApiError::from)).await?
+        };
+        let lowers = self.images.lower_dirs(&image).map_err(ApiError::from)?;
+        let engine = self.clone();
+        let rec2 = rec.clone();
+        let started = tokio::task::spawn_blocking(move || engine.launch(&rec2, &lowers))
+            .await
+            .map_err(|e| ApiError::internal(format!("task failed: {e}")))?;
+        match started {
+            Ok(s) => {
+                let rec = {
+                    let mut r = h.record();
+                    r.state.running = true;
+                    r.state.paused = false;
+                    r.state.status = "running".into();
+                    r.state.pid = s.pid as i64;
+                    r.state.exit_code = 0;
+                    r.state.error.clear();
+                    r.state.oom_killed = false;
+                    r.state.started_at = now_rfc3339();
+                    r.shim_pid = s.shim_pid;
+                    r.clone()
+                };
+                self.persist(&rec)?;
+                h.lifecycle.send_modify(|l| l.starts += 1);
+                self.watch_exit(h.clone(), s.shim_pid);
+                Ok(())
+            }
+            Err(e) => {
+                let _ = overlay::unmount(&self.paths(&rec.id).rootfs());
+                let (err, code) = match e {
+                    RuntimeError::Exec { message, code } => (exec_failure(&rec.path, code, &message), code as i64),
+                    other => (ApiError::from(other), 128),
+                };
+                let rec = {
+                    let mut r = h.record();
+                    r.state.error = err.message.clone();
+                    r.state.exit_code = code;
+                    r.clone()
+                };
+                self.persist(&rec)?;
+                Err(err)
+            }
+        }
+    }
+
+    /// Blocking part of start: mount, spec, supervisor.
+    fn launch(&self, rec: &ContainerRecord, lowers: &[std::path::PathBuf]) -> Result<supervisor::Started, RuntimeError> {
+        let paths = self.paths(&rec.id);
+        let rootfs = paths.rootfs();
+        if !overlay::is_mounted(&rootfs) {
+            // A crashed run may leave the work dir in use; start from a clean one.
+            let _ = fs::remove_dir_all(paths.work());
+            fs::create_dir_all(paths.work()).map_err(RuntimeError::io("work dir"))?;
+            overlay::mount_overlay(lowers, &paths.upper(), &paths.work(), &rootfs).map_err(|e| RuntimeError::Other(e.to_string()))?;
+        }
+        let result = self.launch_mounted(rec, &paths);
+        if result.is_err() {
+            let _ = overlay::unmount(&rootfs);
+        }
+        result
+    }
+
+    fn launch_mounted(&self, rec: &ContainerRecord, paths: &super::record::ContainerPaths) -> Result<supervisor::Started, RuntimeError> {
+        let rootfs = paths.rootfs();
+        let user = berth_runtime::user::resolve_user(&rootfs, &rec.config.user)?;
+        let mut env = rec.config.env.clone().unwrap_or_default();
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+        }
+        if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+            env.insert(0, format!("HOSTNAME={}", rec.config.hostname));
+        }
+        if !env.iter().any(|e| e.starts_with("HOME=")) {
+            env.push(format!("HOME={}", user.home));
+        }
+        // Docker creates a missing working directory.
+        let wd = rootfs.join(rec.config.working_dir.trim_start_matches('/'));
+        if !wd.exists() {
+            fs::create_dir_all(&wd).map_err(RuntimeError::io("create working directory"))?;
+            let _ = std::os::unix::fs::chown(&wd, Some(user.uid), Some(user.gid));
+        }
+        let network = match rec.host_config.network_mode.as_str() {
+            "host" => NetworkNamespace::Host,
+            _ => NetworkNamespace::New,
+        };
+        let new_netns = network == NetworkNamespace::New;
+        let hc = &rec.host_config;
+        let spec = build_spec(&SpecInput {
+            rootfs: &rootfs,
+            args: std::iter::once(rec.path.clone()).chain(rec.args.iter().cloned()).collect(),
+            env,
+            cwd: rec.config.working_dir.clone(),
+            user,
+            hostname: rec.config.hostname.clone(),
+            tty: false,
+            // The supervisor makes the namespace itself and points the spec at it.
+            network: if new_netns { NetworkNamespace::Host } else { network },
+            etc_files: vec![(paths.hosts(), "/etc/hosts"), (paths.hostname(), "/etc/hostname"), (paths.resolv_conf(), "/etc/resolv.conf")],
+            resources: resources_of(hc),
+            cgroups_path: self.cgroups_path(&rec.id),
+            readonly_rootfs: hc.readonly_rootfs,
+            privileged: hc.privileged,
+            cap_add: hc.cap_add.clone().unwrap_or_default(),
+            cap_drop: hc.cap_drop.clone().unwrap_or_default(),
+            shm_size: hc.shm_size,
+        })?;
+        let bundle = paths.bundle();
+        let _ = fs::remove_dir_all(&paths.state);
+        fs::create_dir_all(&bundle).map_err(RuntimeError::io("create bundle"))?;
+        fs::write(bundle.join("config.json"), serde_json::to_vec(&spec).map_err(|e| RuntimeError::Other(e.to_string()))?)
+            .map_err(RuntimeError::io("write config.json"))?;
+        let log_opts = |k: &str| hc.log_config.config.as_ref().and_then(|c| c.get(k)).or(self.cfg.log_opts.get(k)).cloned();
+        let runtime = match rec.runtime.as_str() {
+            BUILTIN_RUNTIME | "" => None,
+            name => Some(self.cfg.runtimes.get(name).cloned().ok_or_else(|| RuntimeError::Invalid(format!("unknown runtime {name}")))?),
+        };
+        let cfg = ShimConfig {
+            id: rec.id.clone(),
+            bundle,
+            runtime_root: self.cfg.exec_root.join("runtime"),
+            runtime,
+            log_path: paths.log(&rec.id),
+            log_max_size: log_opts("max-size").and_then(|s| berth_runtime::logs::parse_size(&s)),
+            log_max_files: log_opts("max-file").and_then(|s| s.parse().ok()).unwrap_or(1),
+            new_netns,
+            cgroups_path: self.cgroups_path(&rec.id),
+        };
+        supervisor::spawn(&self.cfg.shim_binary, &paths.state, &cfg)
+    }
+}

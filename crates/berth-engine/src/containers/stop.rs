@@ -1,0 +1,81 @@
+//! `POST /containers/{id}/stop` and `/restart`: the stop signal, then SIGKILL
+//! when the timeout runs out.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_api::{ApiError, ErrorKind};
+use nix::sys::signal::Signal;
+
+use super::kill::signal_from;
+use super::record::ContainerHandle;
+use crate::engine::Engine;
+use crate::Result;
+
+const DEFAULT_STOP_TIMEOUT: i64 = 10;
+
+impl Engine {
+    pub async fn stop_container(self: &Arc<Self>, name: &str, signal: Option<&str>, timeout: Option<i64>) -> Result<()> {
+        let h = self.container(name)?;
+        let _op = h.op.lock().await;
+        if !h.record().state.running {
+            return Err(ApiError::new(ErrorKind::NotModified, "container already stopped"));
+        }
+        self.stop_locked(&h, signal, timeout).await
+    }
+
+    pub(crate) async fn stop_locked(self: &Arc<Self>, h: &Arc<ContainerHandle>, signal: Option<&str>, timeout: Option<i64>) -> Result<()> {
+        let (stop_signal, stop_timeout) = {
+            let r = h.record();
+            (r.config.stop_signal.clone(), r.config.stop_timeout)
+        };
+        let sig = signal_from(signal.or(stop_signal.as_deref()), Signal::SIGTERM)?;
+        let timeout = timeout.or(stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
+        let mut rx = h.lifecycle.subscribe();
+        let exits = rx.borrow().exits;
+        if h.record().state.paused {
+            // A frozen process cannot act on its stop signal.
+            let id = h.id();
+            let _ = berth_runtime::cgroups::Cgroup::new(&self.cgroups_path(&id)).freeze(false);
+            h.record().state.paused = false;
+        }
+        self.signal(h, sig)?;
+        let exited = async {
+            let _ = rx.wait_for(|l| l.exits > exits || l.removed).await;
+        };
+        if timeout >= 0 {
+            if tokio::time::timeout(Duration::from_secs(timeout as u64), exited).await.is_ok() {
+                return Ok(());
+            }
+        } else {
+            exited.await;
+            return Ok(());
+        }
+        self.kill_and_wait(h).await
+    }
+
+    /// SIGKILL, then wait for the exit to be recorded.
+    pub(crate) async fn kill_and_wait(self: &Arc<Self>, h: &Arc<ContainerHandle>) -> Result<()> {
+        let mut rx = h.lifecycle.subscribe();
+        let exits = rx.borrow().exits;
+        if !h.record().state.running {
+            return Ok(());
+        }
+        self.signal(h, Signal::SIGKILL)?;
+        let exited = tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|l| l.exits > exits || l.removed)).await.is_ok();
+        if exited {
+            Ok(())
+        } else {
+            Err(ApiError::internal(format!("container {} did not exit after SIGKILL", h.id())))
+        }
+    }
+
+    pub async fn restart_container(self: &Arc<Self>, name: &str, signal: Option<&str>, timeout: Option<i64>) -> Result<()> {
+        let h = self.container(name)?;
+        let _op = h.op.lock().await;
+        if h.record().state.running {
+            self.stop_locked(&h, signal, timeout).await?;
+        }
+        self.start_locked(&h).await
+    }
+}

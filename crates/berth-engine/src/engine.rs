@@ -1,0 +1,129 @@
+//! The engine: opens the data root (one daemon per data root, by lock file),
+//! holds the containers and the image store, and restores running
+//! containers' supervision after a restart.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Mutex};
+
+use berth_api::ApiError;
+use berth_store::ImageStore;
+
+use crate::config::EngineConfig;
+use crate::containers::record::{ContainerHandle, ContainerRecord};
+use crate::Result;
+
+pub struct Engine {
+    pub(crate) cfg: EngineConfig,
+    pub(crate) images: Arc<ImageStore>,
+    pub(crate) containers: Mutex<BTreeMap<String, Arc<ContainerHandle>>>,
+    _lock: File,
+}
+
+fn internal(what: &str) -> impl Fn(std::io::Error) -> ApiError + '_ {
+    move |e| ApiError::internal(format!("{what}: {e}"))
+}
+
+impl Engine {
+    /// Opens (and locks) the data root and restores container state.
+    pub async fn open(cfg: EngineConfig) -> Result<Arc<Engine>> {
+        for d in [&cfg.data_root, &cfg.exec_root] {
+            fs::create_dir_all(d).map_err(internal("create root"))?;
+        }
+        fs::create_dir_all(cfg.data_root.join("containers")).map_err(internal("create containers dir"))?;
+        let lock_path = cfg.data_root.join("berthd.lock");
+        let lock = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(internal("open lock file"))?;
+        // SAFETY: flock on an fd we own.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(ApiError::conflict(format!(
+                "another berthd is already using the data root {} (lock {} is held)",
+                cfg.data_root.display(),
+                lock_path.display()
+            )));
+        }
+        let _ = fs::write(&lock_path, std::process::id().to_string());
+        let root = cfg.data_root.clone();
+        let images = crate::blocking(move || ImageStore::open(&root).map_err(ApiError::from)).await?;
+        let engine = Arc::new(Engine {
+            cfg,
+            images: Arc::new(images),
+            containers: Mutex::new(BTreeMap::new()),
+            _lock: lock,
+        });
+        engine.restore().await?;
+        Ok(engine)
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// Loads every container; re-attaches to those whose supervisor still
+    /// runs, and records the exit of those that ended while we were away.
+    async fn restore(self: &Arc<Self>) -> Result<()> {
+        let rows = self.images.db.containers().map_err(ApiError::from)?;
+        for (id, doc) in rows {
+            let rec: ContainerRecord = match serde_json::from_str(&doc) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(%id, "skipping unreadable container record: {e}");
+                    continue;
+                }
+            };
+            let handle = Arc::new(ContainerHandle::new(rec));
+            self.containers.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), handle.clone());
+            let running = handle.record().state.running;
+            if running {
+                self.reattach(&handle).await;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn lock_map(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<ContainerHandle>>> {
+        self.containers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Finds a container by full ID, name, or unique ID prefix, as docker does.
+    pub fn container(&self, name_or_id: &str) -> Result<Arc<ContainerHandle>> {
+        let map = self.lock_map();
+        if let Some(h) = map.get(name_or_id) {
+            return Ok(h.clone());
+        }
+        let want = if name_or_id.starts_with('/') { name_or_id.to_string() } else { format!("/{name_or_id}") };
+        if let Some(h) = map.values().find(|h| h.record().name == want) {
+            return Ok(h.clone());
+        }
+        if !name_or_id.is_empty() && name_or_id.bytes().all(|c| c.is_ascii_hexdigit()) {
+            let found: Vec<_> = map.iter().filter(|(id, _)| id.starts_with(name_or_id)).map(|(_, h)| h.clone()).collect();
+            match found.len() {
+                1 => return Ok(found[0].clone()),
+                0 => {}
+                _ => {
+                    return Err(ApiError::not_found(format!(
+                        "Multiple IDs found with provided prefix: {name_or_id}"
+                    )))
+                }
+            }
+        }
+        Err(ApiError::no_such_container(name_or_id))
+    }
+
+    pub fn all_containers(&self) -> Vec<Arc<ContainerHandle>> {
+        self.lock_map().values().cloned().collect()
+    }
+
+    /// The first container using an image, for `rmi`'s conflict check.
+    pub(crate) fn image_user(&self, image_id: &str) -> Option<(String, bool)> {
+        self.lock_map().values().find_map(|h| {
+            let r = h.record();
+            (r.image_id == image_id).then(|| (r.id.clone(), r.state.running))
+        })
+    }
+
+    pub(crate) fn persist(&self, rec: &ContainerRecord) -> Result<()> {
+        let doc = serde_json::to_string(rec).map_err(|e| ApiError::internal(e.to_string()))?;
+        self.images.db.update_container(&rec.id, &rec.name, &doc).map_err(ApiError::from)
+    }
+}
