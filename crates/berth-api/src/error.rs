@@ -54,7 +54,10 @@ pub struct ErrorBody {
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, message: message.into() }
+        ApiError {
+            kind,
+            message: message.into(),
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidParameter, message)
@@ -78,7 +81,9 @@ impl ApiError {
         self.kind.status()
     }
     pub fn body(&self) -> String {
-        serde_json::to_string(&ErrorBody { message: self.message.clone() })
-            .unwrap_or_else(|_| "{\"message\":\"internal error\"}".into())
+        serde_json::to_string(&ErrorBody {
+            message: self.message.clone(),
+        })
+        .unwrap_or_else(|_| "{\"message\":\"internal error\"}".into())
     }
 }

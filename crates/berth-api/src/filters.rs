@@ -15,7 +15,9 @@ impl Filters {
         };
         let v: serde_json::Value = serde_json::from_str(raw)
             .map_err(|e| ApiError::bad_request(format!("invalid filter: {e}")))?;
-        let obj = v.as_object().ok_or_else(|| ApiError::bad_request("invalid filter: not an object"))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| ApiError::bad_request("invalid filter: not an object"))?;
         let mut out = BTreeMap::new();
         for (k, vals) in obj {
             let list: Vec<String> = match vals {

@@ -51,12 +51,18 @@ fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
+        && b.iter()
+            .all(|x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
 }
 
 pub fn valid_digest(d: &str) -> bool {
     match d.split_once(':') {
-        Some(("sha256", hex)) => hex.len() == 64 && hex.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+        Some(("sha256", hex)) => {
+            hex.len() == 64
+                && hex
+                    .bytes()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        }
         _ => false,
     }
 }
@@ -91,7 +97,10 @@ impl ImageRef {
         }
         let (domain, path) = match name.split_once('/') {
             Some((first, remainder))
-                if first.contains('.') || first.contains(':') || first == "localhost" || first.chars().any(|c| c.is_ascii_uppercase()) =>
+                if first.contains('.')
+                    || first.contains(':')
+                    || first == "localhost"
+                    || first.chars().any(|c| c.is_ascii_uppercase()) =>
             {
                 (first.to_string(), remainder.to_string())
             }
@@ -102,12 +111,25 @@ impl ImageRef {
                 "invalid reference format: repository name ({name}) must be lowercase"
             )));
         }
-        let path = if domain == DEFAULT_DOMAIN && !path.contains('/') { format!("library/{path}") } else { path };
+        let path = if domain == DEFAULT_DOMAIN && !path.contains('/') {
+            format!("library/{path}")
+        } else {
+            path
+        };
         if !path.split('/').all(valid_component) {
             return Err(invalid());
         }
-        let tag = if tag.is_none() && digest.is_none() { Some(DEFAULT_TAG.to_string()) } else { tag };
-        Ok(ImageRef { domain, path, tag, digest })
+        let tag = if tag.is_none() && digest.is_none() {
+            Some(DEFAULT_TAG.to_string())
+        } else {
+            tag
+        };
+        Ok(ImageRef {
+            domain,
+            path,
+            tag,
+            digest,
+        })
     }
 
     /// `docker.io/library/busybox` (no tag or digest).
@@ -118,7 +140,10 @@ impl ImageRef {
     /// The short form users type: `busybox`, `me/app`, `localhost:5000/app`.
     pub fn familiar_repository(&self) -> String {
         if self.domain == DEFAULT_DOMAIN {
-            self.path.strip_prefix("library/").unwrap_or(&self.path).to_string()
+            self.path
+                .strip_prefix("library/")
+                .unwrap_or(&self.path)
+                .to_string()
         } else {
             self.repository()
         }
@@ -183,7 +208,17 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "Busybox", "a:b:c", "busybox:", "-x", "a//b", "x@sha256:zz", "a:!", "a..b"] {
+        for bad in [
+            "",
+            "Busybox",
+            "a:b:c",
+            "busybox:",
+            "-x",
+            "a//b",
+            "x@sha256:zz",
+            "a:!",
+            "a..b",
+        ] {
             assert!(ImageRef::parse(bad).is_err(), "{bad} should be rejected");
         }
     }

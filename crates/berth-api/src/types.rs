@@ -26,7 +26,9 @@ fn str_or_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D:
 }
 
 /// `null` where a number is expected means "unset", as in Go's pointers.
-fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
@@ -93,7 +95,11 @@ pub struct ContainerConfig {
     pub stop_signal: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "str_or_vec")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "str_or_vec"
+    )]
     pub shell: Option<Vec<String>>,
     #[serde(flatten)]
     pub extra: Extra,
@@ -304,9 +310,17 @@ pub struct ImageRuntimeConfig {
     pub exposed_ports: Option<BTreeMap<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "str_or_vec")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "str_or_vec"
+    )]
     pub entrypoint: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "str_or_vec")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "str_or_vec"
+    )]
     pub cmd: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volumes: Option<BTreeMap<String, Value>>,
@@ -318,7 +332,11 @@ pub struct ImageRuntimeConfig {
     pub stop_signal: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<HealthConfig>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "str_or_vec")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "str_or_vec"
+    )]
     pub shell: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_build: Option<Vec<String>>,
@@ -469,7 +487,10 @@ mod tests {
             "HostConfig":{"Memory":0,"PidsLimit":null,"NanoCpus":1000000000,"LogConfig":{"Type":"","Config":{}},
             "RestartPolicy":{"Name":"no","MaximumRetryCount":0},"Mounts":[]},"NetworkingConfig":{"EndpointsConfig":{}}}"#;
         let b: ContainerCreateBody = serde_json::from_str(body).unwrap();
-        assert_eq!(b.config.cmd.as_deref(), Some(&["echo".to_string(), "hi".to_string()][..]));
+        assert_eq!(
+            b.config.cmd.as_deref(),
+            Some(&["echo".to_string(), "hi".to_string()][..])
+        );
         let hc = b.host_config.unwrap();
         assert_eq!(hc.nano_cpus, 1_000_000_000);
         assert!(hc.extra.contains_key("Mounts"));
@@ -479,8 +500,13 @@ mod tests {
 
     #[test]
     fn wrong_types_are_errors() {
-        assert!(serde_json::from_str::<ContainerCreateBody>(r#"{"Image":"x","Tty":"yes"}"#).is_err());
-        assert!(serde_json::from_str::<ContainerCreateBody>(r#"{"Image":"x","HostConfig":{"Memory":"1g"}}"#).is_err());
+        assert!(
+            serde_json::from_str::<ContainerCreateBody>(r#"{"Image":"x","Tty":"yes"}"#).is_err()
+        );
+        assert!(serde_json::from_str::<ContainerCreateBody>(
+            r#"{"Image":"x","HostConfig":{"Memory":"1g"}}"#
+        )
+        .is_err());
         assert!(serde_json::from_str::<ContainerCreateBody>(r#"{"Image":"x","Cmd":[1]}"#).is_err());
     }
 }

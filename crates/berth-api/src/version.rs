@@ -57,11 +57,23 @@ mod tests {
 
     #[test]
     fn prefixes() {
-        assert_eq!(split_version_prefix("/v1.47/info").unwrap(), (ApiVersion(1, 47), "/info"));
-        assert_eq!(split_version_prefix("/v1.30/x/y").unwrap(), (ApiVersion(1, 30), "/x/y"));
+        assert_eq!(
+            split_version_prefix("/v1.47/info").unwrap(),
+            (ApiVersion(1, 47), "/info")
+        );
+        assert_eq!(
+            split_version_prefix("/v1.30/x/y").unwrap(),
+            (ApiVersion(1, 30), "/x/y")
+        );
         assert_eq!(split_version_prefix("/version").unwrap().1, "/version");
         assert_eq!(split_version_prefix("/volumes").unwrap().1, "/volumes");
-        assert_eq!(split_version_prefix("/v1.99/info").unwrap_err().status(), 400);
-        assert_eq!(split_version_prefix("/v1.12/info").unwrap_err().status(), 400);
+        assert_eq!(
+            split_version_prefix("/v1.99/info").unwrap_err().status(),
+            400
+        );
+        assert_eq!(
+            split_version_prefix("/v1.12/info").unwrap_err().status(),
+            400
+        );
     }
 }

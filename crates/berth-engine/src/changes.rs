@@ -63,7 +63,9 @@ fn shell_split(s: &str) -> Result<Vec<String>, ApiError> {
         }
     }
     if quote.is_some() {
-        return Err(ApiError::bad_request(format!("unterminated quote in change: {s}")));
+        return Err(ApiError::bad_request(format!(
+            "unterminated quote in change: {s}"
+        )));
     }
     if any || !cur.is_empty() {
         out.push(cur);
@@ -77,7 +79,9 @@ pub fn apply_changes(cfg: &mut ImageRuntimeConfig, changes: &[String]) -> Result
         if change.is_empty() {
             continue;
         }
-        let (instr, arg) = change.split_once(char::is_whitespace).unwrap_or((change, ""));
+        let (instr, arg) = change
+            .split_once(char::is_whitespace)
+            .unwrap_or((change, ""));
         let arg = arg.trim();
         match instr.to_ascii_uppercase().as_str() {
             "CMD" => cfg.cmd = Some(command(arg)?),
@@ -98,7 +102,11 @@ pub fn apply_changes(cfg: &mut ImageRuntimeConfig, changes: &[String]) -> Result
             "EXPOSE" => {
                 let ports = cfg.exposed_ports.get_or_insert_with(Default::default);
                 for p in arg.split_whitespace() {
-                    let p = if p.contains('/') { p.to_string() } else { format!("{p}/tcp") };
+                    let p = if p.contains('/') {
+                        p.to_string()
+                    } else {
+                        format!("{p}/tcp")
+                    };
                     ports.insert(p, serde_json::json!({}));
                 }
             }
@@ -107,14 +115,17 @@ pub fn apply_changes(cfg: &mut ImageRuntimeConfig, changes: &[String]) -> Result
             "STOPSIGNAL" => cfg.stop_signal = Some(arg.into()),
             "VOLUME" => {
                 let vols = cfg.volumes.get_or_insert_with(Default::default);
-                let list = serde_json::from_str::<Vec<String>>(arg).unwrap_or_else(|_| arg.split_whitespace().map(String::from).collect());
+                let list = serde_json::from_str::<Vec<String>>(arg)
+                    .unwrap_or_else(|_| arg.split_whitespace().map(String::from).collect());
                 for v in list {
                     vols.insert(v, serde_json::json!({}));
                 }
             }
             "ONBUILD" => cfg.on_build.get_or_insert_with(Vec::new).push(arg.into()),
             other => {
-                return Err(ApiError::bad_request(format!("{other} is not a valid change command")));
+                return Err(ApiError::bad_request(format!(
+                    "{other} is not a valid change command"
+                )));
             }
         }
     }
@@ -144,7 +155,9 @@ mod tests {
         assert_eq!(c.env.unwrap(), ["A=1", "B=two words", "C=3"]);
         assert!(c.exposed_ports.unwrap().contains_key("53/udp"));
         assert_eq!(c.entrypoint.unwrap(), ["/bin/sh", "-c", "top -b"]);
-        assert!(apply_changes(&mut ImageRuntimeConfig::default(), &["RUN rm -rf /".into()]).is_err());
+        assert!(
+            apply_changes(&mut ImageRuntimeConfig::default(), &["RUN rm -rf /".into()]).is_err()
+        );
         assert!(apply_changes(&mut ImageRuntimeConfig::default(), &["ENV A=\"x".into()]).is_err());
     }
 }

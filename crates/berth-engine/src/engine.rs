@@ -31,9 +31,15 @@ impl Engine {
         for d in [&cfg.data_root, &cfg.exec_root] {
             fs::create_dir_all(d).map_err(internal("create root"))?;
         }
-        fs::create_dir_all(cfg.data_root.join("containers")).map_err(internal("create containers dir"))?;
+        fs::create_dir_all(cfg.data_root.join("containers"))
+            .map_err(internal("create containers dir"))?;
         let lock_path = cfg.data_root.join("berthd.lock");
-        let lock = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(internal("open lock file"))?;
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(internal("open lock file"))?;
         // SAFETY: flock on an fd we own.
         if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             return Err(ApiError::conflict(format!(
@@ -44,7 +50,8 @@ impl Engine {
         }
         let _ = fs::write(&lock_path, std::process::id().to_string());
         let root = cfg.data_root.clone();
-        let images = crate::blocking(move || ImageStore::open(&root).map_err(ApiError::from)).await?;
+        let images =
+            crate::blocking(move || ImageStore::open(&root).map_err(ApiError::from)).await?;
         let engine = Arc::new(Engine {
             cfg,
             images: Arc::new(images),
@@ -72,7 +79,10 @@ impl Engine {
                 }
             };
             let handle = Arc::new(ContainerHandle::new(rec));
-            self.containers.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), handle.clone());
+            self.containers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.clone(), handle.clone());
             let running = handle.record().state.running;
             if running {
                 self.reattach(&handle).await;
@@ -81,7 +91,9 @@ impl Engine {
         Ok(())
     }
 
-    pub(crate) fn lock_map(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<ContainerHandle>>> {
+    pub(crate) fn lock_map(
+        &self,
+    ) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<ContainerHandle>>> {
         self.containers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -91,12 +103,20 @@ impl Engine {
         if let Some(h) = map.get(name_or_id) {
             return Ok(h.clone());
         }
-        let want = if name_or_id.starts_with('/') { name_or_id.to_string() } else { format!("/{name_or_id}") };
+        let want = if name_or_id.starts_with('/') {
+            name_or_id.to_string()
+        } else {
+            format!("/{name_or_id}")
+        };
         if let Some(h) = map.values().find(|h| h.record().name == want) {
             return Ok(h.clone());
         }
         if !name_or_id.is_empty() && name_or_id.bytes().all(|c| c.is_ascii_hexdigit()) {
-            let found: Vec<_> = map.iter().filter(|(id, _)| id.starts_with(name_or_id)).map(|(_, h)| h.clone()).collect();
+            let found: Vec<_> = map
+                .iter()
+                .filter(|(id, _)| id.starts_with(name_or_id))
+                .map(|(_, h)| h.clone())
+                .collect();
             match found.len() {
                 1 => return Ok(found[0].clone()),
                 0 => {}
@@ -124,6 +144,9 @@ impl Engine {
 
     pub(crate) fn persist(&self, rec: &ContainerRecord) -> Result<()> {
         let doc = serde_json::to_string(rec).map_err(|e| ApiError::internal(e.to_string()))?;
-        self.images.db.update_container(&rec.id, &rec.name, &doc).map_err(ApiError::from)
+        self.images
+            .db
+            .update_container(&rec.id, &rec.name, &doc)
+            .map_err(ApiError::from)
     }
 }

@@ -5,7 +5,10 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 
 use berth_api::filters::Filters;
-use berth_api::types::{GraphDriver, ImageDeleteItem, ImageHistoryItem, ImageInspect, ImagePruneReport, ImageRootFs, ImageRuntimeConfig, ImageSummary};
+use berth_api::types::{
+    GraphDriver, ImageDeleteItem, ImageHistoryItem, ImageInspect, ImagePruneReport, ImageRootFs,
+    ImageRuntimeConfig, ImageSummary,
+};
 use berth_api::{ApiError, ImageRef};
 use berth_store::ImageRecord;
 
@@ -28,10 +31,15 @@ pub fn glob_match(pattern: &str, s: &str) -> bool {
 }
 
 fn reference_matches(pattern: &str, rec: &ImageRecord) -> bool {
-    rec.tags.iter().filter_map(|t| ImageRef::parse(t).ok()).any(|r| {
-        let repo = r.familiar_repository();
-        glob_match(pattern, &r.familiar()) || glob_match(pattern, &repo) || glob_match(pattern, &r.canonical())
-    })
+    rec.tags
+        .iter()
+        .filter_map(|t| ImageRef::parse(t).ok())
+        .any(|r| {
+            let repo = r.familiar_repository();
+            glob_match(pattern, &r.familiar())
+                || glob_match(pattern, &repo)
+                || glob_match(pattern, &r.canonical())
+        })
 }
 
 impl Engine {
@@ -47,41 +55,82 @@ impl Engine {
             repo_digests: vec![],
             created: rec.created,
             size: rec.size,
-            shared_size: if shared { self.images.shared_size(rec).unwrap_or(-1) } else { -1 },
+            shared_size: if shared {
+                self.images.shared_size(rec).unwrap_or(-1)
+            } else {
+                -1
+            },
             labels: rec.labels(),
             containers,
         }
     }
 
     fn containers_using(&self, image_id: &str) -> i64 {
-        self.all_containers().iter().filter(|h| h.record().image_id == image_id).count() as i64
+        self.all_containers()
+            .iter()
+            .filter(|h| h.record().image_id == image_id)
+            .count() as i64
     }
 
-    pub fn list_images(&self, all: bool, filters: &Filters, shared_size: bool) -> Result<Vec<ImageSummary>> {
+    pub fn list_images(
+        &self,
+        all: bool,
+        filters: &Filters,
+        shared_size: bool,
+    ) -> Result<Vec<ImageSummary>> {
         let _ = all; // Berth keeps no intermediate images, so `all` lists the same set.
         filters.only(&["dangling", "reference", "label", "before", "since", "until"])?;
         let dangling = match filters.get("dangling").first().map(String::as_str) {
             None => None,
             Some("true" | "1") => Some(true),
             Some("false" | "0") => Some(false),
-            Some(v) => return Err(ApiError::bad_request(format!("Invalid filter 'dangling={v}'"))),
+            Some(v) => {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid filter 'dangling={v}'"
+                )))
+            }
         };
-        let created_of = |name: &str| self.images.resolve(name).map(|r| r.created).map_err(ApiError::from);
-        let before = filters.get("before").first().map(|b| created_of(b)).transpose()?;
-        let since = filters.get("since").first().map(|b| created_of(b)).transpose()?;
-        let until = filters.get("until").first().map(|u| crate::containers::prune::parse_until(u)).transpose()?;
+        let created_of = |name: &str| {
+            self.images
+                .resolve(name)
+                .map(|r| r.created)
+                .map_err(ApiError::from)
+        };
+        let before = filters
+            .get("before")
+            .first()
+            .map(|b| created_of(b))
+            .transpose()?;
+        let since = filters
+            .get("since")
+            .first()
+            .map(|b| created_of(b))
+            .transpose()?;
+        let until = filters
+            .get("until")
+            .first()
+            .map(|u| crate::containers::prune::parse_until(u))
+            .transpose()?;
         let mut out = Vec::new();
         for rec in self.images.list().map_err(ApiError::from)? {
             if dangling.is_some_and(|d| d != rec.tags.is_empty()) {
                 continue;
             }
-            if filters.has("reference") && !filters.get("reference").iter().any(|p| reference_matches(p, &rec)) {
+            if filters.has("reference")
+                && !filters
+                    .get("reference")
+                    .iter()
+                    .any(|p| reference_matches(p, &rec))
+            {
                 continue;
             }
             if !filters.labels_match("label", &rec.labels()) {
                 continue;
             }
-            if before.is_some_and(|b| rec.created >= b) || since.is_some_and(|s| rec.created <= s) || until.is_some_and(|u| rec.created >= u) {
+            if before.is_some_and(|b| rec.created >= b)
+                || since.is_some_and(|s| rec.created <= s)
+                || until.is_some_and(|u| rec.created >= u)
+            {
                 continue;
             }
             out.push(self.summary_of(&rec, self.containers_using(rec.id.as_str()), shared_size));
@@ -98,7 +147,11 @@ impl Engine {
             repo_tags: rec.familiar_tags(),
             repo_digests: vec![],
             parent: String::new(),
-            comment: c.history.last().and_then(|h| h.comment.clone()).unwrap_or_default(),
+            comment: c
+                .history
+                .last()
+                .and_then(|h| h.comment.clone())
+                .unwrap_or_default(),
             created: c.created.clone().unwrap_or_default(),
             docker_version: String::new(),
             author: c.author.clone().unwrap_or_default(),
@@ -109,10 +162,25 @@ impl Engine {
             size: rec.size,
             graph_driver: GraphDriver {
                 name: "overlay2".into(),
-                data: [("LowerDir".to_string(), lowers.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"))].into(),
+                data: [(
+                    "LowerDir".to_string(),
+                    lowers
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(":"),
+                )]
+                .into(),
             },
-            root_fs: ImageRootFs { kind: "layers".into(), layers: c.rootfs.diff_ids.clone() },
-            metadata: [("LastTagTime".to_string(), serde_json::json!("0001-01-01T00:00:00Z"))].into(),
+            root_fs: ImageRootFs {
+                kind: "layers".into(),
+                layers: c.rootfs.diff_ids.clone(),
+            },
+            metadata: [(
+                "LastTagTime".to_string(),
+                serde_json::json!("0001-01-01T00:00:00Z"),
+            )]
+            .into(),
         })
     }
 
@@ -125,8 +193,17 @@ impl Engine {
             .enumerate()
             .map(|(i, (h, size))| ImageHistoryItem {
                 // Only the newest step is the image itself; older ones are not images here.
-                id: if i == 0 { rec.id.to_string() } else { "<missing>".into() },
-                created: h.created.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.timestamp()).unwrap_or(0),
+                id: if i == 0 {
+                    rec.id.to_string()
+                } else {
+                    "<missing>".into()
+                },
+                created: h
+                    .created
+                    .as_deref()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.timestamp())
+                    .unwrap_or(0),
                 created_by: h.created_by.unwrap_or_default(),
                 tags: if i == 0 { rec.familiar_tags() } else { vec![] },
                 size: size.unwrap_or(0),
@@ -145,26 +222,49 @@ impl Engine {
         self.images.tag(name, &r).map_err(ApiError::from)
     }
 
-    pub async fn remove_image(self: &Arc<Self>, name: &str, force: bool) -> Result<Vec<ImageDeleteItem>> {
+    pub async fn remove_image(
+        self: &Arc<Self>,
+        name: &str,
+        force: bool,
+    ) -> Result<Vec<ImageDeleteItem>> {
         let engine = self.clone();
         let name = name.to_string();
         crate::blocking(move || {
             let users = |id: &str| engine.image_user(id);
-            engine.images.remove(&name, force, &users).map_err(ApiError::from)
+            engine
+                .images
+                .remove(&name, force, &users)
+                .map_err(ApiError::from)
         })
         .await
     }
 
     pub async fn prune_images(self: &Arc<Self>, filters: Filters) -> Result<ImagePruneReport> {
         filters.only(&["dangling", "until", "label", "label!"])?;
-        let all = matches!(filters.get("dangling").first().map(String::as_str), Some("false" | "0"));
-        let until = filters.get("until").first().map(|u| crate::containers::prune::parse_until(u)).transpose()?;
+        let all = matches!(
+            filters.get("dangling").first().map(String::as_str),
+            Some("false" | "0")
+        );
+        let until = filters
+            .get("until")
+            .first()
+            .map(|u| crate::containers::prune::parse_until(u))
+            .transpose()?;
         let engine = self.clone();
         crate::blocking(move || {
             let users = |id: &str| engine.image_user(id);
-            let keep = |rec: &ImageRecord| filters.labels_match("label", &rec.labels()) && until.is_none_or(|u| rec.created < u);
-            let (deleted, reclaimed) = engine.images.prune(all, &keep, &users).map_err(ApiError::from)?;
-            Ok(ImagePruneReport { images_deleted: deleted, space_reclaimed: reclaimed })
+            let keep = |rec: &ImageRecord| {
+                filters.labels_match("label", &rec.labels())
+                    && until.is_none_or(|u| rec.created < u)
+            };
+            let (deleted, reclaimed) = engine
+                .images
+                .prune(all, &keep, &users)
+                .map_err(ApiError::from)?;
+            Ok(ImagePruneReport {
+                images_deleted: deleted,
+                space_reclaimed: reclaimed,
+            })
         })
         .await
     }
@@ -189,13 +289,18 @@ impl Engine {
         apply_changes(&mut config, &changes)?;
         let images = self.images.clone();
         crate::blocking(move || {
-            let rec = images.import(rootfs, config, &message, target.as_ref()).map_err(ApiError::from)?;
+            let rec = images
+                .import(rootfs, config, &message, target.as_ref())
+                .map_err(ApiError::from)?;
             Ok(rec.id.to_string())
         })
         .await
     }
 
-    pub async fn load_images(self: &Arc<Self>, archive: impl Read + Send + 'static) -> Result<Vec<String>> {
+    pub async fn load_images(
+        self: &Arc<Self>,
+        archive: impl Read + Send + 'static,
+    ) -> Result<Vec<String>> {
         let images = self.images.clone();
         crate::blocking(move || images.load(archive).map_err(ApiError::from)).await
     }
@@ -208,7 +313,11 @@ impl Engine {
         Ok(())
     }
 
-    pub async fn save_images(self: &Arc<Self>, names: Vec<String>, out: impl Write + Send + 'static) -> Result<()> {
+    pub async fn save_images(
+        self: &Arc<Self>,
+        names: Vec<String>,
+        out: impl Write + Send + 'static,
+    ) -> Result<()> {
         let images = self.images.clone();
         crate::blocking(move || images.save(&names, out).map_err(ApiError::from)).await
     }

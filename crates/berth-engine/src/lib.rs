@@ -18,7 +18,9 @@ pub use engine::Engine;
 pub type Result<T, E = berth_api::ApiError> = std::result::Result<T, E>;
 
 /// Runs blocking work (file systems, the supervisor, SQLite) off the async threads.
-pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| berth_api::ApiError::internal(format!("task failed: {e}")))?

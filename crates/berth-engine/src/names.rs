@@ -5,19 +5,77 @@ use berth_api::ApiError;
 use rand::seq::IndexedRandom;
 
 const LEFT: &[&str] = &[
-    "admiring", "brave", "clever", "dazzling", "eager", "festive", "gifted", "happy", "inspiring", "jolly", "keen",
-    "loving", "modest", "nifty", "optimistic", "peaceful", "quirky", "relaxed", "serene", "tender", "upbeat",
-    "vibrant", "wizardly", "youthful", "zealous", "bold", "calm", "eloquent", "friendly", "gallant",
+    "admiring",
+    "brave",
+    "clever",
+    "dazzling",
+    "eager",
+    "festive",
+    "gifted",
+    "happy",
+    "inspiring",
+    "jolly",
+    "keen",
+    "loving",
+    "modest",
+    "nifty",
+    "optimistic",
+    "peaceful",
+    "quirky",
+    "relaxed",
+    "serene",
+    "tender",
+    "upbeat",
+    "vibrant",
+    "wizardly",
+    "youthful",
+    "zealous",
+    "bold",
+    "calm",
+    "eloquent",
+    "friendly",
+    "gallant",
 ];
 const RIGHT: &[&str] = &[
-    "albattani", "babbage", "curie", "darwin", "euclid", "fermat", "galileo", "hopper", "hypatia", "johnson",
-    "kepler", "lovelace", "meitner", "newton", "noether", "pascal", "ritchie", "shannon", "thompson", "turing",
-    "wozniak", "yonath", "zhukovsky", "bohr", "dijkstra", "easley", "feynman", "goldberg", "hamilton", "knuth",
+    "albattani",
+    "babbage",
+    "curie",
+    "darwin",
+    "euclid",
+    "fermat",
+    "galileo",
+    "hopper",
+    "hypatia",
+    "johnson",
+    "kepler",
+    "lovelace",
+    "meitner",
+    "newton",
+    "noether",
+    "pascal",
+    "ritchie",
+    "shannon",
+    "thompson",
+    "turing",
+    "wozniak",
+    "yonath",
+    "zhukovsky",
+    "bohr",
+    "dijkstra",
+    "easley",
+    "feynman",
+    "goldberg",
+    "hamilton",
+    "knuth",
 ];
 
 pub fn generate() -> String {
     let mut rng = rand::rng();
-    format!("{}_{}", LEFT.choose(&mut rng).unwrap_or(&"brave"), RIGHT.choose(&mut rng).unwrap_or(&"turing"))
+    format!(
+        "{}_{}",
+        LEFT.choose(&mut rng).unwrap_or(&"brave"),
+        RIGHT.choose(&mut rng).unwrap_or(&"turing")
+    )
 }
 
 /// Returns the name with its leading slash, as stored and inspected.
@@ -25,7 +83,9 @@ pub fn validate(name: &str) -> Result<String, ApiError> {
     let bare = name.strip_prefix('/').unwrap_or(name);
     let ok = bare.len() >= 2
         && bare.as_bytes()[0].is_ascii_alphanumeric()
-        && bare.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
+        && bare
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
     if !ok {
         return Err(ApiError::bad_request(format!(
             "Invalid container name ({bare}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"

@@ -11,13 +11,20 @@ use crate::Result;
 pub const BERTH_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn kernel_version() -> String {
-    nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default()
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn os_name() -> String {
     std::fs::read_to_string("/etc/os-release")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string())))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("PRETTY_NAME=")
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+        })
         .unwrap_or_else(|| "Linux".into())
 }
 
@@ -43,7 +50,11 @@ impl Engine {
     }
 
     pub fn info(&self) -> Value {
-        let cs: Vec<_> = self.all_containers().iter().map(|h| h.record().state.clone()).collect();
+        let cs: Vec<_> = self
+            .all_containers()
+            .iter()
+            .map(|h| h.record().state.clone())
+            .collect();
         let running = cs.iter().filter(|s| s.running && !s.paused).count();
         let paused = cs.iter().filter(|s| s.paused).count();
         let images = self.images.list().map(|l| l.len()).unwrap_or(0);
@@ -52,7 +63,10 @@ impl Engine {
             berth_runtime::cgroups::CgroupVersion::V2 => "2",
         };
         let mut runtimes = serde_json::Map::new();
-        runtimes.insert(crate::config::BUILTIN_RUNTIME.into(), json!({"path": self.cfg.shim_binary.display().to_string()}));
+        runtimes.insert(
+            crate::config::BUILTIN_RUNTIME.into(),
+            json!({"path": self.cfg.shim_binary.display().to_string()}),
+        );
         for (name, path) in &self.cfg.runtimes {
             runtimes.insert(name.clone(), json!({"path": path.display().to_string()}));
         }
@@ -111,7 +125,11 @@ impl Engine {
 
     pub fn system_df(&self) -> Result<SystemDf> {
         let images = self.list_images(true, &Default::default(), true)?;
-        let containers: Vec<_> = self.all_containers().iter().map(|h| self.summary(&h.record(), true)).collect();
+        let containers: Vec<_> = self
+            .all_containers()
+            .iter()
+            .map(|h| self.summary(&h.record(), true))
+            .collect();
         Ok(SystemDf {
             layers_size: self.images.layers_size().map_err(ApiError::from)?,
             images,

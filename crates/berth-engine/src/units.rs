@@ -46,7 +46,10 @@ mod tests {
 
     #[test]
     fn like_go() {
-        assert_eq!(human_duration(Duration::from_millis(300)), "Less than a second");
+        assert_eq!(
+            human_duration(Duration::from_millis(300)),
+            "Less than a second"
+        );
         assert_eq!(human_duration(Duration::from_secs(5)), "5 seconds");
         assert_eq!(human_duration(Duration::from_secs(70)), "About a minute");
         assert_eq!(human_duration(Duration::from_secs(3 * 3600)), "3 hours");

@@ -56,7 +56,10 @@ fn read_kv(p: PathBuf) -> serde_json::Map<String, Value> {
 
 impl Cgroup {
     pub fn new(cgroups_path: &str) -> Cgroup {
-        Cgroup { rel: cgroups_path.trim_start_matches('/').to_string(), version: version() }
+        Cgroup {
+            rel: cgroups_path.trim_start_matches('/').to_string(),
+            version: version(),
+        }
     }
 
     fn v1(&self, controller: &str) -> PathBuf {
@@ -80,7 +83,11 @@ impl Cgroup {
             CgroupVersion::V1 => self.v1("pids").join("cgroup.procs"),
             CgroupVersion::V2 => self.v2().join("cgroup.procs"),
         };
-        read(f).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
+        read(f)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
     }
 
     /// Freezes or thaws every process of the container (pause / unpause).
@@ -97,9 +104,14 @@ impl Cgroup {
                     }
                     std::thread::sleep(std::time::Duration::from_millis(2));
                 }
-                Err(std::io::Error::other(format!("cgroup did not become {want}")))
+                Err(std::io::Error::other(format!(
+                    "cgroup did not become {want}"
+                )))
             }
-            CgroupVersion::V2 => fs::write(self.v2().join("cgroup.freeze"), if frozen { "1" } else { "0" }),
+            CgroupVersion::V2 => fs::write(
+                self.v2().join("cgroup.freeze"),
+                if frozen { "1" } else { "0" },
+            ),
         }
     }
 
@@ -114,7 +126,9 @@ impl Cgroup {
 
     /// The `cpu_stats`, `memory_stats` and `pids_stats` parts of a Docker stats object.
     pub fn stats(&self) -> Value {
-        let online = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let online = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         let system = system_cpu_usage();
         match self.version {
             CgroupVersion::V1 => {
@@ -196,13 +210,25 @@ impl Cgroup {
 fn clock_ticks() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 { t as u64 } else { 100 }
+    if t > 0 {
+        t as u64
+    } else {
+        100
+    }
 }
 
 /// Host CPU time in nanoseconds, from the first line of /proc/stat.
 pub fn system_cpu_usage() -> u64 {
     let s = read(PathBuf::from("/proc/stat")).unwrap_or_default();
-    let ticks: u64 = s.lines().next().unwrap_or_default().split_whitespace().skip(1).take(8).filter_map(|x| x.parse::<u64>().ok()).sum();
+    let ticks: u64 = s
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|x| x.parse::<u64>().ok())
+        .sum();
     ticks * (1_000_000_000 / clock_ticks())
 }
 

@@ -9,7 +9,10 @@ pub enum RuntimeError {
     #[error("{message}")]
     Exec { message: String, code: i32 },
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Other(String),
 }

@@ -21,7 +21,9 @@ pub struct LogRecord {
 
 impl LogRecord {
     pub fn timestamp(&self) -> Option<DateTime<Utc>> {
-        DateTime::parse_from_rfc3339(&self.time).ok().map(|t| t.with_timezone(&Utc))
+        DateTime::parse_from_rfc3339(&self.time)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
     }
 }
 
@@ -52,7 +54,14 @@ impl LogWriter {
     pub fn open(path: &Path, max_size: Option<u64>, max_files: u32) -> io::Result<LogWriter> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let written = file.metadata()?.len();
-        Ok(LogWriter { path: path.into(), file, written, max_size, max_files: max_files.max(1), partial: [Vec::new(), Vec::new()] })
+        Ok(LogWriter {
+            path: path.into(),
+            file,
+            written,
+            max_size,
+            max_files: max_files.max(1),
+            partial: [Vec::new(), Vec::new()],
+        })
     }
 
     fn rotate(&mut self) -> io::Result<()> {
@@ -62,12 +71,20 @@ impl LogWriter {
             return Ok(());
         }
         for i in (1..self.max_files).rev() {
-            let from = if i == 1 { self.path.clone() } else { rotated(&self.path, i - 1) };
+            let from = if i == 1 {
+                self.path.clone()
+            } else {
+                rotated(&self.path, i - 1)
+            };
             if from.exists() {
                 fs::rename(&from, rotated(&self.path, i))?;
             }
         }
-        self.file = OpenOptions::new().create(true).append(true).truncate(false).open(&self.path)?;
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .truncate(false)
+            .open(&self.path)?;
         self.written = 0;
         Ok(())
     }
@@ -130,7 +147,10 @@ fn rotated(path: &Path, i: u32) -> PathBuf {
 
 /// All log files of a container, oldest first.
 pub fn log_files(path: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = (1..100).map(|i| rotated(path, i)).take_while(|p| p.exists()).collect();
+    let mut out: Vec<PathBuf> = (1..100)
+        .map(|i| rotated(path, i))
+        .take_while(|p| p.exists())
+        .collect();
     out.reverse();
     if path.exists() {
         out.push(path.into());
@@ -167,7 +187,10 @@ mod tests {
         w.write(1, b"err\n").unwrap();
         w.flush_partial(0).unwrap();
         let recs = read_all(&p);
-        assert_eq!(recs.iter().map(|r| r.log.as_str()).collect::<Vec<_>>(), ["hello\n", "err\n", "wor"]);
+        assert_eq!(
+            recs.iter().map(|r| r.log.as_str()).collect::<Vec<_>>(),
+            ["hello\n", "err\n", "wor"]
+        );
         assert_eq!(recs[1].stream, "stderr");
         for i in 0..50 {
             w.write(0, format!("line {i}\n").as_bytes()).unwrap();

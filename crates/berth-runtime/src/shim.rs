@@ -73,17 +73,20 @@ fn exec_error_code(msg: &str) -> i32 {
 /// Moves this process into a new network namespace with loopback up, and
 /// points the bundle's network namespace at it.
 fn new_netns(bundle: &Path) -> Result<(), String> {
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| format!("unshare netns: {e}"))?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+        .map_err(|e| format!("unshare netns: {e}"))?;
     loopback_up().map_err(|e| format!("bring up loopback: {e}"))?;
     let cfg = bundle.join("config.json");
     let mut spec: serde_json::Value =
-        serde_json::from_slice(&fs::read(&cfg).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        serde_json::from_slice(&fs::read(&cfg).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
     let path = format!("/proc/{}/ns/net", std::process::id());
     if let Some(ns) = spec["linux"]["namespaces"].as_array_mut() {
         ns.retain(|n| n["type"] != "network");
         ns.push(serde_json::json!({"type": "network", "path": path}));
     }
-    fs::write(&cfg, serde_json::to_vec(&spec).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+    fs::write(&cfg, serde_json::to_vec(&spec).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())
 }
 
 fn loopback_up() -> std::io::Result<()> {
@@ -132,7 +135,10 @@ fn start_builtin(cfg: &ShimConfig, io: Stdio) -> Result<i32, String> {
         .build()
         .map_err(|e| e.to_string())?;
     container.start().map_err(|e| e.to_string())?;
-    container.pid().map(|p| p.as_raw()).ok_or_else(|| "runtime reported no pid".to_string())
+    container
+        .pid()
+        .map(|p| p.as_raw())
+        .ok_or_else(|| "runtime reported no pid".to_string())
 }
 
 fn start_external(cfg: &ShimConfig, runtime: &Path, io: Stdio) -> Result<i32, String> {
@@ -153,8 +159,17 @@ fn start_external(cfg: &ShimConfig, runtime: &Path, io: Stdio) -> Result<i32, St
     if !out.success() {
         return Err(format!("{} create failed ({out})", runtime.display()));
     }
-    let pid: i32 = fs::read_to_string(&pid_file).map_err(|e| e.to_string())?.trim().parse().map_err(|_| "bad pid file".to_string())?;
-    let st = Command::new(runtime).arg("--root").arg(&cfg.runtime_root).args(["start", &cfg.id]).status().map_err(|e| e.to_string())?;
+    let pid: i32 = fs::read_to_string(&pid_file)
+        .map_err(|e| e.to_string())?
+        .trim()
+        .parse()
+        .map_err(|_| "bad pid file".to_string())?;
+    let st = Command::new(runtime)
+        .arg("--root")
+        .arg(&cfg.runtime_root)
+        .args(["start", &cfg.id])
+        .status()
+        .map_err(|e| e.to_string())?;
     if !st.success() {
         return Err(format!("{} start failed ({st})", runtime.display()));
     }
@@ -164,10 +179,16 @@ fn start_external(cfg: &ShimConfig, runtime: &Path, io: Stdio) -> Result<i32, St
 fn delete_container(cfg: &ShimConfig) {
     match &cfg.runtime {
         Some(rt) => {
-            let _ = Command::new(rt).arg("--root").arg(&cfg.runtime_root).args(["delete", "--force", &cfg.id]).status();
+            let _ = Command::new(rt)
+                .arg("--root")
+                .arg(&cfg.runtime_root)
+                .args(["delete", "--force", &cfg.id])
+                .status();
         }
         None => {
-            if let Ok(mut c) = libcontainer::container::Container::load(cfg.runtime_root.join(&cfg.id)) {
+            if let Ok(mut c) =
+                libcontainer::container::Container::load(cfg.runtime_root.join(&cfg.id))
+            {
                 let _ = c.delete(true);
             }
         }
@@ -241,17 +262,28 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
 
 /// The supervisor's whole life; returns the process exit code.
 pub fn run(state_dir: &Path) -> i32 {
-    let cfg: ShimConfig = match fs::read(state_dir.join(CONFIG_FILE)).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string())) {
+    let cfg: ShimConfig = match fs::read(state_dir.join(CONFIG_FILE))
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
         Ok(c) => c,
         Err(e) => {
-            send_ready(&ReadyMessage { pid: None, error: Some(format!("supervisor config: {e}")), exit_code: None });
+            send_ready(&ReadyMessage {
+                pid: None,
+                error: Some(format!("supervisor config: {e}")),
+                exit_code: None,
+            });
             return 1;
         }
     };
     let fail = |e: String| {
         let code = exec_error_code(&e);
         let is_exec = e.contains("executable") || e.contains("exec") || e.contains("No such file");
-        send_ready(&ReadyMessage { pid: None, error: Some(e), exit_code: is_exec.then_some(code) });
+        send_ready(&ReadyMessage {
+            pid: None,
+            error: Some(e),
+            exit_code: is_exec.then_some(code),
+        });
         1
     };
     // Orphans of an external runtime's `create` become ours to reap.
@@ -274,7 +306,11 @@ pub fn run(state_dir: &Path) -> i32 {
         return fail("create stdio pipes".into());
     };
     drop(in_w); // stdin reads EOF until attach gets stdin.
-    let io = Stdio { stdin: in_r, stdout: out_w, stderr: err_w };
+    let io = Stdio {
+        stdin: in_r,
+        stdout: out_w,
+        stderr: err_w,
+    };
     let started = match &cfg.runtime {
         Some(rt) => start_external(&cfg, rt, io),
         None => start_builtin(&cfg, io),
@@ -286,7 +322,11 @@ pub fn run(state_dir: &Path) -> i32 {
             return fail(e);
         }
     };
-    send_ready(&ReadyMessage { pid: Some(pid), error: None, exit_code: None });
+    send_ready(&ReadyMessage {
+        pid: Some(pid),
+        error: None,
+        exit_code: None,
+    });
     pump(out_r, err_r, &mut log);
     let code = wait_exit(pid);
     let oom_killed = Cgroup::new(&cfg.cgroups_path).oom_kills() > 0;
@@ -296,6 +336,9 @@ pub fn run(state_dir: &Path) -> i32 {
         oom_killed,
         finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
     };
-    let _ = write_atomic(&state_dir.join(EXIT_FILE), &serde_json::to_vec(&rec).unwrap_or_default());
+    let _ = write_atomic(
+        &state_dir.join(EXIT_FILE),
+        &serde_json::to_vec(&rec).unwrap_or_default(),
+    );
     0
 }

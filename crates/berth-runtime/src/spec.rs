@@ -29,13 +29,47 @@ pub const DEFAULT_CAPS: &[&str] = &[
 
 /// Every capability, for `--privileged` and `--cap-add ALL`.
 pub const ALL_CAPS: &[&str] = &[
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
-    "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",
-    "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 ];
 
 const MASKED_PATHS: &[&str] = &[
@@ -53,7 +87,13 @@ const MASKED_PATHS: &[&str] = &[
     "/sys/devices/virtual/powercap",
 ];
 
-const READONLY_PATHS: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// Where the container's network namespace comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +123,9 @@ impl Resources {
     /// Checks limits the way dockerd does before anything is created.
     pub fn validate(&self) -> Result<()> {
         if self.memory != 0 && self.memory < 6 * 1024 * 1024 {
-            return Err(RuntimeError::Invalid("Minimum memory limit allowed is 6MB".into()));
+            return Err(RuntimeError::Invalid(
+                "Minimum memory limit allowed is 6MB".into(),
+            ));
         }
         if self.memory_swap > 0 && self.memory > 0 && self.memory_swap < self.memory {
             return Err(RuntimeError::Invalid(
@@ -92,20 +134,28 @@ impl Resources {
         }
         if self.memory_swap > 0 && self.memory == 0 {
             return Err(RuntimeError::Invalid(
-                "You should always set the Memory limit when using Memoryswap limit, see usage".into(),
+                "You should always set the Memory limit when using Memoryswap limit, see usage"
+                    .into(),
             ));
         }
         if self.cpu_period != 0 && !(1000..=1_000_000).contains(&self.cpu_period) {
             return Err(RuntimeError::Invalid("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)".into()));
         }
         if self.cpu_quota > 0 && self.cpu_quota < 1000 {
-            return Err(RuntimeError::Invalid("CPU cfs quota can not be less than 1ms (i.e. 1000)".into()));
+            return Err(RuntimeError::Invalid(
+                "CPU cfs quota can not be less than 1ms (i.e. 1000)".into(),
+            ));
         }
         if self.cpu_shares < 0 {
-            return Err(RuntimeError::Invalid("invalid CPU shares: must be positive".into()));
+            return Err(RuntimeError::Invalid(
+                "invalid CPU shares: must be positive".into(),
+            ));
         }
         if !self.cpuset_cpus.is_empty() && !valid_cpu_list(&self.cpuset_cpus) {
-            return Err(RuntimeError::Invalid(format!("Invalid value {} for cpuset cpus", self.cpuset_cpus)));
+            return Err(RuntimeError::Invalid(format!(
+                "Invalid value {} for cpuset cpus",
+                self.cpuset_cpus
+            )));
         }
         Ok(())
     }
@@ -145,18 +195,28 @@ pub struct SpecInput<'a> {
 
 fn normalise_cap(c: &str) -> String {
     let up = c.to_ascii_uppercase();
-    if up.starts_with("CAP_") { up } else { format!("CAP_{up}") }
+    if up.starts_with("CAP_") {
+        up
+    } else {
+        format!("CAP_{up}")
+    }
 }
 
 pub fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Result<Vec<String>> {
     let known = |c: &str| ALL_CAPS.contains(&c);
-    let mut caps: Vec<String> = if privileged { ALL_CAPS.iter().map(|s| s.to_string()).collect() } else { DEFAULT_CAPS.iter().map(|s| s.to_string()).collect() };
+    let mut caps: Vec<String> = if privileged {
+        ALL_CAPS.iter().map(|s| s.to_string()).collect()
+    } else {
+        DEFAULT_CAPS.iter().map(|s| s.to_string()).collect()
+    };
     for c in add {
         let c = normalise_cap(c);
         if c == "CAP_ALL" {
             caps = ALL_CAPS.iter().map(|s| s.to_string()).collect();
         } else if !known(&c) {
-            return Err(RuntimeError::Invalid(format!("unknown capability: \"{c}\"")));
+            return Err(RuntimeError::Invalid(format!(
+                "unknown capability: \"{c}\""
+            )));
         } else if !caps.contains(&c) {
             caps.push(c);
         }
@@ -166,7 +226,9 @@ pub fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Result
         if c == "CAP_ALL" {
             caps.clear();
         } else if !known(&c) {
-            return Err(RuntimeError::Invalid(format!("unknown capability: \"{c}\"")));
+            return Err(RuntimeError::Invalid(format!(
+                "unknown capability: \"{c}\""
+            )));
         } else {
             caps.retain(|x| *x != c);
         }
@@ -177,7 +239,11 @@ pub fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Result
 pub fn build_spec(input: &SpecInput) -> Result<Value> {
     input.resources.validate()?;
     let caps = capabilities(input.privileged, &input.cap_add, &input.cap_drop)?;
-    let shm = if input.shm_size > 0 { input.shm_size } else { 64 * 1024 * 1024 };
+    let shm = if input.shm_size > 0 {
+        input.shm_size
+    } else {
+        64 * 1024 * 1024
+    };
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
@@ -190,7 +256,12 @@ pub fn build_spec(input: &SpecInput) -> Result<Value> {
     for (src, dest) in &input.etc_files {
         mounts.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
     }
-    let mut namespaces = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"})];
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
     match &input.network {
         NetworkNamespace::Host => {}
         NetworkNamespace::New => namespaces.push(json!({"type": "network"})),
@@ -229,7 +300,11 @@ pub fn build_spec(input: &SpecInput) -> Result<Value> {
     let mut resources = serde_json::Map::new();
     resources.insert(
         "devices".into(),
-        if input.privileged { json!([{"allow": true, "access": "rwm"}]) } else { default_device_rules() },
+        if input.privileged {
+            json!([{"allow": true, "access": "rwm"}])
+        } else {
+            default_device_rules()
+        },
     );
     if !memory.is_empty() {
         resources.insert("memory".into(), Value::Object(memory));
@@ -294,12 +369,23 @@ mod tests {
             args: vec!["sh".into()],
             env: vec!["PATH=/bin".into()],
             cwd: String::new(),
-            user: ResolvedUser { uid: 0, gid: 0, additional_gids: vec![], home: "/root".into() },
+            user: ResolvedUser {
+                uid: 0,
+                gid: 0,
+                additional_gids: vec![],
+                home: "/root".into(),
+            },
             hostname: "abc".into(),
             tty: false,
             network: NetworkNamespace::New,
             etc_files: vec![(PathBuf::from("/x/hosts"), "/etc/hosts")],
-            resources: Resources { memory: 64 << 20, pids_limit: Some(10), cpu_quota: 50000, cpu_period: 100000, ..Default::default() },
+            resources: Resources {
+                memory: 64 << 20,
+                pids_limit: Some(10),
+                cpu_quota: 50000,
+                cpu_period: 100000,
+                ..Default::default()
+            },
             cgroups_path: "/berth/abc".into(),
             readonly_rootfs: false,
             privileged: false,
@@ -313,7 +399,17 @@ mod tests {
     fn spec_is_valid_oci() {
         let v = build_spec(&input(Path::new("/r"))).unwrap();
         let spec: oci_spec::runtime::Spec = serde_json::from_value(v.clone()).unwrap();
-        let caps = spec.process().as_ref().unwrap().capabilities().as_ref().unwrap().bounding().as_ref().unwrap().clone();
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .as_ref()
+            .unwrap()
+            .bounding()
+            .as_ref()
+            .unwrap()
+            .clone();
         assert!(caps.iter().any(|c| c.to_string().contains("NET_ADMIN")));
         assert!(!caps.iter().any(|c| c.to_string().contains("MKNOD")));
         assert_eq!(v["linux"]["resources"]["memory"]["swap"], json!(128 << 20));
@@ -325,7 +421,10 @@ mod tests {
         let d = PathBuf::from("/r");
         let mut i = input(&d);
         i.resources.memory = 1024;
-        assert!(build_spec(&i).unwrap_err().to_string().contains("Minimum memory"));
+        assert!(build_spec(&i)
+            .unwrap_err()
+            .to_string()
+            .contains("Minimum memory"));
         let mut i = input(&d);
         i.cap_add = vec!["NOT_A_CAP".into()];
         assert!(build_spec(&i).is_err());

@@ -25,12 +25,18 @@ pub fn spawn(shim_binary: &Path, state_dir: &Path, cfg: &ShimConfig) -> Result<S
     fs::create_dir_all(state_dir).map_err(RuntimeError::io("create supervisor dir"))?;
     let _ = fs::remove_file(state_dir.join(EXIT_FILE));
     let raw = serde_json::to_vec(cfg).map_err(|e| RuntimeError::Other(e.to_string()))?;
-    fs::write(state_dir.join(CONFIG_FILE), raw).map_err(RuntimeError::io("write supervisor config"))?;
-    let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Other(e.to_string()))?;
-    let shim_log = fs::File::create(state_dir.join("shim.log")).map_err(RuntimeError::io("create shim log"))?;
+    fs::write(state_dir.join(CONFIG_FILE), raw)
+        .map_err(RuntimeError::io("write supervisor config"))?;
+    let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| RuntimeError::Other(e.to_string()))?;
+    let shim_log = fs::File::create(state_dir.join("shim.log"))
+        .map_err(RuntimeError::io("create shim log"))?;
     let w = ready_w.as_raw_fd();
     let mut cmd = Command::new(shim_binary);
-    cmd.arg(state_dir).stdin(Stdio::null()).stdout(shim_log.try_clone().map_err(RuntimeError::io("shim log"))?).stderr(shim_log);
+    cmd.arg(state_dir)
+        .stdin(Stdio::null())
+        .stdout(shim_log.try_clone().map_err(RuntimeError::io("shim log"))?)
+        .stderr(shim_log);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
@@ -43,13 +49,17 @@ pub fn spawn(shim_binary: &Path, state_dir: &Path, cfg: &ShimConfig) -> Result<S
             Ok(())
         });
     }
-    let child = cmd.spawn().map_err(|e| RuntimeError::Other(format!("start supervisor {}: {e}", shim_binary.display())))?;
+    let child = cmd.spawn().map_err(|e| {
+        RuntimeError::Other(format!("start supervisor {}: {e}", shim_binary.display()))
+    })?;
     drop(ready_w);
     let shim_pid = child.id() as i32;
     // The child is reaped by `reap` once its pidfd says it has exited.
     std::mem::forget(child);
     let mut msg = Vec::new();
-    fs::File::from(ready_r).read_to_end(&mut msg).map_err(RuntimeError::io("read supervisor"))?;
+    fs::File::from(ready_r)
+        .read_to_end(&mut msg)
+        .map_err(RuntimeError::io("read supervisor"))?;
     let ready: ReadyMessage = serde_json::from_slice(&msg).map_err(|_| {
         let log = fs::read_to_string(state_dir.join("shim.log")).unwrap_or_default();
         RuntimeError::Other(format!("supervisor failed: {}", log.trim()))
@@ -57,7 +67,8 @@ pub fn spawn(shim_binary: &Path, state_dir: &Path, cfg: &ShimConfig) -> Result<S
     match (ready.pid, ready.error) {
         (Some(pid), _) => Ok(Started { shim_pid, pid }),
         (None, err) => {
-            reap(shim_pid);
+            // It exits right after reporting the failure.
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(shim_pid), None);
             let message = err.unwrap_or_else(|| "container failed to start".into());
             Err(match ready.exit_code {
                 Some(code) => RuntimeError::Exec { message, code },
@@ -69,7 +80,10 @@ pub fn spawn(shim_binary: &Path, state_dir: &Path, cfg: &ShimConfig) -> Result<S
 
 /// Collects a supervisor's exit status if it is our child; harmless otherwise.
 pub fn reap(pid: i32) {
-    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+    let _ = nix::sys::wait::waitpid(
+        nix::unistd::Pid::from_raw(pid),
+        Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+    );
 }
 
 /// A file descriptor that becomes readable when `pid` exits; works for
@@ -78,7 +92,9 @@ pub fn pidfd_open(pid: i32) -> Result<OwnedFd> {
     // SAFETY: the syscall returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
-        return Err(RuntimeError::io(format!("pidfd_open {pid}"))(std::io::Error::last_os_error()));
+        return Err(RuntimeError::io(format!("pidfd_open {pid}"))(
+            std::io::Error::last_os_error(),
+        ));
     }
     // SAFETY: fd is a fresh descriptor we own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
@@ -86,13 +102,21 @@ pub fn pidfd_open(pid: i32) -> Result<OwnedFd> {
 
 /// Whether `pid` is alive and is a supervisor for `state_dir` (PIDs are reused).
 pub fn is_supervisor(pid: i32, state_dir: &Path) -> bool {
-    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else { return false };
+    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
     let status = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // A zombie has exited already.
-    if status.rsplit(')').next().is_some_and(|s| s.trim_start().starts_with('Z')) {
+    if status
+        .rsplit(')')
+        .next()
+        .is_some_and(|s| s.trim_start().starts_with('Z'))
+    {
         return false;
     }
-    cmdline.split(|b| *b == 0).any(|a| a == state_dir.as_os_str().as_encoded_bytes())
+    cmdline
+        .split(|b| *b == 0)
+        .any(|a| a == state_dir.as_os_str().as_encoded_bytes())
 }
 
 pub fn read_exit(state_dir: &Path) -> Option<ExitRecord> {
@@ -104,7 +128,10 @@ pub fn find_shim_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("BERTH_SHIM") {
         return p.into();
     }
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
         let candidate = dir.join("berth-shim");
         if candidate.exists() {
             return candidate;

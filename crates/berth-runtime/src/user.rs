@@ -28,7 +28,12 @@ fn passwd(rootfs: &Path) -> Vec<PasswdEntry> {
             if f.len() < 6 {
                 return None;
             }
-            Some(PasswdEntry { name: f[0].into(), uid: f[2].parse().ok()?, gid: f[3].parse().ok()?, home: f[5].into() })
+            Some(PasswdEntry {
+                name: f[0].into(),
+                uid: f[2].parse().ok()?,
+                gid: f[3].parse().ok()?,
+                home: f[5].into(),
+            })
         })
         .collect()
 }
@@ -40,7 +45,15 @@ fn groups(rootfs: &Path) -> Vec<(String, u32, Vec<String>)> {
         .filter_map(|l| {
             let f: Vec<&str> = l.split(':').collect();
             (f.len() >= 3).then(|| {
-                let members = f.get(3).map(|m| m.split(',').filter(|s| !s.is_empty()).map(String::from).collect()).unwrap_or_default();
+                let members = f
+                    .get(3)
+                    .map(|m| {
+                        m.split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(String::from)
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 Some((f[0].to_string(), f[2].parse().ok()?, members))
             })?
         })
@@ -72,15 +85,26 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
         gid = match all_groups.iter().find(|(n, _, _)| n == g) {
             Some((_, id, _)) => *id,
             None => g.parse().map_err(|_| {
-                RuntimeError::Invalid(format!("unable to find group {g}: no matching entries in group file"))
+                RuntimeError::Invalid(format!(
+                    "unable to find group {g}: no matching entries in group file"
+                ))
             })?,
         };
     }
     let additional_gids = match (&name, group) {
-        (Some(n), None) => all_groups.iter().filter(|(_, id, m)| m.contains(n) && *id != gid).map(|(_, id, _)| *id).collect(),
+        (Some(n), None) => all_groups
+            .iter()
+            .filter(|(_, id, m)| m.contains(n) && *id != gid)
+            .map(|(_, id, _)| *id)
+            .collect(),
         _ => Vec::new(),
     };
-    Ok(ResolvedUser { uid, gid, additional_gids, home })
+    Ok(ResolvedUser {
+        uid,
+        gid,
+        additional_gids,
+        home,
+    })
 }
 
 #[cfg(test)]
@@ -91,10 +115,21 @@ mod tests {
     fn resolves_names_and_numbers() {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir(d.path().join("etc")).unwrap();
-        std::fs::write(d.path().join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nweb:x:33:33::/var/www:/bin/false\n").unwrap();
-        std::fs::write(d.path().join("etc/group"), "root:x:0:\nweb:x:33:\nlog:x:4:web\n").unwrap();
+        std::fs::write(
+            d.path().join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nweb:x:33:33::/var/www:/bin/false\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("etc/group"),
+            "root:x:0:\nweb:x:33:\nlog:x:4:web\n",
+        )
+        .unwrap();
         let r = resolve_user(d.path(), "web").unwrap();
-        assert_eq!((r.uid, r.gid, r.additional_gids.clone(), r.home.as_str()), (33, 33, vec![4], "/var/www"));
+        assert_eq!(
+            (r.uid, r.gid, r.additional_gids.clone(), r.home.as_str()),
+            (33, 33, vec![4], "/var/www")
+        );
         assert_eq!(resolve_user(d.path(), "1000:1000").unwrap().uid, 1000);
         assert_eq!(resolve_user(d.path(), "web:log").unwrap().gid, 4);
         assert_eq!(resolve_user(d.path(), "").unwrap().uid, 0);

@@ -17,7 +17,9 @@ fn shim_binary() -> PathBuf {
 fn busybox_rootfs(dir: &Path) {
     fs::create_dir_all(dir.join("bin")).unwrap();
     fs::copy("/bin/busybox", dir.join("bin/busybox")).expect("busybox-static must be installed");
-    for app in ["sh", "echo", "cat", "sleep", "ls", "hostname", "id", "ip", "ps", "true"] {
+    for app in [
+        "sh", "echo", "cat", "sleep", "ls", "hostname", "id", "ip", "ps", "true",
+    ] {
         std::os::unix::fs::symlink("busybox", dir.join("bin").join(app)).unwrap();
     }
     for d in ["proc", "sys", "dev", "etc", "tmp"] {
@@ -36,14 +38,22 @@ fn bundle(args: &[&str], resources: Resources, runtime: Option<PathBuf>) -> Bund
     let dir = tmp.path().to_path_buf();
     let rootfs = dir.join("rootfs");
     busybox_rootfs(&rootfs);
-    let id = format!("berth-rt-test-{}", std::process::id() as u64 * 1000 + rand_suffix());
+    let id = format!(
+        "berth-rt-test-{}",
+        std::process::id() as u64 * 1000 + rand_suffix()
+    );
     let cgroups_path = format!("/berth-test/{id}");
     let spec = build_spec(&SpecInput {
         rootfs: &rootfs,
         args: args.iter().map(|s| s.to_string()).collect(),
         env: vec!["PATH=/bin".into()],
         cwd: "/".into(),
-        user: ResolvedUser { uid: 0, gid: 0, additional_gids: vec![], home: "/root".into() },
+        user: ResolvedUser {
+            uid: 0,
+            gid: 0,
+            additional_gids: vec![],
+            home: "/root".into(),
+        },
         hostname: "testhost".into(),
         tty: false,
         network: NetworkNamespace::New,
@@ -69,7 +79,11 @@ fn bundle(args: &[&str], resources: Resources, runtime: Option<PathBuf>) -> Bund
         new_netns: true,
         cgroups_path,
     };
-    Bundle { _tmp: tmp, dir, cfg }
+    Bundle {
+        _tmp: tmp,
+        dir,
+        cfg,
+    }
 }
 
 fn rand_suffix() -> u64 {
@@ -91,7 +105,10 @@ fn run(b: &Bundle) -> (String, i32, bool) {
     };
     supervisor::reap(started.shim_pid);
     remove_test_cgroup_parent();
-    let out: String = berth_runtime::logs::read_all(&b.cfg.log_path).into_iter().map(|r| r.log).collect();
+    let out: String = berth_runtime::logs::read_all(&b.cfg.log_path)
+        .into_iter()
+        .map(|r| r.log)
+        .collect();
     (out, exit.exit_code, exit.oom_killed)
 }
 
@@ -100,19 +117,40 @@ fn runs_in_its_own_namespaces() {
     let b = bundle(&["sh", "-c", "echo pid=$$; hostname; ip -o link | wc -l; ip -o addr show lo | grep -c 127.0.0.1; exit 3"], Resources::default(), None);
     let (out, code, _) = run(&b);
     assert_eq!(code, 3, "{out}");
-    assert_eq!(out, "pid=1\ntesthost\n1\n1\n", "only loopback, and it is up");
-    assert!(!Path::new("/sys/fs/cgroup/memory/berth-test").join(&b.cfg.id).exists(), "cgroup removed");
+    assert_eq!(
+        out, "pid=1\ntesthost\n1\n1\n",
+        "only loopback, and it is up"
+    );
+    assert!(
+        !Path::new("/sys/fs/cgroup/memory/berth-test")
+            .join(&b.cfg.id)
+            .exists(),
+        "cgroup removed"
+    );
 }
 
 #[test]
 fn limits_apply_and_oom_is_reported() {
-    let r = Resources { memory: 16 << 20, memory_swap: 16 << 20, pids_limit: Some(20), ..Default::default() };
+    let r = Resources {
+        memory: 16 << 20,
+        memory_swap: 16 << 20,
+        pids_limit: Some(20),
+        ..Default::default()
+    };
     let b = bundle(&["sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"], r.clone(), None);
     let (out, code, _) = run(&b);
     assert_eq!(code, 0, "{out}");
     assert_eq!(out.trim(), (16u64 << 20).to_string());
     // Grow a shell variable past the limit: the kernel OOM-kills it.
-    let b = bundle(&["sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done"], r, None);
+    let b = bundle(
+        &[
+            "sh",
+            "-c",
+            "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done",
+        ],
+        r,
+        None,
+    );
     let (_, code, oom) = run(&b);
     assert_eq!(code, 137);
     assert!(oom, "OOM kill must be reported");
@@ -130,10 +168,18 @@ fn missing_command_is_an_exec_error() {
 
 #[test]
 fn external_runc_runtime() {
-    let Some(runc) = ["/usr/sbin/runc", "/usr/bin/runc"].iter().map(PathBuf::from).find(|p| p.exists()) else {
+    let Some(runc) = ["/usr/sbin/runc", "/usr/bin/runc"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+    else {
         panic!("runc must be installed (apt-get install runc)");
     };
-    let b = bundle(&["sh", "-c", "echo from runc; hostname"], Resources::default(), Some(runc));
+    let b = bundle(
+        &["sh", "-c", "echo from runc; hostname"],
+        Resources::default(),
+        Some(runc),
+    );
     let (out, code, _) = run(&b);
     assert_eq!((out.as_str(), code), ("from runc\ntesthost\n", 0));
 }

@@ -35,7 +35,9 @@ pub fn clean_member_path(raw: &Path) -> Result<PathBuf> {
                     raw.display().to_string()
                 )))
             }
-            Component::Prefix(_) => return Err(StoreError::Invalid(format!("bad archive member {raw:?}"))),
+            Component::Prefix(_) => {
+                return Err(StoreError::Invalid(format!("bad archive member {raw:?}")))
+            }
         }
     }
     Ok(out)
@@ -49,7 +51,9 @@ pub fn resolve_inside(root: &Path, rel: &str) -> Result<PathBuf> {
     let full = fs::canonicalize(root.join(&clean))
         .map_err(|_| StoreError::Invalid(format!("archive has no member {rel:?}")))?;
     if !full.starts_with(&root) {
-        return Err(StoreError::Invalid(format!("archive member {rel:?} points outside the archive")));
+        return Err(StoreError::Invalid(format!(
+            "archive member {rel:?} points outside the archive"
+        )));
     }
     Ok(full)
 }
@@ -60,8 +64,14 @@ mod tests {
 
     #[test]
     fn member_paths() {
-        assert_eq!(clean_member_path(Path::new("./a/b")).unwrap(), Path::new("a/b"));
-        assert_eq!(clean_member_path(Path::new("/etc/x")).unwrap(), Path::new("etc/x"));
+        assert_eq!(
+            clean_member_path(Path::new("./a/b")).unwrap(),
+            Path::new("a/b")
+        );
+        assert_eq!(
+            clean_member_path(Path::new("/etc/x")).unwrap(),
+            Path::new("etc/x")
+        );
         assert!(clean_member_path(Path::new("a/../../b")).is_err());
     }
 

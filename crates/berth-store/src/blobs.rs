@@ -76,7 +76,9 @@ impl ContentStore for BlobStore {
 
     fn adopt(&self, file: &Path, expected: Option<&Digest>) -> Result<(Digest, u64)> {
         let f = File::open(file).map_err(StoreError::io(format!("open {}", file.display())))?;
-        let (d, n) = HashingReader::new(f).finish().map_err(StoreError::io("hash blob"))?;
+        let (d, n) = HashingReader::new(f)
+            .finish()
+            .map_err(StoreError::io("hash blob"))?;
         Self::check(&d, expected)?;
         fs::rename(file, self.path(&d)).map_err(StoreError::io(format!("store blob {d}")))?;
         Ok((d, n))
@@ -120,7 +122,10 @@ pub(crate) fn content_store_suite(store: &dyn ContentStore, scratch: &Path) {
     assert_eq!(store.put(b"hello", Some(&d)).unwrap(), d);
     // Wrong digest: rejected, nothing stored.
     let wrong = Digest::of(b"other");
-    assert!(matches!(store.put(b"evil", Some(&wrong)), Err(StoreError::Invalid(_))));
+    assert!(matches!(
+        store.put(b"evil", Some(&wrong)),
+        Err(StoreError::Invalid(_))
+    ));
     assert!(!store.exists(&Digest::of(b"evil")));
     // Adopt a file.
     let f = scratch.join("f");

@@ -47,7 +47,11 @@ pub struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     pub fn new(inner: R) -> Self {
-        HashingReader { inner, hasher: Sha256::new(), count: 0 }
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
     }
     /// Reads what is left (a tar has padding after its end marker) and returns the digest.
     pub fn finish(mut self) -> io::Result<(Digest, u64)> {
@@ -86,7 +90,10 @@ mod tests {
     #[test]
     fn digests() {
         let d = Digest::of(b"");
-        assert_eq!(d.as_str(), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            d.as_str(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         let (h, n) = HashingReader::new(&b"abc"[..]).finish().unwrap();
         assert_eq!(n, 3);
         assert_eq!(h, Digest::of(b"abc"));

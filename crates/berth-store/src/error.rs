@@ -10,7 +10,10 @@ pub enum StoreError {
     #[error("{0}")]
     Conflict(String),
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error("metadata database: {0}")]
     Db(#[from] rusqlite::Error),
 }

@@ -7,7 +7,9 @@ use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use berth_api::types::{HistoryEntry, ImageConfigFile, ImageDeleteItem, ImageRuntimeConfig, RootFs};
+use berth_api::types::{
+    HistoryEntry, ImageConfigFile, ImageDeleteItem, ImageRuntimeConfig, RootFs,
+};
 use berth_api::ImageRef;
 use rusqlite::{params, OptionalExtension};
 use serde::Deserialize;
@@ -41,7 +43,11 @@ pub struct ImageRecord {
 
 impl ImageRecord {
     pub fn familiar_tags(&self) -> Vec<String> {
-        self.tags.iter().filter_map(|t| ImageRef::parse(t).ok()).map(|r| r.familiar()).collect()
+        self.tags
+            .iter()
+            .filter_map(|t| ImageRef::parse(t).ok())
+            .map(|r| r.familiar())
+            .collect()
     }
     pub fn labels(&self) -> BTreeMap<String, String> {
         self.config.config.labels.clone().unwrap_or_default()
@@ -85,7 +91,9 @@ impl Undo {
 }
 
 fn parse_time(s: Option<&str>) -> i64 {
-    s.and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()).map(|t| t.timestamp()).unwrap_or(0)
+    s.and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.timestamp())
+        .unwrap_or(0)
 }
 
 fn now() -> i64 {
@@ -114,13 +122,23 @@ impl ImageStore {
                 let _ = fs::remove_dir_all(e.path()).or_else(|_| fs::remove_file(e.path()));
             }
         }
-        let store = ImageStore { blobs, snapshots, db, tmp };
+        let store = ImageStore {
+            blobs,
+            snapshots,
+            db,
+            tmp,
+        };
         store.remove_unreferenced_snapshot_dirs();
         Ok(store)
     }
 
     fn remove_unreferenced_snapshot_dirs(&self) {
-        if let Ok(rd) = fs::read_dir(self.snapshots.path(&Digest::of(b"")).parent().unwrap_or(Path::new("/"))) {
+        if let Ok(rd) = fs::read_dir(
+            self.snapshots
+                .path(&Digest::of(b""))
+                .parent()
+                .unwrap_or(Path::new("/")),
+        ) {
             for e in rd.flatten() {
                 if e.file_name().to_string_lossy().starts_with("tmp-") {
                     let _ = fs::remove_dir_all(e.path());
@@ -140,22 +158,31 @@ impl ImageStore {
     fn record_by_id(&self, id: &str) -> Result<Option<ImageRecord>> {
         let conn = self.db.lock();
         let row: Option<(String, String, i64, i64)> = conn
-            .query_row("SELECT manifest_digest, config, size, created FROM images WHERE id = ?1", params![id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
+            .query_row(
+                "SELECT manifest_digest, config, size, created FROM images WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
             .optional()?;
-        let Some((manifest, config, size, created)) = row else { return Ok(None) };
-        let mut st = conn.prepare("SELECT reference FROM tags WHERE image_id = ?1 ORDER BY tagged_at, reference")?;
-        let tags = st.query_map(params![id], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
-        let mut st = conn.prepare("SELECT diff_id FROM image_layers WHERE image_id = ?1 ORDER BY idx")?;
+        let Some((manifest, config, size, created)) = row else {
+            return Ok(None);
+        };
+        let mut st = conn.prepare(
+            "SELECT reference FROM tags WHERE image_id = ?1 ORDER BY tagged_at, reference",
+        )?;
+        let tags = st
+            .query_map(params![id], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut st =
+            conn.prepare("SELECT diff_id FROM image_layers WHERE image_id = ?1 ORDER BY idx")?;
         let layers = st
             .query_map(params![id], |r| r.get::<_, String>(0))?
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .map(|d| Digest::parse(&d))
             .collect::<Result<Vec<_>>>()?;
-        let config: ImageConfigFile =
-            serde_json::from_str(&config).map_err(|e| StoreError::Invalid(format!("stored config of {id}: {e}")))?;
+        let config: ImageConfigFile = serde_json::from_str(&config)
+            .map_err(|e| StoreError::Invalid(format!("stored config of {id}: {e}")))?;
         Ok(Some(ImageRecord {
             id: Digest::parse(id)?,
             manifest_digest: Digest::parse(&manifest)?,
@@ -174,7 +201,11 @@ impl ImageStore {
             let id: Option<String> = self
                 .db
                 .lock()
-                .query_row("SELECT image_id FROM tags WHERE reference = ?1", params![r.canonical()], |r| r.get(0))
+                .query_row(
+                    "SELECT image_id FROM tags WHERE reference = ?1",
+                    params![r.canonical()],
+                    |r| r.get(0),
+                )
                 .optional()?;
             if let Some(id) = id {
                 return self.record_by_id(&id)?.ok_or_else(not_found);
@@ -191,7 +222,11 @@ impl ImageStore {
             match ids.len() {
                 1 => return self.record_by_id(&ids[0])?.ok_or_else(not_found),
                 0 => {}
-                _ => return Err(StoreError::NotFound(format!("No such image: {name} (ambiguous prefix)"))),
+                _ => {
+                    return Err(StoreError::NotFound(format!(
+                        "No such image: {name} (ambiguous prefix)"
+                    )))
+                }
             }
         }
         Err(not_found())
@@ -200,11 +235,15 @@ impl ImageStore {
     pub fn list(&self) -> Result<Vec<ImageRecord>> {
         let ids: Vec<String> = {
             let conn = self.db.lock();
-            let mut st = conn.prepare("SELECT id FROM images ORDER BY created DESC, loaded_at DESC")?;
+            let mut st =
+                conn.prepare("SELECT id FROM images ORDER BY created DESC, loaded_at DESC")?;
             let rows = st.query_map([], |r| r.get(0))?;
             rows.collect::<Result<_, _>>()?
         };
-        Ok(ids.iter().filter_map(|id| self.record_by_id(id).ok().flatten()).collect())
+        Ok(ids
+            .iter()
+            .filter_map(|id| self.record_by_id(id).ok().flatten())
+            .collect())
     }
 
     /// The image's snapshot directories, top layer first (overlayfs order).
@@ -212,12 +251,21 @@ impl ImageStore {
         if image.layers.is_empty() {
             return Ok(vec![self.snapshots.empty_dir()?]);
         }
-        Ok(image.layers.iter().rev().map(|d| self.snapshots.path(d)).collect())
+        Ok(image
+            .layers
+            .iter()
+            .rev()
+            .map(|d| self.snapshots.path(d))
+            .collect())
     }
 
     /// Bytes of unpacked layers on disk, each shared layer once.
     pub fn layers_size(&self) -> Result<i64> {
-        Ok(self.db.lock().query_row("SELECT COALESCE(SUM(content_size), 0) FROM layers", [], |r| r.get(0))?)
+        Ok(self.db.lock().query_row(
+            "SELECT COALESCE(SUM(content_size), 0) FROM layers",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     /// Bytes an image shares with other images.
@@ -235,9 +283,15 @@ impl ImageStore {
 
     /// Writes the config and a generated OCI manifest and records the image,
     /// in one transaction, tagging it with `tags` (moved from any other image).
-    fn commit_image(&self, config_raw: &[u8], layers: &[IngestedLayer], tags: &[ImageRef], undo: &mut Undo) -> Result<ImageRecord> {
-        let config: ImageConfigFile =
-            serde_json::from_slice(config_raw).map_err(|e| StoreError::Invalid(format!("invalid image config: {e}")))?;
+    fn commit_image(
+        &self,
+        config_raw: &[u8],
+        layers: &[IngestedLayer],
+        tags: &[ImageRef],
+        undo: &mut Undo,
+    ) -> Result<ImageRecord> {
+        let config: ImageConfigFile = serde_json::from_slice(config_raw)
+            .map_err(|e| StoreError::Invalid(format!("invalid image config: {e}")))?;
         if config.rootfs.diff_ids.len() != layers.len() {
             return Err(StoreError::Invalid(format!(
                 "image config lists {} layers, the archive has {}",
@@ -258,7 +312,8 @@ impl ImageStore {
                 "mediaType": MEDIA_OCI_LAYER, "digest": l.diff_id.as_str(), "size": l.tar_size
             })).collect::<Vec<_>>(),
         });
-        let manifest_raw = serde_json::to_vec(&manifest).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let manifest_raw =
+            serde_json::to_vec(&manifest).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let manifest_new = !self.blobs.exists(&Digest::of(&manifest_raw));
         let manifest_digest = self.blobs.put(&manifest_raw, None)?;
         if manifest_new {
@@ -290,11 +345,18 @@ impl ImageStore {
             }
             Ok(())
         })?;
-        self.record_by_id(id.as_str())?.ok_or_else(|| StoreError::NotFound(id.to_string()))
+        self.record_by_id(id.as_str())?
+            .ok_or_else(|| StoreError::NotFound(id.to_string()))
     }
 
     /// `POST /images/create?fromSrc=-`: one rootfs tar becomes a one-layer image.
-    pub fn import(&self, rootfs: impl Read, config: ImageRuntimeConfig, comment: &str, tag: Option<&ImageRef>) -> Result<ImageRecord> {
+    pub fn import(
+        &self,
+        rootfs: impl Read,
+        config: ImageRuntimeConfig,
+        comment: &str,
+        tag: Option<&ImageRef>,
+    ) -> Result<ImageRecord> {
         let mut undo = Undo::default();
         let r = (|| {
             let layer = self.snapshots.ingest(&self.blobs, rootfs, None)?;
@@ -305,17 +367,29 @@ impl ImageStore {
                 architecture: host_arch().into(),
                 os: "linux".into(),
                 config,
-                rootfs: RootFs { kind: "layers".into(), diff_ids: vec![layer.diff_id.to_string()] },
+                rootfs: RootFs {
+                    kind: "layers".into(),
+                    diff_ids: vec![layer.diff_id.to_string()],
+                },
                 history: vec![HistoryEntry {
                     created: Some(created),
                     created_by: Some("berth import".into()),
-                    comment: Some(if comment.is_empty() { "Imported from -".into() } else { comment.into() }),
+                    comment: Some(if comment.is_empty() {
+                        "Imported from -".into()
+                    } else {
+                        comment.into()
+                    }),
                     ..Default::default()
                 }],
                 ..Default::default()
             };
             let raw = serde_json::to_vec(&cfg).map_err(|e| StoreError::Invalid(e.to_string()))?;
-            self.commit_image(&raw, std::slice::from_ref(&layer), tag.into_iter().cloned().collect::<Vec<_>>().as_slice(), &mut undo)
+            self.commit_image(
+                &raw,
+                std::slice::from_ref(&layer),
+                tag.into_iter().cloned().collect::<Vec<_>>().as_slice(),
+                &mut undo,
+            )
         })();
         if r.is_err() {
             undo.run(self);
@@ -343,24 +417,39 @@ impl ImageStore {
             other => other,
         })?;
         let entries: Vec<SaveManifestEntry> = if dir.join("manifest.json").exists() {
-            let raw = fs::read(resolve_inside(dir, "manifest.json")?).map_err(StoreError::io("read manifest.json"))?;
-            serde_json::from_slice(&raw).map_err(|e| StoreError::Invalid(format!("invalid manifest.json: {e}")))?
+            let raw = fs::read(resolve_inside(dir, "manifest.json")?)
+                .map_err(StoreError::io("read manifest.json"))?;
+            serde_json::from_slice(&raw)
+                .map_err(|e| StoreError::Invalid(format!("invalid manifest.json: {e}")))?
         } else if dir.join("index.json").exists() {
             self.entries_from_oci_index(dir)?
         } else {
-            return Err(StoreError::Invalid("invalid image archive: no manifest.json or index.json".into()));
+            return Err(StoreError::Invalid(
+                "invalid image archive: no manifest.json or index.json".into(),
+            ));
         };
         if entries.is_empty() {
-            return Err(StoreError::Invalid("invalid image archive: manifest lists no images".into()));
+            return Err(StoreError::Invalid(
+                "invalid image archive: manifest lists no images".into(),
+            ));
         }
         let mut messages = Vec::new();
         for e in entries {
-            let config_raw = fs::read(resolve_inside(dir, &e.config)?).map_err(StoreError::io("read config"))?;
-            let config: ImageConfigFile =
-                serde_json::from_slice(&config_raw).map_err(|er| StoreError::Invalid(format!("invalid image config {}: {er}", e.config)))?;
+            let config_raw =
+                fs::read(resolve_inside(dir, &e.config)?).map_err(StoreError::io("read config"))?;
+            let config: ImageConfigFile = serde_json::from_slice(&config_raw).map_err(|er| {
+                StoreError::Invalid(format!("invalid image config {}: {er}", e.config))
+            })?;
             // A config named after its digest must hash to it.
-            if let Some(hex) = Path::new(&e.config).file_name().and_then(|n| n.to_str()).map(|n| n.trim_end_matches(".json")) {
-                if hex.len() == 64 && hex.bytes().all(|c| c.is_ascii_hexdigit()) && Digest::of(&config_raw).hex() != hex {
+            if let Some(hex) = Path::new(&e.config)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(|n| n.trim_end_matches(".json"))
+            {
+                if hex.len() == 64
+                    && hex.bytes().all(|c| c.is_ascii_hexdigit())
+                    && Digest::of(&config_raw).hex() != hex
+                {
                     return Err(StoreError::Invalid(format!(
                         "digest mismatch: config {} hashes to {}",
                         e.config,
@@ -378,7 +467,8 @@ impl ImageStore {
             let mut layers = Vec::new();
             for (path, want) in e.layers.iter().zip(&config.rootfs.diff_ids) {
                 let want = Digest::parse(want)?;
-                let f = File::open(resolve_inside(dir, path)?).map_err(StoreError::io("open layer"))?;
+                let f =
+                    File::open(resolve_inside(dir, path)?).map_err(StoreError::io("open layer"))?;
                 let l = self.snapshots.ingest(&self.blobs, f, Some(&want))?;
                 undo.record(&l);
                 layers.push(l);
@@ -402,8 +492,10 @@ impl ImageStore {
 
     fn entries_from_oci_index(&self, dir: &Path) -> Result<Vec<SaveManifestEntry>> {
         let read_json = |rel: &str| -> Result<serde_json::Value> {
-            let raw = fs::read(resolve_inside(dir, rel)?).map_err(StoreError::io(format!("read {rel}")))?;
-            serde_json::from_slice(&raw).map_err(|e| StoreError::Invalid(format!("invalid {rel}: {e}")))
+            let raw = fs::read(resolve_inside(dir, rel)?)
+                .map_err(StoreError::io(format!("read {rel}")))?;
+            serde_json::from_slice(&raw)
+                .map_err(|e| StoreError::Invalid(format!("invalid {rel}: {e}")))
         };
         let blob_path = |d: &serde_json::Value| -> Result<String> {
             let d = Digest::parse(d.as_str().unwrap_or_default())?;
@@ -413,15 +505,21 @@ impl ImageStore {
         let mut out = Vec::new();
         for m in index["manifests"].as_array().into_iter().flatten() {
             let manifest_path = blob_path(&m["digest"])?;
-            let raw = fs::read(resolve_inside(dir, &manifest_path)?).map_err(StoreError::io("read manifest"))?;
+            let raw = fs::read(resolve_inside(dir, &manifest_path)?)
+                .map_err(StoreError::io("read manifest"))?;
             if Digest::of(&raw).as_str() != m["digest"].as_str().unwrap_or_default() {
-                return Err(StoreError::Invalid(format!("digest mismatch for manifest {}", m["digest"])));
+                return Err(StoreError::Invalid(format!(
+                    "digest mismatch for manifest {}",
+                    m["digest"]
+                )));
             }
-            let manifest: serde_json::Value =
-                serde_json::from_slice(&raw).map_err(|e| StoreError::Invalid(format!("invalid manifest: {e}")))?;
+            let manifest: serde_json::Value = serde_json::from_slice(&raw)
+                .map_err(|e| StoreError::Invalid(format!("invalid manifest: {e}")))?;
             let name = m["annotations"]["io.containerd.image.name"]
                 .as_str()
-                .or(m["annotations"]["org.opencontainers.image.ref.name"].as_str().filter(|s| s.contains(':')));
+                .or(m["annotations"]["org.opencontainers.image.ref.name"]
+                    .as_str()
+                    .filter(|s| s.contains(':')));
             out.push(SaveManifestEntry {
                 config: blob_path(&manifest["config"]["digest"])?,
                 repo_tags: name.map(|n| vec![n.to_string()]),
@@ -442,7 +540,9 @@ impl ImageStore {
         let mut images: Vec<(ImageRecord, Vec<String>)> = Vec::new();
         for n in names {
             let rec = self.resolve(n)?;
-            let tag = ImageRef::parse(n).ok().filter(|r| rec.tags.contains(&r.canonical()));
+            let tag = ImageRef::parse(n)
+                .ok()
+                .filter(|r| rec.tags.contains(&r.canonical()));
             match images.iter_mut().find(|(r, _)| r.id == rec.id) {
                 Some((_, tags)) => tags.extend(tag.map(|t| t.familiar())),
                 None => images.push((rec, tag.map(|t| t.familiar()).into_iter().collect())),
@@ -455,21 +555,28 @@ impl ImageStore {
             h.set_size(data.len() as u64);
             h.set_mode(0o644);
             h.set_mtime(0);
-            tar.append_data(&mut h, path, data).map_err(StoreError::io("write archive"))
+            tar.append_data(&mut h, path, data)
+                .map_err(StoreError::io("write archive"))
         };
         let mut legacy = Vec::new();
         let mut index = Vec::new();
         for (rec, tags) in &images {
-            for d in std::iter::once(&rec.id).chain(std::iter::once(&rec.manifest_digest)).chain(&rec.layers) {
+            for d in std::iter::once(&rec.id)
+                .chain(std::iter::once(&rec.manifest_digest))
+                .chain(&rec.layers)
+            {
                 if written.insert(d.clone()) {
                     let mut h = tar::Header::new_ustar();
                     let path = self.blobs.path(d);
-                    let len = fs::metadata(&path).map_err(StoreError::io(format!("blob {d}")))?.len();
+                    let len = fs::metadata(&path)
+                        .map_err(StoreError::io(format!("blob {d}")))?
+                        .len();
                     h.set_size(len);
                     h.set_mode(0o644);
                     h.set_mtime(0);
                     let f = File::open(&path).map_err(StoreError::io(format!("blob {d}")))?;
-                    tar.append_data(&mut h, format!("blobs/sha256/{}", d.hex()), f).map_err(StoreError::io("write archive"))?;
+                    tar.append_data(&mut h, format!("blobs/sha256/{}", d.hex()), f)
+                        .map_err(StoreError::io("write archive"))?;
                 }
             }
             legacy.push(json!({
@@ -477,10 +584,10 @@ impl ImageStore {
                 "RepoTags": tags,
                 "Layers": rec.layers.iter().map(|l| format!("blobs/sha256/{}", l.hex())).collect::<Vec<_>>(),
             }));
-            let manifest_len = fs::metadata(self.blobs.path(&rec.manifest_digest)).map(|m| m.len()).unwrap_or(0);
-            let descriptor = |annotations: serde_json::Value| {
-                json!({"mediaType": MEDIA_OCI_MANIFEST, "digest": rec.manifest_digest.as_str(), "size": manifest_len, "annotations": annotations})
-            };
+            let manifest_len = fs::metadata(self.blobs.path(&rec.manifest_digest))
+                .map(|m| m.len())
+                .unwrap_or(0);
+            let descriptor = |annotations: serde_json::Value| json!({"mediaType": MEDIA_OCI_MANIFEST, "digest": rec.manifest_digest.as_str(), "size": manifest_len, "annotations": annotations});
             if tags.is_empty() {
                 index.push(descriptor(json!({})));
             }
@@ -492,11 +599,30 @@ impl ImageStore {
                 })));
             }
         }
-        let enc = |v: &serde_json::Value| serde_json::to_vec(v).map_err(|e| StoreError::Invalid(e.to_string()));
-        add(&mut tar, "oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#)?;
-        add(&mut tar, "index.json".into(), &enc(&json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": index}))?)?;
-        add(&mut tar, "manifest.json".into(), &enc(&serde_json::Value::Array(legacy))?)?;
-        tar.into_inner().map_err(StoreError::io("finish archive"))?.flush().map_err(StoreError::io("flush archive"))?;
+        let enc = |v: &serde_json::Value| {
+            serde_json::to_vec(v).map_err(|e| StoreError::Invalid(e.to_string()))
+        };
+        add(
+            &mut tar,
+            "oci-layout".into(),
+            br#"{"imageLayoutVersion":"1.0.0"}"#,
+        )?;
+        add(
+            &mut tar,
+            "index.json".into(),
+            &enc(
+                &json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": index}),
+            )?,
+        )?;
+        add(
+            &mut tar,
+            "manifest.json".into(),
+            &enc(&serde_json::Value::Array(legacy))?,
+        )?;
+        tar.into_inner()
+            .map_err(StoreError::io("finish archive"))?
+            .flush()
+            .map_err(StoreError::io("flush archive"))?;
         Ok(())
     }
 
@@ -505,7 +631,9 @@ impl ImageStore {
     pub fn tag(&self, source: &str, target: &ImageRef) -> Result<()> {
         let rec = self.resolve(source)?;
         if target.digest.is_some() {
-            return Err(StoreError::Invalid("refusing to create a tag with a digest reference".into()));
+            return Err(StoreError::Invalid(
+                "refusing to create a tag with a digest reference".into(),
+            ));
         }
         self.db.lock().execute(
             "INSERT OR REPLACE INTO tags (reference, image_id, tagged_at) VALUES (?1, ?2, ?3)",
@@ -516,16 +644,31 @@ impl ImageStore {
 
     /// `docker rmi`: untags a reference, and deletes the image when nothing
     /// refers to it any more; refuses (409) when a container uses it, unless forced.
-    pub fn remove(&self, name: &str, force: bool, users: ImageUsers) -> Result<Vec<ImageDeleteItem>> {
+    pub fn remove(
+        &self,
+        name: &str,
+        force: bool,
+        users: ImageUsers,
+    ) -> Result<Vec<ImageDeleteItem>> {
         let rec = self.resolve(name)?;
-        let by_ref = ImageRef::parse(name).ok().map(|r| r.canonical()).filter(|c| rec.tags.contains(c));
+        let by_ref = ImageRef::parse(name)
+            .ok()
+            .map(|r| r.canonical())
+            .filter(|c| rec.tags.contains(c));
         let short = &rec.id.hex()[..12];
         let user = users(rec.id.as_str());
         let mut out = Vec::new();
         let untag = |reference: &str, out: &mut Vec<ImageDeleteItem>| -> Result<()> {
-            self.db.lock().execute("DELETE FROM tags WHERE reference = ?1", params![reference])?;
-            let familiar = ImageRef::parse(reference).map(|r| r.familiar()).unwrap_or_else(|_| reference.to_string());
-            out.push(ImageDeleteItem { untagged: Some(familiar), deleted: None });
+            self.db
+                .lock()
+                .execute("DELETE FROM tags WHERE reference = ?1", params![reference])?;
+            let familiar = ImageRef::parse(reference)
+                .map(|r| r.familiar())
+                .unwrap_or_else(|_| reference.to_string());
+            out.push(ImageDeleteItem {
+                untagged: Some(familiar),
+                deleted: None,
+            });
             Ok(())
         };
         if let Some(reference) = by_ref {
@@ -548,7 +691,11 @@ impl ImageStore {
             if let Some((cid, running)) = &user {
                 let state = if *running { "running" } else { "stopped" };
                 if *running || !force {
-                    let forced = if *running { "cannot be forced" } else { "must be forced" };
+                    let forced = if *running {
+                        "cannot be forced"
+                    } else {
+                        "must be forced"
+                    };
                     return Err(StoreError::Conflict(format!(
                         "conflict: unable to delete {short} ({forced}) - image is being used by {state} container {}",
                         &cid[..12.min(cid.len())]
@@ -568,7 +715,10 @@ impl ImageStore {
             }
         }
         self.delete_image(&rec)?;
-        out.push(ImageDeleteItem { untagged: None, deleted: Some(rec.id.to_string()) });
+        out.push(ImageDeleteItem {
+            untagged: None,
+            deleted: Some(rec.id.to_string()),
+        });
         Ok(out)
     }
 
@@ -602,7 +752,12 @@ impl ImageStore {
 
     /// `docker image prune`: dangling images (or all unused with `all`)
     /// that no container uses.
-    pub fn prune(&self, all: bool, keep: &dyn Fn(&ImageRecord) -> bool, users: ImageUsers) -> Result<(Vec<ImageDeleteItem>, i64)> {
+    pub fn prune(
+        &self,
+        all: bool,
+        keep: &dyn Fn(&ImageRecord) -> bool,
+        users: ImageUsers,
+    ) -> Result<(Vec<ImageDeleteItem>, i64)> {
         let mut deleted = Vec::new();
         let mut reclaimed = 0;
         let before = self.layers_size()?;
@@ -611,12 +766,22 @@ impl ImageStore {
                 continue;
             }
             for t in &rec.tags {
-                self.db.lock().execute("DELETE FROM tags WHERE reference = ?1", params![t])?;
-                let familiar = ImageRef::parse(t).map(|r| r.familiar()).unwrap_or_else(|_| t.clone());
-                deleted.push(ImageDeleteItem { untagged: Some(familiar), deleted: None });
+                self.db
+                    .lock()
+                    .execute("DELETE FROM tags WHERE reference = ?1", params![t])?;
+                let familiar = ImageRef::parse(t)
+                    .map(|r| r.familiar())
+                    .unwrap_or_else(|_| t.clone());
+                deleted.push(ImageDeleteItem {
+                    untagged: Some(familiar),
+                    deleted: None,
+                });
             }
             self.delete_image(&rec)?;
-            deleted.push(ImageDeleteItem { untagged: None, deleted: Some(rec.id.to_string()) });
+            deleted.push(ImageDeleteItem {
+                untagged: None,
+                deleted: Some(rec.id.to_string()),
+            });
         }
         reclaimed += before - self.layers_size()?;
         Ok((deleted, reclaimed))
@@ -638,7 +803,11 @@ impl ImageStore {
             rec.config.history.clone()
         };
         for h in history {
-            let size = if h.empty_layer { None } else { layers.next().and_then(|l| sizes.get(l.as_str()).copied()) };
+            let size = if h.empty_layer {
+                None
+            } else {
+                layers.next().and_then(|l| sizes.get(l.as_str()).copied())
+            };
             out.push((h, size));
         }
         out.reverse();

@@ -37,7 +37,9 @@ fn invalid(msg: String) -> StoreError {
 /// followed by `a/passwd` from writing to the host.
 fn prepare_parent(root: &Path, rel: &Path) -> Result<()> {
     let mut cur = root.to_path_buf();
-    let Some(parent) = rel.parent() else { return Ok(()) };
+    let Some(parent) = rel.parent() else {
+        return Ok(());
+    };
     for c in parent.components() {
         cur.push(c);
         match fs::symlink_metadata(&cur) {
@@ -49,8 +51,15 @@ fn prepare_parent(root: &Path, rel: &Path) -> Result<()> {
                 )))
             }
             Ok(m) if m.is_dir() => {}
-            Ok(_) => return Err(invalid(format!("layer member {:?}: a parent is not a directory", rel.display().to_string()))),
-            Err(_) => fs::create_dir(&cur).map_err(StoreError::io(format!("mkdir {}", cur.display())))?,
+            Ok(_) => {
+                return Err(invalid(format!(
+                    "layer member {:?}: a parent is not a directory",
+                    rel.display().to_string()
+                )))
+            }
+            Err(_) => {
+                fs::create_dir(&cur).map_err(StoreError::io(format!("mkdir {}", cur.display())))?
+            }
         }
     }
     Ok(())
@@ -60,13 +69,16 @@ fn prepare_parent(root: &Path, rel: &Path) -> Result<()> {
 fn clear(path: &Path) -> Result<()> {
     match fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => fs::remove_file(path).map_err(StoreError::io(format!("replace {}", path.display()))),
+        Ok(_) => {
+            fs::remove_file(path).map_err(StoreError::io(format!("replace {}", path.display())))
+        }
         Err(_) => Ok(()),
     }
 }
 
 fn cstr(p: &Path) -> Result<CString> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| invalid(format!("path with NUL byte: {p:?}")))
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| invalid(format!("path with NUL byte: {p:?}")))
 }
 
 fn lchown(p: &Path, uid: u64, gid: u64) -> Result<()> {
@@ -74,7 +86,9 @@ fn lchown(p: &Path, uid: u64, gid: u64) -> Result<()> {
     // SAFETY: c is a valid NUL-terminated path.
     let r = unsafe { libc::lchown(c.as_ptr(), uid as libc::uid_t, gid as libc::gid_t) };
     if r != 0 {
-        return Err(StoreError::io(format!("chown {}", p.display()))(io::Error::last_os_error()));
+        return Err(StoreError::io(format!("chown {}", p.display()))(
+            io::Error::last_os_error(),
+        ));
     }
     Ok(())
 }
@@ -84,7 +98,9 @@ fn mknod(p: &Path, mode: libc::mode_t, dev: libc::dev_t) -> Result<()> {
     // SAFETY: c is a valid NUL-terminated path.
     let r = unsafe { libc::mknod(c.as_ptr(), mode, dev) };
     if r != 0 {
-        return Err(StoreError::io(format!("mknod {}", p.display()))(io::Error::last_os_error()));
+        return Err(StoreError::io(format!("mknod {}", p.display()))(
+            io::Error::last_os_error(),
+        ));
     }
     Ok(())
 }
@@ -95,7 +111,9 @@ fn set_opaque(dir: &Path) -> Result<()> {
     // SAFETY: valid C strings and a 1-byte value.
     let r = unsafe { libc::lsetxattr(c.as_ptr(), name.as_ptr(), b"y".as_ptr().cast(), 1, 0) };
     if r != 0 {
-        return Err(StoreError::io(format!("mark {} opaque", dir.display()))(io::Error::last_os_error()));
+        return Err(StoreError::io(format!("mark {} opaque", dir.display()))(
+            io::Error::last_os_error(),
+        ));
     }
     Ok(())
 }
@@ -105,10 +123,16 @@ pub fn unpack_layer<R: Read>(tar: &mut R, dest: &Path) -> Result<Unpacked> {
     let mut archive = tar::Archive::new(tar);
     let mut out = Unpacked::default();
     let mut dirs: Vec<(PathBuf, u32)> = Vec::new();
-    let entries = archive.entries().map_err(|e| invalid(format!("layer is not a tar archive: {e}")))?;
+    let entries = archive
+        .entries()
+        .map_err(|e| invalid(format!("layer is not a tar archive: {e}")))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| invalid(format!("layer tar is malformed or truncated: {e}")))?;
-        let raw = entry.path().map_err(|e| invalid(format!("bad member name: {e}")))?.into_owned();
+        let mut entry =
+            entry.map_err(|e| invalid(format!("layer tar is malformed or truncated: {e}")))?;
+        let raw = entry
+            .path()
+            .map_err(|e| invalid(format!("bad member name: {e}")))?
+            .into_owned();
         let rel = clean_member_path(&raw)?;
         if rel.as_os_str().is_empty() {
             continue;
@@ -119,7 +143,10 @@ pub fn unpack_layer<R: Read>(tar: &mut R, dest: &Path) -> Result<Unpacked> {
         let mode = header.mode().unwrap_or(0o644) & 0o7777;
         let uid = header.uid().unwrap_or(0);
         let gid = header.gid().unwrap_or(0);
-        let name = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = rel
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
 
         if name == OPAQUE {
             set_opaque(target.parent().unwrap_or(dest))?;
@@ -157,18 +184,28 @@ pub fn unpack_layer<R: Read>(tar: &mut R, dest: &Path) -> Result<Unpacked> {
                     .mode(0o600)
                     .open(&target)
                     .map_err(StoreError::io(format!("create {}", target.display())))?;
-                let n = io::copy(&mut entry, &mut f)
-                    .map_err(|e| invalid(format!("layer tar is truncated in {:?}: {e}", rel.display().to_string())))?;
+                let n = io::copy(&mut entry, &mut f).map_err(|e| {
+                    invalid(format!(
+                        "layer tar is truncated in {:?}: {e}",
+                        rel.display().to_string()
+                    ))
+                })?;
                 out.content_size += n;
                 drop(f);
                 lchown(&target, uid, gid)?;
-                fs::set_permissions(&target, fs::Permissions::from_mode(mode)).map_err(StoreError::io("chmod"))?;
+                fs::set_permissions(&target, fs::Permissions::from_mode(mode))
+                    .map_err(StoreError::io("chmod"))?;
             }
             EntryType::Symlink => {
                 let link = entry
                     .link_name()
                     .map_err(|e| invalid(format!("bad symlink target: {e}")))?
-                    .ok_or_else(|| invalid(format!("symlink {:?} has no target", rel.display().to_string())))?;
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "symlink {:?} has no target",
+                            rel.display().to_string()
+                        ))
+                    })?;
                 clear(&target)?;
                 std::os::unix::fs::symlink(&link, &target).map_err(StoreError::io("symlink"))?;
                 lchown(&target, uid, gid)?;
@@ -178,9 +215,17 @@ pub fn unpack_layer<R: Read>(tar: &mut R, dest: &Path) -> Result<Unpacked> {
                 let link = entry
                     .link_name()
                     .map_err(|e| invalid(format!("bad hard link target: {e}")))?
-                    .ok_or_else(|| invalid(format!("hard link {:?} has no target", rel.display().to_string())))?;
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "hard link {:?} has no target",
+                            rel.display().to_string()
+                        ))
+                    })?;
                 let link_rel = clean_member_path(&link).map_err(|_| {
-                    invalid(format!("hard link {:?} points outside the layer", rel.display().to_string()))
+                    invalid(format!(
+                        "hard link {:?} points outside the layer",
+                        rel.display().to_string()
+                    ))
                 })?;
                 prepare_parent(dest, &link_rel)?;
                 let source = dest.join(&link_rel);
@@ -216,15 +261,22 @@ pub fn unpack_layer<R: Read>(tar: &mut R, dest: &Path) -> Result<Unpacked> {
                     )));
                 }
             }
-            EntryType::XGlobalHeader | EntryType::XHeader | EntryType::GNULongName | EntryType::GNULongLink => {}
+            EntryType::XGlobalHeader
+            | EntryType::XHeader
+            | EntryType::GNULongName
+            | EntryType::GNULongLink => {}
             other => {
-                return Err(invalid(format!("unsupported tar member type {other:?} for {:?}", rel.display().to_string())))
+                return Err(invalid(format!(
+                    "unsupported tar member type {other:?} for {:?}",
+                    rel.display().to_string()
+                )))
             }
         }
     }
     // Directory modes last, so a read-only directory can still be filled.
     for (d, mode) in dirs.into_iter().rev() {
-        fs::set_permissions(&d, fs::Permissions::from_mode(mode)).map_err(StoreError::io("chmod dir"))?;
+        fs::set_permissions(&d, fs::Permissions::from_mode(mode))
+            .map_err(StoreError::io("chmod dir"))?;
     }
     Ok(out)
 }
@@ -304,12 +356,25 @@ mod tests {
         let u = unpack_layer(&mut &t[..], d.path()).unwrap();
         assert!(u.content_size >= 3);
         assert_eq!(fs::read(d.path().join("bin/hard")).unwrap(), b"#!x");
-        assert_eq!(fs::read_link(d.path().join("bin/sh")).unwrap(), Path::new("/bin/tool"));
+        assert_eq!(
+            fs::read_link(d.path().join("bin/sh")).unwrap(),
+            Path::new("/bin/tool")
+        );
         use std::os::unix::fs::FileTypeExt;
-        assert!(fs::symlink_metadata(d.path().join("etc/gone")).unwrap().file_type().is_char_device());
+        assert!(fs::symlink_metadata(d.path().join("etc/gone"))
+            .unwrap()
+            .file_type()
+            .is_char_device());
         let mut buf = [0u8; 4];
         let c = cstr(&d.path().join("var")).unwrap();
-        let n = unsafe { libc::lgetxattr(c.as_ptr(), c"trusted.overlay.opaque".as_ptr(), buf.as_mut_ptr().cast(), 4) };
+        let n = unsafe {
+            libc::lgetxattr(
+                c.as_ptr(),
+                c"trusted.overlay.opaque".as_ptr(),
+                buf.as_mut_ptr().cast(),
+                4,
+            )
+        };
         assert_eq!(n, 1);
     }
 
@@ -327,7 +392,10 @@ mod tests {
     #[test]
     fn refuses_write_through_symlink() {
         let outside = tempfile::tempdir().unwrap();
-        for target in [outside.path().to_str().unwrap().to_string(), "../../../../../../..".into()] {
+        for target in [
+            outside.path().to_str().unwrap().to_string(),
+            "../../../../../../..".into(),
+        ] {
             let t = tar_of(|b| {
                 link(b, EntryType::Symlink, "evil", &target);
                 file(b, "evil/payload", b"pwned");
@@ -357,10 +425,16 @@ mod tests {
             b.append_data(&mut h, "dev/sda", &[][..]).unwrap();
         });
         let d = tempfile::tempdir().unwrap();
-        assert!(unpack_layer(&mut &t[..], d.path()).unwrap_err().to_string().contains("device"));
+        assert!(unpack_layer(&mut &t[..], d.path())
+            .unwrap_err()
+            .to_string()
+            .contains("device"));
 
         let t = tar_of(|b| file(b, "big", &[7u8; 5000]));
         let d = tempfile::tempdir().unwrap();
-        assert!(matches!(unpack_layer(&mut &t[..1500], d.path()), Err(StoreError::Invalid(_))));
+        assert!(matches!(
+            unpack_layer(&mut &t[..1500], d.path()),
+            Err(StoreError::Invalid(_))
+        ));
     }
 }

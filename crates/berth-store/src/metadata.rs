@@ -52,7 +52,9 @@ impl Metadata {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Metadata { conn: Mutex::new(conn) })
+        Ok(Metadata {
+            conn: Mutex::new(conn),
+        })
     }
 
     pub fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -77,7 +79,9 @@ impl Metadata {
         );
         match r {
             Ok(_) => Ok(()),
-            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
                 Err(StoreError::Conflict(format!("name {name} in use")))
             }
             Err(e) => Err(e.into()),
@@ -85,10 +89,15 @@ impl Metadata {
     }
 
     pub fn update_container(&self, id: &str, name: &str, doc: &str) -> Result<()> {
-        let r = self.lock().execute("UPDATE containers SET name = ?2, doc = ?3 WHERE id = ?1", params![id, name, doc]);
+        let r = self.lock().execute(
+            "UPDATE containers SET name = ?2, doc = ?3 WHERE id = ?1",
+            params![id, name, doc],
+        );
         match r {
             Ok(_) => Ok(()),
-            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
                 Err(StoreError::Conflict(format!("name {name} in use")))
             }
             Err(e) => Err(e.into()),
@@ -96,14 +105,19 @@ impl Metadata {
     }
 
     pub fn delete_container(&self, id: &str) -> Result<()> {
-        self.lock().execute("DELETE FROM containers WHERE id = ?1", params![id])?;
+        self.lock()
+            .execute("DELETE FROM containers WHERE id = ?1", params![id])?;
         Ok(())
     }
 
     pub fn container_name_owner(&self, name: &str) -> Result<Option<String>> {
         Ok(self
             .lock()
-            .query_row("SELECT id FROM containers WHERE name = ?1", params![name], |r| r.get(0))
+            .query_row(
+                "SELECT id FROM containers WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
             .optional()?)
     }
 
@@ -125,10 +139,19 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let m = Metadata::open(&d.path().join("db")).unwrap();
         m.insert_container("a", "/web", "img", "{}").unwrap();
-        assert!(matches!(m.insert_container("b", "/web", "img", "{}"), Err(StoreError::Conflict(_))));
+        assert!(matches!(
+            m.insert_container("b", "/web", "img", "{}"),
+            Err(StoreError::Conflict(_))
+        ));
         m.insert_container("b", "/db", "img", "{}").unwrap();
-        assert!(matches!(m.update_container("b", "/web", "{}"), Err(StoreError::Conflict(_))));
-        assert_eq!(m.container_name_owner("/web").unwrap().as_deref(), Some("a"));
+        assert!(matches!(
+            m.update_container("b", "/web", "{}"),
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            m.container_name_owner("/web").unwrap().as_deref(),
+            Some("a")
+        );
         m.delete_container("a").unwrap();
         assert_eq!(m.containers().unwrap().len(), 1);
     }

@@ -8,13 +8,31 @@ use crate::error::{Result, StoreError};
 
 /// The lower dirs are given top layer first, as overlayfs wants them.
 pub fn mount_overlay(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> Result<()> {
-    let lower = lowers.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":");
-    let data = format!("lowerdir={lower},upperdir={},workdir={}", upper.display(), work.display());
+    let lower = lowers
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":");
+    let data = format!(
+        "lowerdir={lower},upperdir={},workdir={}",
+        upper.display(),
+        work.display()
+    );
     // The kernel takes one page of mount data.
     if data.len() >= 4096 {
-        return Err(StoreError::Invalid(format!("image has too many layers ({}) to mount", lowers.len())));
+        return Err(StoreError::Invalid(format!(
+            "image has too many layers ({}) to mount",
+            lowers.len()
+        )));
     }
-    mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(data.as_str())).map_err(|e| StoreError::Io {
+    mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(data.as_str()),
+    )
+    .map_err(|e| StoreError::Io {
         context: format!("mount overlay on {}", target.display()),
         source: e.into(),
     })

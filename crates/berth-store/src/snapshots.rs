@@ -54,7 +54,12 @@ impl Snapshots {
     /// Unpacks a (possibly compressed) layer, stores its uncompressed tar as a
     /// blob and its files as a snapshot. `expected` is the diff ID the image
     /// config promises; a mismatch fails and leaves nothing behind.
-    pub fn ingest(&self, blobs: &BlobStore, layer: impl Read, expected: Option<&Digest>) -> Result<IngestedLayer> {
+    pub fn ingest(
+        &self,
+        blobs: &BlobStore,
+        layer: impl Read,
+        expected: Option<&Digest>,
+    ) -> Result<IngestedLayer> {
         let tmp_dir = self.root.join(format!("tmp-{}", rand::random::<u64>()));
         let tmp_blob = blobs.temp_path("layer");
         let result = self.ingest_into(blobs, layer, expected, &tmp_dir, &tmp_blob);
@@ -75,7 +80,10 @@ impl Snapshots {
     ) -> Result<IngestedLayer> {
         fs::create_dir(tmp_dir).map_err(StoreError::io("create snapshot"))?;
         let copy = File::create(tmp_blob).map_err(StoreError::io("create layer blob"))?;
-        let mut tee = TeeReader { inner: HashingReader::new(decompress(layer)?), copy };
+        let mut tee = TeeReader {
+            inner: HashingReader::new(decompress(layer)?),
+            copy,
+        };
         let unpacked = unpack_layer(&mut tee, tmp_dir)?;
         std::io::copy(&mut tee, &mut std::io::sink())
             .map_err(|e| StoreError::Invalid(format!("layer stream is truncated: {e}")))?;
@@ -89,14 +97,21 @@ impl Snapshots {
         }
         let created_blob = !blobs.exists(&diff_id);
         if created_blob {
-            fs::rename(tmp_blob, blobs.path(&diff_id)).map_err(StoreError::io("store layer blob"))?;
+            fs::rename(tmp_blob, blobs.path(&diff_id))
+                .map_err(StoreError::io("store layer blob"))?;
         }
         let dest = self.path(&diff_id);
         let created_snapshot = !dest.exists();
         if created_snapshot {
             fs::rename(tmp_dir, &dest).map_err(StoreError::io("commit snapshot"))?;
         }
-        Ok(IngestedLayer { diff_id, tar_size, content_size: unpacked.content_size, created_snapshot, created_blob })
+        Ok(IngestedLayer {
+            diff_id,
+            tar_size,
+            content_size: unpacked.content_size,
+            created_snapshot,
+            created_blob,
+        })
     }
 
     pub fn remove(&self, diff_id: &Digest) -> Result<()> {
@@ -139,15 +154,24 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gz, &t).unwrap();
         let gz = gz.finish().unwrap();
-        assert_eq!(snaps.ingest(&blobs, &gz[..], None).unwrap().diff_id, first.diff_id);
+        assert_eq!(
+            snaps.ingest(&blobs, &gz[..], None).unwrap().diff_id,
+            first.diff_id
+        );
 
         let other = layer(&[("b", b"2")]);
-        let e = snaps.ingest(&blobs, &other[..], Some(&first.diff_id)).unwrap_err();
+        let e = snaps
+            .ingest(&blobs, &other[..], Some(&first.diff_id))
+            .unwrap_err();
         assert!(e.to_string().contains("mismatch"));
         assert!(!snaps.exists(&Digest::of(&other)));
         assert!(!blobs.exists(&Digest::of(&other)));
         // No temporary leftovers.
-        let names: Vec<_> = fs::read_dir(dir.path().join("snapshots")).unwrap().flatten().map(|e| e.file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path().join("snapshots"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
 }

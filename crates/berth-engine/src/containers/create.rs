@@ -38,7 +38,9 @@ fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()> {
     match h.network_mode.as_str() {
         "" | "default" | "bridge" | "none" | "host" => {}
         m if m.starts_with("container:") => {
-            return Err(ApiError::bad_request(format!("network mode {m} is not supported by this version of berthd")))
+            return Err(ApiError::bad_request(format!(
+                "network mode {m} is not supported by this version of berthd"
+            )))
         }
         m => return Err(ApiError::not_found(format!("network {m} not found"))),
     }
@@ -53,34 +55,59 @@ fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()> {
         }
         "on-failure" => {
             if rp.maximum_retry_count < 0 {
-                return Err(ApiError::bad_request("invalid restart policy: maximum retry count cannot be negative"));
+                return Err(ApiError::bad_request(
+                    "invalid restart policy: maximum retry count cannot be negative",
+                ));
             }
         }
-        other => return Err(ApiError::bad_request(format!("invalid restart policy '{other}'"))),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "invalid restart policy '{other}'"
+            )))
+        }
     }
     if h.auto_remove && !matches!(rp.name.as_str(), "" | "no") {
-        return Err(ApiError::bad_request("can't create 'AutoRemove' container with restart policy"));
+        return Err(ApiError::bad_request(
+            "can't create 'AutoRemove' container with restart policy",
+        ));
     }
     if h.nano_cpus > 0 && (h.cpu_quota > 0 || h.cpu_period > 0) {
         return Err(ApiError::bad_request(
             "Conflicting options: Nano CPUs and CPU Period cannot both be set",
         ));
     }
-    let cpus = std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get() as i64)
+        .unwrap_or(1);
     if h.nano_cpus < 0 || h.nano_cpus > cpus * 1_000_000_000 {
         return Err(ApiError::bad_request(format!(
             "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
         )));
     }
     resources_of(h).validate().map_err(ApiError::from)?;
-    capabilities(h.privileged, h.cap_add.as_deref().unwrap_or(&[]), h.cap_drop.as_deref().unwrap_or(&[])).map_err(ApiError::from)?;
-    let runtime = if h.runtime.is_empty() { engine.cfg.default_runtime.as_str() } else { h.runtime.as_str() };
+    capabilities(
+        h.privileged,
+        h.cap_add.as_deref().unwrap_or(&[]),
+        h.cap_drop.as_deref().unwrap_or(&[]),
+    )
+    .map_err(ApiError::from)?;
+    let runtime = if h.runtime.is_empty() {
+        engine.cfg.default_runtime.as_str()
+    } else {
+        h.runtime.as_str()
+    };
     if runtime != BUILTIN_RUNTIME && !engine.cfg.runtimes.contains_key(runtime) {
-        return Err(ApiError::bad_request(format!("unknown or invalid runtime name: {runtime}")));
+        return Err(ApiError::bad_request(format!(
+            "unknown or invalid runtime name: {runtime}"
+        )));
     }
     match h.log_config.kind.as_str() {
         "" | "json-file" => {}
-        other => return Err(ApiError::bad_request(format!("logging driver {other:?} is not supported (only json-file)"))),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "logging driver {other:?} is not supported (only json-file)"
+            )))
+        }
     }
     for (k, v) in h.log_config.config.iter().flatten() {
         match k.as_str() {
@@ -91,7 +118,11 @@ fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()> {
                 return Err(ApiError::bad_request(format!("invalid max-file: {v}")))
             }
             "max-size" | "max-file" | "compress" | "labels" | "env" | "tag" => {}
-            other => return Err(ApiError::bad_request(format!("unknown log opt '{other}' for json-file log driver"))),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown log opt '{other}' for json-file log driver"
+                )))
+            }
         }
     }
     Ok(())
@@ -99,7 +130,11 @@ fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()> {
 
 /// Image env first, the request's entries replace those with the same key.
 fn merge_env(image: &[String], user: &[String]) -> Vec<String> {
-    let key = |e: &str| e.split_once('=').map(|(k, _)| k.to_string()).unwrap_or_else(|| e.to_string());
+    let key = |e: &str| {
+        e.split_once('=')
+            .map(|(k, _)| k.to_string())
+            .unwrap_or_else(|| e.to_string())
+    };
     let mut out: Vec<String> = image.to_vec();
     for e in user {
         let k = key(e);
@@ -110,11 +145,17 @@ fn merge_env(image: &[String], user: &[String]) -> Vec<String> {
 }
 
 impl Engine {
-    pub async fn create_container(self: &Arc<Self>, name: Option<&str>, body: ContainerCreateBody) -> Result<ContainerCreateResponse> {
+    pub async fn create_container(
+        self: &Arc<Self>,
+        name: Option<&str>,
+        body: ContainerCreateBody,
+    ) -> Result<ContainerCreateResponse> {
         let mut config = body.config;
         let mut host_config = body.host_config.unwrap_or_default();
         if config.image.is_empty() {
-            return Err(ApiError::bad_request("config cannot be empty in order to create a container"));
+            return Err(ApiError::bad_request(
+                "config cannot be empty in order to create a container",
+            ));
         }
         let image = {
             let images = self.images.clone();
@@ -126,24 +167,41 @@ impl Engine {
             Some(n) => names::validate(n)?,
             None => loop {
                 let n = format!("/{}", names::generate());
-                if self.images.db.container_name_owner(&n).map_err(ApiError::from)?.is_none() {
+                if self
+                    .images
+                    .db
+                    .container_name_owner(&n)
+                    .map_err(ApiError::from)?
+                    .is_none()
+                {
                     break n;
                 }
             },
         };
-        if let Some(owner) = self.images.db.container_name_owner(&name).map_err(ApiError::from)? {
+        if let Some(owner) = self
+            .images
+            .db
+            .container_name_owner(&name)
+            .map_err(ApiError::from)?
+        {
             return Err(ApiError::conflict(format!(
                 "Conflict. The container name \"{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
             )));
         }
 
         let img = &image.config.config;
-        config.env = Some(merge_env(img.env.as_deref().unwrap_or(&[]), config.env.as_deref().unwrap_or(&[])));
+        config.env = Some(merge_env(
+            img.env.as_deref().unwrap_or(&[]),
+            config.env.as_deref().unwrap_or(&[]),
+        ));
         // An explicit entrypoint drops the image's CMD, as in docker.
         let (entrypoint, cmd) = match (&config.entrypoint, &config.cmd) {
             (Some(ep), cmd) => (ep.clone(), cmd.clone().unwrap_or_default()),
             (None, Some(cmd)) => (img.entrypoint.clone().unwrap_or_default(), cmd.clone()),
-            (None, None) => (img.entrypoint.clone().unwrap_or_default(), img.cmd.clone().unwrap_or_default()),
+            (None, None) => (
+                img.entrypoint.clone().unwrap_or_default(),
+                img.cmd.clone().unwrap_or_default(),
+            ),
         };
         if config.cmd.is_none() && config.entrypoint.is_none() {
             config.cmd = img.cmd.clone();
@@ -204,7 +262,9 @@ impl Engine {
         };
         if config.hostname.is_empty() {
             config.hostname = if host_config.network_mode == "host" {
-                nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default()
+                nix::unistd::gethostname()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_default()
             } else {
                 id[..12].to_string()
             };
@@ -236,7 +296,11 @@ impl Engine {
             ApiError::internal(format!("create container files: {e}"))
         })?;
         let doc = serde_json::to_string(&rec).map_err(|e| ApiError::internal(e.to_string()))?;
-        if let Err(e) = self.images.db.insert_container(&id, &name, &rec.image_id, &doc) {
+        if let Err(e) = self
+            .images
+            .db
+            .insert_container(&id, &name, &rec.image_id, &doc)
+        {
             let _ = fs::remove_dir_all(&paths.dir);
             return Err(match e {
                 berth_store::StoreError::Conflict(_) => ApiError::conflict(format!(
@@ -245,13 +309,25 @@ impl Engine {
                 other => other.into(),
             });
         }
-        self.lock_map().insert(id.clone(), Arc::new(ContainerHandle::new(rec)));
-        Ok(ContainerCreateResponse { id, warnings: vec![] })
+        self.lock_map()
+            .insert(id.clone(), Arc::new(ContainerHandle::new(rec)));
+        Ok(ContainerCreateResponse {
+            id,
+            warnings: vec![],
+        })
     }
 }
 
-fn write_container_files(paths: &super::record::ContainerPaths, rec: &ContainerRecord) -> std::io::Result<()> {
-    for d in [paths.dir.clone(), paths.upper(), paths.work(), paths.rootfs()] {
+fn write_container_files(
+    paths: &super::record::ContainerPaths,
+    rec: &ContainerRecord,
+) -> std::io::Result<()> {
+    for d in [
+        paths.dir.clone(),
+        paths.upper(),
+        paths.work(),
+        paths.rootfs(),
+    ] {
         fs::create_dir_all(d)?;
     }
     let host_net = rec.host_config.network_mode == "host";
@@ -275,21 +351,35 @@ fn write_container_files(paths: &super::record::ContainerPaths, rec: &ContainerR
         // Loopback resolvers of the host are unreachable from another netns.
         host_resolv
             .lines()
-            .filter(|l| !(l.starts_with("nameserver") && (l.contains(" 127.") || l.contains(" ::1"))))
+            .filter(|l| {
+                !(l.starts_with("nameserver") && (l.contains(" 127.") || l.contains(" ::1")))
+            })
             .map(|l| format!("{l}\n"))
             .collect()
     };
     if let Some(dns) = &rec.host_config.dns {
-        resolv = resolv.lines().filter(|l| !l.starts_with("nameserver")).map(|l| format!("{l}\n")).collect();
+        resolv = resolv
+            .lines()
+            .filter(|l| !l.starts_with("nameserver"))
+            .map(|l| format!("{l}\n"))
+            .collect();
         for d in dns {
             resolv.push_str(&format!("nameserver {d}\n"));
         }
     }
-    if let Some(search) = rec.host_config.dns_search.as_ref().filter(|s| !s.is_empty()) {
-        resolv = resolv.lines().filter(|l| !l.starts_with("search")).map(|l| format!("{l}\n")).collect();
+    if let Some(search) = rec
+        .host_config
+        .dns_search
+        .as_ref()
+        .filter(|s| !s.is_empty())
+    {
+        resolv = resolv
+            .lines()
+            .filter(|l| !l.starts_with("search"))
+            .map(|l| format!("{l}\n"))
+            .collect();
         resolv.push_str(&format!("search {}\n", search.join(" ")));
     }
     fs::write(paths.resolv_conf(), resolv)?;
     Ok(())
 }
-

@@ -15,7 +15,12 @@ impl Engine {
             .images
             .resolve(&r.image_id)
             .and_then(|i| self.images.lower_dirs(&i))
-            .map(|l| l.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"))
+            .map(|l| {
+                l.iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(":")
+            })
             .unwrap_or_default();
         let summary = size.then(|| self.summary(&r, true));
         let mut state = r.state.clone();
@@ -46,7 +51,10 @@ impl Engine {
                     ("LowerDir".to_string(), lowers),
                     ("UpperDir".to_string(), paths.upper().display().to_string()),
                     ("WorkDir".to_string(), paths.work().display().to_string()),
-                    ("MergedDir".to_string(), paths.rootfs().display().to_string()),
+                    (
+                        "MergedDir".to_string(),
+                        paths.rootfs().display().to_string(),
+                    ),
                 ]
                 .into(),
             },

@@ -13,7 +13,9 @@ use crate::Result;
 pub(crate) fn signal_from(name: Option<&str>, default: Signal) -> Result<Signal> {
     match name.filter(|s| !s.is_empty()) {
         None => Ok(default),
-        Some(s) => parse_signal(s).ok_or_else(|| ApiError::bad_request(format!("Invalid signal: {s}"))),
+        Some(s) => {
+            parse_signal(s).ok_or_else(|| ApiError::bad_request(format!("Invalid signal: {s}")))
+        }
     }
 }
 
@@ -26,7 +28,9 @@ impl Engine {
             (r.state.running, r.id.clone())
         };
         if !running {
-            return Err(ApiError::conflict(format!("Cannot kill container: {name}: Container {id} is not running")));
+            return Err(ApiError::conflict(format!(
+                "Cannot kill container: {name}: Container {id} is not running"
+            )));
         }
         self.signal(&h, sig)
     }

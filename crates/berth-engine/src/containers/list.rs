@@ -15,7 +15,11 @@ use crate::Result;
 fn since(ts: &str) -> Duration {
     chrono::DateTime::parse_from_rfc3339(ts)
         .ok()
-        .and_then(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).to_std().ok())
+        .and_then(|t| {
+            (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+                .to_std()
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -32,7 +36,11 @@ pub fn status_text(r: &ContainerRecord) -> String {
     match s.status.as_str() {
         "created" => "Created".into(),
         "dead" => "Dead".into(),
-        _ => format!("Exited ({}) {} ago", s.exit_code, human_duration(since(&s.finished_at))),
+        _ => format!(
+            "Exited ({}) {} ago",
+            s.exit_code,
+            human_duration(since(&s.finished_at))
+        ),
     }
 }
 
@@ -52,7 +60,9 @@ pub fn state_name(r: &ContainerRecord) -> &'static str {
 }
 
 pub(crate) fn created_unix(r: &ContainerRecord) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(&r.created).map(|t| t.timestamp()).unwrap_or(0)
+    chrono::DateTime::parse_from_rfc3339(&r.created)
+        .map(|t| t.timestamp())
+        .unwrap_or(0)
 }
 
 pub struct ListOptions {
@@ -66,7 +76,11 @@ impl Engine {
     pub fn summary(&self, r: &ContainerRecord, size: bool) -> ContainerSummary {
         let (size_rw, size_root) = if size {
             let rw = berth_store::layer::tree_size(&self.paths(&r.id).upper()) as i64;
-            let img = self.images.resolve(&r.image_id).map(|i| i.size).unwrap_or(0);
+            let img = self
+                .images
+                .resolve(&r.image_id)
+                .map(|i| i.size)
+                .unwrap_or(0);
             (Some(rw), Some(rw + img))
         } else {
             (None, None)
@@ -76,7 +90,10 @@ impl Engine {
             names: vec![r.name.clone()],
             image: r.config.image.clone(),
             image_id: r.image_id.clone(),
-            command: std::iter::once(r.path.as_str()).chain(r.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" "),
+            command: std::iter::once(r.path.as_str())
+                .chain(r.args.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(" "),
             created: created_unix(r),
             ports: vec![],
             size_rw,
@@ -84,7 +101,11 @@ impl Engine {
             labels: r.config.labels.clone().unwrap_or_default(),
             state: state_name(r).into(),
             status: status_text(r),
-            host_config: [("NetworkMode".to_string(), r.host_config.network_mode.clone())].into(),
+            host_config: [(
+                "NetworkMode".to_string(),
+                r.host_config.network_mode.clone(),
+            )]
+            .into(),
             network_settings: json!({"Networks": {}}),
             mounts: vec![],
         }
@@ -92,16 +113,47 @@ impl Engine {
 
     pub fn list_containers(&self, opts: &ListOptions) -> Result<Vec<ContainerSummary>> {
         let f = &opts.filters;
-        f.only(&["status", "label", "name", "id", "ancestor", "exited", "before", "since", "health", "network", "volume", "publish", "expose", "isolation", "is-task"])?;
+        f.only(&[
+            "status",
+            "label",
+            "name",
+            "id",
+            "ancestor",
+            "exited",
+            "before",
+            "since",
+            "health",
+            "network",
+            "volume",
+            "publish",
+            "expose",
+            "isolation",
+            "is-task",
+        ])?;
         for s in f.get("status") {
-            if !["created", "restarting", "running", "removing", "paused", "exited", "dead"].contains(&s.as_str()) {
-                return Err(ApiError::bad_request(format!("invalid filter 'status={s}'")));
+            if ![
+                "created",
+                "restarting",
+                "running",
+                "removing",
+                "paused",
+                "exited",
+                "dead",
+            ]
+            .contains(&s.as_str())
+            {
+                return Err(ApiError::bad_request(format!(
+                    "invalid filter 'status={s}'"
+                )));
             }
         }
         let exited: Vec<i64> = f
             .get("exited")
             .iter()
-            .map(|e| e.parse().map_err(|_| ApiError::bad_request(format!("invalid filter 'exited={e}'"))))
+            .map(|e| {
+                e.parse()
+                    .map_err(|_| ApiError::bad_request(format!("invalid filter 'exited={e}'")))
+            })
             .collect::<Result<_>>()?;
         let ancestors: Vec<String> = f
             .get("ancestor")
@@ -115,7 +167,11 @@ impl Engine {
         };
         let before = f.get("before").first().map(|b| created_of(b)).transpose()?;
         let since = f.get("since").first().map(|b| created_of(b)).transpose()?;
-        let mut recs: Vec<ContainerRecord> = self.all_containers().iter().map(|h| h.record().clone()).collect();
+        let mut recs: Vec<ContainerRecord> = self
+            .all_containers()
+            .iter()
+            .map(|h| h.record().clone())
+            .collect();
         recs.sort_by(|a, b| b.created.cmp(&a.created));
         let show_all = opts.all || f.has("status") || f.has("exited") || opts.limit.is_some();
         let mut out = Vec::new();
@@ -127,10 +183,19 @@ impl Engine {
             if f.has("status") && !f.get("status").iter().any(|s| s == state) {
                 continue;
             }
-            if !f.labels_match("label", r.config.labels.as_ref().unwrap_or(&Default::default())) {
+            if !f.labels_match(
+                "label",
+                r.config.labels.as_ref().unwrap_or(&Default::default()),
+            ) {
                 continue;
             }
-            if f.has("name") && !f.get("name").iter().any(|n| r.name.trim_start_matches('/').contains(n.trim_start_matches('/'))) {
+            if f.has("name")
+                && !f.get("name").iter().any(|n| {
+                    r.name
+                        .trim_start_matches('/')
+                        .contains(n.trim_start_matches('/'))
+                })
+            {
                 continue;
             }
             if f.has("id") && !f.get("id").iter().any(|i| r.id.starts_with(i.as_str())) {

@@ -42,14 +42,18 @@ pub fn parse_timestamp(s: &str) -> Result<Option<f64>> {
 
 impl LogOptions {
     fn keep(&self, r: &LogRecord) -> bool {
-        let stream_ok = (r.stream == "stdout" && self.stdout) || (r.stream == "stderr" && self.stderr);
+        let stream_ok =
+            (r.stream == "stdout" && self.stdout) || (r.stream == "stderr" && self.stderr);
         if !stream_ok {
             return false;
         }
         if self.since.is_none() && self.until.is_none() {
             return true;
         }
-        let t = r.timestamp().map(|t| t.timestamp() as f64 + t.timestamp_subsec_nanos() as f64 / 1e9).unwrap_or(0.0);
+        let t = r
+            .timestamp()
+            .map(|t| t.timestamp() as f64 + t.timestamp_subsec_nanos() as f64 / 1e9)
+            .unwrap_or(0.0);
         self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t <= u)
     }
 }
@@ -65,8 +69,20 @@ struct Follower {
 impl Follower {
     fn new(path: &Path, from_end: bool) -> Follower {
         let file = File::open(path).ok();
-        let offset = if from_end { file.as_ref().and_then(|f| f.metadata().ok()).map(|m| m.len()).unwrap_or(0) } else { 0 };
-        Follower { path: path.into(), file, offset, partial: Vec::new() }
+        let offset = if from_end {
+            file.as_ref()
+                .and_then(|f| f.metadata().ok())
+                .map(|m| m.len())
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        Follower {
+            path: path.into(),
+            file,
+            offset,
+            partial: Vec::new(),
+        }
     }
 
     fn read_new(&mut self) -> Vec<LogRecord> {
@@ -76,7 +92,9 @@ impl Follower {
                 self.file = File::open(&self.path).ok();
                 self.offset = 0;
             }
-            let Some(f) = self.file.as_mut() else { return out };
+            let Some(f) = self.file.as_mut() else {
+                return out;
+            };
             let mut buf = Vec::new();
             if f.seek(SeekFrom::Start(self.offset)).is_ok() {
                 let _ = f.read_to_end(&mut buf);
@@ -85,7 +103,8 @@ impl Follower {
             self.partial.extend_from_slice(&buf);
             let mut start = 0;
             while let Some(i) = self.partial[start..].iter().position(|&b| b == b'\n') {
-                if let Ok(r) = serde_json::from_slice::<LogRecord>(&self.partial[start..start + i]) {
+                if let Ok(r) = serde_json::from_slice::<LogRecord>(&self.partial[start..start + i])
+                {
                     out.push(r);
                 }
                 start += i + 1;
@@ -110,9 +129,15 @@ impl Engine {
         Ok(self.container(name)?.record().config.tty)
     }
 
-    pub fn container_logs(self: &Arc<Self>, name: &str, opts: LogOptions) -> Result<mpsc::Receiver<LogRecord>> {
+    pub fn container_logs(
+        self: &Arc<Self>,
+        name: &str,
+        opts: LogOptions,
+    ) -> Result<mpsc::Receiver<LogRecord>> {
         if !opts.stdout && !opts.stderr {
-            return Err(ApiError::bad_request("Bad parameters: you must choose at least one stream"));
+            return Err(ApiError::bad_request(
+                "Bad parameters: you must choose at least one stream",
+            ));
         }
         let h = self.container(name)?;
         let id = h.id();
@@ -129,7 +154,8 @@ impl Engine {
             }
             let mut follower = Follower::new(&path, false);
             history.extend(follower.read_new());
-            let mut history: Vec<LogRecord> = history.into_iter().filter(|r| opts.keep(r)).collect();
+            let mut history: Vec<LogRecord> =
+                history.into_iter().filter(|r| opts.keep(r)).collect();
             if let Some(n) = opts.tail {
                 let skip = history.len().saturating_sub(n);
                 history.drain(..skip);
@@ -140,7 +166,14 @@ impl Engine {
                 }
             }
             if opts.follow && running {
-                follow(follower, rx_life, move |l| l.exits > base.exits || l.removed, &opts, &tx).await;
+                follow(
+                    follower,
+                    rx_life,
+                    move |l| l.exits > base.exits || l.removed,
+                    &opts,
+                    &tx,
+                )
+                .await;
             }
         });
         Ok(rx)
@@ -148,17 +181,34 @@ impl Engine {
 
     /// The output of an attach: what the container writes from now until its
     /// next exit (with `logs`, its earlier output first).
-    pub fn attach_output(self: &Arc<Self>, name: &str, with_logs: bool, stdout: bool, stderr: bool) -> Result<mpsc::Receiver<LogRecord>> {
+    pub fn attach_output(
+        self: &Arc<Self>,
+        name: &str,
+        with_logs: bool,
+        stdout: bool,
+        stderr: bool,
+    ) -> Result<mpsc::Receiver<LogRecord>> {
         let h = self.container(name)?;
         let id = h.id();
         let path = self.paths(&id).log(&id);
         let rx_life = h.lifecycle.subscribe();
         let base = *rx_life.borrow();
-        let opts = LogOptions { stdout, stderr, ..Default::default() };
+        let opts = LogOptions {
+            stdout,
+            stderr,
+            ..Default::default()
+        };
         let (tx, rx) = mpsc::channel(256);
         tokio::spawn(async move {
             let follower = Follower::new(&path, !with_logs);
-            follow(follower, rx_life, move |l| l.exits > base.exits || l.removed, &opts, &tx).await;
+            follow(
+                follower,
+                rx_life,
+                move |l| l.exits > base.exits || l.removed,
+                &opts,
+                &tx,
+            )
+            .await;
         });
         Ok(rx)
     }

@@ -16,7 +16,9 @@ impl Engine {
         tokio::spawn(async move {
             if let Ok(fd) = supervisor::pidfd_open(shim_pid) {
                 // SAFETY: the OwnedFd moves into the AsyncFd and stays open as long as it does.
-                if let Ok(afd) = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) } {
+                if let Ok(afd) =
+                    unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
+                {
                     let _ = afd.readable().await;
                 }
             }
@@ -59,7 +61,8 @@ impl Engine {
                 }
                 None => {
                     r.state.exit_code = 255;
-                    r.state.error = "the container's supervisor ended without recording an exit".into();
+                    r.state.error =
+                        "the container's supervisor ended without recording an exit".into();
                     r.state.finished_at = now_rfc3339();
                 }
             }

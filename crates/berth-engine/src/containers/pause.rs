@@ -18,13 +18,19 @@ impl Engine {
             return Err(ApiError::conflict(format!("Container {id} is not running")));
         }
         if pause && paused {
-            return Err(ApiError::conflict(format!("Container {id} is already paused")));
+            return Err(ApiError::conflict(format!(
+                "Container {id} is already paused"
+            )));
         }
         if !pause && !paused {
             return Err(ApiError::conflict(format!("Container {id} is not paused")));
         }
         let cg = Cgroup::new(&self.cgroups_path(&id));
-        crate::blocking(move || cg.freeze(pause).map_err(|e| ApiError::internal(format!("freezer: {e}")))).await?;
+        crate::blocking(move || {
+            cg.freeze(pause)
+                .map_err(|e| ApiError::internal(format!("freezer: {e}")))
+        })
+        .await?;
         let rec = {
             let mut r = h.record();
             r.state.paused = pause;

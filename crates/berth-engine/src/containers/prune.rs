@@ -18,7 +18,9 @@ pub fn parse_until(s: &str) -> Result<i64> {
         return Ok(t.timestamp());
     }
     let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len()));
-    let n: f64 = num.parse().map_err(|_| ApiError::bad_request(format!("invalid until filter: {s}")))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid until filter: {s}")))?;
     let secs = match unit {
         "s" => n,
         "m" => n * 60.0,
@@ -29,9 +31,16 @@ pub fn parse_until(s: &str) -> Result<i64> {
 }
 
 impl Engine {
-    pub async fn prune_containers(self: &Arc<Self>, filters: &Filters) -> Result<ContainerPruneReport> {
+    pub async fn prune_containers(
+        self: &Arc<Self>,
+        filters: &Filters,
+    ) -> Result<ContainerPruneReport> {
         filters.only(&["until", "label", "label!"])?;
-        let until = filters.get("until").first().map(|u| parse_until(u)).transpose()?;
+        let until = filters
+            .get("until")
+            .first()
+            .map(|u| parse_until(u))
+            .transpose()?;
         let mut deleted = Vec::new();
         let mut reclaimed = 0;
         for h in self.all_containers() {
@@ -43,10 +52,15 @@ impl Engine {
             if !filters.labels_match("label", &labels) {
                 continue;
             }
-            if filters.has("label!") && filters.get("label!").iter().any(|f| match f.split_once('=') {
-                Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
-                None => labels.contains_key(f.as_str()),
-            }) {
+            if filters.has("label!")
+                && filters
+                    .get("label!")
+                    .iter()
+                    .any(|f| match f.split_once('=') {
+                        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+                        None => labels.contains_key(f.as_str()),
+                    })
+            {
                 continue;
             }
             if until.is_some_and(|u| super::list::created_unix(&r) >= u) {
@@ -58,6 +72,9 @@ impl Engine {
                 reclaimed += size;
             }
         }
-        Ok(ContainerPruneReport { containers_deleted: deleted, space_reclaimed: reclaimed })
+        Ok(ContainerPruneReport {
+            containers_deleted: deleted,
+            space_reclaimed: reclaimed,
+        })
     }
 }

@@ -50,7 +50,10 @@ impl ContainerHandle {
         ContainerHandle {
             record: Mutex::new(rec),
             op: tokio::sync::Mutex::new(()),
-            lifecycle: watch::Sender::new(Lifecycle { exit_code, ..Default::default() }),
+            lifecycle: watch::Sender::new(Lifecycle {
+                exit_code,
+                ..Default::default()
+            }),
         }
     }
 
@@ -100,7 +103,10 @@ impl ContainerPaths {
 
 impl Engine {
     pub fn paths(&self, id: &str) -> ContainerPaths {
-        ContainerPaths { dir: self.cfg.data_root.join("containers").join(id), state: self.cfg.exec_root.join("containers").join(id) }
+        ContainerPaths {
+            dir: self.cfg.data_root.join("containers").join(id),
+            state: self.cfg.exec_root.join("containers").join(id),
+        }
     }
 
     pub(crate) fn cgroups_path(&self, id: &str) -> String {

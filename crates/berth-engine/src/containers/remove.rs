@@ -11,7 +11,12 @@ use crate::engine::Engine;
 use crate::Result;
 
 impl Engine {
-    pub async fn remove_container(self: &Arc<Self>, name: &str, force: bool, _volumes: bool) -> Result<()> {
+    pub async fn remove_container(
+        self: &Arc<Self>,
+        name: &str,
+        force: bool,
+        _volumes: bool,
+    ) -> Result<()> {
         let h = self.container(name)?;
         let _op = h.op.lock().await;
         // Someone else removed it while we waited for the lock.
@@ -38,13 +43,18 @@ impl Engine {
                 match fs::remove_dir_all(d) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(ApiError::internal(format!("remove {}: {e}", d.display()))),
+                    Err(e) => {
+                        return Err(ApiError::internal(format!("remove {}: {e}", d.display())))
+                    }
                 }
             }
             Ok(())
         })
         .await?;
-        self.images.db.delete_container(&id).map_err(ApiError::from)?;
+        self.images
+            .db
+            .delete_container(&id)
+            .map_err(ApiError::from)?;
         self.lock_map().remove(&id);
         h.lifecycle.send_modify(|l| l.removed = true);
         Ok(())

@@ -18,7 +18,11 @@ use crate::Result;
 
 /// The message docker's CLI turns into exit code 127 or 126.
 fn exec_failure(cmd: &str, code: i32, detail: &str) -> ApiError {
-    let why = if code == 126 { "permission denied" } else { "executable file not found in $PATH" };
+    let why = if code == 126 {
+        "permission denied"
+    } else {
+        "executable file not found in $PATH"
+    };
     ApiError::bad_request(format!(
         "failed to create task for container: failed to create shim task: OCI runtime create failed: exec: \"{cmd}\": {why}: {detail}"
     ))
@@ -27,14 +31,30 @@ fn exec_failure(cmd: &str, code: i32, detail: &str) -> ApiError {
 impl Engine {
     pub async fn start_container(self: &Arc<Self>, name: &str) -> Result<()> {
         let h = self.container(name)?;
-        let _op = h.op.lock().await;
-        self.start_locked(&h).await
+        let op = h.op.lock().await;
+        let result = self.start_locked(&h).await;
+        drop(op);
+        // As dockerd: a `--rm` container that cannot start is removed.
+        if result
+            .as_ref()
+            .is_err_and(|e| e.kind != berth_api::ErrorKind::NotModified)
+            && h.record().host_config.auto_remove
+        {
+            let id = h.id();
+            if let Err(e) = self.remove_container(&id, true, false).await {
+                tracing::warn!(%id, "auto-remove after failed start: {}", e.message);
+            }
+        }
+        result
     }
 
     pub(crate) async fn start_locked(self: &Arc<Self>, h: &Arc<ContainerHandle>) -> Result<()> {
         let rec = h.record().clone();
         if rec.state.running {
-            return Err(ApiError::new(berth_api::ErrorKind::NotModified, "container already started"));
+            return Err(ApiError::new(
+                berth_api::ErrorKind::NotModified,
+                "container already started",
+            ));
         }
         let image = {
             let images = self.images.clone();
@@ -70,7 +90,9 @@ impl Engine {
             Err(e) => {
                 let _ = overlay::unmount(&self.paths(&rec.id).rootfs());
                 let (err, code) = match e {
-                    RuntimeError::Exec { message, code } => (exec_failure(&rec.path, code, &message), code as i64),
+                    RuntimeError::Exec { message, code } => {
+                        (exec_failure(&rec.path, code, &message), code as i64)
+                    }
                     other => (ApiError::from(other), 128),
                 };
                 let rec = {
@@ -86,14 +108,19 @@ impl Engine {
     }
 
     /// Blocking part of start: mount, spec, supervisor.
-    fn launch(&self, rec: &ContainerRecord, lowers: &[std::path::PathBuf]) -> Result<supervisor::Started, RuntimeError> {
+    fn launch(
+        &self,
+        rec: &ContainerRecord,
+        lowers: &[std::path::PathBuf],
+    ) -> Result<supervisor::Started, RuntimeError> {
         let paths = self.paths(&rec.id);
         let rootfs = paths.rootfs();
         if !overlay::is_mounted(&rootfs) {
             // A crashed run may leave the work dir in use; start from a clean one.
             let _ = fs::remove_dir_all(paths.work());
             fs::create_dir_all(paths.work()).map_err(RuntimeError::io("work dir"))?;
-            overlay::mount_overlay(lowers, &paths.upper(), &paths.work(), &rootfs).map_err(|e| RuntimeError::Other(e.to_string()))?;
+            overlay::mount_overlay(lowers, &paths.upper(), &paths.work(), &rootfs)
+                .map_err(|e| RuntimeError::Other(e.to_string()))?;
         }
         let result = self.launch_mounted(rec, &paths);
         if result.is_err() {
@@ -102,7 +129,11 @@ impl Engine {
         result
     }
 
-    fn launch_mounted(&self, rec: &ContainerRecord, paths: &super::record::ContainerPaths) -> Result<supervisor::Started, RuntimeError> {
+    fn launch_mounted(
+        &self,
+        rec: &ContainerRecord,
+        paths: &super::record::ContainerPaths,
+    ) -> Result<supervisor::Started, RuntimeError> {
         let rootfs = paths.rootfs();
         let user = berth_runtime::user::resolve_user(&rootfs, &rec.config.user)?;
         let mut env = rec.config.env.clone().unwrap_or_default();
@@ -129,15 +160,25 @@ impl Engine {
         let hc = &rec.host_config;
         let spec = build_spec(&SpecInput {
             rootfs: &rootfs,
-            args: std::iter::once(rec.path.clone()).chain(rec.args.iter().cloned()).collect(),
+            args: std::iter::once(rec.path.clone())
+                .chain(rec.args.iter().cloned())
+                .collect(),
             env,
             cwd: rec.config.working_dir.clone(),
             user,
             hostname: rec.config.hostname.clone(),
             tty: false,
             // The supervisor makes the namespace itself and points the spec at it.
-            network: if new_netns { NetworkNamespace::Host } else { network },
-            etc_files: vec![(paths.hosts(), "/etc/hosts"), (paths.hostname(), "/etc/hostname"), (paths.resolv_conf(), "/etc/resolv.conf")],
+            network: if new_netns {
+                NetworkNamespace::Host
+            } else {
+                network
+            },
+            etc_files: vec![
+                (paths.hosts(), "/etc/hosts"),
+                (paths.hostname(), "/etc/hostname"),
+                (paths.resolv_conf(), "/etc/resolv.conf"),
+            ],
             resources: resources_of(hc),
             cgroups_path: self.cgroups_path(&rec.id),
             readonly_rootfs: hc.readonly_rootfs,
@@ -149,12 +190,28 @@ impl Engine {
         let bundle = paths.bundle();
         let _ = fs::remove_dir_all(&paths.state);
         fs::create_dir_all(&bundle).map_err(RuntimeError::io("create bundle"))?;
-        fs::write(bundle.join("config.json"), serde_json::to_vec(&spec).map_err(|e| RuntimeError::Other(e.to_string()))?)
-            .map_err(RuntimeError::io("write config.json"))?;
-        let log_opts = |k: &str| hc.log_config.config.as_ref().and_then(|c| c.get(k)).or(self.cfg.log_opts.get(k)).cloned();
+        fs::write(
+            bundle.join("config.json"),
+            serde_json::to_vec(&spec).map_err(|e| RuntimeError::Other(e.to_string()))?,
+        )
+        .map_err(RuntimeError::io("write config.json"))?;
+        let log_opts = |k: &str| {
+            hc.log_config
+                .config
+                .as_ref()
+                .and_then(|c| c.get(k))
+                .or(self.cfg.log_opts.get(k))
+                .cloned()
+        };
         let runtime = match rec.runtime.as_str() {
             BUILTIN_RUNTIME | "" => None,
-            name => Some(self.cfg.runtimes.get(name).cloned().ok_or_else(|| RuntimeError::Invalid(format!("unknown runtime {name}")))?),
+            name => Some(
+                self.cfg
+                    .runtimes
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| RuntimeError::Invalid(format!("unknown runtime {name}")))?,
+            ),
         };
         let cfg = ShimConfig {
             id: rec.id.clone(),
@@ -163,7 +220,9 @@ impl Engine {
             runtime,
             log_path: paths.log(&rec.id),
             log_max_size: log_opts("max-size").and_then(|s| berth_runtime::logs::parse_size(&s)),
-            log_max_files: log_opts("max-file").and_then(|s| s.parse().ok()).unwrap_or(1),
+            log_max_files: log_opts("max-file")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1),
             new_netns,
             cgroups_path: self.cgroups_path(&rec.id),
         };

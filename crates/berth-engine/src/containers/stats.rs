@@ -21,13 +21,22 @@ impl Engine {
         } else {
             json!({"cpu_stats": {"cpu_usage": {"total_usage": 0}, "throttling_data": {}}, "memory_stats": {}, "pids_stats": {}})
         };
-        v["read"] = json!(if r.state.running { now } else { zero_read.to_string() });
-        v["preread"] = previous.map(|p| p["read"].clone()).unwrap_or(json!(zero_read));
-        v["precpu_stats"] = previous.map(|p| p["cpu_stats"].clone()).unwrap_or(json!({"cpu_usage": {"total_usage": 0}, "throttling_data": {}}));
+        v["read"] = json!(if r.state.running {
+            now
+        } else {
+            zero_read.to_string()
+        });
+        v["preread"] = previous
+            .map(|p| p["read"].clone())
+            .unwrap_or(json!(zero_read));
+        v["precpu_stats"] = previous
+            .map(|p| p["cpu_stats"].clone())
+            .unwrap_or(json!({"cpu_usage": {"total_usage": 0}, "throttling_data": {}}));
         v["name"] = json!(r.name);
         v["id"] = json!(r.id);
         v["num_procs"] = json!(0);
-        v["blkio_stats"] = json!({"io_service_bytes_recursive": null, "io_serviced_recursive": null});
+        v["blkio_stats"] =
+            json!({"io_service_bytes_recursive": null, "io_serviced_recursive": null});
         v["storage_stats"] = json!({});
         Ok(v)
     }

@@ -15,16 +15,29 @@ use crate::Result;
 const DEFAULT_STOP_TIMEOUT: i64 = 10;
 
 impl Engine {
-    pub async fn stop_container(self: &Arc<Self>, name: &str, signal: Option<&str>, timeout: Option<i64>) -> Result<()> {
+    pub async fn stop_container(
+        self: &Arc<Self>,
+        name: &str,
+        signal: Option<&str>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
         let h = self.container(name)?;
         let _op = h.op.lock().await;
         if !h.record().state.running {
-            return Err(ApiError::new(ErrorKind::NotModified, "container already stopped"));
+            return Err(ApiError::new(
+                ErrorKind::NotModified,
+                "container already stopped",
+            ));
         }
         self.stop_locked(&h, signal, timeout).await
     }
 
-    pub(crate) async fn stop_locked(self: &Arc<Self>, h: &Arc<ContainerHandle>, signal: Option<&str>, timeout: Option<i64>) -> Result<()> {
+    pub(crate) async fn stop_locked(
+        self: &Arc<Self>,
+        h: &Arc<ContainerHandle>,
+        signal: Option<&str>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
         let (stop_signal, stop_timeout) = {
             let r = h.record();
             (r.config.stop_signal.clone(), r.config.stop_timeout)
@@ -44,7 +57,10 @@ impl Engine {
             let _ = rx.wait_for(|l| l.exits > exits || l.removed).await;
         };
         if timeout >= 0 {
-            if tokio::time::timeout(Duration::from_secs(timeout as u64), exited).await.is_ok() {
+            if tokio::time::timeout(Duration::from_secs(timeout as u64), exited)
+                .await
+                .is_ok()
+            {
                 return Ok(());
             }
         } else {
@@ -62,15 +78,28 @@ impl Engine {
             return Ok(());
         }
         self.signal(h, Signal::SIGKILL)?;
-        let exited = tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|l| l.exits > exits || l.removed)).await.is_ok();
+        let exited = tokio::time::timeout(
+            Duration::from_secs(30),
+            rx.wait_for(|l| l.exits > exits || l.removed),
+        )
+        .await
+        .is_ok();
         if exited {
             Ok(())
         } else {
-            Err(ApiError::internal(format!("container {} did not exit after SIGKILL", h.id())))
+            Err(ApiError::internal(format!(
+                "container {} did not exit after SIGKILL",
+                h.id()
+            )))
         }
     }
 
-    pub async fn restart_container(self: &Arc<Self>, name: &str, signal: Option<&str>, timeout: Option<i64>) -> Result<()> {
+    pub async fn restart_container(
+        self: &Arc<Self>,
+        name: &str,
+        signal: Option<&str>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
         let h = self.container(name)?;
         let _op = h.op.lock().await;
         if h.record().state.running {

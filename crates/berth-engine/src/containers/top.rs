@@ -13,7 +13,9 @@ use crate::Result;
 /// Keeps the header and the rows whose PID column is one of `pids`.
 pub fn filter_ps(output: &str, pids: &[i32]) -> Result<ContainerTop> {
     let mut lines = output.lines();
-    let header = lines.next().ok_or_else(|| ApiError::internal("ps printed nothing"))?;
+    let header = lines
+        .next()
+        .ok_or_else(|| ApiError::internal("ps printed nothing"))?;
     let titles: Vec<String> = header.split_whitespace().map(String::from).collect();
     let pid_col = titles
         .iter()
@@ -25,12 +27,17 @@ pub fn filter_ps(output: &str, pids: &[i32]) -> Result<ContainerTop> {
         if fields.len() < titles.len() {
             continue;
         }
-        let Ok(pid) = fields[pid_col].parse::<i32>() else { continue };
+        let Ok(pid) = fields[pid_col].parse::<i32>() else {
+            continue;
+        };
         if !pids.contains(&pid) {
             continue;
         }
         // The last column (the command) may contain spaces.
-        let mut row: Vec<String> = fields[..titles.len() - 1].iter().map(|s| s.to_string()).collect();
+        let mut row: Vec<String> = fields[..titles.len() - 1]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         row.push(fields[titles.len() - 1..].join(" "));
         processes.push(row);
     }
@@ -48,12 +55,21 @@ impl Engine {
             return Err(ApiError::conflict(format!("Container {id} is not running")));
         }
         if paused {
-            return Err(ApiError::conflict(format!("Container {id} is paused, unpause the container before top")));
+            return Err(ApiError::conflict(format!(
+                "Container {id} is paused, unpause the container before top"
+            )));
         }
-        let args: Vec<String> = ps_args.unwrap_or("-ef").split_whitespace().map(String::from).collect();
+        let args: Vec<String> = ps_args
+            .unwrap_or("-ef")
+            .split_whitespace()
+            .map(String::from)
+            .collect();
         let pids = Cgroup::new(&self.cgroups_path(&id)).pids();
         crate::blocking(move || {
-            let out = Command::new("ps").args(&args).output().map_err(|e| ApiError::internal(format!("run ps: {e}")))?;
+            let out = Command::new("ps")
+                .args(&args)
+                .output()
+                .map_err(|e| ApiError::internal(format!("run ps: {e}")))?;
             if !out.status.success() {
                 return Err(ApiError::internal(format!(
                     "ps: {}",
@@ -74,7 +90,19 @@ mod tests {
     fn filters_rows() {
         let out = "UID PID PPID C STIME TTY TIME CMD\nroot 1 0 0 10:00 ? 00:00:01 /sbin/init\nroot 42 1 0 10:00 ? 00:00:00 sleep 100\n";
         let t = filter_ps(out, &[42]).unwrap();
-        assert_eq!(t.processes, vec![vec!["root", "42", "1", "0", "10:00", "?", "00:00:00", "sleep 100"]]);
+        assert_eq!(
+            t.processes,
+            vec![vec![
+                "root",
+                "42",
+                "1",
+                "0",
+                "10:00",
+                "?",
+                "00:00:00",
+                "sleep 100"
+            ]]
+        );
         assert!(filter_ps("USER COMMAND\nx y\n", &[1]).is_err());
     }
 }

@@ -22,14 +22,20 @@ impl WaitCondition {
             "" | "not-running" => Ok(WaitCondition::NotRunning),
             "next-exit" => Ok(WaitCondition::NextExit),
             "removed" => Ok(WaitCondition::Removed),
-            other => Err(ApiError::bad_request(format!("invalid condition: \"{other}\""))),
+            other => Err(ApiError::bad_request(format!(
+                "invalid condition: \"{other}\""
+            ))),
         }
     }
 }
 
 impl Engine {
     /// Returns a future that resolves to the exit code once the condition holds.
-    pub fn wait_container(&self, name: &str, condition: WaitCondition) -> Result<impl Future<Output = i64> + Send + 'static> {
+    pub fn wait_container(
+        &self,
+        name: &str,
+        condition: WaitCondition,
+    ) -> Result<impl Future<Output = i64> + Send + 'static> {
         let h = self.container(name)?;
         let mut rx = h.lifecycle.subscribe();
         let now = *rx.borrow();

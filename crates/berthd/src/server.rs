@@ -1,0 +1,130 @@
+//! The Engine API router: every path bare and under `/v1.NN/`, Docker's
+//! error bodies, and the headers dockerd sends on every response.
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, delete, get, post};
+use axum::Router;
+use berth_api::version::{split_version_prefix, API_VERSION};
+use berth_api::ApiError;
+use berth_engine::Engine;
+
+use crate::handlers::{containers, images, system};
+
+/// An `ApiError` on its way out as `{"message": ...}` with its status.
+pub struct HttpError(pub ApiError);
+
+impl From<ApiError> for HttpError {
+    fn from(e: ApiError) -> Self {
+        HttpError(e)
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status == StatusCode::NOT_MODIFIED {
+            return status.into_response();
+        }
+        if status.is_server_error() {
+            tracing::error!("{}", self.0.message);
+        } else {
+            tracing::debug!(status = status.as_u16(), "{}", self.0.message);
+        }
+        (
+            status,
+            [("content-type", "application/json")],
+            self.0.body() + "\n",
+        )
+            .into_response()
+    }
+}
+
+pub type ApiResult<T = Response> = Result<T, HttpError>;
+
+pub type AppState = Arc<Engine>;
+
+/// Strips `/v1.NN` (refusing versions newer than ours) before routing, and
+/// stamps dockerd's headers on the answer.
+async fn version_prefix(mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let bare = match split_version_prefix(&path) {
+        Ok((_, bare)) => bare.to_string(),
+        Err(e) => return with_headers(HttpError(e).into_response()),
+    };
+    if bare != path {
+        let pq = match req.uri().query() {
+            Some(q) => format!("{bare}?{q}"),
+            None => bare,
+        };
+        let mut parts = req.uri().clone().into_parts();
+        parts.path_and_query = pq.parse().ok();
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    let span = tracing::info_span!("request", method = %req.method(), path = %path);
+    let _enter = span.enter();
+    with_headers(next.run(req).await)
+}
+
+fn with_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert("api-version", HeaderValue::from_static(API_VERSION));
+    h.insert("docker-experimental", HeaderValue::from_static("false"));
+    h.insert("ostype", HeaderValue::from_static("linux"));
+    h.insert(
+        "server",
+        HeaderValue::from_static(concat!("Berth/", env!("CARGO_PKG_VERSION"), " (linux)")),
+    );
+    resp
+}
+
+async fn not_found(req: Request) -> HttpError {
+    HttpError(ApiError::not_found(format!(
+        "page not found: {} {}",
+        req.method(),
+        req.uri().path()
+    )))
+}
+
+pub fn router(engine: Arc<Engine>) -> Router {
+    let api = Router::new()
+        .route("/_ping", get(system::ping).head(system::ping))
+        .route("/version", get(system::version))
+        .route("/info", get(system::info))
+        .route("/system/df", get(system::df))
+        .route("/containers/create", post(containers::create))
+        .route("/containers/json", get(containers::list))
+        .route("/containers/prune", post(containers::prune))
+        .route("/containers/{id}/json", get(containers::inspect))
+        .route("/containers/{id}/start", post(containers::start))
+        .route("/containers/{id}/stop", post(containers::stop))
+        .route("/containers/{id}/restart", post(containers::restart))
+        .route("/containers/{id}/kill", post(containers::kill))
+        .route("/containers/{id}/wait", post(containers::wait))
+        .route("/containers/{id}/rename", post(containers::rename))
+        .route("/containers/{id}/pause", post(containers::pause))
+        .route("/containers/{id}/unpause", post(containers::unpause))
+        .route("/containers/{id}/logs", get(containers::logs))
+        .route("/containers/{id}/top", get(containers::top))
+        .route("/containers/{id}/stats", get(containers::stats))
+        .route("/containers/{id}/attach", post(containers::attach))
+        .route("/containers/{id}", delete(containers::remove))
+        .route("/images/json", get(images::list))
+        .route("/images/create", post(images::create))
+        .route("/images/load", post(images::load))
+        .route("/images/get", get(images::save_many))
+        .route("/images/prune", post(images::prune))
+        .route("/images/{*rest}", any(images::by_name))
+        .fallback(not_found)
+        .with_state(engine);
+    Router::new()
+        .fallback_service(api)
+        .layer(axum::middleware::from_fn(version_prefix))
+}
