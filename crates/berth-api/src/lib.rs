@@ -5,6 +5,7 @@ pub mod error;
 pub mod filters;
 pub mod reference;
 pub mod types;
+pub mod units;
 pub mod version;
 
 pub use error::{ApiError, ErrorKind};

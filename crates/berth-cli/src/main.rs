@@ -1,3 +1,134 @@
+//! `berth`: docker's commands and flags, over the Engine API.
+
+mod containers;
+mod images;
+mod output;
+mod run;
+mod system;
+mod template;
+
+use berth_client::{Client, ClientError};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad flags or arguments: exit 125 like docker.
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Client(#[from] ClientError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// Leave with this code, saying nothing more (run's container exit code).
+    #[error("exit {0}")]
+    Exit(i32),
+}
+
+pub type Result<T = (), E = CliError> = std::result::Result<T, E>;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "berth",
+    version,
+    about = "A container engine that speaks docker",
+    disable_help_subcommand = true
+)]
+struct Cli {
+    /// Daemon socket to connect to (unix://PATH or tcp://HOST:PORT)
+    #[arg(short = 'H', long = "host", env = "BERTH_HOST")]
+    host: Option<String>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    #[command(flatten)]
+    Container(containers::ContainerCmd),
+    /// Manage containers
+    #[command(name = "container")]
+    ContainerGroup {
+        #[command(subcommand)]
+        cmd: containers::ContainerGroupCmd,
+    },
+    #[command(flatten)]
+    Image(images::TopImageCmd),
+    /// Manage images
+    #[command(name = "image")]
+    ImageGroup {
+        #[command(subcommand)]
+        cmd: images::ImageCmd,
+    },
+    /// Show the Berth version information
+    Version(system::VersionArgs),
+    /// Display system-wide information
+    Info(system::InfoArgs),
+    /// Manage Berth
+    System {
+        #[command(subcommand)]
+        cmd: system::SystemCmd,
+    },
+    /// Return low-level information on Berth objects
+    Inspect(system::InspectArgs),
+}
+
+async fn dispatch(client: &Client, cmd: Cmd) -> Result {
+    match cmd {
+        Cmd::Container(c) => containers::run(client, c).await,
+        Cmd::ContainerGroup { cmd } => containers::run_group(client, cmd).await,
+        Cmd::Image(c) => images::run_top(client, c).await,
+        Cmd::ImageGroup { cmd } => images::run(client, cmd).await,
+        Cmd::Version(a) => system::version(client, a).await,
+        Cmd::Info(a) => system::info(client, a).await,
+        Cmd::System { cmd } => system::run(client, cmd).await,
+        Cmd::Inspect(a) => system::inspect(client, a).await,
+    }
+}
+
+/// Docker's exit codes: 125 for the daemon or the CLI, 126/127 when the
+/// container's command cannot be run.
+fn exit_code(e: &CliError) -> i32 {
+    match e {
+        CliError::Exit(c) => *c,
+        CliError::Client(ClientError::Api { message, .. }) => {
+            let m = message.to_ascii_lowercase();
+            if m.contains("executable file not found") || m.contains("no such file or directory") {
+                127
+            } else if m.contains("permission denied") {
+                126
+            } else {
+                125
+            }
+        }
+        _ => 125,
+    }
+}
+
 fn main() {
-    println!("Hello, world!");
+    let cli = Cli::parse();
+    let host = cli
+        .host
+        .or_else(|| std::env::var("DOCKER_HOST").ok())
+        .unwrap_or_else(|| berth_client::DEFAULT_HOST.into());
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("berth: {e}");
+            std::process::exit(125);
+        }
+    };
+    let result = rt.block_on(async {
+        let client = Client::new(&host)?;
+        dispatch(&client, cli.cmd).await
+    });
+    if let Err(e) = result {
+        let code = exit_code(&e);
+        if !matches!(e, CliError::Exit(_)) {
+            eprintln!("{e}");
+        }
+        std::process::exit(code);
+    }
 }

@@ -10,7 +10,6 @@ pub mod engine;
 pub mod images;
 pub mod names;
 pub mod system;
-mod units;
 
 pub use config::EngineConfig;
 pub use engine::Engine;

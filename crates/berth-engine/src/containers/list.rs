@@ -9,8 +9,8 @@ use serde_json::json;
 
 use super::record::ContainerRecord;
 use crate::engine::Engine;
-use crate::units::human_duration;
 use crate::Result;
+use berth_api::units::human_duration;
 
 fn since(ts: &str) -> Duration {
     chrono::DateTime::parse_from_rfc3339(ts)

@@ -1,0 +1,722 @@
+//! Container commands: ps, start, stop, restart, kill, rm, logs, wait,
+//! rename, pause, unpause, top, stats, prune (run/create live in `run.rs`).
+
+use berth_api::units::{bytes_size, human_duration, human_size};
+use berth_client::{enc, Client};
+use clap::{Args, Subcommand};
+use hyper::Method;
+use serde_json::{json, Value};
+
+use crate::output::{header_for, print_rows, tabulate};
+use crate::run::{self, CreateArgs};
+use crate::{CliError, Result};
+
+#[derive(Subcommand, Debug)]
+pub enum ContainerCmd {
+    /// Create and run a new container from an image
+    Run(RunArgs),
+    /// Create a new container
+    Create(CreateArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(Names),
+    /// Rename a container
+    Rename { container: String, new_name: String },
+    /// Pause all processes within one or more containers
+    Pause(Names),
+    /// Unpause all processes within one or more containers
+    Unpause(Names),
+    /// Display the running processes of a container
+    Top {
+        container: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ContainerGroupCmd {
+    #[command(flatten)]
+    Common(ContainerCmd),
+    /// List containers
+    #[command(alias = "list")]
+    Ls(PsArgs),
+    /// Display detailed information on one or more containers
+    Inspect(crate::system::InspectArgs),
+    /// Remove all stopped containers
+    Prune(PruneArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long)]
+    detach: bool,
+    #[command(flatten)]
+    create: CreateArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct Names {
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR
+    #[arg(short = 'a', long)]
+    attach: bool,
+    /// Attach container's STDIN
+    #[arg(short = 'i', long)]
+    interactive: bool,
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// Signal to send to the container
+    #[arg(short = 's', long)]
+    signal: Option<String>,
+    /// Seconds to wait before killing the container
+    #[arg(
+        short = 't',
+        long = "timeout",
+        alias = "time",
+        allow_hyphen_values = true
+    )]
+    timeout: Option<i64>,
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short = 's', long)]
+    signal: Option<String>,
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short = 'f', long)]
+    force: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short = 'v', long)]
+    volumes: bool,
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Only display container IDs
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Show n last created containers
+    #[arg(short = 'n', long = "last")]
+    last: Option<i64>,
+    /// Show the latest created container
+    #[arg(short = 'l', long)]
+    latest: bool,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    size: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    no_trunc: bool,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter")]
+    filter: Vec<String>,
+    /// Format output using a Go template or "json"
+    #[arg(long)]
+    format: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// Follow log output
+    #[arg(short = 'f', long)]
+    follow: bool,
+    /// Number of lines to show from the end of the logs
+    #[arg(short = 'n', long = "tail")]
+    tail: Option<String>,
+    /// Show logs since timestamp or relative (e.g. 42m)
+    #[arg(long)]
+    since: Option<String>,
+    /// Show logs before a timestamp or relative (e.g. 42m)
+    #[arg(long)]
+    until: Option<String>,
+    /// Show timestamps
+    #[arg(short = 't', long)]
+    timestamps: bool,
+    container: String,
+}
+
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long = "no-stream")]
+    no_stream: bool,
+    /// Do not truncate output
+    #[arg(long = "no-trunc")]
+    no_trunc: bool,
+    /// Format output using a Go template or "json"
+    #[arg(long)]
+    format: Option<String>,
+    names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    force: bool,
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long = "filter")]
+    filter: Vec<String>,
+}
+
+/// `-f key=value` flags as the API's JSON filters.
+pub fn filters_json(flags: &[String]) -> Result<String> {
+    let mut m: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for f in flags {
+        let (k, v) = f.split_once('=').ok_or_else(|| {
+            CliError::Usage(format!("bad format of filter (expected name=value): {f}"))
+        })?;
+        m.entry(k.to_string()).or_default().push(v.to_string());
+    }
+    Ok(enc(&serde_json::to_string(&m).unwrap_or_default()))
+}
+
+/// Confirms a destructive command on the terminal unless forced.
+pub fn confirm(force: bool, warning: &str) -> bool {
+    if force {
+        return true;
+    }
+    eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    matches!(answer.trim(), "y" | "Y" | "yes")
+}
+
+pub async fn run(client: &Client, cmd: ContainerCmd) -> Result {
+    match cmd {
+        ContainerCmd::Run(a) => run::run(client, a.create, a.detach).await,
+        ContainerCmd::Create(a) => {
+            println!("{}", run::create(client, &a).await?);
+            Ok(())
+        }
+        ContainerCmd::Start(a) => start(client, a).await,
+        ContainerCmd::Stop(a) => stop_like(client, "stop", a).await,
+        ContainerCmd::Restart(a) => stop_like(client, "restart", a).await,
+        ContainerCmd::Kill(a) => {
+            let q = a
+                .signal
+                .map(|s| format!("?signal={}", enc(&s)))
+                .unwrap_or_default();
+            each(client, &a.names, Method::POST, |n| {
+                format!("/containers/{n}/kill{q}")
+            })
+            .await
+        }
+        ContainerCmd::Rm(a) => {
+            let q = format!("?force={}&v={}", a.force, a.volumes);
+            each(client, &a.names, Method::DELETE, |n| {
+                format!("/containers/{n}{q}")
+            })
+            .await
+        }
+        ContainerCmd::Ps(a) => ps(client, a).await,
+        ContainerCmd::Logs(a) => logs(client, a).await,
+        ContainerCmd::Wait(a) => {
+            let mut failed = false;
+            for n in &a.names {
+                match client
+                    .post_json::<Value>(&format!("/containers/{}/wait", enc(n)), &json!({}))
+                    .await
+                {
+                    Ok(v) => println!("{}", v["StatusCode"]),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        failed = true;
+                    }
+                }
+            }
+            if failed {
+                Err(CliError::Exit(1))
+            } else {
+                Ok(())
+            }
+        }
+        ContainerCmd::Rename {
+            container,
+            new_name,
+        } => {
+            client
+                .post(&format!(
+                    "/containers/{}/rename?name={}",
+                    enc(&container),
+                    enc(&new_name)
+                ))
+                .await?;
+            Ok(())
+        }
+        ContainerCmd::Pause(a) => {
+            each(client, &a.names, Method::POST, |n| {
+                format!("/containers/{n}/pause")
+            })
+            .await
+        }
+        ContainerCmd::Unpause(a) => {
+            each(client, &a.names, Method::POST, |n| {
+                format!("/containers/{n}/unpause")
+            })
+            .await
+        }
+        ContainerCmd::Top { container, ps_args } => {
+            let q = if ps_args.is_empty() {
+                String::new()
+            } else {
+                format!("?ps_args={}", enc(&ps_args.join(" ")))
+            };
+            let t: Value = client
+                .get_json(&format!("/containers/{}/top{q}", enc(&container)))
+                .await?;
+            let mut lines = vec![t["Titles"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|x| x.as_str().unwrap_or("").to_string())
+                        .collect::<Vec<_>>()
+                        .join("\t")
+                })
+                .unwrap_or_default()];
+            for p in t["Processes"].as_array().into_iter().flatten() {
+                lines.push(
+                    p.as_array()
+                        .map(|a| {
+                            a.iter()
+                                .map(|x| x.as_str().unwrap_or("").to_string())
+                                .collect::<Vec<_>>()
+                                .join("\t")
+                        })
+                        .unwrap_or_default(),
+                );
+            }
+            print!("{}", tabulate(&lines));
+            Ok(())
+        }
+        ContainerCmd::Stats(a) => stats(client, a).await,
+    }
+}
+
+pub async fn run_group(client: &Client, cmd: ContainerGroupCmd) -> Result {
+    match cmd {
+        ContainerGroupCmd::Common(c) => run(client, c).await,
+        ContainerGroupCmd::Ls(a) => ps(client, a).await,
+        ContainerGroupCmd::Inspect(mut a) => {
+            a.kind = Some("container".into());
+            crate::system::inspect(client, a).await
+        }
+        ContainerGroupCmd::Prune(a) => {
+            if !confirm(a.force, "WARNING! This will remove all stopped containers.") {
+                return Ok(());
+            }
+            let r: Value = client
+                .post_json(
+                    &format!("/containers/prune?filters={}", filters_json(&a.filter)?),
+                    &json!({}),
+                )
+                .await?;
+            let deleted = r["ContainersDeleted"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if !deleted.is_empty() {
+                println!("Deleted Containers:");
+                for d in deleted {
+                    println!("{}", d.as_str().unwrap_or(""));
+                }
+                println!();
+            }
+            println!(
+                "Total reclaimed space: {}",
+                human_size(r["SpaceReclaimed"].as_f64().unwrap_or(0.0), 3)
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Runs an operation on each name, printing the name on success and the
+/// error on failure, as docker does; fails if any failed.
+async fn each(
+    client: &Client,
+    names: &[String],
+    method: Method,
+    path: impl Fn(&str) -> String,
+) -> Result {
+    let mut failed = false;
+    for n in names {
+        match client
+            .call(
+                method.clone(),
+                &path(&enc(n)),
+                berth_client::empty_body(),
+                None,
+            )
+            .await
+        {
+            Ok(_) => println!("{n}"),
+            Err(e) => {
+                eprintln!("{e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        Err(CliError::Exit(1))
+    } else {
+        Ok(())
+    }
+}
+
+async fn stop_like(client: &Client, what: &str, a: StopArgs) -> Result {
+    let mut q = Vec::new();
+    if let Some(s) = &a.signal {
+        q.push(format!("signal={}", enc(s)));
+    }
+    if let Some(t) = a.timeout {
+        q.push(format!("t={t}"));
+    }
+    let q = if q.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", q.join("&"))
+    };
+    each(client, &a.names, Method::POST, |n| {
+        format!("/containers/{n}/{what}{q}")
+    })
+    .await
+}
+
+async fn start(client: &Client, a: StartArgs) -> Result {
+    if a.interactive {
+        return Err(CliError::Usage(
+            "start -i (stdin) is not supported by this version of berth yet".into(),
+        ));
+    }
+    if !a.attach {
+        return each(client, &a.names, Method::POST, |n| {
+            format!("/containers/{n}/start")
+        })
+        .await;
+    }
+    if a.names.len() > 1 {
+        return Err(CliError::Usage(
+            "you cannot start and attach multiple containers at once".into(),
+        ));
+    }
+    let n = enc(&a.names[0]);
+    let attach = client
+        .hijack(&format!(
+            "/containers/{n}/attach?stream=1&stdout=1&stderr=1"
+        ))
+        .await?;
+    let wait = client
+        .call(
+            Method::POST,
+            &format!("/containers/{n}/wait?condition=next-exit"),
+            berth_client::empty_body(),
+            None,
+        )
+        .await?;
+    client.post(&format!("/containers/{n}/start")).await?;
+    run::pump_output(hyper_util::rt::TokioIo::new(attach)).await?;
+    let status: Value = berth_client::read_json(wait).await?;
+    match status["StatusCode"].as_i64().unwrap_or(0) {
+        0 => Ok(()),
+        c => Err(CliError::Exit(c as i32)),
+    }
+}
+
+fn ago(unix: i64) -> String {
+    let d = (chrono::Utc::now().timestamp() - unix).max(0) as u64;
+    format!("{} ago", human_duration(std::time::Duration::from_secs(d)))
+}
+
+fn short_id(id: &str, no_trunc: bool) -> String {
+    let id = id.strip_prefix("sha256:").unwrap_or(id);
+    if no_trunc {
+        id.to_string()
+    } else {
+        id.chars().take(12).collect()
+    }
+}
+
+async fn ps(client: &Client, a: PsArgs) -> Result {
+    let mut q = format!(
+        "?all={}&size={}&filters={}",
+        a.all,
+        a.size,
+        filters_json(&a.filter)?
+    );
+    let limit = if a.latest { Some(1) } else { a.last };
+    if let Some(n) = limit {
+        q.push_str(&format!("&limit={n}"));
+    }
+    let list: Vec<Value> = client.get_json(&format!("/containers/json{q}")).await?;
+    if a.quiet {
+        for c in &list {
+            println!("{}", short_id(c["Id"].as_str().unwrap_or(""), a.no_trunc));
+        }
+        return Ok(());
+    }
+    let rows: Vec<Value> = list
+        .iter()
+        .map(|c| {
+            let mut cmd = c["Command"].as_str().unwrap_or("").to_string();
+            if !a.no_trunc && cmd.chars().count() > 20 {
+                cmd = cmd.chars().take(19).collect::<String>() + "…";
+            }
+            let created = c["Created"].as_i64().unwrap_or(0);
+            let names: Vec<String> = c["Names"].as_array().into_iter().flatten().filter_map(|n| n.as_str()).map(|n| n.trim_start_matches('/').to_string()).collect();
+            let labels: Vec<String> = c["Labels"].as_object().into_iter().flatten().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect();
+            let size = match (c["SizeRw"].as_f64(), c["SizeRootFs"].as_f64()) {
+                (Some(rw), Some(root)) => format!("{} (virtual {})", human_size(rw, 3), human_size(root, 3)),
+                _ => String::new(),
+            };
+            json!({
+                "ID": short_id(c["Id"].as_str().unwrap_or(""), a.no_trunc),
+                "Image": c["Image"],
+                "Command": format!("\"{cmd}\""),
+                "CreatedAt": chrono::DateTime::from_timestamp(created, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default(),
+                "RunningFor": ago(created),
+                "Ports": "",
+                "State": c["State"],
+                "Status": c["Status"],
+                "Size": size,
+                "Names": names.join(","),
+                "Labels": labels.join(","),
+                "Mounts": "",
+                "Networks": c["HostConfig"]["NetworkMode"],
+            })
+        })
+        .collect();
+    let default = if a.size {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
+    } else {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+    };
+    print_rows(&rows, a.format.as_deref(), default, &|f| {
+        header_for(
+            f,
+            &[
+                ("ID", "CONTAINER ID"),
+                ("RunningFor", "CREATED"),
+                ("CreatedAt", "CREATED AT"),
+            ],
+        )
+    })
+}
+
+/// `--since 10m` or a timestamp, as the unix seconds the API wants.
+fn time_arg(s: &str) -> Result<String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(format!(
+            "{}.{:09}",
+            t.timestamp(),
+            t.timestamp_subsec_nanos()
+        ));
+    }
+    if s.parse::<f64>().is_ok() {
+        return Ok(s.to_string());
+    }
+    let secs = go_duration(s)
+        .ok_or_else(|| CliError::Usage(format!("invalid value for \"since\": {s}")))?;
+    let t = chrono::Utc::now().timestamp_micros() as f64 / 1e6 - secs;
+    Ok(format!("{t:.6}"))
+}
+
+fn go_duration(s: &str) -> Option<f64> {
+    let mut total = 0.0;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let n: f64 = num.parse().ok()?;
+        num.clear();
+        total += match c {
+            'h' => n * 3600.0,
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                n / 1000.0
+            }
+            'm' => n * 60.0,
+            's' => n,
+            _ => return None,
+        };
+    }
+    num.is_empty().then_some(total)
+}
+
+async fn logs(client: &Client, a: LogsArgs) -> Result {
+    let name = enc(&a.container);
+    let info: Value = client.get_json(&format!("/containers/{name}/json")).await?;
+    let tty = info["Config"]["Tty"].as_bool().unwrap_or(false);
+    let mut q = format!(
+        "?stdout=1&stderr=1&follow={}&timestamps={}",
+        a.follow, a.timestamps
+    );
+    if let Some(t) = &a.tail {
+        q.push_str(&format!("&tail={}", enc(t)));
+    }
+    if let Some(s) = &a.since {
+        q.push_str(&format!("&since={}", time_arg(s)?));
+    }
+    if let Some(u) = &a.until {
+        q.push_str(&format!("&until={}", time_arg(u)?));
+    }
+    let resp = client
+        .call(
+            Method::GET,
+            &format!("/containers/{name}/logs{q}"),
+            berth_client::empty_body(),
+            None,
+        )
+        .await?;
+    run::pump_body(resp, tty).await
+}
+
+fn stats_row(s: &Value, no_trunc: bool) -> Value {
+    let cpu = &s["cpu_stats"];
+    let pre = &s["precpu_stats"];
+    let cpu_delta = cpu["cpu_usage"]["total_usage"].as_f64().unwrap_or(0.0)
+        - pre["cpu_usage"]["total_usage"].as_f64().unwrap_or(0.0);
+    let sys_delta = cpu["system_cpu_usage"].as_f64().unwrap_or(0.0)
+        - pre["system_cpu_usage"].as_f64().unwrap_or(0.0);
+    let online = cpu["online_cpus"].as_f64().unwrap_or(1.0);
+    let cpu_pct = if cpu_delta > 0.0 && sys_delta > 0.0 {
+        cpu_delta / sys_delta * online * 100.0
+    } else {
+        0.0
+    };
+    let mem = &s["memory_stats"];
+    let cache = mem["stats"]["total_inactive_file"]
+        .as_f64()
+        .or(mem["stats"]["inactive_file"].as_f64())
+        .unwrap_or(0.0);
+    let usage = (mem["usage"].as_f64().unwrap_or(0.0) - cache).max(0.0);
+    let limit = mem["limit"].as_f64().unwrap_or(0.0);
+    let mem_pct = if limit > 0.0 {
+        usage / limit * 100.0
+    } else {
+        0.0
+    };
+    json!({
+        "ID": short_id(s["id"].as_str().unwrap_or(""), no_trunc),
+        "Container": short_id(s["id"].as_str().unwrap_or(""), no_trunc),
+        "Name": s["name"].as_str().unwrap_or("").trim_start_matches('/'),
+        "CPUPerc": format!("{cpu_pct:.2}%"),
+        "MemUsage": format!("{} / {}", bytes_size(usage), bytes_size(limit)),
+        "MemPerc": format!("{mem_pct:.2}%"),
+        "NetIO": "0B / 0B",
+        "BlockIO": "0B / 0B",
+        "PIDs": s["pids_stats"]["current"].as_u64().unwrap_or(0),
+    })
+}
+
+async fn stats(client: &Client, a: StatsArgs) -> Result {
+    let names: Vec<String> = if a.names.is_empty() {
+        let list: Vec<Value> = client
+            .get_json(&format!("/containers/json?all={}", a.all))
+            .await?;
+        list.iter()
+            .filter_map(|c| c["Id"].as_str().map(String::from))
+            .collect()
+    } else {
+        a.names.clone()
+    };
+    let default = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
+    let header = |f: &str| {
+        header_for(
+            f,
+            &[
+                ("ID", "CONTAINER ID"),
+                ("CPUPerc", "CPU %"),
+                ("MemUsage", "MEM USAGE / LIMIT"),
+                ("MemPerc", "MEM %"),
+                ("NetIO", "NET I/O"),
+                ("BlockIO", "BLOCK I/O"),
+                ("PIDs", "PIDS"),
+            ],
+        )
+    };
+    loop {
+        let mut rows = Vec::new();
+        for n in &names {
+            match client
+                .get_json::<Value>(&format!("/containers/{}/stats?stream=false", enc(n)))
+                .await
+            {
+                Ok(s) => rows.push(stats_row(&s, a.no_trunc)),
+                Err(e) if !a.names.is_empty() => return Err(e.into()),
+                Err(_) => {}
+            }
+        }
+        if !a.no_stream {
+            // Clear the screen and redraw, as docker's live view does.
+            print!("\x1b[2J\x1b[H");
+        }
+        print_rows(&rows, a.format.as_deref(), default, &header)?;
+        if a.no_stream {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(go_duration("10m"), Some(600.0));
+        assert_eq!(go_duration("1h30m"), Some(5400.0));
+        assert_eq!(go_duration("500ms"), Some(0.5));
+        assert_eq!(go_duration("5x"), None);
+        assert!(filters_json(&["status=running".into()]).is_ok());
+        assert!(filters_json(&["bad".into()]).is_err());
+    }
+}

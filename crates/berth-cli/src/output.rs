@@ -1,0 +1,105 @@
+//! Listings as docker prints them: aligned tables (Go's tabwriter with
+//! padding 3), `--format json`, and Go-template formats.
+
+use serde_json::Value;
+
+use crate::template::Template;
+use crate::CliError;
+
+/// Aligns tab-separated cells into columns, as `tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)`.
+pub fn tabulate(lines: &[String]) -> String {
+    let rows: Vec<Vec<&str>> = lines.iter().map(|l| l.split('\t').collect()).collect();
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0; cols];
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            if i + 1 < r.len() {
+                widths[i] = widths[i].max(c.chars().count());
+            }
+        }
+    }
+    let mut out = String::new();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            out.push_str(c);
+            if i + 1 < r.len() {
+                out.push_str(&" ".repeat(widths[i] - c.chars().count() + 3));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Prints rows (JSON objects with docker's formatter field names).
+pub fn print_rows(
+    rows: &[Value],
+    format: Option<&str>,
+    default_table: &str,
+    header: &dyn Fn(&str) -> String,
+) -> Result<(), CliError> {
+    let format = format.filter(|f| !f.is_empty()).unwrap_or("table");
+    if format == "json" {
+        for r in rows {
+            println!(
+                "{}",
+                serde_json::to_string(r).map_err(|e| CliError::Usage(e.to_string()))?
+            );
+        }
+        return Ok(());
+    }
+    let src = if format == "table" {
+        default_table
+    } else {
+        format
+    };
+    let t = Template::parse(src)
+        .map_err(|e| CliError::Usage(format!("template parsing error: {e}")))?;
+    let mut lines = Vec::new();
+    if t.table {
+        lines.push(t.header(header));
+    }
+    for r in rows {
+        lines.push(
+            t.render(r)
+                .map_err(|e| CliError::Usage(format!("template: {e}")))?,
+        );
+    }
+    if t.table {
+        print!("{}", tabulate(&lines));
+    } else {
+        for l in lines {
+            println!("{l}");
+        }
+    }
+    Ok(())
+}
+
+/// Docker's header for a formatter field: `.ID` -> `CONTAINER ID` etc.
+pub fn header_for(field: &str, special: &[(&str, &str)]) -> String {
+    if let Some((_, h)) = special.iter().find(|(f, _)| *f == field) {
+        return h.to_string();
+    }
+    // CamelCase -> "CAMEL CASE"
+    let mut out = String::new();
+    for (i, c) in field.chars().enumerate() {
+        if c.is_uppercase() && i > 0 && !out.ends_with(' ') {
+            out.push(' ');
+        }
+        out.extend(c.to_uppercase());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligns() {
+        let t = tabulate(&["A\tBB\tC".into(), "long\tx\ty".into()]);
+        assert_eq!(t, "A      BB   C\nlong   x    y\n");
+        assert_eq!(header_for("RunningFor", &[]), "RUNNING FOR");
+        assert_eq!(header_for("ID", &[("ID", "CONTAINER ID")]), "CONTAINER ID");
+    }
+}

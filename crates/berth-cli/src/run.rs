@@ -1,0 +1,398 @@
+//! `run` and `create`: docker's flags turned into a create request; `run`
+//! then attaches, registers its wait, starts, and exits with the container's code.
+
+use std::collections::BTreeMap;
+
+use berth_api::types::{
+    ContainerCreateBody, ContainerCreateResponse, HostConfig, LogConfig, RestartPolicy,
+};
+use berth_api::units::ram_in_bytes;
+use berth_client::{demux::Demuxer, enc, read_json, Client, ClientError};
+use clap::Args;
+use http_body_util::BodyExt;
+use hyper::Method;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::{CliError, Result};
+
+#[derive(Args, Debug, Clone)]
+#[command(disable_help_flag = true)]
+pub struct CreateArgs {
+    /// Print usage
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file")]
+    pub env_file: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Set meta data on a container
+    #[arg(short = 'l', long = "label")]
+    pub labels: Vec<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Memory limit
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Number of CPUs
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<i64>,
+    /// Limit CPU CFS quota
+    #[arg(long = "cpu-quota")]
+    pub cpu_quota: Option<i64>,
+    /// Limit CPU CFS period
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Connect a container to a network (none, host)
+    #[arg(long = "network", alias = "net")]
+    pub network: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Restart policy to apply when a container exits
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// Runtime to use for this container
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// Logging driver for the container
+    #[arg(long = "log-driver")]
+    pub log_driver: Option<String>,
+    /// Log driver options
+    #[arg(long = "log-opt")]
+    pub log_opts: Vec<String>,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    pub privileged: bool,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Signal to stop the container
+    #[arg(long = "stop-signal")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long = "stop-timeout")]
+    pub stop_timeout: Option<i64>,
+    /// Set custom DNS servers
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// Size of /dev/shm
+    #[arg(long = "shm-size")]
+    pub shm_size: Option<String>,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Publish a container's port(s) to the host
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Bind mount a volume
+    #[arg(short = 'v', long = "volume")]
+    pub volumes: Vec<String>,
+    /// The image to run
+    pub image: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+fn usage(msg: impl Into<String>) -> CliError {
+    CliError::Usage(msg.into())
+}
+
+fn parse_env_file(path: &str) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| usage(format!("open {path}: {e}")))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            if l.contains('=') {
+                Some(l.to_string())
+            } else {
+                std::env::var(l).ok().map(|v| format!("{l}={v}"))
+            }
+        })
+        .collect())
+}
+
+/// `-e KEY` takes the value from the caller's environment, as docker does.
+fn env_entry(e: &str) -> Option<String> {
+    if e.contains('=') {
+        Some(e.to_string())
+    } else {
+        std::env::var(e).ok().map(|v| format!("{e}={v}"))
+    }
+}
+
+fn restart_policy(s: &str) -> Result<RestartPolicy> {
+    let (name, count) = match s.split_once(':') {
+        Some((n, c)) => (
+            n,
+            c.parse::<i64>().map_err(|_| {
+                usage(format!(
+                    "invalid restart policy format: maximum retry count must be an integer"
+                ))
+            })?,
+        ),
+        None => (s, 0),
+    };
+    Ok(RestartPolicy {
+        name: name.to_string(),
+        maximum_retry_count: count,
+    })
+}
+
+pub fn create_body(a: &CreateArgs) -> Result<ContainerCreateBody> {
+    if !a.publish.is_empty() {
+        return Err(usage("publishing ports (-p) needs bridge networking, which this version of berth does not have yet"));
+    }
+    if !a.volumes.is_empty() {
+        return Err(usage(
+            "volumes (-v) are not supported by this version of berth yet",
+        ));
+    }
+    if a.tty {
+        return Err(usage(
+            "pseudo-TTYs (-t) are not supported by this version of berth yet",
+        ));
+    }
+    let mut env = Vec::new();
+    for f in &a.env_file {
+        env.extend(parse_env_file(f)?);
+    }
+    env.extend(a.env.iter().filter_map(|e| env_entry(e)));
+    let mut labels = BTreeMap::new();
+    for l in &a.labels {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        labels.insert(k.to_string(), v.to_string());
+    }
+    let mem = |s: &Option<String>, what: &str| -> Result<i64> {
+        match s.as_deref() {
+            None => Ok(0),
+            Some("-1") => Ok(-1),
+            Some(v) => ram_in_bytes(v).ok_or_else(|| {
+                usage(format!(
+                    "invalid argument \"{v}\" for \"{what}\" flag: invalid size: '{v}'"
+                ))
+            }),
+        }
+    };
+    let mut log_config = BTreeMap::new();
+    for o in &a.log_opts {
+        let (k, v) = o
+            .split_once('=')
+            .ok_or_else(|| usage(format!("invalid log opt {o:?}: expected key=value")))?;
+        log_config.insert(k.to_string(), v.to_string());
+    }
+    let host_config = HostConfig {
+        memory: mem(&a.memory, "--memory")?,
+        memory_swap: mem(&a.memory_swap, "--memory-swap")?,
+        nano_cpus: a.cpus.map(|c| (c * 1e9).round() as i64).unwrap_or(0),
+        cpu_shares: a.cpu_shares.unwrap_or(0),
+        cpu_quota: a.cpu_quota.unwrap_or(0),
+        cpu_period: a.cpu_period.unwrap_or(0),
+        cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
+        pids_limit: a.pids_limit,
+        network_mode: a.network.clone().unwrap_or_else(|| "default".into()),
+        restart_policy: a
+            .restart
+            .as_deref()
+            .map(restart_policy)
+            .transpose()?
+            .unwrap_or_default(),
+        runtime: a.runtime.clone().unwrap_or_default(),
+        log_config: LogConfig {
+            kind: a.log_driver.clone().unwrap_or_default(),
+            config: Some(log_config),
+        },
+        privileged: a.privileged,
+        cap_add: Some(a.cap_add.clone()),
+        cap_drop: Some(a.cap_drop.clone()),
+        readonly_rootfs: a.read_only,
+        dns: Some(a.dns.clone()).filter(|d| !d.is_empty()),
+        extra_hosts: Some(a.add_host.clone()),
+        shm_size: mem(&a.shm_size, "--shm-size")?,
+        auto_remove: a.rm,
+        ..Default::default()
+    };
+    let mut body = ContainerCreateBody::default();
+    body.config.image = a.image.clone();
+    body.config.cmd = (!a.command.is_empty()).then(|| a.command.clone());
+    body.config.entrypoint = a.entrypoint.as_ref().map(|e| {
+        if e.is_empty() {
+            vec![]
+        } else {
+            vec![e.clone()]
+        }
+    });
+    body.config.env = Some(env);
+    body.config.working_dir = a.workdir.clone().unwrap_or_default();
+    body.config.user = a.user.clone().unwrap_or_default();
+    body.config.labels = Some(labels);
+    body.config.hostname = a.hostname.clone().unwrap_or_default();
+    body.config.stop_signal = a.stop_signal.clone();
+    body.config.stop_timeout = a.stop_timeout;
+    body.config.open_stdin = a.interactive;
+    body.config.attach_stdout = true;
+    body.config.attach_stderr = true;
+    body.host_config = Some(host_config);
+    Ok(body)
+}
+
+pub async fn create(client: &Client, a: &CreateArgs) -> Result<String> {
+    let body = create_body(a)?;
+    let q = a
+        .name
+        .as_deref()
+        .map(|n| format!("?name={}", enc(n)))
+        .unwrap_or_default();
+    match client
+        .post_json::<ContainerCreateResponse>(&format!("/containers/create{q}"), &body)
+        .await
+    {
+        Ok(r) => {
+            for w in r.warnings {
+                eprintln!("WARNING: {w}");
+            }
+            Ok(r.id)
+        }
+        Err(ClientError::Api {
+            status: 404,
+            message,
+        }) if message.starts_with("No such image") => {
+            eprintln!("Unable to find image '{}' locally", a.image);
+            Err(ClientError::Api {
+                status: 404,
+                message,
+            }
+            .into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Copies a container's multiplexed output to our stdout and stderr.
+pub async fn pump_output(mut stream: impl tokio::io::AsyncRead + Unpin) -> Result {
+    let mut d = Demuxer::default();
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut stdout = tokio::io::stdout();
+    let mut stderr = tokio::io::stderr();
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        d.push(&buf[..n]);
+        while let Some((s, payload)) = d.next_frame() {
+            if s == 2 {
+                stderr.write_all(&payload).await?;
+                stderr.flush().await?;
+            } else {
+                stdout.write_all(&payload).await?;
+                stdout.flush().await?;
+            }
+        }
+    }
+}
+
+pub async fn run(client: &Client, a: CreateArgs, detach: bool) -> Result {
+    let id = create(client, &a).await?;
+    if detach {
+        client.post(&format!("/containers/{id}/start")).await?;
+        println!("{id}");
+        return Ok(());
+    }
+    let attach = client
+        .hijack(&format!(
+            "/containers/{id}/attach?stream=1&stdout=1&stderr=1"
+        ))
+        .await?;
+    let condition = if a.rm { "removed" } else { "next-exit" };
+    // The wait is registered once its headers arrive, before the container starts.
+    let wait = client
+        .call(
+            Method::POST,
+            &format!("/containers/{id}/wait?condition={condition}"),
+            berth_client::empty_body(),
+            None,
+        )
+        .await?;
+    let output = tokio::spawn(pump_output(hyper_util::rt::TokioIo::new(attach)));
+    if let Err(e) = client.post(&format!("/containers/{id}/start")).await {
+        output.abort();
+        return Err(e.into());
+    }
+    let _ = output.await;
+    let status: berth_api::types::ContainerWaitResponse = read_json(wait).await?;
+    if status.status_code != 0 {
+        return Err(CliError::Exit(status.status_code as i32));
+    }
+    Ok(())
+}
+
+/// Reads a streamed response body to our stdout/stderr (logs).
+pub async fn pump_body(resp: hyper::Response<hyper::body::Incoming>, tty: bool) -> Result {
+    let mut body = resp.into_body();
+    let mut d = Demuxer::default();
+    let mut stdout = tokio::io::stdout();
+    let mut stderr = tokio::io::stderr();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| CliError::Usage(format!("stream: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if tty {
+            stdout.write_all(&data).await?;
+            continue;
+        }
+        d.push(&data);
+        while let Some((s, payload)) = d.next_frame() {
+            if s == 2 {
+                stderr.write_all(&payload).await?;
+            } else {
+                stdout.write_all(&payload).await?;
+            }
+        }
+        stdout.flush().await?;
+        stderr.flush().await?;
+    }
+    Ok(())
+}
