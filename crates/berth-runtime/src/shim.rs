@@ -63,7 +63,7 @@ pub const READY_FD: i32 = 3;
 
 fn exec_error_code(msg: &str) -> i32 {
     let m = msg.to_ascii_lowercase();
-    if m.contains("permission denied") || m.contains("is a directory") {
+    if m.contains("permission") || m.contains("is a directory") {
         126
     } else {
         127

@@ -1,0 +1,395 @@
+//! A real berthd per test: its own data root, exec root, socket and cgroup
+//! parent, a busybox image made from Debian's busybox-static, and a Drop
+//! that removes every container, mount, cgroup and process it made.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const DOCKER: &str = "/usr/local/bin/docker";
+
+/// target/debug (or release), found from the test binary's own path.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace` before the tests",
+        p.display()
+    );
+    p
+}
+
+/// A busybox root file system tar, made once per test process.
+pub fn busybox_tar() -> &'static Path {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("berth-test-busybox-{}", std::process::id()));
+        let root = dir.join("rootfs");
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::create_dir_all(root.join("tmp")).unwrap();
+        std::fs::copy("/bin/busybox", root.join("bin/busybox"))
+            .expect("busybox-static must be installed");
+        let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
+        for app in String::from_utf8_lossy(&list.stdout).lines() {
+            if app != "busybox" {
+                let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(app));
+            }
+        }
+        std::fs::write(
+            root.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+        let tar_path = dir.join("busybox.tar");
+        let mut b = tar::Builder::new(std::fs::File::create(&tar_path).unwrap());
+        b.follow_symlinks(false);
+        b.append_dir_all(".", &root).unwrap();
+        b.finish().unwrap();
+        tar_path
+    })
+}
+
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+    pub cgroup_parent: String,
+    child: Option<Child>,
+    extra_config: serde_json::Value,
+}
+
+fn unique() -> String {
+    format!("{}-{:08x}", std::process::id(), rand::random::<u32>())
+}
+
+impl Daemon {
+    pub fn start() -> Daemon {
+        Self::start_with(serde_json::json!({}))
+    }
+
+    /// Starts berthd with extra daemon.json keys.
+    pub fn start_with(extra: serde_json::Value) -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-it-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let socket = dir.path().join("berth.sock");
+        let mut d = Daemon {
+            cgroup_parent: format!("berth-it-{}", unique()),
+            dir,
+            socket,
+            child: None,
+            extra_config: extra,
+        };
+        d.spawn();
+        d
+    }
+
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    pub fn data_root(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn exec_root(&self) -> PathBuf {
+        self.dir.path().join("exec")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    fn config_path(&self) -> PathBuf {
+        let mut cfg = serde_json::json!({"cgroup-parent": self.cgroup_parent});
+        if let (Some(m), Some(extra)) = (cfg.as_object_mut(), self.extra_config.as_object()) {
+            for (k, v) in extra {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        let p = self.dir.path().join("daemon.json");
+        std::fs::write(&p, serde_json::to_vec(&cfg).unwrap()).unwrap();
+        p
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(bin("berthd"));
+        c.arg("-H")
+            .arg(self.host())
+            .arg("--data-root")
+            .arg(self.data_root())
+            .arg("--exec-root")
+            .arg(self.exec_root());
+        c.arg("--config-file")
+            .arg(self.config_path())
+            .arg("--log-level")
+            .arg("warn");
+        c.env("BERTH_SHIM", bin("berth-shim"));
+        c
+    }
+
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("berthd.log"))
+            .unwrap();
+        let child = self
+            .command()
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start berthd");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if std::os::unix::net::UnixStream::connect(&self.socket).is_ok() {
+                break;
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!("berthd exited at start ({status}): {}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "berthd did not come up: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("berthd.log")).unwrap_or_default()
+    }
+
+    /// Ends berthd with a signal and reaps it (containers stay up).
+    pub fn stop_daemon(&mut self, signal: i32) {
+        if let Some(mut c) = self.child.take() {
+            unsafe { libc::kill(c.id() as i32, signal) };
+            let _ = c.wait();
+        }
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new(DOCKER)
+            .args(args)
+            .env("DOCKER_HOST", self.host())
+            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .output()
+            .expect("run docker")
+    }
+
+    pub fn docker_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        run_with_stdin(
+            Command::new(DOCKER)
+                .args(args)
+                .env("DOCKER_HOST", self.host())
+                .env("DOCKER_CONFIG", self.dir.path().join("docker-config")),
+            input,
+        )
+    }
+
+    pub fn berth(&self, args: &[&str]) -> Output {
+        Command::new(bin("berth"))
+            .arg("-H")
+            .arg(self.host())
+            .args(args)
+            .output()
+            .expect("run berth")
+    }
+
+    pub fn berth_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        run_with_stdin(
+            Command::new(bin("berth"))
+                .arg("-H")
+                .arg(self.host())
+                .args(args),
+            input,
+        )
+    }
+
+    /// Imports the busybox image as `busybox:latest` (or another name).
+    pub fn import_busybox(&self, name: &str) -> String {
+        let out = self.berth(&[
+            "import",
+            "-c",
+            "CMD [\"sh\"]",
+            busybox_tar().to_str().unwrap(),
+            name,
+        ]);
+        assert_ok(&out);
+        stdout(&out).trim().to_string()
+    }
+
+    pub fn client(&self) -> berth_client::Client {
+        berth_client::Client::new(&self.host()).unwrap()
+    }
+
+    fn cleanup(&mut self) {
+        if self.child.is_none()
+            && self.socket.exists()
+            && std::os::unix::net::UnixStream::connect(&self.socket).is_err()
+        {
+            // berthd was killed by the test: bring it back to remove what it owns.
+            self.spawn();
+        }
+        if self.child.is_some() {
+            let ids = self.berth(&["ps", "-aq", "--no-trunc"]);
+            for id in stdout(&ids).lines().filter(|l| !l.is_empty()) {
+                let _ = self.berth(&["rm", "-f", id]);
+            }
+            self.stop_daemon(libc::SIGTERM);
+        }
+        // Whatever is still mounted below our directory (a test that failed mid-way).
+        let root = self.dir.path().display().to_string();
+        if let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") {
+            let mut targets: Vec<&str> = mounts
+                .lines()
+                .filter_map(|l| l.split(' ').nth(4))
+                .filter(|t| t.starts_with(&root))
+                .collect();
+            targets.sort_by_key(|t| std::cmp::Reverse(t.len()));
+            for t in targets {
+                let c = std::ffi::CString::new(t).unwrap();
+                unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+            }
+        }
+        remove_cgroups(&self.cgroup_parent);
+    }
+}
+
+/// Removes a cgroup parent (and any leftover children) from every hierarchy.
+pub fn remove_cgroups(parent: &str) {
+    let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path().join(parent);
+        if let Ok(children) = std::fs::read_dir(&p) {
+            for c in children.flatten() {
+                if c.path().is_dir() {
+                    let _ = std::fs::remove_dir(c.path());
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(&p);
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait");
+    let _ = writer.join();
+    out
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[track_caller]
+pub fn assert_ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "command failed ({}):\nstdout: {}\nstderr: {}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// Polls until `f` holds or the time is up.
+#[track_caller]
+pub fn eventually(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A raw HTTP/1.1 request over the socket, for malformed-input tests.
+pub fn raw_http(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: berth\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    // Decode a chunked body well enough for JSON answers.
+    let body = if text
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut rest = body.as_str();
+        while let Some((len, after)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
+            if n == 0 || after.len() < n {
+                break;
+            }
+            out.push_str(&after[..n]);
+            rest = after[n..].trim_start_matches("\r\n");
+        }
+        out
+    } else {
+        body
+    };
+    (status, body)
+}
