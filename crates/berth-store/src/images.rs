@@ -197,7 +197,15 @@ impl ImageStore {
     /// Finds an image by reference, full ID, or unique ID prefix, as docker does.
     pub fn resolve(&self, name: &str) -> Result<ImageRecord> {
         let not_found = || StoreError::NotFound(format!("No such image: {name}"));
-        if let Ok(r) = ImageRef::parse(name) {
+        let looks_like_id = {
+            let hex = name.strip_prefix("sha256:").unwrap_or(name);
+            !hex.is_empty() && hex.bytes().all(|c| c.is_ascii_hexdigit())
+        };
+        let parsed = ImageRef::parse(name);
+        if let (Err(e), false) = (&parsed, looks_like_id) {
+            return Err(StoreError::Invalid(e.message.clone()));
+        }
+        if let Ok(r) = parsed {
             let id: Option<String> = self
                 .db
                 .lock()
