@@ -12,6 +12,7 @@ use crate::run::{self, CreateArgs};
 use crate::{CliError, Result};
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum ContainerCmd {
     /// Create and run a new container from an image
     Run(RunArgs),
@@ -50,6 +51,7 @@ pub enum ContainerCmd {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum ContainerGroupCmd {
     #[command(flatten)]
     Common(ContainerCmd),

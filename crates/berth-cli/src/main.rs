@@ -42,6 +42,7 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 enum Cmd {
     #[command(flatten)]
     Container(containers::ContainerCmd),

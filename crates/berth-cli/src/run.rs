@@ -167,9 +167,10 @@ fn restart_policy(s: &str) -> Result<RestartPolicy> {
         Some((n, c)) => (
             n,
             c.parse::<i64>().map_err(|_| {
-                usage(format!(
+                usage(
                     "invalid restart policy format: maximum retry count must be an integer"
-                ))
+                        .to_string(),
+                )
             })?,
         ),
         None => (s, 0),

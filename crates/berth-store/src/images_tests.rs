@@ -185,7 +185,7 @@ fn bad_archives_change_nothing() {
         ),
         (
             "wrong config digest",
-            save_archive(&[good.clone()], "bad:2", |m| {
+            save_archive(std::slice::from_ref(&good), "bad:2", |m| {
                 let cfg = String::from_utf8(m[0].1.clone())
                     .unwrap()
                     .replace("sh", "ls");
@@ -194,24 +194,27 @@ fn bad_archives_change_nothing() {
         ),
         (
             "truncated",
-            save_archive(&[good.clone()], "bad:3", |_| {})[..900].to_vec(),
+            save_archive(std::slice::from_ref(&good), "bad:3", |_| {})[..900].to_vec(),
         ),
         (
             "no manifest",
-            save_archive(&[good.clone()], "bad:4", |m| {
+            save_archive(std::slice::from_ref(&good), "bad:4", |m| {
                 m.retain(|(p, _)| p != "manifest.json")
             }),
         ),
         (
             "manifest not json",
-            save_archive(&[good.clone()], "bad:5", |m| {
+            save_archive(std::slice::from_ref(&good), "bad:5", |m| {
                 m.last_mut().unwrap().1 = b"{".to_vec()
             }),
         ),
-        ("bad tag", save_archive(&[good.clone()], "Bad Tag", |_| {})),
+        (
+            "bad tag",
+            save_archive(std::slice::from_ref(&good), "Bad Tag", |_| {}),
+        ),
         (
             "layer escapes",
-            save_archive(&[good.clone()], "bad:6", |m| {
+            save_archive(std::slice::from_ref(&good), "bad:6", |m| {
                 let l = m.last().unwrap().1.clone();
                 let s = String::from_utf8(l)
                     .unwrap()

@@ -14,7 +14,10 @@ fn post(d: &Daemon, path: &str, body: &str) -> (u16, String) {
 }
 
 fn message(body: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(body).ok().and_then(|v| v["message"].as_str().map(String::from)).unwrap_or_else(|| format!("<not an error body: {body}>"))
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(String::from))
+        .unwrap_or_else(|| format!("<not an error body: {body}>"))
 }
 
 #[test]
@@ -24,12 +27,20 @@ fn ping_version_prefixes_and_negotiation() {
     assert_eq!((s, b.as_str()), (200, "OK"));
     let (s, _) = raw_http(&d.socket, "HEAD", "/_ping", "text/plain", b"");
     assert_eq!(s, 200);
-    for p in ["/version", "/v1.47/version", "/v1.24/version", "/v1.40/info"] {
+    for p in [
+        "/version",
+        "/v1.47/version",
+        "/v1.24/version",
+        "/v1.40/info",
+    ] {
         assert_eq!(get(&d, p).0, 200, "{p}");
     }
     let (s, b) = get(&d, "/v1.99/version");
     assert_eq!(s, 400);
-    assert!(message(&b).contains("is too new. Maximum supported API version is 1.47"), "{b}");
+    assert!(
+        message(&b).contains("is too new. Maximum supported API version is 1.47"),
+        "{b}"
+    );
     let (s, b) = get(&d, "/v1.12/version");
     assert_eq!(s, 400, "{b}");
     let (s, b) = get(&d, "/v1.47/no/such/path");
@@ -37,7 +48,8 @@ fn ping_version_prefixes_and_negotiation() {
     // Api-Version header on every answer.
     use std::io::{Read, Write};
     let mut c = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
-    c.write_all(b"HEAD /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    c.write_all(b"HEAD /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut r = String::new();
     c.read_to_string(&mut r).unwrap();
     assert!(r.to_ascii_lowercase().contains("api-version: 1.47"), "{r}");
@@ -48,32 +60,70 @@ fn errors_are_dockerd_shaped() {
     let d = Daemon::start();
     d.import_busybox("busybox");
     let (s, b) = get(&d, "/containers/nope/json");
-    assert_eq!((s, message(&b)), (404, "No such container: nope".to_string()));
+    assert_eq!(
+        (s, message(&b)),
+        (404, "No such container: nope".to_string())
+    );
     let (s, b) = get(&d, "/images/nope/json");
     assert_eq!((s, message(&b)), (404, "No such image: nope".to_string()));
-    let (s, b) = post(&d, "/containers/create?name=dup", r#"{"Image":"busybox","Cmd":["true"]}"#);
+    let (s, b) = post(
+        &d,
+        "/containers/create?name=dup",
+        r#"{"Image":"busybox","Cmd":["true"]}"#,
+    );
     assert_eq!(s, 201, "{b}");
-    let (s, b) = post(&d, "/containers/create?name=dup", r#"{"Image":"busybox","Cmd":["true"]}"#);
+    let (s, b) = post(
+        &d,
+        "/containers/create?name=dup",
+        r#"{"Image":"busybox","Cmd":["true"]}"#,
+    );
     assert_eq!(s, 409);
-    assert!(message(&b).contains("The container name \"/dup\" is already in use"), "{b}");
-    let (s, b) = post(&d, "/containers/create?name=bad%20name", r#"{"Image":"busybox"}"#);
+    assert!(
+        message(&b).contains("The container name \"/dup\" is already in use"),
+        "{b}"
+    );
+    let (s, b) = post(
+        &d,
+        "/containers/create?name=bad%20name",
+        r#"{"Image":"busybox"}"#,
+    );
     assert_eq!(s, 400, "{b}");
     // Image in use: 409 unless forced.
-    let (s, b) = raw_http(&d.socket, "DELETE", "/images/busybox", "application/json", b"");
+    let (s, b) = raw_http(
+        &d.socket,
+        "DELETE",
+        "/images/busybox",
+        "application/json",
+        b"",
+    );
     assert_eq!(s, 409, "{b}");
     assert!(message(&b).contains("must force"), "{b}");
     // Running container: remove and start conflicts, stop of a stopped one is 304.
-    let (_, b) = post(&d, "/containers/create?name=sleeper", r#"{"Image":"busybox","Cmd":["sleep","100"]}"#);
+    let (_, b) = post(
+        &d,
+        "/containers/create?name=sleeper",
+        r#"{"Image":"busybox","Cmd":["sleep","100"]}"#,
+    );
     assert!(b.contains("Id"));
     assert_eq!(post(&d, "/containers/sleeper/start", "").0, 204);
     assert_eq!(post(&d, "/containers/sleeper/start", "").0, 304);
-    let (s, b) = raw_http(&d.socket, "DELETE", "/containers/sleeper", "application/json", b"");
+    let (s, b) = raw_http(
+        &d.socket,
+        "DELETE",
+        "/containers/sleeper",
+        "application/json",
+        b"",
+    );
     assert_eq!(s, 409);
     assert!(message(&b).contains("container is running"), "{b}");
     let (s, b) = post(&d, "/containers/sleeper/kill?signal=SIGNOPE", "");
     assert_eq!(s, 400, "{b}");
     assert_eq!(post(&d, "/containers/sleeper/kill", "").0, 204);
-    eventually("stopped", 10, || get(&d, "/containers/sleeper/json").1.contains("\"Running\":false"));
+    eventually("stopped", 10, || {
+        get(&d, "/containers/sleeper/json")
+            .1
+            .contains("\"Running\":false")
+    });
     assert_eq!(post(&d, "/containers/sleeper/stop", "").0, 304);
     let (s, b) = post(&d, "/containers/sleeper/kill", "");
     assert_eq!(s, 409, "{b}");
@@ -88,24 +138,54 @@ fn malformed_create_bodies_are_400() {
     let cases = [
         ("{", "invalid JSON"),
         (r#"{"Image":"busybox","Tty":"yes"}"#, "invalid JSON"),
-        (r#"{"Image":"busybox","HostConfig":{"Memory":"lots"}}"#, "invalid JSON"),
+        (
+            r#"{"Image":"busybox","HostConfig":{"Memory":"lots"}}"#,
+            "invalid JSON",
+        ),
         (r#"{"Image":"busybox","Cmd":[1,2]}"#, "invalid JSON"),
         (r#"["not","an","object"]"#, "invalid JSON"),
         (r#"{"Image":""}"#, "config cannot be empty"),
-        (r#"{"Image":"busybox","HostConfig":{"RestartPolicy":{"Name":"sometimes"}}}"#, "invalid restart policy"),
-        (r#"{"Image":"busybox","HostConfig":{"Memory":1024}}"#, "Minimum memory limit"),
-        (r#"{"Image":"busybox","HostConfig":{"CapAdd":["CAP_NOPE"]}}"#, "unknown capability"),
-        (r#"{"Image":"busybox","HostConfig":{"NanoCpus":99000000000}}"#, "Range of CPUs"),
-        (r#"{"Image":"busybox","WorkingDir":"relative"}"#, "absolute path"),
-        (r#"{"Image":"busybox","StopSignal":"SIGWHAT"}"#, "Invalid signal"),
-        (r#"{"Image":"busybox","HostConfig":{"LogConfig":{"Type":"syslog"}}}"#, "not supported"),
-        (r#"{"Image":"busybox","HostConfig":{"LogConfig":{"Type":"json-file","Config":{"max-size":"huge"}}}}"#, "max-size"),
+        (
+            r#"{"Image":"busybox","HostConfig":{"RestartPolicy":{"Name":"sometimes"}}}"#,
+            "invalid restart policy",
+        ),
+        (
+            r#"{"Image":"busybox","HostConfig":{"Memory":1024}}"#,
+            "Minimum memory limit",
+        ),
+        (
+            r#"{"Image":"busybox","HostConfig":{"CapAdd":["CAP_NOPE"]}}"#,
+            "unknown capability",
+        ),
+        (
+            r#"{"Image":"busybox","HostConfig":{"NanoCpus":99000000000}}"#,
+            "Range of CPUs",
+        ),
+        (
+            r#"{"Image":"busybox","WorkingDir":"relative"}"#,
+            "absolute path",
+        ),
+        (
+            r#"{"Image":"busybox","StopSignal":"SIGWHAT"}"#,
+            "Invalid signal",
+        ),
+        (
+            r#"{"Image":"busybox","HostConfig":{"LogConfig":{"Type":"syslog"}}}"#,
+            "not supported",
+        ),
+        (
+            r#"{"Image":"busybox","HostConfig":{"LogConfig":{"Type":"json-file","Config":{"max-size":"huge"}}}}"#,
+            "max-size",
+        ),
         (r#"{"Image":"Bad Name"}"#, "invalid reference format"),
     ];
     for (body, want) in cases {
         let (s, b) = post(&d, "/containers/create", body);
         assert_eq!(s, 400, "{body} -> {b}");
-        assert!(message(&b).contains(want), "{body}: expected {want:?} in {b}");
+        assert!(
+            message(&b).contains(want),
+            "{body}: expected {want:?} in {b}"
+        );
     }
     let (s, _) = post(&d, "/containers/create", r#"{"Image":"nosuch"}"#);
     assert_eq!(s, 404);
@@ -113,7 +193,10 @@ fn malformed_create_bodies_are_400() {
     assert_eq!(b.trim(), "[]", "nothing was created");
     let (s, _) = get(&d, "/containers/json?filters=%7Bbad");
     assert_eq!(s, 400);
-    let (s, _) = get(&d, "/containers/json?filters=%7B%22status%22%3A%5B%22sleepy%22%5D%7D");
+    let (s, _) = get(
+        &d,
+        "/containers/json?filters=%7B%22status%22%3A%5B%22sleepy%22%5D%7D",
+    );
     assert_eq!(s, 400);
 }
 
@@ -122,7 +205,10 @@ fn store_state(d: &Daemon) -> (Vec<String>, String) {
     let mut files = Vec::new();
     for sub in ["blobs/sha256", "snapshots"] {
         if let Ok(rd) = std::fs::read_dir(d.data_root().join(sub)) {
-            files.extend(rd.flatten().map(|e| format!("{sub}/{}", e.file_name().to_string_lossy())));
+            files.extend(
+                rd.flatten()
+                    .map(|e| format!("{sub}/{}", e.file_name().to_string_lossy())),
+            );
         }
     }
     files.sort();
@@ -135,7 +221,13 @@ fn tar_with(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
-fn raw_entry(b: &mut tar::Builder<Vec<u8>>, name: &str, kind: tar::EntryType, link: Option<&str>, data: &[u8]) {
+fn raw_entry(
+    b: &mut tar::Builder<Vec<u8>>,
+    name: &str,
+    kind: tar::EntryType,
+    link: Option<&str>,
+    data: &[u8],
+) {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
     h.set_size(data.len() as u64);
@@ -157,34 +249,85 @@ fn hostile_archives_are_refused_and_change_nothing() {
     std::fs::create_dir_all(&outside).unwrap();
     let escape_target = outside.to_str().unwrap().to_string();
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("dot-dot member", tar_with(|b| raw_entry(b, "../../escaped", tar::EntryType::Regular, None, b"x"))),
-        ("write through absolute symlink", tar_with(|b| {
-            raw_entry(b, "evil", tar::EntryType::Symlink, Some(&escape_target), b"");
-            raw_entry(b, "evil/payload", tar::EntryType::Regular, None, b"x");
-        })),
-        ("write through escaping symlink", tar_with(|b| {
-            raw_entry(b, "up", tar::EntryType::Symlink, Some("../../../../../../../../tmp"), b"");
-            raw_entry(b, "up/berth-escape-payload", tar::EntryType::Regular, None, b"x");
-        })),
-        ("hard link outside", tar_with(|b| raw_entry(b, "h", tar::EntryType::Link, Some("/etc/shadow"), b""))),
-        ("device node", tar_with(|b| raw_entry(b, "dev/sda", tar::EntryType::Block, None, b""))),
+        (
+            "dot-dot member",
+            tar_with(|b| raw_entry(b, "../../escaped", tar::EntryType::Regular, None, b"x")),
+        ),
+        (
+            "write through absolute symlink",
+            tar_with(|b| {
+                raw_entry(
+                    b,
+                    "evil",
+                    tar::EntryType::Symlink,
+                    Some(&escape_target),
+                    b"",
+                );
+                raw_entry(b, "evil/payload", tar::EntryType::Regular, None, b"x");
+            }),
+        ),
+        (
+            "write through escaping symlink",
+            tar_with(|b| {
+                raw_entry(
+                    b,
+                    "up",
+                    tar::EntryType::Symlink,
+                    Some("../../../../../../../../tmp"),
+                    b"",
+                );
+                raw_entry(
+                    b,
+                    "up/berth-escape-payload",
+                    tar::EntryType::Regular,
+                    None,
+                    b"x",
+                );
+            }),
+        ),
+        (
+            "hard link outside",
+            tar_with(|b| raw_entry(b, "h", tar::EntryType::Link, Some("/etc/shadow"), b"")),
+        ),
+        (
+            "device node",
+            tar_with(|b| raw_entry(b, "dev/sda", tar::EntryType::Block, None, b"")),
+        ),
         ("truncated", {
             let t = tar_with(|b| raw_entry(b, "big", tar::EntryType::Regular, None, &[1u8; 8000]));
             t[..3000].to_vec()
         }),
-        ("not a tar", b"this is not a tar archive at all, just some words".repeat(20)),
+        (
+            "not a tar",
+            b"this is not a tar archive at all, just some words".repeat(20),
+        ),
     ];
     for (what, archive) in &cases {
         // As an import (a root file system) ...
-        let (s, b) = raw_http(&d.socket, "POST", "/images/create?fromSrc=-&repo=evil", "application/x-tar", archive);
+        let (s, b) = raw_http(
+            &d.socket,
+            "POST",
+            "/images/create?fromSrc=-&repo=evil",
+            "application/x-tar",
+            archive,
+        );
         assert_eq!(s, 400, "import of {what}: {b}");
         assert!(!message(&b).is_empty());
         // ... and as a docker-save archive.
-        let (s, b) = raw_http(&d.socket, "POST", "/images/load", "application/x-tar", archive);
+        let (s, b) = raw_http(
+            &d.socket,
+            "POST",
+            "/images/load",
+            "application/x-tar",
+            archive,
+        );
         assert_eq!(s, 400, "load of {what}: {b}");
         assert_eq!(store_state(&d), before, "{what} changed the store");
     }
-    assert!(std::fs::read_dir(&outside).unwrap().next().is_none(), "nothing written outside");
+    assert!(
+        std::fs::read_dir(&outside).unwrap().next().is_none(),
+        "nothing written outside"
+    );
     assert!(!std::path::Path::new("/tmp/berth-escape-payload").exists());
 }
 
@@ -212,9 +355,18 @@ fn load_with_wrong_digests_changes_nothing() {
         out.append_data(&mut h, path, &data[..]).unwrap();
     }
     assert!(tampered);
-    let (s, b) = raw_http(&d.socket, "POST", "/images/load", "application/x-tar", &out.into_inner().unwrap());
+    let (s, b) = raw_http(
+        &d.socket,
+        "POST",
+        "/images/load",
+        "application/x-tar",
+        &out.into_inner().unwrap(),
+    );
     assert_eq!(s, 400, "{b}");
-    assert!(message(&b).contains("digest mismatch") || message(&b).contains("mismatch"), "{b}");
+    assert!(
+        message(&b).contains("digest mismatch") || message(&b).contains("mismatch"),
+        "{b}"
+    );
     assert_eq!(store_state(&d), before);
 }
 
@@ -222,12 +374,28 @@ fn load_with_wrong_digests_changes_nothing() {
 fn wait_conditions_and_logs_options() {
     let d = Daemon::start();
     d.import_busybox("busybox");
-    let id = stdout(&d.berth(&["create", "busybox", "sh", "-c", "echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three"])).trim().to_string();
+    let id = stdout(&d.berth(&[
+        "create",
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three",
+    ]))
+    .trim()
+    .to_string();
     // A next-exit wait registered before start sees the exit.
     let waiter = {
         let sock = d.socket.clone();
         let id = id.clone();
-        std::thread::spawn(move || raw_http(&sock, "POST", &format!("/containers/{id}/wait?condition=next-exit"), "application/json", b""))
+        std::thread::spawn(move || {
+            raw_http(
+                &sock,
+                "POST",
+                &format!("/containers/{id}/wait?condition=next-exit"),
+                "application/json",
+                b"",
+            )
+        })
     };
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert_eq!(post(&d, &format!("/containers/{id}/start"), "").0, 204);
@@ -242,22 +410,46 @@ fn wait_conditions_and_logs_options() {
     assert_eq!(stderr(&out), "two\n");
     assert_eq!(stdout(&d.berth(&["logs", "--tail", "1", &id])), "three\n");
     let ts = stdout(&d.berth(&["logs", "-t", &id]));
-    assert!(ts.lines().all(|l| l.len() > 30 && l.contains('T') && l.contains('Z')), "{ts}");
-    assert_eq!(stdout(&d.berth(&["logs", "--since", "2030-01-01T00:00:00Z", &id])), "");
+    assert!(
+        ts.lines()
+            .all(|l| l.len() > 30 && l.contains('T') && l.contains('Z')),
+        "{ts}"
+    );
+    assert_eq!(
+        stdout(&d.berth(&["logs", "--since", "2030-01-01T00:00:00Z", &id])),
+        ""
+    );
     let (s, _) = get(&d, &format!("/containers/{id}/logs"));
     assert_eq!(s, 400, "no stream chosen");
     // removed: answers once the container is gone.
     let waiter = {
         let sock = d.socket.clone();
         let id = id.clone();
-        std::thread::spawn(move || raw_http(&sock, "POST", &format!("/containers/{id}/wait?condition=removed"), "application/json", b""))
+        std::thread::spawn(move || {
+            raw_http(
+                &sock,
+                "POST",
+                &format!("/containers/{id}/wait?condition=removed"),
+                "application/json",
+                b"",
+            )
+        })
     };
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert_ok(&d.berth(&["rm", &id]));
     let (s, b) = waiter.join().unwrap();
     assert_eq!(s, 200, "{b}");
     // logs -f ends when the container exits.
-    let id = stdout(&d.berth(&["run", "-d", "busybox", "sh", "-c", "for i in 1 2 3; do echo f$i; sleep 0.2; done"])).trim().to_string();
+    let id = stdout(&d.berth(&[
+        "run",
+        "-d",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo f$i; sleep 0.2; done",
+    ]))
+    .trim()
+    .to_string();
     let out = d.berth(&["logs", "-f", &id]);
     assert_eq!(stdout(&out), "f1\nf2\nf3\n");
 }
@@ -267,11 +459,20 @@ fn filters_on_lists() {
     let d = Daemon::start();
     d.import_busybox("busybox");
     d.import_busybox("other:1");
-    assert_ok(&d.berth(&["run", "-d", "--name", "a1", "-l", "team=x", "busybox", "sleep", "100"]));
-    assert_eq!(code(&d.berth(&["run", "--name", "b1", "other:1", "sh", "-c", "exit 3"])), 3);
+    assert_ok(&d.berth(&[
+        "run", "-d", "--name", "a1", "-l", "team=x", "busybox", "sleep", "100",
+    ]));
+    assert_eq!(
+        code(&d.berth(&["run", "--name", "b1", "other:1", "sh", "-c", "exit 3"])),
+        3
+    );
     assert_ok(&d.berth(&["create", "--name", "c1", "busybox", "true"]));
     let names = |args: &[&str]| {
-        let mut v: Vec<String> = stdout(&d.berth(&[&["ps", "--format", "{{.Names}}"], args].concat())).lines().map(String::from).collect();
+        let mut v: Vec<String> =
+            stdout(&d.berth(&[&["ps", "--format", "{{.Names}}"], args].concat()))
+                .lines()
+                .map(String::from)
+                .collect();
         v.sort();
         v.join(",")
     };
@@ -284,7 +485,12 @@ fn filters_on_lists() {
     assert_eq!(names(&["-a", "-f", "ancestor=other:1"]), "b1");
     assert_eq!(names(&["-a", "-f", "name=c"]), "c1");
     assert_eq!(names(&["-a", "-n", "1"]), "c1");
-    let imgs = |args: &[&str]| stdout(&d.berth(&[&["images", "--format", "{{.Repository}}:{{.Tag}}"], args].concat())).lines().collect::<Vec<_>>().join(",");
+    let imgs = |args: &[&str]| {
+        stdout(&d.berth(&[&["images", "--format", "{{.Repository}}:{{.Tag}}"], args].concat()))
+            .lines()
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     assert_eq!(imgs(&["-f", "reference=oth*"]), "other:1");
     assert_eq!(imgs(&["-f", "dangling=true"]), "");
     let prune = d.berth(&["container", "prune", "-f"]);

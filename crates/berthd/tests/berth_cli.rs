@@ -10,15 +10,43 @@ fn run_variants_and_exit_codes() {
     d.import_busybox("busybox");
     let out = d.berth(&["run", "--rm", "busybox", "echo", "hello"]);
     assert_eq!((stdout(&out).as_str(), code(&out)), ("hello\n", 0));
-    assert_eq!(code(&d.berth(&["run", "--rm", "busybox", "sh", "-c", "exit 13"])), 13);
-    assert_eq!(code(&d.berth(&["run", "--rm", "busybox", "nosuchcommand"])), 127);
+    assert_eq!(
+        code(&d.berth(&["run", "--rm", "busybox", "sh", "-c", "exit 13"])),
+        13
+    );
+    assert_eq!(
+        code(&d.berth(&["run", "--rm", "busybox", "nosuchcommand"])),
+        127
+    );
     assert_eq!(code(&d.berth(&["run", "--rm", "nosuchimage"])), 125);
-    assert_eq!(code(&d.berth(&["run", "--rm", "--bogus-flag", "busybox"])), 2, "clap usage error");
+    assert_eq!(
+        code(&d.berth(&["run", "--rm", "--bogus-flag", "busybox"])),
+        2,
+        "clap usage error"
+    );
     let env_file = d.dir.path().join("env");
     std::fs::write(&env_file, "# comment\nFROM_FILE=yes\n\nOTHER=2\n").unwrap();
-    let out = d.berth(&["run", "--rm", "--env-file", env_file.to_str().unwrap(), "-e", "OTHER=3", "busybox", "sh", "-c", "echo $FROM_FILE $OTHER $PATH"]);
-    assert_eq!(stdout(&out), "yes 3 /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
-    let id = stdout(&d.berth(&["run", "-d", "--name", "bg", "-l", "a=b", "busybox", "sleep", "100"])).trim().to_string();
+    let out = d.berth(&[
+        "run",
+        "--rm",
+        "--env-file",
+        env_file.to_str().unwrap(),
+        "-e",
+        "OTHER=3",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $FROM_FILE $OTHER $PATH",
+    ]);
+    assert_eq!(
+        stdout(&out),
+        "yes 3 /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+    );
+    let id = stdout(&d.berth(&[
+        "run", "-d", "--name", "bg", "-l", "a=b", "busybox", "sleep", "100",
+    ]))
+    .trim()
+    .to_string();
     assert_eq!(id.len(), 64);
     let out = d.berth(&["ps", "-q"]);
     assert_eq!(stdout(&out).trim(), &id[..12]);
@@ -29,15 +57,28 @@ fn run_variants_and_exit_codes() {
     let out = d.berth(&["ps", "--format", "table {{.Names}}\\t{{.Status}}"]);
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
-    assert!(lines[0].starts_with("NAMES") && lines[0].contains("STATUS"), "{lines:?}");
-    assert!(lines[1].starts_with("bg") && lines[1].contains("Up "), "{lines:?}");
+    assert!(
+        lines[0].starts_with("NAMES") && lines[0].contains("STATUS"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].starts_with("bg") && lines[1].contains("Up "),
+        "{lines:?}"
+    );
     let out = d.berth(&["inspect", "--format", "{{json .Config.Labels}}", "bg"]);
     assert_eq!(stdout(&out).trim(), r#"{"a":"b"}"#);
     let out = d.berth(&["container", "inspect", "bg"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v[0]["Id"], id.as_str());
     assert_eq!(code(&d.berth(&["inspect", "nothing-here"])), 1);
-    for cmd in [["stop", "-t", "1"].as_slice(), &["start"], &["restart", "-t", "0"], &["pause"], &["unpause"], &["kill"]] {
+    for cmd in [
+        ["stop", "-t", "1"].as_slice(),
+        &["start"],
+        &["restart", "-t", "0"],
+        &["pause"],
+        &["unpause"],
+        &["kill"],
+    ] {
         let mut args = cmd.to_vec();
         args.push("bg");
         let out = d.berth(&args);
@@ -49,7 +90,13 @@ fn run_variants_and_exit_codes() {
     assert_ok(&d.berth(&["start", "fg"]));
     let top = d.berth(&["top", "fg", "-o", "pid,comm"]);
     assert!(stdout(&top).contains("sleep"), "{}", stdout(&top));
-    let stats = d.berth(&["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "fg"]);
+    let stats = d.berth(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.PIDs}}",
+        "fg",
+    ]);
     assert_eq!(stdout(&stats).trim(), "fg 1");
     assert_ok(&d.berth(&["rm", "-f", "fg"]));
     let out = d.berth(&["rm", "fg"]);
@@ -61,9 +108,22 @@ fn run_variants_and_exit_codes() {
 fn start_attach_and_create() {
     let d = Daemon::start();
     d.import_busybox("busybox");
-    let id = stdout(&d.berth(&["create", "--name", "later", "busybox", "sh", "-c", "echo started; exit 4"])).trim().to_string();
+    let id = stdout(&d.berth(&[
+        "create",
+        "--name",
+        "later",
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; exit 4",
+    ]))
+    .trim()
+    .to_string();
     assert_eq!(id.len(), 64);
-    assert_eq!(stdout(&d.berth(&["ps", "-a", "--format", "{{.Status}}"])).trim(), "Created");
+    assert_eq!(
+        stdout(&d.berth(&["ps", "-a", "--format", "{{.Status}}"])).trim(),
+        "Created"
+    );
     let out = d.berth(&["start", "-a", "later"]);
     assert_eq!((stdout(&out).as_str(), code(&out)), ("started\n", 4));
 }
@@ -72,28 +132,61 @@ fn start_attach_and_create() {
 fn image_commands() {
     let d = Daemon::start();
     let tar = busybox_tar().to_str().unwrap();
-    let id = stdout(&d.berth(&["image", "import", "-c", "CMD [\"sh\"]", "-m", "from test", tar, "img:1"])).trim().to_string();
+    let id = stdout(&d.berth(&[
+        "image",
+        "import",
+        "-c",
+        "CMD [\"sh\"]",
+        "-m",
+        "from test",
+        tar,
+        "img:1",
+    ]))
+    .trim()
+    .to_string();
     assert!(id.starts_with("sha256:"));
     assert_ok(&d.berth(&["tag", "img:1", "img:2"]));
     assert_ok(&d.berth(&["image", "tag", "img:1", "localhost:5000/team/img:3"]));
     let out = d.berth(&["images"]);
     let text = stdout(&out);
     assert!(text.starts_with("REPOSITORY"), "{text}");
-    assert!(text.contains("localhost:5000/team/img") && text.contains("img ") && text.contains(&id[7..19]), "{text}");
+    assert!(
+        text.contains("localhost:5000/team/img")
+            && text.contains("img ")
+            && text.contains(&id[7..19]),
+        "{text}"
+    );
     let out = d.berth(&["image", "ls", "-q"]);
     assert_eq!(stdout(&out).trim(), &id[7..19], "one ID for three tags");
     let hist = d.berth(&["history", "img:1"]);
     assert!(stdout(&hist).contains("from test"), "{}", stdout(&hist));
-    let insp = d.berth(&["image", "inspect", "-f", "{{.Config.Cmd}} {{len .RootFS.Layers}}", "img:1"]);
+    let insp = d.berth(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Config.Cmd}} {{len .RootFS.Layers}}",
+        "img:1",
+    ]);
     assert_eq!(stdout(&insp).trim(), "[sh] 1");
     let saved = d.dir.path().join("img.tar");
-    assert_ok(&d.berth(&["image", "save", "-o", saved.to_str().unwrap(), "img:1", "img:2"]));
+    assert_ok(&d.berth(&[
+        "image",
+        "save",
+        "-o",
+        saved.to_str().unwrap(),
+        "img:1",
+        "img:2",
+    ]));
     let out = d.berth(&["rmi", "img:2"]);
     assert_eq!(stdout(&out).trim(), "Untagged: img:2");
     let out = d.berth(&["rmi", &id]);
     assert_eq!(code(&out), 1, "ID with several tags needs force");
     let out = d.berth(&["image", "rm", "-f", &id]);
-    assert!(stdout(&out).contains("Deleted: sha256:"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("Deleted: sha256:"),
+        "{}",
+        stdout(&out)
+    );
     let out = d.berth(&["load", "-i", saved.to_str().unwrap()]);
     assert_eq!(stdout(&out), "Loaded image: img:1\nLoaded image: img:2\n");
     let raw = std::fs::read(&saved).unwrap();
@@ -104,11 +197,23 @@ fn image_commands() {
     assert_ok(&d.berth(&["tag", "img:1", "keep:1"]));
     assert_ok(&d.berth(&["rmi", "img:1", "img:2"]));
     assert_ok(&d.berth(&["image", "prune", "-f"]));
-    assert_eq!(stdout(&d.berth(&["images", "--format", "{{.Repository}}"])).trim(), "keep");
+    assert_eq!(
+        stdout(&d.berth(&["images", "--format", "{{.Repository}}"])).trim(),
+        "keep"
+    );
     let out = d.berth(&["image", "prune", "-a", "-f"]);
-    assert!(stdout(&out).contains("deleted: sha256:"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("deleted: sha256:"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(stdout(&d.berth(&["images", "-q"])).trim(), "");
-    assert!(std::fs::read_dir(d.data_root().join("snapshots")).unwrap().all(|e| e.unwrap().file_name() == "empty"), "snapshots removed");
+    assert!(
+        std::fs::read_dir(d.data_root().join("snapshots"))
+            .unwrap()
+            .all(|e| e.unwrap().file_name() == "empty"),
+        "snapshots removed"
+    );
 }
 
 #[test]
@@ -116,11 +221,19 @@ fn system_commands() {
     let d = Daemon::start();
     d.import_busybox("busybox");
     let v = d.berth(&["version"]);
-    assert!(stdout(&v).contains("Server: Berth Engine") && stdout(&v).contains("1.47"), "{}", stdout(&v));
+    assert!(
+        stdout(&v).contains("Server: Berth Engine") && stdout(&v).contains("1.47"),
+        "{}",
+        stdout(&v)
+    );
     let v = d.berth(&["version", "--format", "{{.Server.ApiVersion}}"]);
     assert_eq!(stdout(&v).trim(), "1.47");
     let i = d.berth(&["info"]);
-    assert!(stdout(&i).contains("Storage Driver: overlay2"), "{}", stdout(&i));
+    assert!(
+        stdout(&i).contains("Storage Driver: overlay2"),
+        "{}",
+        stdout(&i)
+    );
     let i = d.berth(&["system", "info", "--format", "{{.Images}}"]);
     assert_eq!(stdout(&i).trim(), "1");
     let df = d.berth(&["system", "df"]);
@@ -128,7 +241,14 @@ fn system_commands() {
     let df = d.berth(&["system", "df", "--format", "{{.Type}}={{.TotalCount}}"]);
     assert!(stdout(&df).contains("Images=1"), "{}", stdout(&df));
     // No daemon: a clear message and exit 125.
-    let out = std::process::Command::new(bin("berth")).args(["-H", "unix:///nonexistent/berth.sock", "ps"]).output().unwrap();
+    let out = std::process::Command::new(bin("berth"))
+        .args(["-H", "unix:///nonexistent/berth.sock", "ps"])
+        .output()
+        .unwrap();
     assert_eq!(code(&out), 125);
-    assert!(stderr(&out).contains("Cannot connect to the Berth daemon"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Cannot connect to the Berth daemon"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -48,9 +48,7 @@ fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()> {
     match rp.name.as_str() {
         "" | "no" | "always" | "unless-stopped" => {
             if rp.maximum_retry_count != 0 {
-                return Err(ApiError::bad_request(format!(
-                    "invalid restart policy: maximum retry count can only be used with 'on-failure'"
-                )));
+                return Err(ApiError::bad_request("invalid restart policy: maximum retry count can only be used with 'on-failure'".to_string()));
             }
         }
         "on-failure" => {

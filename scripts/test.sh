@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit tests and the integration
+# tests that start real berthd daemons (as root: namespaces, cgroups, mounts).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+berth_install_deps
+
+cargo fmt --all -- --check
+cargo build --workspace --all-targets
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace
