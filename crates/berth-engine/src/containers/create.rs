@@ -34,6 +34,32 @@ pub(crate) fn resources_of(h: &HostConfig) -> Resources {
     }
 }
 
+/// Options a later version will honour; refused now rather than silently ignored.
+fn refuse_unsupported(config: &berth_api::types::ContainerConfig, h: &HostConfig) -> Result<()> {
+    let non_empty = |k: &str| match h.extra.get(k) {
+        Some(serde_json::Value::Array(a)) => !a.is_empty(),
+        Some(serde_json::Value::Object(o)) => !o.is_empty(),
+        _ => false,
+    };
+    let unsupported = if h.binds.as_ref().is_some_and(|b| !b.is_empty()) || non_empty("Mounts") || non_empty("Tmpfs") {
+        Some("volumes and mounts")
+    } else if non_empty("PortBindings") {
+        Some("publishing ports")
+    } else if non_empty("Devices") {
+        Some("adding devices")
+    } else if config.tty {
+        Some("pseudo-TTYs (-t)")
+    } else if config.open_stdin {
+        Some("container stdin (-i)")
+    } else {
+        None
+    };
+    match unsupported {
+        Some(what) => Err(ApiError::bad_request(format!("{what} are not supported by this version of berthd yet"))),
+        None => Ok(()),
+    }
+}
+
 fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()> {
     match h.network_mode.as_str() {
         "" | "default" | "bridge" | "none" | "host" => {}
@@ -161,6 +187,7 @@ impl Engine {
             crate::blocking(move || images.resolve(&name).map_err(ApiError::from)).await?
         };
         validate_host_config(self, &host_config)?;
+        refuse_unsupported(&config, &host_config)?;
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => names::validate(n)?,
             None => loop {
