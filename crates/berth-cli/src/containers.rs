@@ -1,13 +1,13 @@
 //! Container commands: ps, start, stop, restart, kill, rm, logs, wait,
 //! rename, pause, unpause, top, stats, prune (run/create live in `run.rs`).
 
-use berth_api::units::{bytes_size, human_duration, human_size};
+use berth_api::units::{bytes_size, human_size};
 use berth_client::{enc, Client};
 use clap::{Args, Subcommand};
 use hyper::Method;
 use serde_json::{json, Value};
 
-use crate::output::{header_for, print_rows, tabulate};
+use crate::output::{ago, header_for, print_rows, short_id, tabulate};
 use crate::run::{self, CreateArgs};
 use crate::{CliError, Result};
 
@@ -466,20 +466,6 @@ async fn start(client: &Client, a: StartArgs) -> Result {
     match status["StatusCode"].as_i64().unwrap_or(0) {
         0 => Ok(()),
         c => Err(CliError::Exit(c as i32)),
-    }
-}
-
-fn ago(unix: i64) -> String {
-    let d = (chrono::Utc::now().timestamp() - unix).max(0) as u64;
-    format!("{} ago", human_duration(std::time::Duration::from_secs(d)))
-}
-
-fn short_id(id: &str, no_trunc: bool) -> String {
-    let id = id.strip_prefix("sha256:").unwrap_or(id);
-    if no_trunc {
-        id.to_string()
-    } else {
-        id.chars().take(12).collect()
     }
 }
 

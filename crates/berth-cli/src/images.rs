@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
 use crate::containers::{confirm, filters_json};
-use crate::output::{header_for, print_rows};
+use crate::output::{ago, header_for, print_rows, short_id};
 use crate::{CliError, Result};
 
 #[derive(Subcommand, Debug)]
@@ -184,26 +184,6 @@ pub async fn run(client: &Client, cmd: ImageCmd) -> Result {
     }
 }
 
-fn short(id: &str, no_trunc: bool) -> String {
-    if no_trunc {
-        id.to_string()
-    } else {
-        id.strip_prefix("sha256:")
-            .unwrap_or(id)
-            .chars()
-            .take(12)
-            .collect()
-    }
-}
-
-fn ago(unix: i64) -> String {
-    let d = (chrono::Utc::now().timestamp() - unix).max(0) as u64;
-    format!(
-        "{} ago",
-        berth_api::units::human_duration(std::time::Duration::from_secs(d))
-    )
-}
-
 async fn ls(client: &Client, a: LsArgs) -> Result {
     let mut filters = a.filter.clone();
     if let Some(r) = &a.reference {
@@ -219,7 +199,7 @@ async fn ls(client: &Client, a: LsArgs) -> Result {
     if a.quiet {
         let mut seen = std::collections::HashSet::new();
         for i in &list {
-            let id = short(i["Id"].as_str().unwrap_or(""), a.no_trunc);
+            let id = short_id(i["Id"].as_str().unwrap_or(""), a.no_trunc);
             if seen.insert(id.clone()) {
                 println!("{id}");
             }
@@ -252,7 +232,7 @@ async fn ls(client: &Client, a: LsArgs) -> Result {
             rows.push(json!({
                 "Repository": repo,
                 "Tag": tag,
-                "ID": short(i["Id"].as_str().unwrap_or(""), a.no_trunc),
+                "ID": short_id(i["Id"].as_str().unwrap_or(""), a.no_trunc),
                 "Digest": "<none>",
                 "CreatedSince": ago(created),
                 "CreatedAt": chrono::DateTime::from_timestamp(created, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default(),
@@ -471,7 +451,7 @@ async fn history(client: &Client, a: HistoryArgs) -> Result {
         .await?;
     if a.quiet {
         for i in &items {
-            println!("{}", short(i["Id"].as_str().unwrap_or(""), a.no_trunc));
+            println!("{}", short_id(i["Id"].as_str().unwrap_or(""), a.no_trunc));
         }
         return Ok(());
     }
@@ -486,7 +466,7 @@ async fn history(client: &Client, a: HistoryArgs) -> Result {
             }
             let size = i["Size"].as_f64().unwrap_or(0.0);
             json!({
-                "ID": if id == "<missing>" { id.to_string() } else { short(id, a.no_trunc) },
+                "ID": if id == "<missing>" { id.to_string() } else { short_id(id, a.no_trunc) },
                 "CreatedSince": if a.human { ago(created) } else { created.to_string() },
                 "CreatedBy": by,
                 "Size": if a.human { human_size(size, 3) } else { size.to_string() },

@@ -75,6 +75,25 @@ pub fn print_rows(
     Ok(())
 }
 
+/// "5 minutes ago", from a unix time.
+pub fn ago(unix: i64) -> String {
+    let d = (chrono::Utc::now().timestamp() - unix).max(0) as u64;
+    format!(
+        "{} ago",
+        berth_api::units::human_duration(std::time::Duration::from_secs(d))
+    )
+}
+
+/// A 12-character ID (without `sha256:`), or the whole ID with `--no-trunc`.
+pub fn short_id(id: &str, no_trunc: bool) -> String {
+    let bare = id.strip_prefix("sha256:").unwrap_or(id);
+    if no_trunc {
+        id.to_string()
+    } else {
+        bare.chars().take(12).collect()
+    }
+}
+
 /// Docker's header for a formatter field: `.ID` -> `CONTAINER ID` etc.
 pub fn header_for(field: &str, special: &[(&str, &str)]) -> String {
     if let Some((_, h)) = special.iter().find(|(f, _)| *f == field) {

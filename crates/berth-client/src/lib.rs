@@ -161,19 +161,7 @@ impl Client {
             .await?;
         let status = resp.status();
         if status.is_client_error() || status.is_server_error() {
-            let raw = resp
-                .into_body()
-                .collect()
-                .await
-                .map(|c| c.to_bytes())
-                .unwrap_or_default();
-            let message = serde_json::from_slice::<berth_api::error::ErrorBody>(&raw)
-                .map(|b| b.message)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&raw).trim().to_string());
-            return Err(ClientError::Api {
-                status: status.as_u16(),
-                message,
-            });
+            return Err(api_error(resp).await);
         }
         Ok(resp)
     }
@@ -228,22 +216,27 @@ impl Client {
             .insert("upgrade", "tcp".parse().expect("static header"));
         let resp = self.send(req).await?;
         if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
-            let status = resp.status().as_u16();
-            let raw = resp
-                .into_body()
-                .collect()
-                .await
-                .map(|c| c.to_bytes())
-                .unwrap_or_default();
-            let message = serde_json::from_slice::<berth_api::error::ErrorBody>(&raw)
-                .map(|b| b.message)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&raw).trim().to_string());
-            return Err(ClientError::Api { status, message });
+            return Err(api_error(resp).await);
         }
         hyper::upgrade::on(resp)
             .await
             .map_err(|e| ClientError::Protocol(format!("upgrade failed: {e}")))
     }
+}
+
+/// The daemon's `{"message": ...}` (or whatever text it sent) as an error.
+async fn api_error(resp: Response<Incoming>) -> ClientError {
+    let status = resp.status().as_u16();
+    let raw = resp
+        .into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let message = serde_json::from_slice::<berth_api::error::ErrorBody>(&raw)
+        .map(|b| b.message)
+        .unwrap_or_else(|_| String::from_utf8_lossy(&raw).trim().to_string());
+    ClientError::Api { status, message }
 }
 
 pub async fn read_json<T: DeserializeOwned>(resp: Response<Incoming>) -> Result<T> {

@@ -41,6 +41,19 @@ CREATE TABLE IF NOT EXISTS containers (
 );
 "#;
 
+/// A UNIQUE violation on the name column is a 409, not a database failure.
+fn name_conflict(r: rusqlite::Result<usize>, name: &str) -> Result<()> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            Err(StoreError::Conflict(format!("name {name} in use")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub struct Metadata {
     conn: Mutex<Connection>,
 }
@@ -77,15 +90,7 @@ impl Metadata {
             "INSERT INTO containers (id, name, image_id, doc) VALUES (?1, ?2, ?3, ?4)",
             params![id, name, image_id, doc],
         );
-        match r {
-            Ok(_) => Ok(()),
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                Err(StoreError::Conflict(format!("name {name} in use")))
-            }
-            Err(e) => Err(e.into()),
-        }
+        name_conflict(r, name)
     }
 
     pub fn update_container(&self, id: &str, name: &str, doc: &str) -> Result<()> {
@@ -93,15 +98,7 @@ impl Metadata {
             "UPDATE containers SET name = ?2, doc = ?3 WHERE id = ?1",
             params![id, name, doc],
         );
-        match r {
-            Ok(_) => Ok(()),
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                Err(StoreError::Conflict(format!("name {name} in use")))
-            }
-            Err(e) => Err(e.into()),
-        }
+        name_conflict(r, name)
     }
 
     pub fn delete_container(&self, id: &str) -> Result<()> {

@@ -12,6 +12,7 @@ use axum::Router;
 use berth_api::version::{split_version_prefix, API_VERSION};
 use berth_api::ApiError;
 use berth_engine::Engine;
+use tracing::Instrument;
 
 use crate::handlers::{containers, images, system};
 
@@ -69,8 +70,7 @@ async fn version_prefix(mut req: Request, next: Next) -> Response {
         }
     }
     let span = tracing::info_span!("request", method = %req.method(), path = %path);
-    let _enter = span.enter();
-    with_headers(next.run(req).await)
+    with_headers(next.run(req).instrument(span).await)
 }
 
 fn with_headers(mut resp: Response) -> Response {

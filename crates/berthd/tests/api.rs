@@ -178,8 +178,14 @@ fn malformed_create_bodies_are_400() {
             "max-size",
         ),
         (r#"{"Image":"Bad Name"}"#, "invalid reference format"),
-        (r#"{"Image":"busybox","HostConfig":{"Binds":["/tmp:/x"]}}"#, "not supported"),
-        (r#"{"Image":"busybox","HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"8080"}]}}}"#, "not supported"),
+        (
+            r#"{"Image":"busybox","HostConfig":{"Binds":["/tmp:/x"]}}"#,
+            "not supported",
+        ),
+        (
+            r#"{"Image":"busybox","HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"8080"}]}}}"#,
+            "not supported",
+        ),
         (r#"{"Image":"busybox","Tty":true}"#, "not supported"),
     ];
     for (body, want) in cases {

@@ -41,7 +41,10 @@ fn refuse_unsupported(config: &berth_api::types::ContainerConfig, h: &HostConfig
         Some(serde_json::Value::Object(o)) => !o.is_empty(),
         _ => false,
     };
-    let unsupported = if h.binds.as_ref().is_some_and(|b| !b.is_empty()) || non_empty("Mounts") || non_empty("Tmpfs") {
+    let unsupported = if h.binds.as_ref().is_some_and(|b| !b.is_empty())
+        || non_empty("Mounts")
+        || non_empty("Tmpfs")
+    {
         Some("volumes and mounts")
     } else if non_empty("PortBindings") {
         Some("publishing ports")
@@ -55,7 +58,9 @@ fn refuse_unsupported(config: &berth_api::types::ContainerConfig, h: &HostConfig
         None
     };
     match unsupported {
-        Some(what) => Err(ApiError::bad_request(format!("{what} are not supported by this version of berthd yet"))),
+        Some(what) => Err(ApiError::bad_request(format!(
+            "{what} are not supported by this version of berthd yet"
+        ))),
         None => Ok(()),
     }
 }

@@ -214,6 +214,20 @@ impl Engine {
     }
 }
 
+/// Sends what the follower has read since last time; false once the receiver is gone.
+async fn send_new(
+    follower: &mut Follower,
+    opts: &LogOptions,
+    tx: &mpsc::Sender<LogRecord>,
+) -> bool {
+    for r in follower.read_new() {
+        if opts.keep(&r) && tx.send(r).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
 /// Sends new records until `done` holds, then what is left, then ends.
 async fn follow(
     mut follower: Follower,
@@ -224,22 +238,14 @@ async fn follow(
 ) {
     loop {
         let finished = done(&life.borrow_and_update());
-        for r in follower.read_new() {
-            if opts.keep(&r) && tx.send(r).await.is_err() {
-                return;
-            }
-        }
-        if finished {
+        if !send_new(&mut follower, opts, tx).await || finished {
             return;
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
             changed = life.changed() => if changed.is_err() {
-                for r in follower.read_new() {
-                    if opts.keep(&r) && tx.send(r).await.is_err() {
-                        return;
-                    }
-                }
+                // The container is gone: send what it wrote last.
+                send_new(&mut follower, opts, tx).await;
                 return;
             },
             _ = tx.closed() => return,
