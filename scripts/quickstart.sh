@@ -9,22 +9,23 @@ berth_install_deps
 cargo build --release --workspace
 BIN="$PWD/target/release"
 SOCK=/run/berth/berth.sock
+B=("$BIN/berth" -H "unix://$SOCK")
 
-if ! "$BIN/berth" -H "unix://$SOCK" version >/dev/null 2>&1; then
+if ! "${B[@]}" version >/dev/null 2>&1; then
     mkdir -p /var/log
     nohup "$BIN/berthd" >>/var/log/berthd.log 2>&1 &
     echo "berthd started (pid $!), logging to /var/log/berthd.log" >&2
     for _ in $(seq 1 100); do
-        [ -S "$SOCK" ] && "$BIN/berth" version >/dev/null 2>&1 && break
+        [ -S "$SOCK" ] && "${B[@]}" version >/dev/null 2>&1 && break
         sleep 0.1
     done
 fi
 
-if ! "$BIN/berth" image inspect busybox >/dev/null 2>&1; then
+if ! "${B[@]}" image inspect busybox >/dev/null 2>&1; then
     tarball="$(mktemp --suffix=.tar)"
     berth_busybox_tar "$tarball"
-    "$BIN/berth" import -c 'CMD ["sh"]' "$tarball" busybox >/dev/null
+    "${B[@]}" import -c 'CMD ["sh"]' "$tarball" busybox >/dev/null
     rm -f "$tarball"
 fi
 
-"$BIN/berth" run --rm busybox echo hello
+"${B[@]}" run --rm busybox echo hello
