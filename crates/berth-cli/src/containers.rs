@@ -48,6 +48,62 @@ pub enum ContainerCmd {
     },
     /// Display a live stream of container(s) resource usage statistics
     Stats(StatsArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// Memory limit
+    #[arg(short = 'm', long)]
+    memory: Option<String>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation")]
+    memory_reservation: Option<String>,
+    /// Number of CPUs
+    #[arg(long)]
+    cpus: Option<f64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares")]
+    cpu_shares: Option<i64>,
+    /// Limit CPU CFS quota
+    #[arg(long = "cpu-quota")]
+    cpu_quota: Option<i64>,
+    /// Limit CPU CFS period
+    #[arg(long = "cpu-period")]
+    cpu_period: Option<i64>,
+    /// CPUs in which to allow execution
+    #[arg(long = "cpuset-cpus")]
+    cpuset_cpus: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pids_limit: Option<i64>,
+    /// Restart policy to apply when a container exits
+    #[arg(long)]
+    restart: Option<String>,
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Show all events created since timestamp
+    #[arg(long)]
+    since: Option<String>,
+    /// Stream events until this timestamp
+    #[arg(long)]
+    until: Option<String>,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter")]
+    filter: Vec<String>,
+    /// Format output using a Go template or "json"
+    #[arg(long)]
+    format: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -336,6 +392,8 @@ pub async fn run(client: &Client, cmd: ContainerCmd) -> Result {
             Ok(())
         }
         ContainerCmd::Stats(a) => stats(client, a).await,
+        ContainerCmd::Update(a) => update(client, a).await,
+        ContainerCmd::Events(a) => events(client, a).await,
     }
 }
 
@@ -707,4 +765,143 @@ mod tests {
         assert!(filters_json(&["status=running".into()]).is_ok());
         assert!(filters_json(&["bad".into()]).is_err());
     }
+}
+
+async fn update(client: &Client, a: UpdateArgs) -> Result {
+    let mem = |v: &Option<String>| -> Result<i64> {
+        match v.as_deref() {
+            None => Ok(0),
+            Some("-1") => Ok(-1),
+            Some(s) => berth_api::units::ram_in_bytes(s)
+                .ok_or_else(|| CliError::Usage(format!("invalid size: {s:?}"))),
+        }
+    };
+    let mut body = serde_json::Map::new();
+    for (k, v) in [
+        ("Memory", mem(&a.memory)?),
+        ("MemorySwap", mem(&a.memory_swap)?),
+        ("MemoryReservation", mem(&a.memory_reservation)?),
+    ] {
+        if v != 0 {
+            body.insert(k.into(), json!(v));
+        }
+    }
+    if let Some(c) = a.cpus {
+        body.insert("NanoCpus".into(), json!((c * 1e9).round() as i64));
+    }
+    for (k, v) in [
+        ("CpuShares", a.cpu_shares),
+        ("CpuQuota", a.cpu_quota),
+        ("CpuPeriod", a.cpu_period),
+        ("PidsLimit", a.pids_limit),
+    ] {
+        if let Some(v) = v {
+            body.insert(k.into(), json!(v));
+        }
+    }
+    if let Some(c) = &a.cpuset_cpus {
+        body.insert("CpusetCpus".into(), json!(c));
+    }
+    if let Some(r) = &a.restart {
+        body.insert(
+            "RestartPolicy".into(),
+            serde_json::to_value(run::restart_policy(r)?).unwrap_or_default(),
+        );
+    }
+    let body = Value::Object(body);
+    let mut failed = false;
+    for n in &a.names {
+        match client
+            .post_json::<Value>(&format!("/containers/{}/update", enc(n)), &body)
+            .await
+        {
+            Ok(_) => println!("{n}"),
+            Err(e) => {
+                eprintln!("{e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        Err(CliError::Exit(1))
+    } else {
+        Ok(())
+    }
+}
+
+async fn events(client: &Client, a: EventsArgs) -> Result {
+    use http_body_util::BodyExt;
+    let mut q = vec![format!("filters={}", filters_json(&a.filter)?)];
+    if let Some(s) = &a.since {
+        q.push(format!("since={}", time_arg(s)?));
+    }
+    if let Some(u) = &a.until {
+        q.push(format!("until={}", time_arg(u)?));
+    }
+    let resp = client
+        .call(
+            Method::GET,
+            &format!("/events?{}", q.join("&")),
+            berth_client::empty_body(),
+            None,
+        )
+        .await?;
+    let template = match a.format.as_deref() {
+        None | Some("") => None,
+        Some("json") => {
+            Some(crate::template::Template::parse("{{json .}}").map_err(CliError::Usage)?)
+        }
+        Some(f) => Some(
+            crate::template::Template::parse(f)
+                .map_err(|e| CliError::Usage(format!("template parsing error: {e}")))?,
+        ),
+    };
+    let mut body = resp.into_body();
+    let mut buf = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame
+            .map_err(|e| CliError::Usage(e.to_string()))?
+            .into_data()
+        else {
+            continue;
+        };
+        buf.extend_from_slice(&data);
+        while let Some(i) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=i).collect();
+            let Ok(ev) = serde_json::from_slice::<Value>(&line) else {
+                continue;
+            };
+            match &template {
+                Some(t) => println!(
+                    "{}",
+                    t.render(&ev)
+                        .map_err(|e| CliError::Usage(format!("template: {e}")))?
+                ),
+                None => println!("{}", event_line(&ev)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// docker's default event line: `time type action id (k=v, ...)`.
+fn event_line(ev: &Value) -> String {
+    let nanos = ev["timeNano"].as_i64().unwrap_or(0);
+    let time =
+        chrono::DateTime::from_timestamp(nanos / 1_000_000_000, (nanos % 1_000_000_000) as u32)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+            .unwrap_or_default();
+    let attrs: Vec<String> = ev["Actor"]["Attributes"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect();
+    format!(
+        "{time} {} {} {} ({})",
+        ev["Type"].as_str().unwrap_or(""),
+        ev["Action"].as_str().unwrap_or(""),
+        ev["Actor"]["ID"].as_str().unwrap_or(""),
+        attrs.join(", ")
+    )
 }

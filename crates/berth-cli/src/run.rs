@@ -162,7 +162,7 @@ fn env_entry(e: &str) -> Option<String> {
     }
 }
 
-fn restart_policy(s: &str) -> Result<RestartPolicy> {
+pub fn restart_policy(s: &str) -> Result<RestartPolicy> {
     let (name, count) = match s.split_once(':') {
         Some((n, c)) => (
             n,

@@ -18,6 +18,7 @@ pub struct Engine {
     pub(crate) cfg: EngineConfig,
     pub(crate) images: Arc<ImageStore>,
     pub(crate) containers: Mutex<BTreeMap<String, Arc<ContainerHandle>>>,
+    pub(crate) events: crate::events::EventBus,
     _lock: File,
 }
 
@@ -56,6 +57,7 @@ impl Engine {
             cfg,
             images: Arc::new(images),
             containers: Mutex::new(BTreeMap::new()),
+            events: Default::default(),
             _lock: lock,
         });
         engine.restore().await?;
@@ -83,9 +85,11 @@ impl Engine {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(id.clone(), handle.clone());
-            let running = handle.record().state.running;
+            let running = handle.record().state.running || handle.record().state.restarting;
             if running {
                 self.reattach(&handle).await;
+            } else {
+                self.restart_on_daemon_start(&handle);
             }
         }
         Ok(())

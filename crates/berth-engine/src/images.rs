@@ -219,7 +219,14 @@ impl Engine {
             None => repo.to_string(),
         };
         let r = ImageRef::parse(&target)?;
-        self.images.tag(name, &r).map_err(ApiError::from)
+        self.images.tag(name, &r).map_err(ApiError::from)?;
+        let id = self
+            .images
+            .resolve(&r.canonical())
+            .map(|i| i.id.to_string())
+            .unwrap_or_default();
+        self.image_event(&id, &r.familiar(), "tag");
+        Ok(())
     }
 
     pub async fn remove_image(
@@ -229,14 +236,27 @@ impl Engine {
     ) -> Result<Vec<ImageDeleteItem>> {
         let engine = self.clone();
         let name = name.to_string();
-        crate::blocking(move || {
+        let id = self
+            .images
+            .resolve(&name)
+            .map(|i| i.id.to_string())
+            .unwrap_or_default();
+        let items = crate::blocking(move || {
             let users = |id: &str| engine.image_user(id);
             engine
                 .images
                 .remove(&name, force, &users)
                 .map_err(ApiError::from)
         })
-        .await
+        .await?;
+        for i in &items {
+            match (&i.untagged, &i.deleted) {
+                (Some(u), _) => self.image_event(&id, u, "untag"),
+                (_, Some(d)) => self.image_event(d, d, "delete"),
+                _ => {}
+            }
+        }
+        Ok(items)
     }
 
     pub async fn prune_images(self: &Arc<Self>, filters: Filters) -> Result<ImagePruneReport> {
@@ -288,13 +308,15 @@ impl Engine {
         let mut config = ImageRuntimeConfig::default();
         apply_changes(&mut config, &changes)?;
         let images = self.images.clone();
-        crate::blocking(move || {
+        let id = crate::blocking(move || {
             let rec = images
                 .import(rootfs, config, &message, target.as_ref())
                 .map_err(ApiError::from)?;
             Ok(rec.id.to_string())
         })
-        .await
+        .await?;
+        self.image_event(&id, &id, "import");
+        Ok(id)
     }
 
     pub async fn load_images(
@@ -302,7 +324,18 @@ impl Engine {
         archive: impl Read + Send + 'static,
     ) -> Result<Vec<String>> {
         let images = self.images.clone();
-        crate::blocking(move || images.load(archive).map_err(ApiError::from)).await
+        let messages =
+            crate::blocking(move || images.load(archive).map_err(ApiError::from)).await?;
+        for m in &messages {
+            let name = m.rsplit(": ").next().unwrap_or_default();
+            let id = self
+                .images
+                .resolve(name)
+                .map(|i| i.id.to_string())
+                .unwrap_or_default();
+            self.image_event(&id, name, "load");
+        }
+        Ok(messages)
     }
 
     /// Checks the names first (so a bad name is a 404 before any byte is sent).

@@ -7,6 +7,7 @@ pub mod changes;
 pub mod config;
 pub mod containers;
 pub mod engine;
+pub mod events;
 pub mod images;
 pub mod names;
 pub mod system;

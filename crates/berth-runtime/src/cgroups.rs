@@ -115,6 +115,123 @@ impl Cgroup {
         }
     }
 
+    /// Applies changed limits to a running container (`docker update`).
+    /// Zero fields are left as they are.
+    pub fn update(&self, r: &crate::spec::Resources) -> std::io::Result<()> {
+        let write = |p: PathBuf, v: String| {
+            fs::write(&p, v)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))
+        };
+        match self.version {
+            CgroupVersion::V1 => {
+                let mem = self.v1("memory");
+                if r.memory > 0 {
+                    let swap = if r.memory_swap != 0 {
+                        r.memory_swap
+                    } else {
+                        r.memory * 2
+                    };
+                    let swap_v = if swap < 0 {
+                        "-1".to_string()
+                    } else {
+                        swap.to_string()
+                    };
+                    let memsw = mem.join("memory.memsw.limit_in_bytes");
+                    // The memory limit may not exceed memory+swap: raise that first when growing.
+                    if write(mem.join("memory.limit_in_bytes"), r.memory.to_string()).is_err() {
+                        if memsw.exists() {
+                            write(memsw.clone(), swap_v.clone())?;
+                        }
+                        write(mem.join("memory.limit_in_bytes"), r.memory.to_string())?;
+                    }
+                    if memsw.exists() {
+                        write(memsw, swap_v)?;
+                    }
+                }
+                if r.memory_reservation > 0 {
+                    write(
+                        mem.join("memory.soft_limit_in_bytes"),
+                        r.memory_reservation.to_string(),
+                    )?;
+                }
+                if r.cpu_shares > 0 {
+                    write(self.v1("cpu").join("cpu.shares"), r.cpu_shares.to_string())?;
+                }
+                if r.cpu_period > 0 {
+                    write(
+                        self.v1("cpu").join("cpu.cfs_period_us"),
+                        r.cpu_period.to_string(),
+                    )?;
+                }
+                if r.cpu_quota != 0 {
+                    write(
+                        self.v1("cpu").join("cpu.cfs_quota_us"),
+                        r.cpu_quota.to_string(),
+                    )?;
+                }
+                if !r.cpuset_cpus.is_empty() {
+                    write(self.v1("cpuset").join("cpuset.cpus"), r.cpuset_cpus.clone())?;
+                }
+                if let Some(p) = r.pids_limit {
+                    write(
+                        self.v1("pids").join("pids.max"),
+                        if p <= 0 { "max".into() } else { p.to_string() },
+                    )?;
+                }
+            }
+            CgroupVersion::V2 => {
+                let d = self.v2();
+                if r.memory > 0 {
+                    write(d.join("memory.max"), r.memory.to_string())?;
+                    let swap = match r.memory_swap {
+                        0 => r.memory,
+                        s if s < 0 => -1,
+                        s => s - r.memory,
+                    };
+                    if d.join("memory.swap.max").exists() {
+                        write(
+                            d.join("memory.swap.max"),
+                            if swap < 0 {
+                                "max".into()
+                            } else {
+                                swap.to_string()
+                            },
+                        )?;
+                    }
+                }
+                if r.cpu_shares > 0 {
+                    write(
+                        d.join("cpu.weight"),
+                        (1 + ((r.cpu_shares - 2).max(0) * 9999) / 262142).to_string(),
+                    )?;
+                }
+                if r.cpu_quota != 0 || r.cpu_period > 0 {
+                    let period = if r.cpu_period > 0 {
+                        r.cpu_period
+                    } else {
+                        100_000
+                    };
+                    let quota = if r.cpu_quota > 0 {
+                        r.cpu_quota.to_string()
+                    } else {
+                        "max".into()
+                    };
+                    write(d.join("cpu.max"), format!("{quota} {period}"))?;
+                }
+                if !r.cpuset_cpus.is_empty() {
+                    write(d.join("cpuset.cpus"), r.cpuset_cpus.clone())?;
+                }
+                if let Some(p) = r.pids_limit {
+                    write(
+                        d.join("pids.max"),
+                        if p <= 0 { "max".into() } else { p.to_string() },
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// How many times the kernel's OOM killer acted in this cgroup.
     pub fn oom_kills(&self) -> u64 {
         let m = match self.version {

@@ -14,7 +14,7 @@ use berth_api::ApiError;
 use berth_engine::Engine;
 use tracing::Instrument;
 
-use crate::handlers::{containers, images, system};
+use crate::handlers::{containers, events, images, system};
 
 /// An `ApiError` on its way out as `{"message": ...}` with its status.
 pub struct HttpError(pub ApiError);
@@ -99,6 +99,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/version", get(system::version))
         .route("/info", get(system::info))
         .route("/system/df", get(system::df))
+        .route("/events", get(events::events))
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))
         .route("/containers/prune", post(containers::prune))
@@ -115,6 +116,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/{id}/top", get(containers::top))
         .route("/containers/{id}/stats", get(containers::stats))
         .route("/containers/{id}/attach", post(containers::attach))
+        .route("/containers/{id}/update", post(containers::update))
         .route("/containers/{id}", delete(containers::remove))
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))

@@ -65,7 +65,7 @@ fn refuse_unsupported(config: &berth_api::types::ContainerConfig, h: &HostConfig
     }
 }
 
-fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()> {
+pub(crate) fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()> {
     match h.network_mode.as_str() {
         "" | "default" | "bridge" | "none" | "host" => {}
         m if m.starts_with("container:") => {
@@ -319,6 +319,7 @@ impl Engine {
             },
             restart_count: 0,
             shim_pid: 0,
+            manually_stopped: false,
         };
         let paths = self.paths(&id);
         write_container_files(&paths, &rec).map_err(|e| {
@@ -339,6 +340,7 @@ impl Engine {
                 other => other.into(),
             });
         }
+        self.container_event(&rec, "create", &[]);
         self.lock_map()
             .insert(id.clone(), Arc::new(ContainerHandle::new(rec)));
         Ok(ContainerCreateResponse {

@@ -32,7 +32,15 @@ impl Engine {
                 "Cannot kill container: {name}: Container {id} is not running"
             )));
         }
-        self.signal(&h, sig)
+        let rec = {
+            let mut r = h.record();
+            r.manually_stopped = true;
+            r.clone()
+        };
+        self.persist(&rec)?;
+        self.signal(&h, sig)?;
+        self.container_event(&rec, "kill", &[("signal", (sig as i32).to_string())]);
+        Ok(())
     }
 
     /// Sends a signal to the container's init; a paused container is thawed

@@ -15,4 +15,5 @@ pub mod start;
 pub mod stats;
 pub mod stop;
 pub mod top;
+pub mod update;
 pub mod wait;

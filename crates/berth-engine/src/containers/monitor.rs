@@ -1,14 +1,51 @@
-//! Noticing that a container has exited: the supervisor's pidfd becomes
-//! readable, and its `exit.json` says how the container ended.
+//! Noticing that a container has exited (the supervisor's pidfd becomes
+//! readable, its `exit.json` says how), and acting on the restart policy
+//! with dockerd's back-off: 100 ms, doubling, at most a minute, back to
+//! 100 ms once a run lasted 10 seconds.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use berth_api::types::RestartPolicy;
 use berth_runtime::supervisor;
 use berth_store::overlay;
 use tokio::io::unix::AsyncFd;
 
-use super::record::{now_rfc3339, ContainerHandle};
+use super::record::{now_rfc3339, ContainerHandle, ContainerRecord};
 use crate::engine::Engine;
+
+const FIRST_DELAY: Duration = Duration::from_millis(100);
+const MAX_DELAY: Duration = Duration::from_secs(60);
+
+/// Whether a policy restarts a container that exited with `code`.
+/// `daemon_start` is the check made when berthd starts: `always` then
+/// restarts even a container the user stopped, as dockerd does.
+pub fn policy_restarts(
+    p: &RestartPolicy,
+    code: i64,
+    restarts: i64,
+    manually_stopped: bool,
+    daemon_start: bool,
+) -> bool {
+    match p.name.as_str() {
+        "always" => daemon_start || !manually_stopped,
+        "unless-stopped" => !manually_stopped,
+        "on-failure" => {
+            !manually_stopped
+                && code != 0
+                && (p.maximum_retry_count == 0 || restarts < p.maximum_retry_count)
+        }
+        _ => false,
+    }
+}
+
+fn ran_for(r: &ContainerRecord) -> Duration {
+    let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
+    match (parse(&r.state.started_at), parse(&r.state.finished_at)) {
+        (Some(a), Some(b)) => (b - a).to_std().unwrap_or_default(),
+        _ => Duration::ZERO,
+    }
+}
 
 impl Engine {
     pub(crate) fn watch_exit(self: &Arc<Self>, h: Arc<ContainerHandle>, shim_pid: i32) {
@@ -27,7 +64,8 @@ impl Engine {
         });
     }
 
-    /// After a restart: watch supervisors that still run, settle the rest.
+    /// After a restart: watch supervisors that still run, settle the rest,
+    /// and bring back what the restart policy says should run.
     pub(crate) async fn reattach(self: &Arc<Self>, h: &Arc<ContainerHandle>) {
         let (id, shim_pid) = {
             let r = h.record();
@@ -40,13 +78,29 @@ impl Engine {
         }
     }
 
+    /// At daemon start, for a container that is not running.
+    pub(crate) fn restart_on_daemon_start(self: &Arc<Self>, h: &Arc<ContainerHandle>) {
+        let r = h.record().clone();
+        if r.state.status != "created"
+            && policy_restarts(
+                &r.host_config.restart_policy,
+                r.state.exit_code,
+                r.restart_count,
+                r.manually_stopped,
+                true,
+            )
+        {
+            self.schedule_restart(h.clone(), Duration::ZERO, true);
+        }
+    }
+
     async fn on_exit(self: &Arc<Self>, h: &Arc<ContainerHandle>) {
         let id = h.id();
         let paths = self.paths(&id);
         let exit = supervisor::read_exit(&paths.state);
         let rootfs = paths.rootfs();
         let _ = tokio::task::spawn_blocking(move || overlay::unmount(&rootfs)).await;
-        let (rec, auto_remove) = {
+        let rec = {
             let mut r = h.record();
             r.state.running = false;
             r.state.paused = false;
@@ -66,19 +120,111 @@ impl Engine {
                     r.state.finished_at = now_rfc3339();
                 }
             }
-            (r.clone(), r.host_config.auto_remove)
+            let restart = !r.host_config.auto_remove
+                && policy_restarts(
+                    &r.host_config.restart_policy,
+                    r.state.exit_code,
+                    r.restart_count,
+                    r.manually_stopped,
+                    false,
+                );
+            if restart {
+                r.state.restarting = true;
+                r.state.status = "restarting".into();
+            }
+            r.clone()
         };
         if let Err(e) = self.persist(&rec) {
             tracing::warn!(%id, "persist exit: {}", e.message);
         }
+        self.container_event(
+            &rec,
+            "die",
+            &[("exitCode", rec.state.exit_code.to_string())],
+        );
         h.lifecycle.send_modify(|l| {
             l.exits += 1;
             l.exit_code = rec.state.exit_code;
         });
-        if auto_remove {
+        if rec.state.restarting {
+            let delay = {
+                let mut d = h.restart_delay.lock().unwrap_or_else(|p| p.into_inner());
+                *d = if ran_for(&rec) >= Duration::from_secs(10) || d.is_zero() {
+                    FIRST_DELAY
+                } else {
+                    (*d * 2).min(MAX_DELAY)
+                };
+                *d
+            };
+            self.schedule_restart(h.clone(), delay, false);
+        } else if rec.host_config.auto_remove {
             if let Err(e) = self.remove_container(&id, false, false).await {
                 tracing::warn!(%id, "auto-remove: {}", e.message);
             }
         }
+    }
+
+    fn schedule_restart(
+        self: &Arc<Self>,
+        h: Arc<ContainerHandle>,
+        delay: Duration,
+        daemon_start: bool,
+    ) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _op = h.op.lock().await;
+            {
+                let r = h.record();
+                // Stopped, removed or started by the user meanwhile.
+                let cancelled = (r.manually_stopped && !daemon_start) || r.state.running;
+                if h.lifecycle.borrow().removed || cancelled {
+                    return;
+                }
+            }
+            {
+                let mut r = h.record();
+                r.restart_count += 1;
+                r.manually_stopped = false;
+            }
+            if let Err(e) = engine.start_locked(&h).await {
+                tracing::warn!(id = %h.id(), "restart failed: {}", e.message);
+                let rec = {
+                    let mut r = h.record();
+                    r.state.restarting = false;
+                    r.state.status = "exited".into();
+                    r.clone()
+                };
+                let _ = engine.persist(&rec);
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(name: &str, max: i64) -> RestartPolicy {
+        RestartPolicy {
+            name: name.into(),
+            maximum_retry_count: max,
+        }
+    }
+
+    #[test]
+    fn policies_like_dockerd() {
+        assert!(!policy_restarts(&p("no", 0), 1, 0, false, false));
+        assert!(policy_restarts(&p("always", 0), 0, 9, false, false));
+        assert!(!policy_restarts(&p("always", 0), 0, 0, true, false));
+        assert!(
+            policy_restarts(&p("always", 0), 0, 0, true, true),
+            "always returns with the daemon"
+        );
+        assert!(!policy_restarts(&p("unless-stopped", 0), 0, 0, true, true));
+        assert!(policy_restarts(&p("unless-stopped", 0), 0, 0, false, true));
+        assert!(policy_restarts(&p("on-failure", 2), 1, 1, false, false));
+        assert!(!policy_restarts(&p("on-failure", 2), 1, 2, false, false));
+        assert!(!policy_restarts(&p("on-failure", 0), 0, 0, false, false));
     }
 }

@@ -37,6 +37,8 @@ impl Engine {
             r.state.status = if pause { "paused" } else { "running" }.into();
             r.clone()
         };
-        self.persist(&rec)
+        self.persist(&rec)?;
+        self.container_event(&rec, if pause { "pause" } else { "unpause" }, &[]);
+        Ok(())
     }
 }

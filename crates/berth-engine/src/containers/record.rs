@@ -26,6 +26,10 @@ pub struct ContainerRecord {
     /// The supervisor's PID while running.
     pub shim_pid: i32,
     pub runtime: String,
+    /// Set by stop/kill, cleared by start: the restart policy does not act on
+    /// the exit that follows, and `unless-stopped` stays down across restarts.
+    #[serde(default)]
+    pub manually_stopped: bool,
 }
 
 /// Life-cycle changes that waiters watch for.
@@ -42,6 +46,8 @@ pub struct ContainerHandle {
     /// Serialises start/stop/remove on one container.
     pub op: tokio::sync::Mutex<()>,
     pub lifecycle: watch::Sender<Lifecycle>,
+    /// The restart policy's current back-off delay (not persisted, like dockerd's).
+    pub restart_delay: Mutex<std::time::Duration>,
 }
 
 impl ContainerHandle {
@@ -54,6 +60,7 @@ impl ContainerHandle {
                 exit_code,
                 ..Default::default()
             }),
+            restart_delay: Mutex::new(std::time::Duration::ZERO),
         }
     }
 

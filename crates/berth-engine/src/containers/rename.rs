@@ -30,8 +30,9 @@ impl Engine {
                 "Conflict. The container name \"{new_name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
             )));
         }
-        rec.name = new_name;
+        let old_name = std::mem::replace(&mut rec.name, new_name);
         self.persist(&rec)?;
+        self.container_event(&rec, "rename", &[("oldName", old_name)]);
         *h.record() = rec;
         Ok(())
     }

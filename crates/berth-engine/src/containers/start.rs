@@ -32,6 +32,12 @@ impl Engine {
     pub async fn start_container(self: &Arc<Self>, name: &str) -> Result<()> {
         let h = self.container(name)?;
         let op = h.op.lock().await;
+        if !h.record().state.running {
+            let mut r = h.record();
+            r.manually_stopped = false;
+            r.restart_count = 0;
+            *h.restart_delay.lock().unwrap_or_else(|p| p.into_inner()) = std::time::Duration::ZERO;
+        }
         let result = self.start_locked(&h).await;
         drop(op);
         // As dockerd: a `--rm` container that cannot start is removed.
@@ -73,6 +79,7 @@ impl Engine {
                     let mut r = h.record();
                     r.state.running = true;
                     r.state.paused = false;
+                    r.state.restarting = false;
                     r.state.status = "running".into();
                     r.state.pid = s.pid as i64;
                     r.state.exit_code = 0;
@@ -83,6 +90,7 @@ impl Engine {
                     r.clone()
                 };
                 self.persist(&rec)?;
+                self.container_event(&rec, "start", &[]);
                 h.lifecycle.send_modify(|l| l.starts += 1);
                 self.watch_exit(h.clone(), s.shim_pid);
                 Ok(())

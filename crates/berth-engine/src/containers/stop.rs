@@ -23,13 +23,33 @@ impl Engine {
     ) -> Result<()> {
         let h = self.container(name)?;
         let _op = h.op.lock().await;
-        if !h.record().state.running {
+        let rec = {
+            let mut r = h.record();
+            r.manually_stopped = true;
+            r.clone()
+        };
+        self.persist(&rec)?;
+        if !rec.state.running {
+            if rec.state.restarting {
+                // Stopping a container between restarts ends the loop.
+                let rec = {
+                    let mut r = h.record();
+                    r.state.restarting = false;
+                    r.state.status = "exited".into();
+                    r.clone()
+                };
+                self.persist(&rec)?;
+                self.container_event(&rec, "stop", &[]);
+                return Ok(());
+            }
             return Err(ApiError::new(
                 ErrorKind::NotModified,
                 "container already stopped",
             ));
         }
-        self.stop_locked(&h, signal, timeout).await
+        self.stop_locked(&h, signal, timeout).await?;
+        self.container_event(&h.record(), "stop", &[]);
+        Ok(())
     }
 
     pub(crate) async fn stop_locked(
@@ -103,8 +123,17 @@ impl Engine {
         let h = self.container(name)?;
         let _op = h.op.lock().await;
         if h.record().state.running {
+            // The exit this causes must not also trigger the restart policy.
+            h.record().manually_stopped = true;
             self.stop_locked(&h, signal, timeout).await?;
         }
-        self.start_locked(&h).await
+        {
+            let mut r = h.record();
+            r.manually_stopped = false;
+            r.restart_count = 0;
+        }
+        self.start_locked(&h).await?;
+        self.container_event(&h.record(), "restart", &[]);
+        Ok(())
     }
 }

@@ -341,3 +341,11 @@ pub async fn attach(
         .body(Body::empty())
         .map_err(|e| ApiError::internal(e.to_string()))?)
 }
+
+pub async fn update(State(e): State<AppState>, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let update: berth_api::types::HostConfig = json_body(&body)?;
+    Ok(json(
+        StatusCode::OK,
+        &e.update_container(&id, update).await?,
+    ))
+}

@@ -1,6 +1,7 @@
 //! Thin adaptors from Engine API requests to `berth-engine` calls.
 
 pub mod containers;
+pub mod events;
 pub mod images;
 pub mod system;
 
