@@ -752,21 +752,6 @@ async fn stats(client: &Client, a: StatsArgs) -> Result {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(go_duration("10m"), Some(600.0));
-        assert_eq!(go_duration("1h30m"), Some(5400.0));
-        assert_eq!(go_duration("500ms"), Some(0.5));
-        assert_eq!(go_duration("5x"), None);
-        assert!(filters_json(&["status=running".into()]).is_ok());
-        assert!(filters_json(&["bad".into()]).is_err());
-    }
-}
-
 async fn update(client: &Client, a: UpdateArgs) -> Result {
     let mem = |v: &Option<String>| -> Result<i64> {
         match v.as_deref() {
@@ -904,4 +889,19 @@ fn event_line(ev: &Value) -> String {
         ev["Actor"]["ID"].as_str().unwrap_or(""),
         attrs.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(go_duration("10m"), Some(600.0));
+        assert_eq!(go_duration("1h30m"), Some(5400.0));
+        assert_eq!(go_duration("500ms"), Some(0.5));
+        assert_eq!(go_duration("5x"), None);
+        assert!(filters_json(&["status=running".into()]).is_ok());
+        assert!(filters_json(&["bad".into()]).is_err());
+    }
 }
