@@ -181,7 +181,7 @@ fn events_stream_and_filters() {
     let since = chrono_now() - 1;
     d.import_busybox("busybox");
     // A live subscriber sees events as they happen.
-    let mut live = std::process::Command::new(DOCKER)
+    let live = std::process::Command::new(DOCKER)
         .args([
             "events",
             "--filter",
