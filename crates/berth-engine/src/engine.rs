@@ -19,6 +19,7 @@ pub struct Engine {
     pub(crate) images: Arc<ImageStore>,
     pub(crate) containers: Mutex<BTreeMap<String, Arc<ContainerHandle>>>,
     pub(crate) events: crate::events::EventBus,
+    pub(crate) execs: crate::containers::exec::Execs,
     _lock: File,
 }
 
@@ -58,6 +59,7 @@ impl Engine {
             images: Arc::new(images),
             containers: Mutex::new(BTreeMap::new()),
             events: Default::default(),
+            execs: Default::default(),
             _lock: lock,
         });
         engine.restore().await?;

@@ -4,6 +4,7 @@
 
 pub mod cgroups;
 pub mod error;
+pub mod frames;
 pub mod logs;
 pub mod shim;
 pub mod signal;

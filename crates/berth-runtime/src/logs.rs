@@ -131,6 +131,12 @@ impl LogWriter {
         Ok(())
     }
 
+    /// Writes a chunk as one record, as it came (a terminal's output has no lines).
+    pub fn write_raw(&mut self, stream: usize, data: &[u8]) -> io::Result<()> {
+        self.flush_partial(stream)?;
+        self.emit(stream, data)
+    }
+
     /// Writes what is left without a newline (the stream has ended).
     pub fn flush_partial(&mut self, stream: usize) -> io::Result<()> {
         let rest = std::mem::take(&mut self.partial[stream]);

@@ -78,6 +78,9 @@ fn bundle(args: &[&str], resources: Resources, runtime: Option<PathBuf>) -> Bund
         log_max_files: 1,
         new_netns: true,
         cgroups_path,
+        tty: false,
+        open_stdin: false,
+        stdin_once: false,
     };
     Bundle {
         _tmp: tmp,

@@ -14,7 +14,7 @@ use berth_api::ApiError;
 use berth_engine::Engine;
 use tracing::Instrument;
 
-use crate::handlers::{containers, events, images, system};
+use crate::handlers::{containers, events, exec, images, system};
 
 /// An `ApiError` on its way out as `{"message": ...}` with its status.
 pub struct HttpError(pub ApiError);
@@ -117,6 +117,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/{id}/stats", get(containers::stats))
         .route("/containers/{id}/attach", post(containers::attach))
         .route("/containers/{id}/update", post(containers::update))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/exec/{id}/start", post(exec::start))
+        .route("/exec/{id}/resize", post(exec::resize))
+        .route("/exec/{id}/json", get(exec::inspect))
         .route("/containers/{id}", delete(containers::remove))
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))

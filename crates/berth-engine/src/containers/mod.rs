@@ -1,6 +1,7 @@
 //! Container life cycle, one file per operation.
 
 pub mod create;
+pub mod exec;
 pub mod inspect;
 pub mod kill;
 pub mod list;

@@ -56,6 +56,7 @@ impl Engine {
             .delete_container(&id)
             .map_err(ApiError::from)?;
         self.lock_map().remove(&id);
+        self.drop_execs(&id);
         self.container_event(&h.record(), "destroy", &[]);
         h.lifecycle.send_modify(|l| l.removed = true);
         Ok(())

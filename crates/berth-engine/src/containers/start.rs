@@ -175,7 +175,7 @@ impl Engine {
             cwd: rec.config.working_dir.clone(),
             user,
             hostname: rec.config.hostname.clone(),
-            tty: false,
+            tty: rec.config.tty,
             // The supervisor makes the namespace itself and points the spec at it.
             network: if new_netns {
                 NetworkNamespace::Host
@@ -233,6 +233,9 @@ impl Engine {
                 .unwrap_or(1),
             new_netns,
             cgroups_path: self.cgroups_path(&rec.id),
+            tty: rec.config.tty,
+            open_stdin: rec.config.open_stdin,
+            stdin_once: rec.config.stdin_once,
         };
         supervisor::spawn(&self.cfg.shim_binary, &paths.state, &cfg)
     }

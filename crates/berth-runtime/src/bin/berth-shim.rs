@@ -1,9 +1,15 @@
-//! `berth-shim STATE_DIR`: the per-container supervisor (see `berth_runtime::shim`).
+//! `berth-shim STATE_DIR` supervises a container; `berth-shim exec DIR` runs
+//! one exec'd process (see `berth_runtime::shim`).
 
 fn main() {
-    let Some(dir) = std::env::args_os().nth(1) else {
-        eprintln!("usage: berth-shim STATE_DIR");
-        std::process::exit(2);
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let code = match args.as_slice() {
+        [mode, dir] if mode == "exec" => berth_runtime::shim::exec::run(std::path::Path::new(dir)),
+        [dir] => berth_runtime::shim::run(std::path::Path::new(dir)),
+        _ => {
+            eprintln!("usage: berth-shim STATE_DIR | berth-shim exec DIR");
+            2
+        }
     };
-    std::process::exit(berth_runtime::shim::run(std::path::Path::new(&dir)));
+    std::process::exit(code);
 }

@@ -2,6 +2,7 @@
 
 pub mod containers;
 pub mod events;
+pub mod exec;
 pub mod images;
 pub mod system;
 

@@ -7,17 +7,20 @@
 //! The code here is plain synchronous code: no async runtime, no threads, so
 //! each supervisor costs little memory.
 
+pub mod exec;
+pub mod io;
+
 use std::fs;
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{pipe2, Pid};
+use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
+use self::io::{ChildStdio, Input, Sink};
 use crate::cgroups::Cgroup;
 use crate::logs::LogWriter;
 
@@ -37,6 +40,15 @@ pub struct ShimConfig {
     /// Give the container a fresh network namespace with loopback up.
     pub new_netns: bool,
     pub cgroups_path: String,
+    /// A pseudo-terminal for the container (`Tty`).
+    #[serde(default)]
+    pub tty: bool,
+    /// Keep stdin open for attach clients (`OpenStdin`).
+    #[serde(default)]
+    pub open_stdin: bool,
+    /// Close stdin when the first attached client leaves (`StdinOnce`).
+    #[serde(default)]
+    pub stdin_once: bool,
 }
 
 /// The first message on the ready pipe: the container's PID or why it failed.
@@ -48,6 +60,14 @@ pub struct ReadyMessage {
     pub exit_code: Option<i32>,
 }
 
+impl ReadyMessage {
+    /// A start failure; one that is about the command gets docker's 126/127.
+    pub fn failed(error: String) -> ReadyMessage {
+        let is_exec = error.contains("executable") || error.contains("exec") || error.contains("No such file");
+        ReadyMessage { pid: None, exit_code: is_exec.then(|| exec_error_code(&error)), error: Some(error) }
+    }
+}
+
 /// How the container ended, in `exit.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ExitRecord {
@@ -57,11 +77,13 @@ pub struct ExitRecord {
 }
 
 pub const CONFIG_FILE: &str = "shim.json";
+/// Where attach clients send stdin and resizes.
+pub const ATTACH_SOCKET: &str = "attach.sock";
 pub const EXIT_FILE: &str = "exit.json";
 /// The ready pipe is the supervisor's fd 3.
 pub const READY_FD: i32 = 3;
 
-fn exec_error_code(msg: &str) -> i32 {
+pub(crate) fn exec_error_code(msg: &str) -> i32 {
     let m = msg.to_ascii_lowercase();
     if m.contains("permission") || m.contains("is a directory") {
         126
@@ -112,21 +134,18 @@ fn loopback_up() -> std::io::Result<()> {
     Ok(())
 }
 
-struct Stdio {
-    stdin: OwnedFd,
-    stdout: OwnedFd,
-    stderr: OwnedFd,
-}
 
-fn start_builtin(cfg: &ShimConfig, io: Stdio) -> Result<i32, String> {
+fn start_builtin(cfg: &ShimConfig, io: Option<ChildStdio>, console: Option<&Path>) -> Result<i32, String> {
     use libcontainer::container::builder::ContainerBuilder;
     use libcontainer::syscall::syscall::SyscallType;
-    let mut container = ContainerBuilder::new(cfg.id.clone(), SyscallType::Linux)
+    let mut b = ContainerBuilder::new(cfg.id.clone(), SyscallType::Linux)
         .with_root_path(&cfg.runtime_root)
         .map_err(|e| e.to_string())?
-        .with_stdin(io.stdin)
-        .with_stdout(io.stdout)
-        .with_stderr(io.stderr)
+        .with_console_socket(console);
+    if let Some(io) = io {
+        b = b.with_stdin(io.stdin).with_stdout(io.stdout).with_stderr(io.stderr);
+    }
+    let mut container = b
         .validate_id()
         .map_err(|e| e.to_string())?
         .as_init(&cfg.bundle)
@@ -141,19 +160,18 @@ fn start_builtin(cfg: &ShimConfig, io: Stdio) -> Result<i32, String> {
         .ok_or_else(|| "runtime reported no pid".to_string())
 }
 
-fn start_external(cfg: &ShimConfig, runtime: &Path, io: Stdio) -> Result<i32, String> {
+fn start_external(cfg: &ShimConfig, runtime: &Path, io: Option<ChildStdio>, console: Option<&Path>) -> Result<i32, String> {
     let pid_file = cfg.bundle.join("init.pid");
-    let out = Command::new(runtime)
-        .arg("--root")
-        .arg(&cfg.runtime_root)
-        .args(["create", "--bundle"])
-        .arg(&cfg.bundle)
-        .arg("--pid-file")
-        .arg(&pid_file)
+    let mut cmd = Command::new(runtime);
+    cmd.arg("--root").arg(&cfg.runtime_root).args(["create", "--bundle"]).arg(&cfg.bundle).arg("--pid-file").arg(&pid_file);
+    if let Some(c) = console {
+        cmd.arg("--console-socket").arg(c);
+    }
+    if let Some(io) = io {
+        cmd.stdin(std::process::Stdio::from(io.stdin)).stdout(std::process::Stdio::from(io.stdout)).stderr(std::process::Stdio::from(io.stderr));
+    }
+    let out = cmd
         .arg(&cfg.id)
-        .stdin(std::process::Stdio::from(io.stdin))
-        .stdout(std::process::Stdio::from(io.stdout))
-        .stderr(std::process::Stdio::from(io.stderr))
         .status()
         .map_err(|e| format!("run {}: {e}", runtime.display()))?;
     if !out.success() {
@@ -195,53 +213,14 @@ fn delete_container(cfg: &ShimConfig) {
     }
 }
 
-fn send_ready(msg: &ReadyMessage) {
+pub(crate) fn send_ready(msg: &ReadyMessage) {
     // SAFETY: fd 3 is the ready pipe berthd gave us; we own it from here on.
     let mut f = unsafe { fs::File::from_raw_fd(READY_FD) };
     let _ = f.write_all(&serde_json::to_vec(msg).unwrap_or_default());
 }
 
-/// Copies the container's output into the log until both streams end.
-fn pump(out: OwnedFd, err: OwnedFd, log: &mut LogWriter) {
-    let mut fds = [Some(fs::File::from(out)), Some(fs::File::from(err))];
-    let mut buf = vec![0u8; 32 * 1024];
-    while fds.iter().any(Option::is_some) {
-        let mut polls = Vec::new();
-        let mut which = Vec::new();
-        for (i, f) in fds.iter().enumerate() {
-            if let Some(f) = f {
-                polls.push(PollFd::new(f.as_fd(), PollFlags::POLLIN));
-                which.push(i);
-            }
-        }
-        match poll(&mut polls, PollTimeout::NONE) {
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => break,
-        }
-        let ready: Vec<usize> = polls
-            .iter()
-            .zip(&which)
-            .filter(|(p, _)| p.revents().is_some_and(|r| !r.is_empty()))
-            .map(|(_, i)| *i)
-            .collect();
-        drop(polls);
-        for i in ready {
-            let Some(f) = fds[i].as_mut() else { continue };
-            match f.read(&mut buf) {
-                Ok(0) | Err(_) => {
-                    let _ = log.flush_partial(i);
-                    fds[i] = None;
-                }
-                Ok(n) => {
-                    let _ = log.write(i, &buf[..n]);
-                }
-            }
-        }
-    }
-}
 
-fn wait_exit(pid: i32) -> i32 {
+pub(crate) fn wait_exit(pid: i32) -> i32 {
     loop {
         match waitpid(Pid::from_raw(pid), None) {
             Ok(WaitStatus::Exited(_, code)) => return code,
@@ -277,13 +256,7 @@ pub fn run(state_dir: &Path) -> i32 {
         }
     };
     let fail = |e: String| {
-        let code = exec_error_code(&e);
-        let is_exec = e.contains("executable") || e.contains("exec") || e.contains("No such file");
-        send_ready(&ReadyMessage {
-            pid: None,
-            error: Some(e),
-            exit_code: is_exec.then_some(code),
-        });
+        send_ready(&ReadyMessage::failed(e));
         1
     };
     // Orphans of an external runtime's `create` become ours to reap.
@@ -298,22 +271,36 @@ pub fn run(state_dir: &Path) -> i32 {
         Ok(l) => l,
         Err(e) => return fail(format!("open log {}: {e}", cfg.log_path.display())),
     };
-    let pipes = (|| -> nix::Result<_> {
-        let flags = nix::fcntl::OFlag::O_CLOEXEC;
-        Ok((pipe2(flags)?, pipe2(flags)?, pipe2(flags)?))
-    })();
-    let Ok(((in_r, in_w), (out_r, out_w), (err_r, err_w))) = pipes else {
-        return fail("create stdio pipes".into());
+    let attach = if cfg.open_stdin {
+        let path = state_dir.join(ATTACH_SOCKET);
+        let _ = fs::remove_file(&path);
+        match std::os::unix::net::UnixListener::bind(&path) {
+            Ok(l) => Some(l),
+            Err(e) => return fail(format!("attach socket: {e}")),
+        }
+    } else {
+        None
     };
-    drop(in_w); // stdin reads EOF until attach gets stdin.
-    let io = Stdio {
-        stdin: in_r,
-        stdout: out_w,
-        stderr: err_w,
+    let console = if cfg.tty {
+        match io::console_listener(state_dir) {
+            Ok(c) => Some(c),
+            Err(e) => return fail(format!("console socket: {e}")),
+        }
+    } else {
+        None
     };
+    let (child_io, our_io) = if cfg.tty {
+        (None, None)
+    } else {
+        match io::pipes(cfg.open_stdin) {
+            Ok((c, o)) => (Some(c), Some(o)),
+            Err(e) => return fail(format!("create stdio pipes: {e}")),
+        }
+    };
+    let console_path = console.as_ref().map(|(_, p)| p.as_path());
     let started = match &cfg.runtime {
-        Some(rt) => start_external(&cfg, rt, io),
-        None => start_builtin(&cfg, io),
+        Some(rt) => start_external(&cfg, rt, child_io, console_path),
+        None => start_builtin(&cfg, child_io, console_path),
     };
     let pid = match started {
         Ok(pid) => pid,
@@ -322,12 +309,19 @@ pub fn run(state_dir: &Path) -> i32 {
             return fail(e);
         }
     };
-    send_ready(&ReadyMessage {
-        pid: Some(pid),
-        error: None,
-        exit_code: None,
-    });
-    pump(out_r, err_r, &mut log);
+    let our_io = match (our_io, &console) {
+        (Some(io), _) => io,
+        (None, Some((listener, _))) => match io::receive_pty(listener) {
+            Ok(io) => io,
+            Err(e) => {
+                delete_container(&cfg);
+                return fail(format!("terminal: {e}"));
+            }
+        },
+        (None, None) => return fail("no stdio".into()),
+    };
+    send_ready(&ReadyMessage { pid: Some(pid), error: None, exit_code: None });
+    our_io.pump(&mut Sink::Log { log: &mut log, tty: cfg.tty }, Input { listener: attach, client: None, stdin_once: cfg.stdin_once });
     let code = wait_exit(pid);
     let oom_killed = Cgroup::new(&cfg.cgroups_path).oom_kills() > 0;
     delete_container(&cfg);

@@ -1,0 +1,333 @@
+//! `POST /containers/{id}/exec`, `/exec/{id}/start|resize|json`: one more
+//! process in a running container, run by a `berth-shim exec` that joins the
+//! container's namespaces and cgroup.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use berth_api::ApiError;
+use berth_runtime::frames::{self, FrameReader};
+use berth_runtime::shim::exec::ExecConfig;
+use berth_runtime::spec::ALL_CAPS;
+use berth_runtime::supervisor;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use crate::config::BUILTIN_RUNTIME;
+use crate::engine::Engine;
+use crate::Result;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecCreateBody {
+    #[serde(default)]
+    pub attach_stdin: bool,
+    #[serde(default)]
+    pub attach_stdout: bool,
+    #[serde(default)]
+    pub attach_stderr: bool,
+    #[serde(default)]
+    pub detach_keys: String,
+    #[serde(default)]
+    pub tty: bool,
+    #[serde(default)]
+    pub env: Option<Vec<String>>,
+    #[serde(default)]
+    pub cmd: Option<Vec<String>>,
+    #[serde(default)]
+    pub privileged: bool,
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub working_dir: String,
+    #[serde(default)]
+    pub console_size: Option<Vec<u16>>,
+}
+
+#[derive(Debug)]
+pub struct ExecInstance {
+    pub id: String,
+    pub container_id: String,
+    pub config: ExecCreateBody,
+    pub started: bool,
+    pub running: bool,
+    pub exit_code: Option<i64>,
+    pub pid: i32,
+    input: Option<mpsc::Sender<Vec<u8>>>,
+}
+
+pub type Execs = Mutex<HashMap<String, Arc<Mutex<ExecInstance>>>>;
+
+/// What an attached client gets: the process's output, and a way to send input.
+pub struct ExecSession {
+    /// (1 = stdout, 2 = stderr, payload); closed when the process has exited.
+    pub output: mpsc::Receiver<(u8, Bytes)>,
+    pub input: mpsc::Sender<Vec<u8>>,
+    pub tty: bool,
+}
+
+/// Input to an exec or attach, encoded for the supervisor.
+pub fn stdin_frame(data: &[u8]) -> Vec<u8> {
+    frames::encode(frames::STDIN, data)
+}
+
+pub fn stdin_eof_frame() -> Vec<u8> {
+    frames::encode(frames::STDIN_EOF, &[])
+}
+
+pub fn resize_frame(rows: u16, cols: u16) -> Vec<u8> {
+    frames::encode(frames::RESIZE, &frames::resize_payload(rows, cols))
+}
+
+/// Checks a terminal size the way dockerd does (zero or absurd sizes are 400).
+pub fn check_size(h: i64, w: i64) -> Result<(u16, u16)> {
+    if !(1..=u16::MAX as i64).contains(&h) || !(1..=u16::MAX as i64).contains(&w) {
+        return Err(ApiError::bad_request(format!("invalid terminal size {h}x{w}")));
+    }
+    Ok((h as u16, w as u16))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Engine {
+    fn exec(&self, id: &str) -> Result<Arc<Mutex<ExecInstance>>> {
+        lock(&self.execs).get(id).cloned().ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))
+    }
+
+    pub fn create_exec(&self, container: &str, body: ExecCreateBody) -> Result<String> {
+        let h = self.container(container)?;
+        let (cid, running, paused) = {
+            let r = h.record();
+            (r.id.clone(), r.state.running, r.state.paused)
+        };
+        if !running {
+            return Err(ApiError::conflict(format!("container {cid} is not running")));
+        }
+        if paused {
+            return Err(ApiError::conflict(format!("Container {cid} is paused, unpause the container before exec")));
+        }
+        if body.cmd.as_ref().is_none_or(|c| c.is_empty() || c[0].is_empty()) {
+            return Err(ApiError::bad_request("No exec command specified"));
+        }
+        if !body.working_dir.is_empty() && !body.working_dir.starts_with('/') {
+            return Err(ApiError::bad_request(format!("the working directory '{}' is invalid, it needs to be an absolute path", body.working_dir)));
+        }
+        let id = hex::encode(rand::random::<[u8; 32]>());
+        let inst = ExecInstance { id: id.clone(), container_id: cid, config: body, started: false, running: false, exit_code: None, pid: 0, input: None };
+        lock(&self.execs).insert(id.clone(), Arc::new(Mutex::new(inst)));
+        Ok(id)
+    }
+
+    /// The OCI process for an exec, derived from the container's own.
+    fn exec_process(&self, cid: &str, c: &ExecCreateBody, tty: bool) -> Result<Value> {
+        let paths = self.paths(cid);
+        let spec: Value = serde_json::from_slice(&std::fs::read(paths.bundle().join("config.json")).map_err(|e| ApiError::internal(format!("read container spec: {e}")))?)
+            .map_err(|e| ApiError::internal(format!("container spec: {e}")))?;
+        let mut p = spec["process"].clone();
+        p["args"] = json!(c.cmd.clone().unwrap_or_default());
+        p["terminal"] = json!(tty);
+        let mut env: Vec<String> = p["env"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
+        for e in c.env.iter().flatten() {
+            let key = e.split('=').next().unwrap_or_default();
+            env.retain(|x| x.split('=').next() != Some(key));
+            env.push(e.clone());
+        }
+        p["env"] = json!(env);
+        if !c.working_dir.is_empty() {
+            p["cwd"] = json!(c.working_dir);
+        }
+        if !c.user.is_empty() {
+            let u = berth_runtime::user::resolve_user(&paths.rootfs(), &c.user).map_err(ApiError::from)?;
+            p["user"] = json!({"uid": u.uid, "gid": u.gid, "additionalGids": u.additional_gids});
+        }
+        if c.privileged {
+            p["capabilities"] = json!({"bounding": ALL_CAPS, "effective": ALL_CAPS, "permitted": ALL_CAPS});
+        }
+        Ok(p)
+    }
+
+    /// Starts an exec. Attached, it returns the session; detached, `None`.
+    pub async fn start_exec(self: &Arc<Self>, id: &str, detach: bool, tty_override: Option<bool>) -> Result<Option<ExecSession>> {
+        let inst = self.exec(id)?;
+        let (cid, config) = {
+            let mut i = lock(&inst);
+            if i.started {
+                return Err(ApiError::conflict(format!("Exec command {id} is already running")));
+            }
+            i.started = true;
+            (i.container_id.clone(), i.config.clone())
+        };
+        let h = self.container(&cid)?;
+        let (running, runtime) = {
+            let r = h.record();
+            (r.state.running, r.runtime.clone())
+        };
+        if !running {
+            return Err(ApiError::conflict(format!("container {cid} is not running")));
+        }
+        let tty = tty_override.unwrap_or(config.tty);
+        let process = self.exec_process(&cid, &config, tty)?;
+        let dir = self.paths(&cid).state.join("exec").join(id);
+        std::fs::create_dir_all(&dir).map_err(|e| ApiError::internal(format!("exec dir: {e}")))?;
+        std::fs::write(dir.join("process.json"), serde_json::to_vec(&process).unwrap_or_default()).map_err(|e| ApiError::internal(format!("exec process: {e}")))?;
+        let cfg = ExecConfig {
+            container_id: cid.clone(),
+            runtime_root: self.cfg.exec_root.join("runtime"),
+            runtime: match runtime.as_str() {
+                BUILTIN_RUNTIME | "" => None,
+                name => self.cfg.runtimes.get(name).cloned(),
+            },
+            process: dir.join("process.json"),
+            tty,
+            open_stdin: config.attach_stdin && !detach,
+            attached: !detach,
+        };
+        let (ours, theirs) = if detach {
+            (None, None)
+        } else {
+            let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|e| ApiError::internal(format!("exec socket: {e}")))?;
+            (Some(a), Some(std::os::fd::OwnedFd::from(b)))
+        };
+        let shim = self.cfg.shim_binary.clone();
+        let dir2 = dir.clone();
+        let started = tokio::task::spawn_blocking(move || supervisor::spawn_exec(&shim, &dir2, &cfg, theirs))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let started = match started {
+            Ok(s) => s,
+            Err(e) => {
+                let mut i = lock(&inst);
+                i.exit_code = Some(match &e {
+                    berth_runtime::RuntimeError::Exec { code, .. } => *code as i64,
+                    _ => 126,
+                });
+                let msg = ApiError::from(e).message;
+                return Err(ApiError::bad_request(format!("OCI runtime exec failed: exec failed: {msg}")));
+            }
+        };
+        {
+            let mut i = lock(&inst);
+            i.running = true;
+            i.pid = started.pid;
+        }
+        let Some(ours) = ours else {
+            // Detached: learn the exit code when the supervisor ends.
+            let inst = inst.clone();
+            tokio::spawn(async move {
+                wait_pid(started.shim_pid).await;
+                let code = std::fs::read_to_string(dir.join("exit_code")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(255);
+                let mut i = lock(&inst);
+                i.running = false;
+                i.exit_code = Some(code);
+            });
+            return Ok(None);
+        };
+        ours.set_nonblocking(true).map_err(|e| ApiError::internal(e.to_string()))?;
+        let sock = tokio::net::UnixStream::from_std(ours).map_err(|e| ApiError::internal(e.to_string()))?;
+        let (out_tx, out_rx) = mpsc::channel::<(u8, Bytes)>(64);
+        let (in_tx, mut in_rx) = mpsc::channel::<Vec<u8>>(64);
+        lock(&inst).input = Some(in_tx.clone());
+        if let Some([rows, cols]) = config.console_size.as_deref().and_then(|s| <[u16; 2]>::try_from(s).ok()) {
+            if rows > 0 && cols > 0 {
+                let _ = in_tx.try_send(resize_frame(rows, cols));
+            }
+        }
+        let (mut rd, mut wr) = sock.into_split();
+        tokio::spawn(async move {
+            while let Some(frame) = in_rx.recv().await {
+                if wr.write_all(&frame).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let shim_pid = started.shim_pid;
+        tokio::spawn(async move {
+            let mut frames_in = FrameReader::default();
+            let mut buf = vec![0u8; 32 * 1024];
+            let mut code: i64 = 255;
+            'read: loop {
+                let n = match rd.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                frames_in.push(&buf[..n]);
+                while let Ok(Some((kind, payload))) = frames_in.next_frame() {
+                    match kind {
+                        frames::STDOUT | frames::STDERR => {
+                            // A client that went away does not stop the process.
+                            let _ = out_tx.send((kind, Bytes::from(payload))).await;
+                        }
+                        frames::EXIT if payload.len() == 4 => {
+                            code = i32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]) as i64;
+                            break 'read;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            wait_pid(shim_pid).await;
+            let mut i = lock(&inst);
+            i.running = false;
+            i.exit_code = Some(code);
+            i.input = None;
+            drop(out_tx);
+        });
+        Ok(Some(ExecSession { output: out_rx, input: in_tx, tty }))
+    }
+
+    pub fn resize_exec(&self, id: &str, h: i64, w: i64) -> Result<()> {
+        let (rows, cols) = check_size(h, w)?;
+        let inst = self.exec(id)?;
+        let input = lock(&inst).input.clone();
+        if let Some(tx) = input {
+            let _ = tx.try_send(resize_frame(rows, cols));
+        }
+        Ok(())
+    }
+
+    pub fn inspect_exec(&self, id: &str) -> Result<Value> {
+        let inst = self.exec(id)?;
+        let i = lock(&inst);
+        let cmd = i.config.cmd.clone().unwrap_or_default();
+        Ok(json!({
+            "ID": i.id,
+            "Running": i.running,
+            "ExitCode": i.exit_code,
+            "ProcessConfig": {
+                "tty": i.config.tty,
+                "entrypoint": cmd.first().cloned().unwrap_or_default(),
+                "arguments": cmd.iter().skip(1).collect::<Vec<_>>(),
+                "privileged": i.config.privileged,
+                "user": i.config.user,
+            },
+            "OpenStdin": i.config.attach_stdin,
+            "OpenStderr": i.config.attach_stderr,
+            "OpenStdout": i.config.attach_stdout,
+            "CanRemove": !i.running,
+            "ContainerID": i.container_id,
+            "DetachKeys": i.config.detach_keys,
+            "Pid": i.pid,
+        }))
+    }
+
+    /// Forgets the exec instances of a removed container.
+    pub(crate) fn drop_execs(&self, container_id: &str) {
+        lock(&self.execs).retain(|_, i| lock(i).container_id != container_id);
+    }
+}
+
+/// Waits for a process to end (a supervisor), then reaps it.
+async fn wait_pid(pid: i32) {
+    if let Ok(fd) = supervisor::pidfd_open(pid) {
+        // SAFETY: the OwnedFd moves into the AsyncFd and stays open as long as it does.
+        if let Ok(afd) = unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) } {
+            let _ = afd.readable().await;
+        }
+    }
+    supervisor::reap(pid);
+}

@@ -1,0 +1,134 @@
+//! `berth-shim exec DIR`: runs one more process in a running container
+//! (joining its namespaces and cgroup through libcontainer's tenant builder,
+//! or `runc exec`), streams its output as frames on fd 4 and sends its exit
+//! code last. Without fd 4 (`exec -d`) the output is drained and dropped.
+
+use std::fs::{self, File};
+use std::os::fd::FromRawFd;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+use super::io::{self, ChildStdio, Input, Sink};
+use super::{send_ready, wait_exit, ReadyMessage};
+use crate::frames;
+
+pub const EXEC_CONFIG: &str = "exec.json";
+/// The stream socket is the exec supervisor's fd 4.
+pub const STREAM_FD: i32 = 4;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecConfig {
+    pub container_id: String,
+    pub runtime_root: PathBuf,
+    pub runtime: Option<PathBuf>,
+    /// An OCI `process` object (args, env, cwd, user, capabilities, terminal).
+    pub process: PathBuf,
+    pub tty: bool,
+    pub open_stdin: bool,
+    /// Whether fd 4 carries the stream (attached exec).
+    pub attached: bool,
+}
+
+fn start_builtin(cfg: &ExecConfig, io: Option<ChildStdio>, console: Option<&Path>) -> Result<i32, String> {
+    use libcontainer::container::builder::ContainerBuilder;
+    use libcontainer::syscall::syscall::SyscallType;
+    let mut b = ContainerBuilder::new(cfg.container_id.clone(), SyscallType::Linux)
+        .with_root_path(&cfg.runtime_root)
+        .map_err(|e| e.to_string())?
+        .with_console_socket(console);
+    if let Some(io) = io {
+        b = b.with_stdin(io.stdin).with_stdout(io.stdout).with_stderr(io.stderr);
+    }
+    b.as_tenant()
+        .with_process(Some(&cfg.process))
+        .with_detach(true)
+        .build()
+        .map(|p| p.as_raw())
+        .map_err(|e| e.to_string())
+}
+
+fn start_external(cfg: &ExecConfig, runtime: &Path, io: Option<ChildStdio>, console: Option<&Path>) -> Result<i32, String> {
+    let mut cmd = Command::new(runtime);
+    cmd.arg("--root").arg(&cfg.runtime_root).arg("exec").arg("--process").arg(&cfg.process);
+    if let Some(c) = console {
+        cmd.arg("--tty").arg("--console-socket").arg(c);
+    }
+    if let Some(io) = io {
+        cmd.stdin(std::process::Stdio::from(io.stdin)).stdout(std::process::Stdio::from(io.stdout)).stderr(std::process::Stdio::from(io.stderr));
+    }
+    // `runc exec` stays in the foreground and exits with the process's code.
+    let child = cmd.arg(&cfg.container_id).spawn().map_err(|e| format!("run {}: {e}", runtime.display()))?;
+    Ok(child.id() as i32)
+}
+
+pub fn run(dir: &Path) -> i32 {
+    let cfg: ExecConfig = match fs::read(dir.join(EXEC_CONFIG)).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string())) {
+        Ok(c) => c,
+        Err(e) => {
+            send_ready(&ReadyMessage { pid: None, error: Some(format!("exec config: {e}")), exit_code: None });
+            return 1;
+        }
+    };
+    let fail = |e: String| {
+        send_ready(&ReadyMessage::failed(e));
+        1
+    };
+    // SAFETY: fd 4 is the stream socket berthd passed when attached.
+    let mut stream = cfg.attached.then(|| unsafe { UnixStream::from_raw_fd(STREAM_FD) });
+    let console = if cfg.tty {
+        match io::console_listener(dir) {
+            Ok(c) => Some(c),
+            Err(e) => return fail(format!("console socket: {e}")),
+        }
+    } else {
+        None
+    };
+    let (child_io, our_io) = if cfg.tty {
+        (None, None)
+    } else {
+        match io::pipes(cfg.open_stdin) {
+            Ok((c, o)) => (Some(c), Some(o)),
+            Err(e) => return fail(format!("create stdio pipes: {e}")),
+        }
+    };
+    let console_path = console.as_ref().map(|(_, p)| p.as_path());
+    let started = match &cfg.runtime {
+        Some(rt) => start_external(&cfg, rt, child_io, console_path),
+        None => start_builtin(&cfg, child_io, console_path),
+    };
+    let pid = match started {
+        Ok(pid) => pid,
+        Err(e) => return fail(e),
+    };
+    let our_io = match (our_io, &console) {
+        (Some(io), _) => io,
+        (None, Some((listener, _))) => match io::receive_pty(listener) {
+            Ok(io) => io,
+            Err(e) => return fail(format!("terminal: {e}")),
+        },
+        (None, None) => return fail("no stdio".into()),
+    };
+    send_ready(&ReadyMessage { pid: Some(pid), error: None, exit_code: None });
+    match stream.as_mut() {
+        Some(s) => {
+            let input = Input { listener: None, client: s.try_clone().ok(), stdin_once: true };
+            our_io.pump(&mut Sink::Stream(s), input);
+        }
+        None => {
+            let mut sink = File::options().write(true).open("/dev/null").ok();
+            match sink.as_mut() {
+                Some(f) => our_io.pump(&mut Sink::Discard(f), Input { listener: None, client: None, stdin_once: false }),
+                None => our_io.pump(&mut Sink::Discard(&mut std::io::sink()), Input { listener: None, client: None, stdin_once: false }),
+            }
+        }
+    }
+    let code = wait_exit(pid);
+    let _ = fs::write(dir.join("exit_code"), code.to_string());
+    if let Some(s) = stream.as_mut() {
+        let _ = frames::write_frame(s, frames::EXIT, &code.to_be_bytes());
+    }
+    0
+}
