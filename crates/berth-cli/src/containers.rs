@@ -18,6 +18,10 @@ pub enum ContainerCmd {
     Run(RunArgs),
     /// Create a new container
     Create(CreateArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
     /// Start one or more stopped containers
     Start(StartArgs),
     /// Stop one or more running containers
@@ -126,8 +130,56 @@ pub struct RunArgs {
     /// Run container in background and print container ID
     #[arg(short = 'd', long)]
     detach: bool,
+    /// Proxy received signals to the process
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set)]
+    sig_proxy: bool,
     #[command(flatten)]
     create: CreateArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    tty: bool,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env")]
+    env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    workdir: Option<String>,
+    /// Username or UID (format: "<name|uid>[:<group|gid>]")
+    #[arg(short = 'u', long)]
+    user: Option<String>,
+    /// Give extended privileges to the command
+    #[arg(long)]
+    privileged: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
+    container: String,
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long = "no-stdin")]
+    no_stdin: bool,
+    /// Proxy all received signals to the process
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set)]
+    sig_proxy: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
+    container: String,
 }
 
 #[derive(Args, Debug)]
@@ -286,7 +338,9 @@ pub fn confirm(force: bool, warning: &str) -> bool {
 
 pub async fn run(client: &Client, cmd: ContainerCmd) -> Result {
     match cmd {
-        ContainerCmd::Run(a) => run::run(client, a.create, a.detach).await,
+        ContainerCmd::Run(a) => run::run(client, a.create, a.detach, a.sig_proxy).await,
+        ContainerCmd::Exec(a) => exec(client, a).await,
+        ContainerCmd::Attach(a) => attach(client, a).await,
         ContainerCmd::Create(a) => {
             println!("{}", run::create(client, &a).await?);
             Ok(())
@@ -488,12 +542,7 @@ async fn stop_like(client: &Client, what: &str, a: StopArgs) -> Result {
 }
 
 async fn start(client: &Client, a: StartArgs) -> Result {
-    if a.interactive {
-        return Err(CliError::Usage(
-            "start -i (stdin) is not supported by this version of berth yet".into(),
-        ));
-    }
-    if !a.attach {
+    if !a.attach && !a.interactive {
         return each(client, &a.names, Method::POST, |n| {
             format!("/containers/{n}/start")
         })
@@ -505,9 +554,13 @@ async fn start(client: &Client, a: StartArgs) -> Result {
         ));
     }
     let n = enc(&a.names[0]);
+    let info: Value = client.get_json(&format!("/containers/{n}/json")).await?;
+    let tty = info["Config"]["Tty"].as_bool().unwrap_or(false);
+    let stdin = a.interactive && info["Config"]["OpenStdin"].as_bool().unwrap_or(false);
+    let q = if stdin { "&stdin=1" } else { "" };
     let attach = client
         .hijack(&format!(
-            "/containers/{n}/attach?stream=1&stdout=1&stderr=1"
+            "/containers/{n}/attach?stream=1&stdout=1&stderr=1{q}"
         ))
         .await?;
     let wait = client
@@ -519,9 +572,110 @@ async fn start(client: &Client, a: StartArgs) -> Result {
         )
         .await?;
     client.post(&format!("/containers/{n}/start")).await?;
-    run::pump_output(hyper_util::rt::TokioIo::new(attach)).await?;
+    let session = run::Session {
+        tty,
+        stdin,
+        resize: Some(format!("/containers/{n}/resize")),
+        proxy_signals: (!tty).then(|| n.clone()),
+        detach_keys: run::detach_keys(None)?,
+    };
+    if session.interact(client, attach).await? {
+        return Ok(());
+    }
     let status: Value = berth_client::read_json(wait).await?;
     match status["StatusCode"].as_i64().unwrap_or(0) {
+        0 => Ok(()),
+        c => Err(CliError::Exit(c as i32)),
+    }
+}
+
+async fn exec(client: &Client, a: ExecArgs) -> Result {
+    let n = enc(&a.container);
+    let mut body = json!({
+        "AttachStdin": a.interactive && !a.detach,
+        "AttachStdout": !a.detach,
+        "AttachStderr": !a.detach,
+        "Tty": a.tty,
+        "Env": a.env,
+        "Cmd": a.command,
+        "User": a.user.clone().unwrap_or_default(),
+        "WorkingDir": a.workdir.clone().unwrap_or_default(),
+        "Privileged": a.privileged,
+        "DetachKeys": a.detach_keys.clone().unwrap_or_default(),
+    });
+    if let (true, Some((rows, cols))) = (a.tty, crate::tty::size()) {
+        body["ConsoleSize"] = json!([rows, cols]);
+    }
+    let created: Value = client
+        .post_json(&format!("/containers/{n}/exec"), &body)
+        .await?;
+    let id = created["Id"].as_str().unwrap_or_default().to_string();
+    if a.detach {
+        let body = serde_json::to_vec(&json!({"Detach": true, "Tty": a.tty})).unwrap_or_default();
+        client
+            .call(
+                Method::POST,
+                &format!("/exec/{id}/start"),
+                berth_client::bytes_body(body),
+                Some("application/json"),
+            )
+            .await?;
+        return Ok(());
+    }
+    let start = serde_json::to_vec(&json!({"Detach": false, "Tty": a.tty})).unwrap_or_default();
+    let upgraded = client
+        .hijack_with(&format!("/exec/{id}/start"), start)
+        .await?;
+    let session = run::Session {
+        tty: a.tty,
+        stdin: a.interactive,
+        resize: Some(format!("/exec/{id}/resize")),
+        proxy_signals: None,
+        detach_keys: run::detach_keys(a.detach_keys.as_deref())?,
+    };
+    if session.interact(client, upgraded).await? {
+        return Ok(());
+    }
+    let info: Value = client.get_json(&format!("/exec/{id}/json")).await?;
+    match info["ExitCode"].as_i64().unwrap_or(0) {
+        0 => Ok(()),
+        c => Err(CliError::Exit(c as i32)),
+    }
+}
+
+async fn attach(client: &Client, a: AttachArgs) -> Result {
+    let n = enc(&a.container);
+    let info: Value = client.get_json(&format!("/containers/{n}/json")).await?;
+    if info["State"]["Running"] != true {
+        return Err(CliError::Usage(
+            "You cannot attach to a stopped container, start it first".into(),
+        ));
+    }
+    let tty = info["Config"]["Tty"].as_bool().unwrap_or(false);
+    let stdin = !a.no_stdin && info["Config"]["OpenStdin"].as_bool().unwrap_or(false);
+    let mut q = format!("stream=1&stdout=1&stderr=1&stdin={}", stdin as u8);
+    if let Some(k) = &a.detach_keys {
+        q.push_str(&format!("&detachKeys={}", enc(k)));
+    }
+    let upgraded = client
+        .hijack(&format!("/containers/{n}/attach?{q}"))
+        .await?;
+    let session = run::Session {
+        tty,
+        stdin,
+        resize: Some(format!("/containers/{n}/resize")),
+        proxy_signals: (a.sig_proxy && !tty).then(|| n.clone()),
+        detach_keys: run::detach_keys(a.detach_keys.as_deref())?,
+    };
+    if session.interact(client, upgraded).await? {
+        return Ok(());
+    }
+    // Still running: we detached. Otherwise report how it ended.
+    let info: Value = client.get_json(&format!("/containers/{n}/json")).await?;
+    if info["State"]["Running"] == true {
+        return Ok(());
+    }
+    match info["State"]["ExitCode"].as_i64().unwrap_or(0) {
         0 => Ok(()),
         c => Err(CliError::Exit(c as i32)),
     }

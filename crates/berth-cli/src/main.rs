@@ -6,6 +6,7 @@ mod output;
 mod run;
 mod system;
 mod template;
+mod tty;
 
 use berth_client::{Client, ClientError};
 use clap::{Parser, Subcommand};
@@ -125,6 +126,8 @@ fn main() {
         let client = Client::new(&host)?;
         dispatch(&client, cli.cmd).await
     });
+    // A read of our stdin may still be blocked in a helper thread: do not wait for it.
+    rt.shutdown_background();
     if let Err(e) = result {
         let code = exit_code(&e);
         if !matches!(e, CliError::Exit(_)) {

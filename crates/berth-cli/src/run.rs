@@ -190,11 +190,6 @@ pub fn create_body(a: &CreateArgs) -> Result<ContainerCreateBody> {
             "volumes (-v) are not supported by this version of berth yet",
         ));
     }
-    if a.tty {
-        return Err(usage(
-            "pseudo-TTYs (-t) are not supported by this version of berth yet",
-        ));
-    }
     let mut env = Vec::new();
     for f in &a.env_file {
         env.extend(parse_env_file(f)?);
@@ -272,6 +267,9 @@ pub fn create_body(a: &CreateArgs) -> Result<ContainerCreateBody> {
     body.config.stop_signal = a.stop_signal.clone();
     body.config.stop_timeout = a.stop_timeout;
     body.config.open_stdin = a.interactive;
+    body.config.stdin_once = a.interactive;
+    body.config.attach_stdin = a.interactive;
+    body.config.tty = a.tty;
     body.config.attach_stdout = true;
     body.config.attach_stderr = true;
     body.host_config = Some(host_config);
@@ -334,16 +332,17 @@ pub async fn pump_output(mut stream: impl tokio::io::AsyncRead + Unpin) -> Resul
     }
 }
 
-pub async fn run(client: &Client, a: CreateArgs, detach: bool) -> Result {
+pub async fn run(client: &Client, a: CreateArgs, detach: bool, sig_proxy: bool) -> Result {
     let id = create(client, &a).await?;
     if detach {
         client.post(&format!("/containers/{id}/start")).await?;
         println!("{id}");
         return Ok(());
     }
+    let stdin = if a.interactive { "&stdin=1" } else { "" };
     let attach = client
         .hijack(&format!(
-            "/containers/{id}/attach?stream=1&stdout=1&stderr=1"
+            "/containers/{id}/attach?stream=1&stdout=1&stderr=1{stdin}"
         ))
         .await?;
     let condition = if a.rm { "removed" } else { "next-exit" };
@@ -356,17 +355,200 @@ pub async fn run(client: &Client, a: CreateArgs, detach: bool) -> Result {
             None,
         )
         .await?;
-    let output = tokio::spawn(pump_output(hyper_util::rt::TokioIo::new(attach)));
-    if let Err(e) = client.post(&format!("/containers/{id}/start")).await {
-        output.abort();
-        return Err(e.into());
+    client.post(&format!("/containers/{id}/start")).await?;
+    let session = Session {
+        tty: a.tty,
+        stdin: a.interactive,
+        resize: Some(format!("/containers/{id}/resize")),
+        proxy_signals: (sig_proxy && !a.tty).then(|| id.clone()),
+        detach_keys: detach_keys(None)?,
+    };
+    if session.interact(client, attach).await? {
+        return Ok(());
     }
-    let _ = output.await;
     let status: berth_api::types::ContainerWaitResponse = read_json(wait).await?;
     if status.status_code != 0 {
         return Err(CliError::Exit(status.status_code as i32));
     }
     Ok(())
+}
+
+/// An attached stream (container attach or exec) wired to our terminal.
+pub struct Session {
+    pub tty: bool,
+    pub stdin: bool,
+    /// Where to send terminal sizes, with a TTY.
+    pub resize: Option<String>,
+    /// Forward SIGINT/SIGTERM to this container (`--sig-proxy`).
+    pub proxy_signals: Option<String>,
+    /// The detach sequence (default Ctrl-P Ctrl-Q).
+    pub detach_keys: Vec<u8>,
+}
+
+impl Session {
+    /// Returns true when the user detached (the container runs on).
+    pub async fn interact(
+        self,
+        client: &Client,
+        upgraded: hyper::upgrade::Upgraded,
+    ) -> Result<bool> {
+        let raw = if self.tty && self.stdin {
+            crate::tty::RawMode::enter()
+        } else {
+            None
+        };
+        let (reader, mut writer) = tokio::io::split(hyper_util::rt::TokioIo::new(upgraded));
+        let (detached_tx, mut detached_rx) = tokio::sync::oneshot::channel::<()>();
+        let keys = self.detach_keys.clone();
+        let input = if self.stdin {
+            Some(tokio::spawn(async move {
+                let mut stdin = tokio::io::stdin();
+                let mut buf = vec![0u8; 32 * 1024];
+                let mut escape = Escape::new(keys);
+                loop {
+                    let n = match stdin.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    let (pass, detach) = escape.feed(&buf[..n]);
+                    if !pass.is_empty() && writer.write_all(&pass).await.is_err() {
+                        return;
+                    }
+                    if detach {
+                        let _ = detached_tx.send(());
+                        return;
+                    }
+                }
+                let _ = writer.shutdown().await;
+            }))
+        } else {
+            let _ = writer.shutdown().await;
+            None
+        };
+        let mut side_tasks = Vec::new();
+        if let (true, Some(path)) = (self.tty, self.resize.clone()) {
+            let c = client.clone();
+            side_tasks.push(tokio::spawn(async move {
+                let send = |c: Client, path: String| async move {
+                    if let Some((rows, cols)) = crate::tty::size() {
+                        let _ = c.post(&format!("{path}?h={rows}&w={cols}")).await;
+                    }
+                };
+                send(c.clone(), path.clone()).await;
+                let Ok(mut winch) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
+                else {
+                    return;
+                };
+                while winch.recv().await.is_some() {
+                    send(c.clone(), path.clone()).await;
+                }
+            }));
+        }
+        if let Some(id) = self.proxy_signals.clone() {
+            let c = client.clone();
+            side_tasks.push(tokio::spawn(async move {
+                use tokio::signal::unix::{signal, SignalKind};
+                let (Ok(mut int), Ok(mut term)) = (
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::terminate()),
+                ) else {
+                    return;
+                };
+                loop {
+                    let sig = tokio::select! {
+                        _ = int.recv() => "SIGINT",
+                        _ = term.recv() => "SIGTERM",
+                    };
+                    let _ = c.post(&format!("/containers/{id}/kill?signal={sig}")).await;
+                }
+            }));
+        }
+        let output = async {
+            if self.tty {
+                copy_raw(reader).await
+            } else {
+                pump_output(reader).await
+            }
+        };
+        let (result, detached) = tokio::select! {
+            r = output => (r, false),
+            Ok(()) = &mut detached_rx => (Ok(()), true),
+        };
+        for t in side_tasks {
+            t.abort();
+        }
+        if let Some(i) = input {
+            i.abort();
+        }
+        drop(raw);
+        result.map(|()| detached)
+    }
+}
+
+/// Spots the detach sequence in typed input (docker's escape proxy): bytes
+/// that may start it are held back until it is clear they do not.
+struct Escape {
+    keys: Vec<u8>,
+    matched: usize,
+}
+
+impl Escape {
+    fn new(keys: Vec<u8>) -> Escape {
+        Escape { keys, matched: 0 }
+    }
+
+    /// Returns the bytes to forward, and whether the sequence was completed.
+    fn feed(&mut self, data: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(data.len());
+        for &b in data {
+            if !self.keys.is_empty() && b == self.keys[self.matched] {
+                self.matched += 1;
+                if self.matched == self.keys.len() {
+                    return (out, true);
+                }
+                continue;
+            }
+            out.extend_from_slice(&self.keys[..self.matched]);
+            self.matched = 0;
+            if !self.keys.is_empty() && b == self.keys[0] {
+                self.matched = 1;
+            } else {
+                out.push(b);
+            }
+        }
+        (out, false)
+    }
+}
+
+/// `ctrl-p,ctrl-q` -> [0x10, 0x11].
+pub fn detach_keys(spec: Option<&str>) -> Result<Vec<u8>> {
+    let spec = spec.unwrap_or("ctrl-p,ctrl-q");
+    if spec.is_empty() {
+        return Ok(vec![]);
+    }
+    spec.split(',')
+        .map(|k| match k.strip_prefix("ctrl-").map(|c| c.as_bytes()) {
+            Some([c]) if c.is_ascii_alphabetic() => Ok(c.to_ascii_lowercase() - b'a' + 1),
+            Some([b'@']) => Ok(0),
+            Some([c @ (b'[' | b'\\' | b']' | b'^' | b'_')]) => Ok(c - b'[' + 27),
+            None if k.len() == 1 => Ok(k.as_bytes()[0]),
+            _ => Err(CliError::Usage(format!("invalid detach keys: {spec:?}"))),
+        })
+        .collect()
+}
+
+async fn copy_raw(mut reader: impl tokio::io::AsyncRead + Unpin) -> Result {
+    let mut stdout = tokio::io::stdout();
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = reader.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        stdout.write_all(&buf[..n]).await?;
+        stdout.flush().await?;
+    }
 }
 
 /// Reads a streamed response body to our stdout/stderr (logs).
@@ -396,4 +578,21 @@ pub async fn pump_body(resp: hyper::Response<hyper::body::Incoming>, tty: bool) 
         stderr.flush().await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequence() {
+        let mut e = Escape::new(vec![16, 17]);
+        assert_eq!(e.feed(b"ab"), (b"ab".to_vec(), false));
+        assert_eq!(e.feed(&[16]), (vec![], false));
+        assert_eq!(e.feed(b"x"), (vec![16, b'x'], false));
+        assert_eq!(e.feed(&[b'y', 16, 17, b'z']), (vec![b'y'], true));
+        assert_eq!(detach_keys(None).unwrap(), vec![16, 17]);
+        assert_eq!(detach_keys(Some("ctrl-a,x")).unwrap(), vec![1, b'x']);
+        assert!(detach_keys(Some("ctrl-")).is_err());
+    }
 }

@@ -209,7 +209,17 @@ impl Client {
 
     /// Hijacks the connection (HTTP upgrade to `tcp`), as attach does.
     pub async fn hijack(&self, path: &str) -> Result<hyper::upgrade::Upgraded> {
-        let mut req = self.build(Method::POST, path, empty_body(), Some("text/plain"))?;
+        self.hijack_with(path, Vec::new()).await
+    }
+
+    /// Hijacks with a JSON body (exec start sends `{"Detach":false,"Tty":…}`).
+    pub async fn hijack_with(&self, path: &str, json: Vec<u8>) -> Result<hyper::upgrade::Upgraded> {
+        let ct = if json.is_empty() {
+            "text/plain"
+        } else {
+            "application/json"
+        };
+        let mut req = self.build(Method::POST, path, bytes_body(json), Some(ct))?;
         req.headers_mut()
             .insert("connection", "Upgrade".parse().expect("static header"));
         req.headers_mut()

@@ -54,7 +54,10 @@ impl FrameReader {
         }
         let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
         if len > MAX_FRAME {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "frame too large"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "frame too large",
+            ));
         }
         if self.buf.len() < 5 + len {
             return Ok(None);
@@ -71,7 +74,10 @@ impl FrameReader {
         r.read_exact(&mut head)?;
         let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
         if len > MAX_FRAME {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "frame too large"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "frame too large",
+            ));
         }
         let mut payload = vec![0u8; len];
         r.read_exact(&mut payload)?;
@@ -97,6 +103,9 @@ mod tests {
         bad.push(&[STDIN, 0xff, 0xff, 0xff, 0xff]);
         assert!(bad.next_frame().is_err());
         let mut cur = std::io::Cursor::new(encode(EXIT, &7i32.to_be_bytes()));
-        assert_eq!(FrameReader::read_blocking(&mut cur).unwrap(), (EXIT, 7i32.to_be_bytes().to_vec()));
+        assert_eq!(
+            FrameReader::read_blocking(&mut cur).unwrap(),
+            (EXIT, 7i32.to_be_bytes().to_vec())
+        );
     }
 }

@@ -26,26 +26,47 @@ pub fn spawn(shim_binary: &Path, state_dir: &Path, cfg: &ShimConfig) -> Result<S
     fs::create_dir_all(state_dir).map_err(RuntimeError::io("create supervisor dir"))?;
     let _ = fs::remove_file(state_dir.join(EXIT_FILE));
     let raw = serde_json::to_vec(cfg).map_err(|e| RuntimeError::Other(e.to_string()))?;
-    fs::write(state_dir.join(CONFIG_FILE), raw).map_err(RuntimeError::io("write supervisor config"))?;
+    fs::write(state_dir.join(CONFIG_FILE), raw)
+        .map_err(RuntimeError::io("write supervisor config"))?;
     launch(shim_binary, &[state_dir.as_os_str()], state_dir, None)
 }
 
 /// Starts `berth-shim exec` for one exec'd process. With `stream`, its
 /// output and exit code arrive as frames on that socket, and input goes back.
-pub fn spawn_exec(shim_binary: &Path, dir: &Path, cfg: &ExecConfig, stream: Option<OwnedFd>) -> Result<Started> {
+pub fn spawn_exec(
+    shim_binary: &Path,
+    dir: &Path,
+    cfg: &ExecConfig,
+    stream: Option<OwnedFd>,
+) -> Result<Started> {
     fs::create_dir_all(dir).map_err(RuntimeError::io("create exec dir"))?;
     let raw = serde_json::to_vec(cfg).map_err(|e| RuntimeError::Other(e.to_string()))?;
     fs::write(dir.join(EXEC_CONFIG), raw).map_err(RuntimeError::io("write exec config"))?;
-    launch(shim_binary, &["exec".as_ref(), dir.as_os_str()], dir, stream)
+    launch(
+        shim_binary,
+        &["exec".as_ref(), dir.as_os_str()],
+        dir,
+        stream,
+    )
 }
 
-fn launch(shim_binary: &Path, args: &[&std::ffi::OsStr], dir: &Path, stream: Option<OwnedFd>) -> Result<Started> {
-    let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RuntimeError::Other(e.to_string()))?;
-    let shim_log = fs::File::create(dir.join("shim.log")).map_err(RuntimeError::io("create shim log"))?;
+fn launch(
+    shim_binary: &Path,
+    args: &[&std::ffi::OsStr],
+    dir: &Path,
+    stream: Option<OwnedFd>,
+) -> Result<Started> {
+    let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| RuntimeError::Other(e.to_string()))?;
+    let shim_log =
+        fs::File::create(dir.join("shim.log")).map_err(RuntimeError::io("create shim log"))?;
     let w = ready_w.as_raw_fd();
     let s = stream.as_ref().map(|s| s.as_raw_fd());
     let mut cmd = Command::new(shim_binary);
-    cmd.args(args).stdin(Stdio::null()).stdout(shim_log.try_clone().map_err(RuntimeError::io("shim log"))?).stderr(shim_log);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(shim_log.try_clone().map_err(RuntimeError::io("shim log"))?)
+        .stderr(shim_log);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
@@ -60,14 +81,18 @@ fn launch(shim_binary: &Path, args: &[&std::ffi::OsStr], dir: &Path, stream: Opt
             Ok(())
         });
     }
-    let child = cmd.spawn().map_err(|e| RuntimeError::Other(format!("start supervisor {}: {e}", shim_binary.display())))?;
+    let child = cmd.spawn().map_err(|e| {
+        RuntimeError::Other(format!("start supervisor {}: {e}", shim_binary.display()))
+    })?;
     drop(ready_w);
     drop(stream);
     let shim_pid = child.id() as i32;
     // The child is reaped by `reap` once its pidfd says it has exited.
     std::mem::forget(child);
     let mut msg = Vec::new();
-    fs::File::from(ready_r).read_to_end(&mut msg).map_err(RuntimeError::io("read supervisor"))?;
+    fs::File::from(ready_r)
+        .read_to_end(&mut msg)
+        .map_err(RuntimeError::io("read supervisor"))?;
     let ready: ReadyMessage = serde_json::from_slice(&msg).map_err(|_| {
         let log = fs::read_to_string(dir.join("shim.log")).unwrap_or_default();
         RuntimeError::Other(format!("supervisor failed: {}", log.trim()))

@@ -81,6 +81,8 @@ fn bundle(args: &[&str], resources: Resources, runtime: Option<PathBuf>) -> Bund
         tty: false,
         open_stdin: false,
         stdin_once: false,
+        attach_socket: dir.join("a.sock"),
+        console_socket: dir.join("c.sock"),
     };
     Bundle {
         _tmp: tmp,

@@ -35,7 +35,7 @@ pub(crate) fn resources_of(h: &HostConfig) -> Resources {
 }
 
 /// Options a later version will honour; refused now rather than silently ignored.
-fn refuse_unsupported(config: &berth_api::types::ContainerConfig, h: &HostConfig) -> Result<()> {
+fn refuse_unsupported(h: &HostConfig) -> Result<()> {
     let non_empty = |k: &str| match h.extra.get(k) {
         Some(serde_json::Value::Array(a)) => !a.is_empty(),
         Some(serde_json::Value::Object(o)) => !o.is_empty(),
@@ -50,10 +50,6 @@ fn refuse_unsupported(config: &berth_api::types::ContainerConfig, h: &HostConfig
         Some("publishing ports")
     } else if non_empty("Devices") {
         Some("adding devices")
-    } else if config.tty {
-        Some("pseudo-TTYs (-t)")
-    } else if config.open_stdin {
-        Some("container stdin (-i)")
     } else {
         None
     };
@@ -192,7 +188,7 @@ impl Engine {
             crate::blocking(move || images.resolve(&name).map_err(ApiError::from)).await?
         };
         validate_host_config(self, &host_config)?;
-        refuse_unsupported(&config, &host_config)?;
+        refuse_unsupported(&host_config)?;
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => names::validate(n)?,
             None => loop {

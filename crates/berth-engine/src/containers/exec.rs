@@ -85,7 +85,9 @@ pub fn resize_frame(rows: u16, cols: u16) -> Vec<u8> {
 /// Checks a terminal size the way dockerd does (zero or absurd sizes are 400).
 pub fn check_size(h: i64, w: i64) -> Result<(u16, u16)> {
     if !(1..=u16::MAX as i64).contains(&h) || !(1..=u16::MAX as i64).contains(&w) {
-        return Err(ApiError::bad_request(format!("invalid terminal size {h}x{w}")));
+        return Err(ApiError::bad_request(format!(
+            "invalid terminal size {h}x{w}"
+        )));
     }
     Ok((h as u16, w as u16))
 }
@@ -96,7 +98,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Engine {
     fn exec(&self, id: &str) -> Result<Arc<Mutex<ExecInstance>>> {
-        lock(&self.execs).get(id).cloned().ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))
+        lock(&self.execs)
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))
     }
 
     pub fn create_exec(&self, container: &str, body: ExecCreateBody) -> Result<String> {
@@ -106,19 +111,39 @@ impl Engine {
             (r.id.clone(), r.state.running, r.state.paused)
         };
         if !running {
-            return Err(ApiError::conflict(format!("container {cid} is not running")));
+            return Err(ApiError::conflict(format!(
+                "container {cid} is not running"
+            )));
         }
         if paused {
-            return Err(ApiError::conflict(format!("Container {cid} is paused, unpause the container before exec")));
+            return Err(ApiError::conflict(format!(
+                "Container {cid} is paused, unpause the container before exec"
+            )));
         }
-        if body.cmd.as_ref().is_none_or(|c| c.is_empty() || c[0].is_empty()) {
+        if body
+            .cmd
+            .as_ref()
+            .is_none_or(|c| c.is_empty() || c[0].is_empty())
+        {
             return Err(ApiError::bad_request("No exec command specified"));
         }
         if !body.working_dir.is_empty() && !body.working_dir.starts_with('/') {
-            return Err(ApiError::bad_request(format!("the working directory '{}' is invalid, it needs to be an absolute path", body.working_dir)));
+            return Err(ApiError::bad_request(format!(
+                "the working directory '{}' is invalid, it needs to be an absolute path",
+                body.working_dir
+            )));
         }
         let id = hex::encode(rand::random::<[u8; 32]>());
-        let inst = ExecInstance { id: id.clone(), container_id: cid, config: body, started: false, running: false, exit_code: None, pid: 0, input: None };
+        let inst = ExecInstance {
+            id: id.clone(),
+            container_id: cid,
+            config: body,
+            started: false,
+            running: false,
+            exit_code: None,
+            pid: 0,
+            input: None,
+        };
         lock(&self.execs).insert(id.clone(), Arc::new(Mutex::new(inst)));
         Ok(id)
     }
@@ -126,12 +151,22 @@ impl Engine {
     /// The OCI process for an exec, derived from the container's own.
     fn exec_process(&self, cid: &str, c: &ExecCreateBody, tty: bool) -> Result<Value> {
         let paths = self.paths(cid);
-        let spec: Value = serde_json::from_slice(&std::fs::read(paths.bundle().join("config.json")).map_err(|e| ApiError::internal(format!("read container spec: {e}")))?)
-            .map_err(|e| ApiError::internal(format!("container spec: {e}")))?;
+        let spec: Value = serde_json::from_slice(
+            &std::fs::read(paths.bundle().join("config.json"))
+                .map_err(|e| ApiError::internal(format!("read container spec: {e}")))?,
+        )
+        .map_err(|e| ApiError::internal(format!("container spec: {e}")))?;
         let mut p = spec["process"].clone();
         p["args"] = json!(c.cmd.clone().unwrap_or_default());
         p["terminal"] = json!(tty);
-        let mut env: Vec<String> = p["env"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
+        let mut env: Vec<String> = p["env"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
         for e in c.env.iter().flatten() {
             let key = e.split('=').next().unwrap_or_default();
             env.retain(|x| x.split('=').next() != Some(key));
@@ -142,22 +177,31 @@ impl Engine {
             p["cwd"] = json!(c.working_dir);
         }
         if !c.user.is_empty() {
-            let u = berth_runtime::user::resolve_user(&paths.rootfs(), &c.user).map_err(ApiError::from)?;
+            let u = berth_runtime::user::resolve_user(&paths.rootfs(), &c.user)
+                .map_err(ApiError::from)?;
             p["user"] = json!({"uid": u.uid, "gid": u.gid, "additionalGids": u.additional_gids});
         }
         if c.privileged {
-            p["capabilities"] = json!({"bounding": ALL_CAPS, "effective": ALL_CAPS, "permitted": ALL_CAPS});
+            p["capabilities"] =
+                json!({"bounding": ALL_CAPS, "effective": ALL_CAPS, "permitted": ALL_CAPS});
         }
         Ok(p)
     }
 
     /// Starts an exec. Attached, it returns the session; detached, `None`.
-    pub async fn start_exec(self: &Arc<Self>, id: &str, detach: bool, tty_override: Option<bool>) -> Result<Option<ExecSession>> {
+    pub async fn start_exec(
+        self: &Arc<Self>,
+        id: &str,
+        detach: bool,
+        tty_override: Option<bool>,
+    ) -> Result<Option<ExecSession>> {
         let inst = self.exec(id)?;
         let (cid, config) = {
             let mut i = lock(&inst);
             if i.started {
-                return Err(ApiError::conflict(format!("Exec command {id} is already running")));
+                return Err(ApiError::conflict(format!(
+                    "Exec command {id} is already running"
+                )));
             }
             i.started = true;
             (i.container_id.clone(), i.config.clone())
@@ -168,13 +212,19 @@ impl Engine {
             (r.state.running, r.runtime.clone())
         };
         if !running {
-            return Err(ApiError::conflict(format!("container {cid} is not running")));
+            return Err(ApiError::conflict(format!(
+                "container {cid} is not running"
+            )));
         }
         let tty = tty_override.unwrap_or(config.tty);
         let process = self.exec_process(&cid, &config, tty)?;
         let dir = self.paths(&cid).state.join("exec").join(id);
         std::fs::create_dir_all(&dir).map_err(|e| ApiError::internal(format!("exec dir: {e}")))?;
-        std::fs::write(dir.join("process.json"), serde_json::to_vec(&process).unwrap_or_default()).map_err(|e| ApiError::internal(format!("exec process: {e}")))?;
+        std::fs::write(
+            dir.join("process.json"),
+            serde_json::to_vec(&process).unwrap_or_default(),
+        )
+        .map_err(|e| ApiError::internal(format!("exec process: {e}")))?;
         let cfg = ExecConfig {
             container_id: cid.clone(),
             runtime_root: self.cfg.exec_root.join("runtime"),
@@ -186,18 +236,21 @@ impl Engine {
             tty,
             open_stdin: config.attach_stdin && !detach,
             attached: !detach,
+            console_socket: self.paths(&cid).sockets.join(format!("{}.c", &id[..20])),
         };
         let (ours, theirs) = if detach {
             (None, None)
         } else {
-            let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|e| ApiError::internal(format!("exec socket: {e}")))?;
+            let (a, b) = std::os::unix::net::UnixStream::pair()
+                .map_err(|e| ApiError::internal(format!("exec socket: {e}")))?;
             (Some(a), Some(std::os::fd::OwnedFd::from(b)))
         };
         let shim = self.cfg.shim_binary.clone();
         let dir2 = dir.clone();
-        let started = tokio::task::spawn_blocking(move || supervisor::spawn_exec(&shim, &dir2, &cfg, theirs))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let started =
+            tokio::task::spawn_blocking(move || supervisor::spawn_exec(&shim, &dir2, &cfg, theirs))
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
         let started = match started {
             Ok(s) => s,
             Err(e) => {
@@ -207,7 +260,9 @@ impl Engine {
                     _ => 126,
                 });
                 let msg = ApiError::from(e).message;
-                return Err(ApiError::bad_request(format!("OCI runtime exec failed: exec failed: {msg}")));
+                return Err(ApiError::bad_request(format!(
+                    "OCI runtime exec failed: exec failed: {msg}"
+                )));
             }
         };
         {
@@ -220,19 +275,28 @@ impl Engine {
             let inst = inst.clone();
             tokio::spawn(async move {
                 wait_pid(started.shim_pid).await;
-                let code = std::fs::read_to_string(dir.join("exit_code")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(255);
+                let code = std::fs::read_to_string(dir.join("exit_code"))
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(255);
                 let mut i = lock(&inst);
                 i.running = false;
                 i.exit_code = Some(code);
             });
             return Ok(None);
         };
-        ours.set_nonblocking(true).map_err(|e| ApiError::internal(e.to_string()))?;
-        let sock = tokio::net::UnixStream::from_std(ours).map_err(|e| ApiError::internal(e.to_string()))?;
+        ours.set_nonblocking(true)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let sock = tokio::net::UnixStream::from_std(ours)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
         let (out_tx, out_rx) = mpsc::channel::<(u8, Bytes)>(64);
         let (in_tx, mut in_rx) = mpsc::channel::<Vec<u8>>(64);
         lock(&inst).input = Some(in_tx.clone());
-        if let Some([rows, cols]) = config.console_size.as_deref().and_then(|s| <[u16; 2]>::try_from(s).ok()) {
+        if let Some([rows, cols]) = config
+            .console_size
+            .as_deref()
+            .and_then(|s| <[u16; 2]>::try_from(s).ok())
+        {
             if rows > 0 && cols > 0 {
                 let _ = in_tx.try_send(resize_frame(rows, cols));
             }
@@ -263,7 +327,9 @@ impl Engine {
                             let _ = out_tx.send((kind, Bytes::from(payload))).await;
                         }
                         frames::EXIT if payload.len() == 4 => {
-                            code = i32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]) as i64;
+                            code = i32::from_be_bytes([
+                                payload[0], payload[1], payload[2], payload[3],
+                            ]) as i64;
                             break 'read;
                         }
                         _ => {}
@@ -277,7 +343,11 @@ impl Engine {
             i.input = None;
             drop(out_tx);
         });
-        Ok(Some(ExecSession { output: out_rx, input: in_tx, tty }))
+        Ok(Some(ExecSession {
+            output: out_rx,
+            input: in_tx,
+            tty,
+        }))
     }
 
     pub fn resize_exec(&self, id: &str, h: i64, w: i64) -> Result<()> {
@@ -325,7 +395,9 @@ impl Engine {
 async fn wait_pid(pid: i32) {
     if let Ok(fd) = supervisor::pidfd_open(pid) {
         // SAFETY: the OwnedFd moves into the AsyncFd and stays open as long as it does.
-        if let Ok(afd) = unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) } {
+        if let Ok(afd) = unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
+        } {
             let _ = afd.readable().await;
         }
     }

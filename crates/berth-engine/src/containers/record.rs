@@ -79,6 +79,10 @@ pub struct ContainerPaths {
     pub dir: PathBuf,
     /// `exec-root/containers/<id>`: the supervisor's state and the bundle.
     pub state: PathBuf,
+    /// `exec-root/s`: sockets, on a path short enough for `sun_path`.
+    pub sockets: PathBuf,
+    /// A prefix of the ID, unique enough to name the sockets.
+    pub short: String,
 }
 
 impl ContainerPaths {
@@ -106,6 +110,13 @@ impl ContainerPaths {
     pub fn bundle(&self) -> PathBuf {
         self.state.join("bundle")
     }
+    /// `exec-root/s/<id prefix>.a`: where attach clients reach the supervisor.
+    pub fn attach_socket(&self) -> PathBuf {
+        self.sockets.join(format!("{}.a", self.short))
+    }
+    pub fn console_socket(&self) -> PathBuf {
+        self.sockets.join(format!("{}.c", self.short))
+    }
 }
 
 impl Engine {
@@ -113,6 +124,8 @@ impl Engine {
         ContainerPaths {
             dir: self.cfg.data_root.join("containers").join(id),
             state: self.cfg.exec_root.join("containers").join(id),
+            sockets: self.cfg.exec_root.join("s"),
+            short: id.chars().take(20).collect(),
         }
     }
 

@@ -236,6 +236,8 @@ impl Engine {
             tty: rec.config.tty,
             open_stdin: rec.config.open_stdin,
             stdin_once: rec.config.stdin_once,
+            attach_socket: paths.attach_socket(),
+            console_socket: paths.console_socket(),
         };
         supervisor::spawn(&self.cfg.shim_binary, &paths.state, &cfg)
     }

@@ -30,9 +30,15 @@ pub struct ExecConfig {
     pub open_stdin: bool,
     /// Whether fd 4 carries the stream (attached exec).
     pub attached: bool,
+    /// Where the runtime hands over the terminal, with `tty`.
+    pub console_socket: PathBuf,
 }
 
-fn start_builtin(cfg: &ExecConfig, io: Option<ChildStdio>, console: Option<&Path>) -> Result<i32, String> {
+fn start_builtin(
+    cfg: &ExecConfig,
+    io: Option<ChildStdio>,
+    console: Option<&Path>,
+) -> Result<i32, String> {
     use libcontainer::container::builder::ContainerBuilder;
     use libcontainer::syscall::syscall::SyscallType;
     let mut b = ContainerBuilder::new(cfg.container_id.clone(), SyscallType::Linux)
@@ -40,7 +46,10 @@ fn start_builtin(cfg: &ExecConfig, io: Option<ChildStdio>, console: Option<&Path
         .map_err(|e| e.to_string())?
         .with_console_socket(console);
     if let Some(io) = io {
-        b = b.with_stdin(io.stdin).with_stdout(io.stdout).with_stderr(io.stderr);
+        b = b
+            .with_stdin(io.stdin)
+            .with_stdout(io.stdout)
+            .with_stderr(io.stderr);
     }
     b.as_tenant()
         .with_process(Some(&cfg.process))
@@ -50,25 +59,46 @@ fn start_builtin(cfg: &ExecConfig, io: Option<ChildStdio>, console: Option<&Path
         .map_err(|e| e.to_string())
 }
 
-fn start_external(cfg: &ExecConfig, runtime: &Path, io: Option<ChildStdio>, console: Option<&Path>) -> Result<i32, String> {
+fn start_external(
+    cfg: &ExecConfig,
+    runtime: &Path,
+    io: Option<ChildStdio>,
+    console: Option<&Path>,
+) -> Result<i32, String> {
     let mut cmd = Command::new(runtime);
-    cmd.arg("--root").arg(&cfg.runtime_root).arg("exec").arg("--process").arg(&cfg.process);
+    cmd.arg("--root")
+        .arg(&cfg.runtime_root)
+        .arg("exec")
+        .arg("--process")
+        .arg(&cfg.process);
     if let Some(c) = console {
         cmd.arg("--tty").arg("--console-socket").arg(c);
     }
     if let Some(io) = io {
-        cmd.stdin(std::process::Stdio::from(io.stdin)).stdout(std::process::Stdio::from(io.stdout)).stderr(std::process::Stdio::from(io.stderr));
+        cmd.stdin(std::process::Stdio::from(io.stdin))
+            .stdout(std::process::Stdio::from(io.stdout))
+            .stderr(std::process::Stdio::from(io.stderr));
     }
     // `runc exec` stays in the foreground and exits with the process's code.
-    let child = cmd.arg(&cfg.container_id).spawn().map_err(|e| format!("run {}: {e}", runtime.display()))?;
+    let child = cmd
+        .arg(&cfg.container_id)
+        .spawn()
+        .map_err(|e| format!("run {}: {e}", runtime.display()))?;
     Ok(child.id() as i32)
 }
 
 pub fn run(dir: &Path) -> i32 {
-    let cfg: ExecConfig = match fs::read(dir.join(EXEC_CONFIG)).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string())) {
+    let cfg: ExecConfig = match fs::read(dir.join(EXEC_CONFIG))
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
         Ok(c) => c,
         Err(e) => {
-            send_ready(&ReadyMessage { pid: None, error: Some(format!("exec config: {e}")), exit_code: None });
+            send_ready(&ReadyMessage {
+                pid: None,
+                error: Some(format!("exec config: {e}")),
+                exit_code: None,
+            });
             return 1;
         }
     };
@@ -77,9 +107,11 @@ pub fn run(dir: &Path) -> i32 {
         1
     };
     // SAFETY: fd 4 is the stream socket berthd passed when attached.
-    let mut stream = cfg.attached.then(|| unsafe { UnixStream::from_raw_fd(STREAM_FD) });
+    let mut stream = cfg
+        .attached
+        .then(|| unsafe { UnixStream::from_raw_fd(STREAM_FD) });
     let console = if cfg.tty {
-        match io::console_listener(dir) {
+        match io::console_listener(&cfg.console_socket) {
             Ok(c) => Some(c),
             Err(e) => return fail(format!("console socket: {e}")),
         }
@@ -111,21 +143,44 @@ pub fn run(dir: &Path) -> i32 {
         },
         (None, None) => return fail("no stdio".into()),
     };
-    send_ready(&ReadyMessage { pid: Some(pid), error: None, exit_code: None });
+    send_ready(&ReadyMessage {
+        pid: Some(pid),
+        error: None,
+        exit_code: None,
+    });
     match stream.as_mut() {
         Some(s) => {
-            let input = Input { listener: None, client: s.try_clone().ok(), stdin_once: true };
+            let input = Input {
+                listener: None,
+                client: s.try_clone().ok(),
+                stdin_once: true,
+            };
             our_io.pump(&mut Sink::Stream(s), input);
         }
         None => {
             let mut sink = File::options().write(true).open("/dev/null").ok();
             match sink.as_mut() {
-                Some(f) => our_io.pump(&mut Sink::Discard(f), Input { listener: None, client: None, stdin_once: false }),
-                None => our_io.pump(&mut Sink::Discard(&mut std::io::sink()), Input { listener: None, client: None, stdin_once: false }),
+                Some(f) => our_io.pump(
+                    &mut Sink::Discard(f),
+                    Input {
+                        listener: None,
+                        client: None,
+                        stdin_once: false,
+                    },
+                ),
+                None => our_io.pump(
+                    &mut Sink::Discard(&mut std::io::sink()),
+                    Input {
+                        listener: None,
+                        client: None,
+                        stdin_once: false,
+                    },
+                ),
             }
         }
     }
     let code = wait_exit(pid);
+    let _ = fs::remove_file(&cfg.console_socket);
     let _ = fs::write(dir.join("exit_code"), code.to_string());
     if let Some(s) = stream.as_mut() {
         let _ = frames::write_frame(s, frames::EXIT, &code.to_be_bytes());

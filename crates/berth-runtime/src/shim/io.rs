@@ -29,6 +29,9 @@ pub struct Io {
     pub stdin: Option<File>,
     /// The terminal master, for resizes; `None` without a TTY.
     pub pty: Option<RawFd>,
+    /// Whether an attach client's end of input closes the process's stdin
+    /// (`StdinOnce`; always for exec). Otherwise stdin stays open for the next.
+    pub stdin_once: bool,
 }
 
 pub fn pipes(keep_stdin: bool) -> io::Result<(ChildStdio, Io)> {
@@ -36,8 +39,21 @@ pub fn pipes(keep_stdin: bool) -> io::Result<(ChildStdio, Io)> {
     let (in_r, in_w) = pipe2(flags)?;
     let (out_r, out_w) = pipe2(flags)?;
     let (err_r, err_w) = pipe2(flags)?;
-    let io = Io { out: Some(out_r.into()), err: Some(err_r.into()), stdin: keep_stdin.then(|| in_w.into()), pty: None };
-    Ok((ChildStdio { stdin: in_r, stdout: out_w, stderr: err_w }, io))
+    let io = Io {
+        out: Some(out_r.into()),
+        err: Some(err_r.into()),
+        stdin: keep_stdin.then(|| in_w.into()),
+        pty: None,
+        stdin_once: false,
+    };
+    Ok((
+        ChildStdio {
+            stdin: in_r,
+            stdout: out_w,
+            stderr: err_w,
+        },
+        io,
+    ))
 }
 
 /// Receives the terminal master the runtime sends over the console socket.
@@ -46,7 +62,13 @@ pub fn receive_pty(listener: &UnixListener) -> io::Result<Io> {
     let mut buf = [0u8; 4096];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()).map_err(io::Error::from)?;
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .map_err(io::Error::from)?;
     for c in msg.cmsgs().map_err(io::Error::from)? {
         if let ControlMessageOwned::ScmRights(fds) = c {
             if let Some(&fd) = fds.first() {
@@ -54,21 +76,36 @@ pub fn receive_pty(listener: &UnixListener) -> io::Result<Io> {
                 let master = unsafe { File::from_raw_fd(fd) };
                 let out = master.try_clone()?;
                 let raw = master.as_raw_fd();
-                return Ok(Io { out: Some(out), err: None, stdin: Some(master), pty: Some(raw) });
+                return Ok(Io {
+                    out: Some(out),
+                    err: None,
+                    stdin: Some(master),
+                    pty: Some(raw),
+                    stdin_once: false,
+                });
             }
         }
     }
     Err(io::Error::other("the runtime sent no terminal"))
 }
 
-pub fn console_listener(dir: &Path) -> io::Result<(UnixListener, std::path::PathBuf)> {
-    let path = dir.join("console.sock");
-    let _ = std::fs::remove_file(&path);
-    Ok((UnixListener::bind(&path)?, path))
+/// Socket paths are limited to 108 bytes, so sockets live under a short
+/// directory of the exec root rather than in a container's state dir.
+pub fn console_listener(path: &Path) -> io::Result<(UnixListener, std::path::PathBuf)> {
+    let _ = std::fs::remove_file(path);
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    Ok((UnixListener::bind(path)?, path.to_path_buf()))
 }
 
 pub fn resize(pty: RawFd, rows: u16, cols: u16) {
-    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCSWINSZ with a valid winsize on a terminal fd.
     unsafe { libc::ioctl(pty, libc::TIOCSWINSZ, &ws) };
 }
@@ -94,7 +131,7 @@ pub struct Input {
     pub listener: Option<UnixListener>,
     /// A client connected from the start (exec's stream socket).
     pub client: Option<UnixStream>,
-    /// Close stdin when the first client goes away (`StdinOnce`).
+    /// Close stdin on a client's end of input (`StdinOnce`).
     pub stdin_once: bool,
 }
 
@@ -108,10 +145,16 @@ impl Io {
                     }
                 }
             }
-            frames::STDIN_EOF => self.close_stdin(),
+            // As dockerd: a client's end of input closes the process's stdin
+            // with StdinOnce, never a terminal's.
+            frames::STDIN_EOF if self.stdin_once && self.pty.is_none() => self.close_stdin(),
             frames::RESIZE if payload.len() == 4 => {
                 if let Some(pty) = self.pty {
-                    resize(pty, u16::from_be_bytes([payload[0], payload[1]]), u16::from_be_bytes([payload[2], payload[3]]));
+                    resize(
+                        pty,
+                        u16::from_be_bytes([payload[0], payload[1]]),
+                        u16::from_be_bytes([payload[2], payload[3]]),
+                    );
                 }
             }
             _ => {}
@@ -119,21 +162,22 @@ impl Io {
     }
 
     fn close_stdin(&mut self) {
-        match self.pty {
-            // A terminal's end of input is ^D; closing the master would hang it up.
-            Some(_) => {
-                if let Some(s) = self.stdin.as_mut() {
-                    let _ = s.write_all(&[4]);
-                }
-            }
-            None => self.stdin = None,
-        }
+        self.stdin = None;
     }
 
     /// Moves bytes until the process's output ends (EOF, or EIO on a terminal
     /// whose last user is gone).
     pub fn pump(mut self, sink: &mut Sink, mut input: Input) {
-        let mut clients: Vec<Client> = input.client.take().map(|sock| Client { sock, frames: FrameReader::default() }).into_iter().collect();
+        self.stdin_once = input.stdin_once;
+        let mut clients: Vec<Client> = input
+            .client
+            .take()
+            .map(|sock| Client {
+                sock,
+                frames: FrameReader::default(),
+            })
+            .into_iter()
+            .collect();
         let mut buf = vec![0u8; 32 * 1024];
         let mut partial_pending = false;
         while self.out.is_some() || self.err.is_some() {
@@ -152,10 +196,20 @@ impl Io {
             }
             let ready: Vec<(u8, bool)> = {
                 // SAFETY: every fd above stays open for the duration of the poll.
-                let borrowed: Vec<_> = fds.iter().map(|(_, fd)| unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) }).collect();
-                let mut polls: Vec<PollFd> = borrowed.iter().map(|b| PollFd::new(b.as_fd(), PollFlags::POLLIN)).collect();
+                let borrowed: Vec<_> = fds
+                    .iter()
+                    .map(|(_, fd)| unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) })
+                    .collect();
+                let mut polls: Vec<PollFd> = borrowed
+                    .iter()
+                    .map(|b| PollFd::new(b.as_fd(), PollFlags::POLLIN))
+                    .collect();
                 // Flush a partial log line when the stream goes quiet (a prompt).
-                let timeout = if partial_pending { PollTimeout::from(20u16) } else { PollTimeout::NONE };
+                let timeout = if partial_pending {
+                    PollTimeout::from(20u16)
+                } else {
+                    PollTimeout::NONE
+                };
                 match poll(&mut polls, timeout) {
                     Ok(0) => {
                         if let Sink::Log { log, .. } = sink {
@@ -169,13 +223,25 @@ impl Io {
                     Err(nix::errno::Errno::EINTR) => continue,
                     Err(_) => break,
                 }
-                polls.iter().zip(&fds).filter_map(|(p, (tag, _))| p.revents().filter(|r| !r.is_empty()).map(|r| (*tag, r.contains(PollFlags::POLLIN)))).collect()
+                polls
+                    .iter()
+                    .zip(&fds)
+                    .filter_map(|(p, (tag, _))| {
+                        p.revents()
+                            .filter(|r| !r.is_empty())
+                            .map(|r| (*tag, r.contains(PollFlags::POLLIN)))
+                    })
+                    .collect()
             };
             let mut gone = Vec::new();
             for (tag, _) in ready {
                 match tag {
                     0 | 1 => {
-                        let file = if tag == 0 { &mut self.out } else { &mut self.err };
+                        let file = if tag == 0 {
+                            &mut self.out
+                        } else {
+                            &mut self.err
+                        };
                         let Some(f) = file.as_mut() else { continue };
                         match f.read(&mut buf) {
                             Ok(0) | Err(_) => {
@@ -193,7 +259,11 @@ impl Io {
                                     partial_pending = true;
                                 }
                                 Sink::Stream(s) => {
-                                    let kind = if tag == 0 { frames::STDOUT } else { frames::STDERR };
+                                    let kind = if tag == 0 {
+                                        frames::STDOUT
+                                    } else {
+                                        frames::STDERR
+                                    };
                                     // If the daemon is gone, keep draining so the process is not blocked.
                                     let _ = frames::write_frame(s, kind, &buf[..n]);
                                 }
@@ -205,12 +275,17 @@ impl Io {
                     }
                     2 => {
                         if let Some(Ok((sock, _))) = input.listener.as_ref().map(|l| l.accept()) {
-                            clients.push(Client { sock, frames: FrameReader::default() });
+                            clients.push(Client {
+                                sock,
+                                frames: FrameReader::default(),
+                            });
                         }
                     }
                     n => {
                         let i = (n - 3) as usize;
-                        let Some(c) = clients.get_mut(i) else { continue };
+                        let Some(c) = clients.get_mut(i) else {
+                            continue;
+                        };
                         match c.sock.read(&mut buf) {
                             Ok(0) | Err(_) => gone.push(i),
                             Ok(k) => {
@@ -227,11 +302,9 @@ impl Io {
                     }
                 }
             }
+            // A client that goes away (a detach, a resize) leaves stdin as it is.
             for i in gone.into_iter().rev() {
                 clients.remove(i);
-                if input.stdin_once {
-                    self.close_stdin();
-                }
             }
         }
     }

@@ -49,6 +49,12 @@ pub struct ShimConfig {
     /// Close stdin when the first attached client leaves (`StdinOnce`).
     #[serde(default)]
     pub stdin_once: bool,
+    /// Where attach clients connect (kept short: socket paths are limited).
+    #[serde(default)]
+    pub attach_socket: PathBuf,
+    /// Where the runtime hands over the terminal, with `tty`.
+    #[serde(default)]
+    pub console_socket: PathBuf,
 }
 
 /// The first message on the ready pipe: the container's PID or why it failed.
@@ -63,8 +69,14 @@ pub struct ReadyMessage {
 impl ReadyMessage {
     /// A start failure; one that is about the command gets docker's 126/127.
     pub fn failed(error: String) -> ReadyMessage {
-        let is_exec = error.contains("executable") || error.contains("exec") || error.contains("No such file");
-        ReadyMessage { pid: None, exit_code: is_exec.then(|| exec_error_code(&error)), error: Some(error) }
+        let is_exec = error.contains("executable")
+            || error.contains("exec")
+            || error.contains("No such file");
+        ReadyMessage {
+            pid: None,
+            exit_code: is_exec.then(|| exec_error_code(&error)),
+            error: Some(error),
+        }
     }
 }
 
@@ -77,8 +89,6 @@ pub struct ExitRecord {
 }
 
 pub const CONFIG_FILE: &str = "shim.json";
-/// Where attach clients send stdin and resizes.
-pub const ATTACH_SOCKET: &str = "attach.sock";
 pub const EXIT_FILE: &str = "exit.json";
 /// The ready pipe is the supervisor's fd 3.
 pub const READY_FD: i32 = 3;
@@ -134,8 +144,11 @@ fn loopback_up() -> std::io::Result<()> {
     Ok(())
 }
 
-
-fn start_builtin(cfg: &ShimConfig, io: Option<ChildStdio>, console: Option<&Path>) -> Result<i32, String> {
+fn start_builtin(
+    cfg: &ShimConfig,
+    io: Option<ChildStdio>,
+    console: Option<&Path>,
+) -> Result<i32, String> {
     use libcontainer::container::builder::ContainerBuilder;
     use libcontainer::syscall::syscall::SyscallType;
     let mut b = ContainerBuilder::new(cfg.id.clone(), SyscallType::Linux)
@@ -143,7 +156,10 @@ fn start_builtin(cfg: &ShimConfig, io: Option<ChildStdio>, console: Option<&Path
         .map_err(|e| e.to_string())?
         .with_console_socket(console);
     if let Some(io) = io {
-        b = b.with_stdin(io.stdin).with_stdout(io.stdout).with_stderr(io.stderr);
+        b = b
+            .with_stdin(io.stdin)
+            .with_stdout(io.stdout)
+            .with_stderr(io.stderr);
     }
     let mut container = b
         .validate_id()
@@ -160,15 +176,27 @@ fn start_builtin(cfg: &ShimConfig, io: Option<ChildStdio>, console: Option<&Path
         .ok_or_else(|| "runtime reported no pid".to_string())
 }
 
-fn start_external(cfg: &ShimConfig, runtime: &Path, io: Option<ChildStdio>, console: Option<&Path>) -> Result<i32, String> {
+fn start_external(
+    cfg: &ShimConfig,
+    runtime: &Path,
+    io: Option<ChildStdio>,
+    console: Option<&Path>,
+) -> Result<i32, String> {
     let pid_file = cfg.bundle.join("init.pid");
     let mut cmd = Command::new(runtime);
-    cmd.arg("--root").arg(&cfg.runtime_root).args(["create", "--bundle"]).arg(&cfg.bundle).arg("--pid-file").arg(&pid_file);
+    cmd.arg("--root")
+        .arg(&cfg.runtime_root)
+        .args(["create", "--bundle"])
+        .arg(&cfg.bundle)
+        .arg("--pid-file")
+        .arg(&pid_file);
     if let Some(c) = console {
         cmd.arg("--console-socket").arg(c);
     }
     if let Some(io) = io {
-        cmd.stdin(std::process::Stdio::from(io.stdin)).stdout(std::process::Stdio::from(io.stdout)).stderr(std::process::Stdio::from(io.stderr));
+        cmd.stdin(std::process::Stdio::from(io.stdin))
+            .stdout(std::process::Stdio::from(io.stdout))
+            .stderr(std::process::Stdio::from(io.stderr));
     }
     let out = cmd
         .arg(&cfg.id)
@@ -218,7 +246,6 @@ pub(crate) fn send_ready(msg: &ReadyMessage) {
     let mut f = unsafe { fs::File::from_raw_fd(READY_FD) };
     let _ = f.write_all(&serde_json::to_vec(msg).unwrap_or_default());
 }
-
 
 pub(crate) fn wait_exit(pid: i32) -> i32 {
     loop {
@@ -271,10 +298,13 @@ pub fn run(state_dir: &Path) -> i32 {
         Ok(l) => l,
         Err(e) => return fail(format!("open log {}: {e}", cfg.log_path.display())),
     };
-    let attach = if cfg.open_stdin {
-        let path = state_dir.join(ATTACH_SOCKET);
-        let _ = fs::remove_file(&path);
-        match std::os::unix::net::UnixListener::bind(&path) {
+    let attach = if cfg.open_stdin || cfg.tty {
+        let path = &cfg.attach_socket;
+        let _ = fs::remove_file(path);
+        if let Some(d) = path.parent() {
+            let _ = fs::create_dir_all(d);
+        }
+        match std::os::unix::net::UnixListener::bind(path) {
             Ok(l) => Some(l),
             Err(e) => return fail(format!("attach socket: {e}")),
         }
@@ -282,7 +312,7 @@ pub fn run(state_dir: &Path) -> i32 {
         None
     };
     let console = if cfg.tty {
-        match io::console_listener(state_dir) {
+        match io::console_listener(&cfg.console_socket) {
             Ok(c) => Some(c),
             Err(e) => return fail(format!("console socket: {e}")),
         }
@@ -320,8 +350,22 @@ pub fn run(state_dir: &Path) -> i32 {
         },
         (None, None) => return fail("no stdio".into()),
     };
-    send_ready(&ReadyMessage { pid: Some(pid), error: None, exit_code: None });
-    our_io.pump(&mut Sink::Log { log: &mut log, tty: cfg.tty }, Input { listener: attach, client: None, stdin_once: cfg.stdin_once });
+    send_ready(&ReadyMessage {
+        pid: Some(pid),
+        error: None,
+        exit_code: None,
+    });
+    our_io.pump(
+        &mut Sink::Log {
+            log: &mut log,
+            tty: cfg.tty,
+        },
+        Input {
+            listener: attach,
+            client: None,
+            stdin_once: cfg.stdin_once,
+        },
+    );
     let code = wait_exit(pid);
     let oom_killed = Cgroup::new(&cfg.cgroups_path).oom_kills() > 0;
     delete_container(&cfg);
@@ -330,6 +374,8 @@ pub fn run(state_dir: &Path) -> i32 {
         oom_killed,
         finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
     };
+    let _ = fs::remove_file(&cfg.attach_socket);
+    let _ = fs::remove_file(&cfg.console_socket);
     let _ = write_atomic(
         &state_dir.join(EXIT_FILE),
         &serde_json::to_vec(&rec).unwrap_or_default(),

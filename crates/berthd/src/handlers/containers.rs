@@ -306,13 +306,21 @@ pub async fn attach(
         )
             .into_response());
     }
+    let input = if p.bool("stdin")? {
+        e.attach_input(&id)?
+    } else {
+        None
+    };
+    let detach_keys = parse_detach_keys(p.get("detachKeys").unwrap_or("ctrl-p,ctrl-q"))?;
     let upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
         let (mut reader, mut writer) = tokio::io::split(TokioIo::new(upgraded));
         let mut rx = rx;
+        let mut input = input;
         let mut scratch = [0u8; 4096];
         let mut reading = true;
+        let mut matched = 0;
         loop {
             tokio::select! {
                 rec = rx.recv() => {
@@ -322,11 +330,31 @@ pub async fn attach(
                     }
                     let _ = writer.flush().await;
                 }
-                // Input is not forwarded yet. A read error means the client is gone;
-                // EOF only means it closed its writing half (the CLI does, without -i).
+                // A read error means the client is gone; EOF only means it
+                // closed its writing half (the CLI does, without -i).
                 n = reader.read(&mut scratch), if reading => match n {
-                    Ok(0) => reading = false,
-                    Ok(_) => {}
+                                        Ok(0) => {
+                        reading = false;
+                        // The client closed its input: tell the container (StdinOnce).
+                        if let Some(tx) = input.take() {
+                            let _ = tx.send(berth_engine::containers::exec::stdin_eof_frame()).await;
+                        }
+                    }
+                    Ok(n) => {
+                        let Some(tx) = input.as_ref() else { continue };
+                        // The detach sequence ends the attach; the container runs on.
+                        for &b in &scratch[..n] {
+                            matched = if detach_keys.get(matched) == Some(&b) { matched + 1 } else if detach_keys.first() == Some(&b) { 1 } else { 0 };
+                            if matched == detach_keys.len() && !detach_keys.is_empty() {
+                                let _ = writer.write_all(b"read escape sequence\r\n").await;
+                                let _ = writer.shutdown().await;
+                                return;
+                            }
+                        }
+                        if tx.send(berth_engine::containers::exec::stdin_frame(&scratch[..n])).await.is_err() {
+                            input = None;
+                        }
+                    }
                     Err(_) => return,
                 },
             }
@@ -340,6 +368,43 @@ pub async fn attach(
         .header(header::CONTENT_TYPE, stream_content_type(tty))
         .body(Body::empty())
         .map_err(|e| ApiError::internal(e.to_string()))?)
+}
+
+/// `ctrl-p,ctrl-q` -> [0x10, 0x11], as docker parses detach keys.
+pub fn parse_detach_keys(s: &str) -> Result<Vec<u8>, ApiError> {
+    if s.is_empty() {
+        return Ok(vec![]);
+    }
+    s.split(',')
+        .map(|k| match k.strip_prefix("ctrl-") {
+            Some(c) if c.len() == 1 => {
+                let b = c.as_bytes()[0].to_ascii_lowercase();
+                match b {
+                    b'a'..=b'z' => Ok(b - b'a' + 1),
+                    b'@' => Ok(0),
+                    b'[' => Ok(27),
+                    b'\\' => Ok(28),
+                    b']' => Ok(29),
+                    b'^' => Ok(30),
+                    b'_' => Ok(31),
+                    _ => Err(ApiError::bad_request(format!("Unknown character: '{c}'"))),
+                }
+            }
+            None if k.len() == 1 => Ok(k.as_bytes()[0]),
+            _ => Err(ApiError::bad_request(format!("Unknown character: '{k}'"))),
+        })
+        .collect()
+}
+
+pub async fn resize(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let p = Params::parse(q.as_deref());
+    e.resize_container(&id, p.int("h")?.unwrap_or(0), p.int("w")?.unwrap_or(0))
+        .await?;
+    Ok((StatusCode::OK, Body::empty()).into_response())
 }
 
 pub async fn update(State(e): State<AppState>, Path(id): Path<String>, body: Bytes) -> ApiResult {

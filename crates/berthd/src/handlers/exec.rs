@@ -30,7 +30,10 @@ struct ExecStartBody {
 pub async fn create(State(e): State<AppState>, Path(id): Path<String>, body: Bytes) -> ApiResult {
     let body: ExecCreateBody = json_body(&body)?;
     let exec_id = e.create_exec(&id, body)?;
-    Ok(json(StatusCode::CREATED, &serde_json::json!({"Id": exec_id})))
+    Ok(json(
+        StatusCode::CREATED,
+        &serde_json::json!({"Id": exec_id}),
+    ))
 }
 
 fn output_bytes(stream: u8, data: &[u8], tty: bool) -> Bytes {
@@ -49,9 +52,15 @@ fn content_type(tty: bool) -> &'static str {
     }
 }
 
-pub async fn start(State(e): State<AppState>, Path(id): Path<String>, mut req: Request) -> ApiResult {
+pub async fn start(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    mut req: Request,
+) -> ApiResult {
     let wants_upgrade = req.headers().get(header::UPGRADE).is_some();
-    let raw = axum::body::to_bytes(std::mem::take(req.body_mut()), 1 << 20).await.map_err(|err| ApiError::bad_request(format!("read body: {err}")))?;
+    let raw = axum::body::to_bytes(std::mem::take(req.body_mut()), 1 << 20)
+        .await
+        .map_err(|err| ApiError::bad_request(format!("read body: {err}")))?;
     let body: ExecStartBody = json_body(&raw)?;
     if body.detach || !wants_upgrade {
         let Some(session) = e.start_exec(&id, body.detach, body.tty).await? else {
@@ -60,9 +69,16 @@ pub async fn start(State(e): State<AppState>, Path(id): Path<String>, mut req: R
         let tty = session.tty;
         let ExecSession { output, .. } = session;
         let stream = futures_util::stream::unfold(output, move |mut rx| async move {
-            rx.recv().await.map(|(s, d)| (Ok::<_, Infallible>(output_bytes(s, &d, tty)), rx))
+            rx.recv()
+                .await
+                .map(|(s, d)| (Ok::<_, Infallible>(output_bytes(s, &d, tty)), rx))
         });
-        return Ok((StatusCode::OK, [(header::CONTENT_TYPE, content_type(tty))], Body::from_stream(stream)).into_response());
+        return Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, content_type(tty))],
+            Body::from_stream(stream),
+        )
+            .into_response());
     }
     // As dockerd: unknown or already started execs are HTTP errors; a process
     // that cannot start is reported inside the hijacked stream, and its exit
@@ -80,12 +96,20 @@ pub async fn start(State(e): State<AppState>, Path(id): Path<String>, mut req: R
             Ok(Some(s)) => s,
             Ok(None) => return,
             Err(err) => {
-                let _ = writer.write_all(&output_bytes(1, format!("{}\r\n", err.message).as_bytes(), tty)).await;
+                let _ = writer
+                    .write_all(&output_bytes(
+                        1,
+                        format!("{}\r\n", err.message).as_bytes(),
+                        tty,
+                    ))
+                    .await;
                 let _ = writer.shutdown().await;
                 return;
             }
         };
-        let ExecSession { mut output, input, .. } = session;
+        let ExecSession {
+            mut output, input, ..
+        } = session;
         // Client input goes to the process until the client closes its side.
         let pump_in = tokio::spawn(async move {
             let mut buf = vec![0u8; 32 * 1024];
@@ -121,7 +145,11 @@ pub async fn start(State(e): State<AppState>, Path(id): Path<String>, mut req: R
         .map_err(|err| ApiError::internal(err.to_string()))?)
 }
 
-pub async fn resize(State(e): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery) -> ApiResult {
+pub async fn resize(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
     let p = Params::parse(q.as_deref());
     e.resize_exec(&id, p.int("h")?.unwrap_or(0), p.int("w")?.unwrap_or(0))?;
     Ok((StatusCode::OK, Body::empty()).into_response())
