@@ -765,7 +765,7 @@ fn time_arg(s: &str) -> Result<String> {
     Ok(format!("{t:.6}"))
 }
 
-fn go_duration(s: &str) -> Option<f64> {
+pub fn go_duration(s: &str) -> Option<f64> {
     let mut total = 0.0;
     let mut num = String::new();
     let mut chars = s.chars().peekable();

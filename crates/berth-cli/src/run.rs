@@ -126,6 +126,27 @@ pub struct CreateArgs {
     /// Bind mount a volume
     #[arg(short = 'v', long = "volume")]
     pub volumes: Vec<String>,
+    /// Command to run to check health
+    #[arg(long = "health-cmd")]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h)
+    #[arg(long = "health-interval")]
+    pub health_interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h)
+    #[arg(long = "health-timeout")]
+    pub health_timeout: Option<String>,
+    /// Consecutive failures needed to report unhealthy
+    #[arg(long = "health-retries")]
+    pub health_retries: Option<i64>,
+    /// Start period for the container to initialize before counting retries
+    #[arg(long = "health-start-period")]
+    pub health_start_period: Option<String>,
+    /// Disable any container-specified HEALTHCHECK
+    #[arg(long = "no-healthcheck")]
+    pub no_healthcheck: bool,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
     /// The image to run
     pub image: String,
     /// The command and its arguments
@@ -247,6 +268,7 @@ pub fn create_body(a: &CreateArgs) -> Result<ContainerCreateBody> {
         extra_hosts: Some(a.add_host.clone()),
         shm_size: mem(&a.shm_size, "--shm-size")?,
         auto_remove: a.rm,
+        init: a.init.then_some(true),
         ..Default::default()
     };
     let mut body = ContainerCreateBody::default();
@@ -270,10 +292,48 @@ pub fn create_body(a: &CreateArgs) -> Result<ContainerCreateBody> {
     body.config.stdin_once = a.interactive;
     body.config.attach_stdin = a.interactive;
     body.config.tty = a.tty;
+    body.config.healthcheck = health_config(a)?;
     body.config.attach_stdout = true;
     body.config.attach_stderr = true;
     body.host_config = Some(host_config);
     Ok(body)
+}
+
+/// `--health-*` flags as a `Healthcheck` (None keeps the image's).
+fn health_config(a: &CreateArgs) -> Result<Option<berth_api::types::HealthConfig>> {
+    if a.no_healthcheck {
+        return Ok(Some(berth_api::types::HealthConfig {
+            test: Some(vec!["NONE".into()]),
+            ..Default::default()
+        }));
+    }
+    let dur = |v: &Option<String>, what: &str| -> Result<i64> {
+        match v {
+            None => Ok(0),
+            Some(s) => crate::containers::go_duration(s)
+                .map(|secs| (secs * 1e9) as i64)
+                .ok_or_else(|| usage(format!("invalid argument {s:?} for \"--{what}\" flag"))),
+        }
+    };
+    let any = a.health_cmd.is_some()
+        || a.health_interval.is_some()
+        || a.health_timeout.is_some()
+        || a.health_retries.is_some()
+        || a.health_start_period.is_some();
+    if !any {
+        return Ok(None);
+    }
+    Ok(Some(berth_api::types::HealthConfig {
+        test: a
+            .health_cmd
+            .as_ref()
+            .map(|c| vec!["CMD-SHELL".to_string(), c.clone()]),
+        interval: dur(&a.health_interval, "health-interval")?,
+        timeout: dur(&a.health_timeout, "health-timeout")?,
+        retries: a.health_retries.unwrap_or(0),
+        start_period: dur(&a.health_start_period, "health-start-period")?,
+        start_interval: 0,
+    }))
 }
 
 pub async fn create(client: &Client, a: &CreateArgs) -> Result<String> {

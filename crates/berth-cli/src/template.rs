@@ -193,9 +193,11 @@ fn lookup(data: &Value, path: &[String]) -> Result<Value, String> {
     let mut v = data;
     for p in path {
         v = match v {
-            Value::Object(m) => m
-                .get(p)
-                .ok_or_else(|| format!("can't evaluate field {p}"))?,
+            // Go templates over maps (which is what JSON gives) print "<no value>".
+            Value::Object(m) => match m.get(p) {
+                Some(v) => v,
+                None => return Ok(Value::Null),
+            },
             Value::Null => return Ok(Value::Null),
             _ => return Err(format!("can't evaluate field {p} in type {}", type_name(v))),
         };
@@ -339,9 +341,16 @@ mod tests {
     fn errors() {
         assert!(Template::parse("{{.ID").is_err());
         assert!(Template::parse("{{nosuch .ID}}").is_err());
-        assert!(Template::parse("{{.Missing}}")
+        assert_eq!(
+            Template::parse("{{.Missing}}")
+                .unwrap()
+                .render(&json!({}))
+                .unwrap(),
+            "<no value>"
+        );
+        assert!(Template::parse("{{.A.B}}")
             .unwrap()
-            .render(&json!({}))
+            .render(&json!({"A": 1}))
             .is_err());
     }
 }

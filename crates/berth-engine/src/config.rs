@@ -15,20 +15,28 @@ pub struct EngineConfig {
     pub log_opts: BTreeMap<String, String>,
     /// The cgroup under which containers' cgroups are made.
     pub cgroup_parent: String,
+    /// `berth-init`, mounted at /sbin/docker-init for `--init` (`init-path`).
+    pub init_binary: PathBuf,
+    /// Run every container with the init (`daemon.json` `init`).
+    pub init_by_default: bool,
 }
 
 pub const BUILTIN_RUNTIME: &str = "berth";
 
 impl EngineConfig {
     pub fn new(data_root: impl Into<PathBuf>, exec_root: impl Into<PathBuf>) -> EngineConfig {
+        let shim_binary = berth_runtime::supervisor::find_shim_binary();
+        let init_binary = shim_binary.with_file_name("berth-init");
         EngineConfig {
             data_root: data_root.into(),
             exec_root: exec_root.into(),
-            shim_binary: berth_runtime::supervisor::find_shim_binary(),
+            shim_binary,
             runtimes: BTreeMap::new(),
             default_runtime: BUILTIN_RUNTIME.into(),
             log_opts: BTreeMap::new(),
             cgroup_parent: "berth".into(),
+            init_binary,
+            init_by_default: false,
         }
     }
 }

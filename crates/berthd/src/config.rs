@@ -26,6 +26,8 @@ pub struct DaemonConfig {
     #[serde(default)]
     pub log_opts: BTreeMap<String, String>,
     pub cgroup_parent: Option<String>,
+    pub init: Option<bool>,
+    pub init_path: Option<PathBuf>,
     /// Keys dockerd knows that Berth does not act on (yet); kept to warn about.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,

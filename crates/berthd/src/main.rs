@@ -159,6 +159,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(p) = file.cgroup_parent {
         cfg.cgroup_parent = p;
     }
+    if let Some(p) = file.init_path {
+        cfg.init_binary = p;
+    }
+    cfg.init_by_default = file.init.unwrap_or(false);
     let engine = Engine::open(cfg)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;

@@ -267,9 +267,27 @@ impl Engine {
         if config.exposed_ports.is_none() {
             config.exposed_ports = img.exposed_ports.clone();
         }
-        if config.healthcheck.is_none() {
-            config.healthcheck = img.healthcheck.clone();
-        }
+        // Flags given without a test (only --health-interval, …) keep the image's.
+        config.healthcheck = match (config.healthcheck.take(), img.healthcheck.clone()) {
+            (None, image) => image,
+            (Some(mut mine), Some(image)) => {
+                if mine.test.is_none() {
+                    mine.test = image.test;
+                }
+                for (m, i) in [
+                    (&mut mine.interval, image.interval),
+                    (&mut mine.timeout, image.timeout),
+                    (&mut mine.start_period, image.start_period),
+                    (&mut mine.retries, image.retries),
+                ] {
+                    if *m == 0 {
+                        *m = i;
+                    }
+                }
+                Some(mine)
+            }
+            (Some(mine), None) => Some(mine),
+        };
         if host_config.network_mode.is_empty() {
             host_config.network_mode = "default".into();
         }

@@ -385,6 +385,11 @@ impl Engine {
         }))
     }
 
+    /// Forgets one exec instance (the internal ones of healthchecks).
+    pub(crate) fn forget_exec(&self, id: &str) {
+        lock(&self.execs).remove(id);
+    }
+
     /// Forgets the exec instances of a removed container.
     pub(crate) fn drop_execs(&self, container_id: &str) {
         lock(&self.execs).retain(|_, i| lock(i).container_id != container_id);

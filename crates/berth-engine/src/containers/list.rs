@@ -31,6 +31,11 @@ pub fn status_text(r: &ContainerRecord) -> String {
         if s.paused {
             t.push_str(" (Paused)");
         }
+        match s.health.as_ref().map(|h| h.status.as_str()) {
+            Some("starting") => t.push_str(" (health: starting)"),
+            Some(h @ ("healthy" | "unhealthy")) => t.push_str(&format!(" ({h})")),
+            _ => {}
+        }
         return t;
     }
     match s.status.as_str() {
@@ -202,6 +207,15 @@ impl Engine {
                 continue;
             }
             if f.has("ancestor") && !ancestors.contains(&r.image_id) {
+                continue;
+            }
+            let health = r
+                .state
+                .health
+                .as_ref()
+                .map(|h| h.status.as_str())
+                .unwrap_or("none");
+            if f.has("health") && !f.get("health").iter().any(|x| x == health) {
                 continue;
             }
             if !exited.is_empty() && (state != "exited" || !exited.contains(&r.state.exit_code)) {

@@ -73,6 +73,7 @@ impl Engine {
         };
         if shim_pid > 0 && supervisor::is_supervisor(shim_pid, &self.paths(&id).state) {
             self.watch_exit(h.clone(), shim_pid);
+            self.start_healthcheck(h);
         } else {
             self.on_exit(h).await;
         }

@@ -16,6 +16,9 @@ use crate::config::BUILTIN_RUNTIME;
 use crate::engine::Engine;
 use crate::Result;
 
+/// Where `--init` puts the init, as docker does.
+const INIT_PATH: &str = "/sbin/docker-init";
+
 /// The message docker's CLI turns into exit code 127 or 126.
 fn exec_failure(cmd: &str, code: i32, detail: &str) -> ApiError {
     let why = if code == 126 {
@@ -92,6 +95,7 @@ impl Engine {
                 self.persist(&rec)?;
                 self.container_event(&rec, "start", &[]);
                 h.lifecycle.send_modify(|l| l.starts += 1);
+                self.start_healthcheck(h);
                 self.watch_exit(h.clone(), s.shim_pid);
                 Ok(())
             }
@@ -166,11 +170,22 @@ impl Engine {
         };
         let new_netns = network == NetworkNamespace::New;
         let hc = &rec.host_config;
-        let spec = build_spec(&SpecInput {
+        let with_init = hc.init.unwrap_or(self.cfg.init_by_default);
+        let mut args: Vec<String> = std::iter::once(rec.path.clone())
+            .chain(rec.args.iter().cloned())
+            .collect();
+        if with_init {
+            if !self.cfg.init_binary.exists() {
+                return Err(RuntimeError::Invalid(format!(
+                    "--init: {} does not exist",
+                    self.cfg.init_binary.display()
+                )));
+            }
+            args.splice(0..0, [INIT_PATH.to_string(), "--".to_string()]);
+        }
+        let mut spec = build_spec(&SpecInput {
             rootfs: &rootfs,
-            args: std::iter::once(rec.path.clone())
-                .chain(rec.args.iter().cloned())
-                .collect(),
+            args,
             env,
             cwd: rec.config.working_dir.clone(),
             user,
@@ -195,6 +210,11 @@ impl Engine {
             cap_drop: hc.cap_drop.clone().unwrap_or_default(),
             shm_size: hc.shm_size,
         })?;
+        if with_init {
+            if let Some(m) = spec["mounts"].as_array_mut() {
+                m.push(serde_json::json!({"destination": INIT_PATH, "type": "bind", "source": self.cfg.init_binary, "options": ["rbind", "ro"]}));
+            }
+        }
         let bundle = paths.bundle();
         let _ = fs::remove_dir_all(&paths.state);
         fs::create_dir_all(&bundle).map_err(RuntimeError::io("create bundle"))?;
