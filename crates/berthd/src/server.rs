@@ -118,6 +118,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/{id}/attach", post(containers::attach))
         .route("/containers/{id}/update", post(containers::update))
         .route("/containers/{id}/resize", post(containers::resize))
+        .route("/containers/{id}/attach/ws", get(containers::attach_ws))
         .route("/containers/{id}/exec", post(exec::create))
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/resize", post(exec::resize))

@@ -339,3 +339,45 @@ fn dropped_attach_clients_leak_nothing() {
     assert_eq!(stdout(&st).trim(), "true");
     assert_ok(&d.berth(&["version"]));
 }
+
+#[test]
+fn attach_over_websocket() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    assert_ok(&d.berth(&["run", "-d", "-i", "--name", "echoer", "busybox", "cat"]));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let sock = tokio::net::UnixStream::connect(&d.socket).await.unwrap();
+        let (mut ws, _) = tokio_tungstenite::client_async(
+            "ws://localhost/v1.47/containers/echoer/attach/ws?stream=1&stdout=1&stdin=1",
+            sock,
+        )
+        .await
+        .unwrap();
+        ws.send(Message::Binary(b"over the socket\n".to_vec().into()))
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        while !got.ends_with(b"over the socket\n") {
+            match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+                Ok(Some(Ok(Message::Binary(b)))) => got.extend_from_slice(&b),
+                Ok(Some(Ok(_))) => {}
+                other => panic!("no echo: {other:?}"),
+            }
+        }
+        let _ = ws.close(None).await;
+    });
+    let (s, _) = raw_http(
+        &d.socket,
+        "GET",
+        "/containers/nosuch/attach/ws",
+        "text/plain",
+        b"",
+    );
+    assert_eq!(s, 404);
+}

@@ -414,3 +414,73 @@ pub async fn update(State(e): State<AppState>, Path(id): Path<String>, body: Byt
         &e.update_container(&id, update).await?,
     ))
 }
+
+/// `GET /containers/{id}/attach/ws`: the same streams over a websocket,
+/// output as binary messages, input from the client's messages.
+pub async fn attach_ws(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    ws: Result<
+        axum::extract::ws::WebSocketUpgrade,
+        axum::extract::ws::rejection::WebSocketUpgradeRejection,
+    >,
+) -> ApiResult {
+    use axum::extract::ws::Message;
+    let p = Params::parse(q.as_deref());
+    e.container(&id)?;
+    let ws = ws.map_err(|r| ApiError::bad_request(r.body_text()))?;
+    let (stdout, stderr) = (p.bool("stdout")?, p.bool("stderr")?);
+    let logs = p.bool("logs")?;
+    let rx = if p.bool_or("stream", true)? {
+        e.attach_output(&id, logs, stdout, stderr)?
+    } else {
+        e.container_logs(
+            &id,
+            LogOptions {
+                stdout,
+                stderr,
+                ..Default::default()
+            },
+        )?
+    };
+    let input = if p.bool("stdin")? {
+        e.attach_input(&id)?
+    } else {
+        None
+    };
+    Ok(ws.on_upgrade(move |mut socket| async move {
+        let mut rx = rx;
+        let mut input = input;
+        loop {
+            tokio::select! {
+                rec = rx.recv() => {
+                    let Some(r) = rec else { break };
+                    if socket.send(Message::Binary(r.log.into_bytes().into())).await.is_err() {
+                        return;
+                    }
+                }
+                msg = socket.recv() => match msg {
+                    Some(Ok(Message::Binary(b))) => {
+                        if let Some(tx) = &input {
+                            let _ = tx.send(berth_engine::containers::exec::stdin_frame(&b)).await;
+                        }
+                    }
+                    Some(Ok(Message::Text(t))) => {
+                        if let Some(tx) = &input {
+                            let _ = tx.send(berth_engine::containers::exec::stdin_frame(t.as_bytes())).await;
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                        if let Some(tx) = input.take() {
+                            let _ = tx.send(berth_engine::containers::exec::stdin_eof_frame()).await;
+                        }
+                        return;
+                    }
+                    Some(Ok(_)) => {}
+                },
+            }
+        }
+        let _ = socket.send(Message::Close(None)).await;
+    }))
+}
