@@ -26,8 +26,8 @@ cleanup() {
     fi
     { grep -o " $WORK[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
     for c in /sys/fs/cgroup/*/berth-bench /sys/fs/cgroup/berth-bench; do rmdir "$c" 2>/dev/null || true; done
-    return 0
     rm -rf "$WORK"
+    return 0
 }
 trap cleanup EXIT
 
@@ -62,6 +62,26 @@ hyperfine --style basic --warmup 3 --runs "$RUNS" --export-json "$WORK/run.json"
     -n "berth run --rm busybox true" "${B[*]} run --rm busybox true" \
     -n "runc run (same bundle)" "runc --root $WORK/runc run --bundle $WORK/bundle bench-\$\$" >&2
 
+# Exec into a running container: berth (CLI -> daemon -> berth-shim exec) against
+# `runc exec` into a runc container from the same bundle.
+EXEC_ID=$("${B[@]}" run -d busybox sleep 100000)
+cp "$WORK/bundle/config.json" "$WORK/bundle/config.run.json"
+python3 - "$WORK/bundle/config.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+s = json.load(open(p))
+s["process"]["args"] = ["sleep", "100000"]
+json.dump(s, open(p, "w"))
+PY
+runc --root "$WORK/runc" run -d --bundle "$WORK/bundle" bench-exec </dev/null >/dev/null 2>&1
+hyperfine --style basic --warmup 3 --runs "$RUNS" --export-json "$WORK/exec.json" \
+    -n "berth exec <running> true" "${B[*]} exec $EXEC_ID true" \
+    -n "runc exec <running> true" "runc --root $WORK/runc exec bench-exec true" >&2
+runc --root "$WORK/runc" kill bench-exec KILL >/dev/null 2>&1 || true
+sleep 0.2
+runc --root "$WORK/runc" delete -f bench-exec >/dev/null 2>&1 || true
+"${B[@]}" rm -f "$EXEC_ID" >/dev/null
+
 # Memory per running container: supervisors' PSS plus what berthd grew by.
 BEFORE_KB=$(awk '/^Pss:/ {print $2}' /proc/$BERTHD_PID/smaps_rollup)
 for i in $(seq 1 "$CONTAINERS"); do "${B[@]}" run -d busybox sleep 1000 >/dev/null; done
@@ -74,10 +94,13 @@ for pid in $(ps -eo pid,args | awk -v w="$WORK" 'index($2, "berth-shim") && inde
     SHIM_RSS_KB=$((SHIM_RSS_KB + $(awk '/^VmRSS/ {print $2}' /proc/$pid/status)))
 done
 
-python3 - "$WORK/run.json" "$IDLE_RSS_KB" "$IDLE_PSS_KB" "$BEFORE_KB" "$AFTER_KB" "$SHIM_KB" "$SHIM_RSS_KB" "$CONTAINERS" "$RUNS" <<'PY'
+python3 - "$WORK/run.json" "$WORK/exec.json" "$IDLE_RSS_KB" "$IDLE_PSS_KB" "$BEFORE_KB" "$AFTER_KB" "$SHIM_KB" "$SHIM_RSS_KB" "$CONTAINERS" "$RUNS" <<'PY'
 import json, sys, statistics, datetime, platform, subprocess
-run, idle_rss, idle_pss, before, after, shim_pss, shim_rss, n, runs = sys.argv[1:]
+run, exe, idle_rss, idle_pss, before, after, shim_pss, shim_rss, n, runs = sys.argv[1:]
 res = {r["command"]: r for r in json.load(open(run))["results"]}
+res.update({r["command"]: r for r in json.load(open(exe))["results"]})
+bexec = statistics.median(res["berth exec <running> true"]["times"]) * 1000
+rexec = statistics.median(res["runc exec <running> true"]["times"]) * 1000
 berth = statistics.median(res["berth run --rm busybox true"]["times"]) * 1000
 runc = statistics.median(res["runc run (same bundle)"]["times"]) * 1000
 n = int(n)
@@ -87,6 +110,9 @@ rows = [
     ("`berth run --rm busybox true`, median", f"{berth:.1f} ms", "≤ 40 ms"),
     ("`runc run` of the same bundle, median", f"{runc:.1f} ms", "(reference)"),
     ("ratio berth / runc", f"{berth / runc:.2f}", ""),
+    ("`berth exec <running> true`, median", f"{bexec:.1f} ms", "≤ 25 ms"),
+    ("`runc exec` into a running runc container, median", f"{rexec:.1f} ms", "(reference)"),
+    ("ratio berth exec / runc exec", f"{bexec / rexec:.2f}", ""),
     ("berthd idle RSS (PSS)", f"{int(idle_rss) / 1024:.1f} MiB ({int(idle_pss) / 1024:.1f} MiB)", "≤ 15 MiB"),
     (f"memory added per running container ({n} running)", f"{per_container_kb / 1024:.2f} MiB PSS", "≤ 2 MiB"),
     ("  of which berth-shim (PSS / RSS each)", f"{int(shim_pss) / n / 1024:.2f} / {int(shim_rss) / n / 1024:.2f} MiB", ""),

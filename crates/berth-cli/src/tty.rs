@@ -2,9 +2,19 @@
 //! by the guard's Drop), its size, and SIGWINCH.
 
 use std::io::IsTerminal;
+use std::sync::Mutex;
 
 pub struct RawMode {
     saved: libc::termios,
+}
+
+/// The attributes to restore if we die while in raw mode (panics abort, so
+/// no destructor runs: a panic hook restores the terminal instead).
+static SAVED: Mutex<Option<libc::termios>> = Mutex::new(None);
+
+fn restore(t: &libc::termios) {
+    // SAFETY: restores attributes previously read from the same terminal.
+    unsafe { libc::tcsetattr(0, libc::TCSANOW, t) };
 }
 
 impl RawMode {
@@ -26,6 +36,14 @@ impl RawMode {
             if libc::tcsetattr(0, libc::TCSANOW, &t) != 0 {
                 return None;
             }
+            *SAVED.lock().unwrap_or_else(|p| p.into_inner()) = Some(saved);
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                if let Some(t) = SAVED.lock().ok().and_then(|s| *s) {
+                    restore(&t);
+                }
+                previous(info);
+            }));
             Some(RawMode { saved })
         }
     }
@@ -33,8 +51,8 @@ impl RawMode {
 
 impl Drop for RawMode {
     fn drop(&mut self) {
-        // SAFETY: restores the attributes saved by `enter`.
-        unsafe { libc::tcsetattr(0, libc::TCSANOW, &self.saved) };
+        restore(&self.saved);
+        *SAVED.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 }
 

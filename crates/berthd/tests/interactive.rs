@@ -225,6 +225,12 @@ fn exec_in_running_and_stopped_containers() {
             "ps -o pid,comm | grep -c sleep; cat /proc/1/comm",
         ]);
         assert_eq!(stdout(&out), "1\nsleep\n");
+        let cg = run(&["exec", "web", "cat", "/proc/self/cgroup"]);
+        assert!(
+            stdout(&cg).contains(&d.cgroup_parent),
+            "exec joins the container's cgroup: {}",
+            stdout(&cg)
+        );
         assert_eq!(code(&run(&["exec", "web", "nosuch"])), 127);
         assert_eq!(code(&run(&["exec", "web", "/etc/passwd"])), 126);
         let out = if docker {
@@ -380,4 +386,45 @@ fn attach_over_websocket() {
         b"",
     );
     assert_eq!(s, 404);
+}
+
+#[test]
+fn sig_proxy_and_start_attach_interactive() {
+    use std::io::BufRead;
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    // Ctrl-C to the CLI reaches the container (--sig-proxy, the default).
+    let mut child = Command::new(bin("berth"))
+        .args([
+            "-H",
+            &d.host(),
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'echo got-int; exit 9' INT; echo ready; while true; do sleep 0.1; done",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    std::thread::sleep(Duration::from_millis(200));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(lines.next().unwrap().unwrap(), "got-int");
+    assert_eq!(child.wait().unwrap().code(), Some(9));
+    // start -ai: stdin of a created container.
+    assert_ok(&d.berth(&[
+        "create",
+        "-i",
+        "--name",
+        "later",
+        "busybox",
+        "sh",
+        "-c",
+        "read x; echo got-$x",
+    ]));
+    let out = d.berth_stdin(&["start", "-ai", "later"], b"abc\n");
+    assert_eq!(stdout(&out), "got-abc\n");
 }

@@ -200,7 +200,26 @@ fn healthchecks() {
         )
         .starts_with("unhealthy")
     });
-    // From the image's HEALTHCHECK (an image config written by hand, loaded).
+    // From the image's HEALTHCHECK: an image whose config carries one, loaded.
+    let saved = d.dir.path().join("bb.tar");
+    assert_ok(&d.berth(&["save", "-o", saved.to_str().unwrap(), "busybox"]));
+    let with_hc = image_with_healthcheck(&saved, d.dir.path());
+    assert_ok(&d.berth(&["load", "-i", with_hc.to_str().unwrap()]));
+    assert_ok(&d.berth(&["run", "-d", "--name", "fromimage", "hc:1", "sleep", "1000"]));
+    eventually("image healthcheck ran", 15, || {
+        inspect(&d, "{{.State.Health.Status}}", "fromimage") == "unhealthy"
+    });
+    assert_ok(&d.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "optout",
+        "--no-healthcheck",
+        "hc:1",
+        "sleep",
+        "1000",
+    ]));
+    assert_eq!(inspect(&d, "{{.State.Health}}", "optout"), "<no value>");
     let _ = tar;
     let until = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -246,4 +265,47 @@ fn healthchecks() {
     // --no-healthcheck and a plain container have no Health.
     assert_ok(&d.berth(&["run", "-d", "--name", "plain", "busybox", "sleep", "1000"]));
     assert_eq!(inspect(&d, "{{.State.Health}}", "plain"), "<no value>");
+}
+
+/// Rewrites a saved archive: the config gains `Healthcheck` (always failing,
+/// every 200 ms, one retry) and the image is tagged `hc:1`.
+fn image_with_healthcheck(saved: &std::path::Path, dir: &std::path::Path) -> std::path::PathBuf {
+    use std::io::Read;
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut ar = tar::Archive::new(std::fs::File::open(saved).unwrap());
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().display().to_string();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        files.push((name, data));
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&files.iter().find(|(n, _)| n == "manifest.json").unwrap().1)
+            .unwrap();
+    let config_name = manifest[0]["Config"].as_str().unwrap().to_string();
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&files.iter().find(|(n, _)| *n == config_name).unwrap().1).unwrap();
+    config["config"]["Healthcheck"] =
+        serde_json::json!({"Test": ["CMD-SHELL", "exit 1"], "Interval": 200_000_000, "Retries": 1});
+    let mut new_manifest = manifest.clone();
+    new_manifest[0]["Config"] = "hc-config.json".into();
+    new_manifest[0]["RepoTags"] = serde_json::json!(["hc:1"]);
+    let out = dir.join("hc.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&out).unwrap());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    for (n, data) in &files {
+        if n.starts_with("blobs/") {
+            add(n, data);
+        }
+    }
+    add("hc-config.json", &serde_json::to_vec(&config).unwrap());
+    add("manifest.json", &serde_json::to_vec(&new_manifest).unwrap());
+    b.finish().unwrap();
+    out
 }
