@@ -240,6 +240,22 @@ fn exec_in_running_and_stopped_containers() {
         };
         assert_eq!(stdout(&out), "via stdin\n");
     }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let ev = stdout(&d.berth(&[
+        "events",
+        "--since",
+        &(now - 60).to_string(),
+        "--until",
+        &(now + 1).to_string(),
+        "--filter",
+        "event=exec_die",
+        "--format",
+        "{{.Actor.Attributes.exitCode}}",
+    ]));
+    assert!(ev.lines().any(|l| l == "4"), "exec_die events: {ev}");
     assert_ok(&d.berth(&["exec", "-d", "web", "touch", "/tmp/detached"]));
     eventually("detached exec ran", 10, || {
         code(&d.berth(&["exec", "web", "test", "-f", "/tmp/detached"])) == 0

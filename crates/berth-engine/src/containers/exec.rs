@@ -57,6 +57,7 @@ pub struct ExecInstance {
     pub exit_code: Option<i64>,
     pub pid: i32,
     input: Option<mpsc::Sender<Vec<u8>>>,
+    quiet: bool,
 }
 
 pub type Execs = Mutex<HashMap<String, Arc<Mutex<ExecInstance>>>>;
@@ -105,6 +106,16 @@ impl Engine {
     }
 
     pub fn create_exec(&self, container: &str, body: ExecCreateBody) -> Result<String> {
+        self.create_exec_as(container, body, false)
+    }
+
+    /// `quiet` execs (healthcheck probes) publish no exec events.
+    pub(crate) fn create_exec_as(
+        &self,
+        container: &str,
+        body: ExecCreateBody,
+        quiet: bool,
+    ) -> Result<String> {
         let h = self.container(container)?;
         let (cid, running, paused) = {
             let r = h.record();
@@ -143,8 +154,17 @@ impl Engine {
             exit_code: None,
             pid: 0,
             input: None,
+            quiet,
         };
+        let cmd = inst.config.cmd.clone().unwrap_or_default().join(" ");
         lock(&self.execs).insert(id.clone(), Arc::new(Mutex::new(inst)));
+        if !quiet {
+            self.container_event(
+                &h.record(),
+                &format!("exec_create: {cmd}"),
+                &[("execID", id.clone())],
+            );
+        }
         Ok(id)
     }
 
@@ -270,6 +290,29 @@ impl Engine {
             i.running = true;
             i.pid = started.pid;
         }
+        let quiet = lock(&inst).quiet;
+        if !quiet {
+            let cmd = config.cmd.clone().unwrap_or_default().join(" ");
+            self.container_event(
+                &h.record(),
+                &format!("exec_start: {cmd}"),
+                &[("execID", id.to_string())],
+            );
+        }
+        let announce_exit = {
+            let engine = self.clone();
+            let h = h.clone();
+            let id = id.to_string();
+            move |code: i64| {
+                if !quiet {
+                    engine.container_event(
+                        &h.record(),
+                        "exec_die",
+                        &[("execID", id), ("exitCode", code.to_string())],
+                    );
+                }
+            }
+        };
         let Some(ours) = ours else {
             // Detached: learn the exit code when the supervisor ends.
             let inst = inst.clone();
@@ -279,9 +322,12 @@ impl Engine {
                     .ok()
                     .and_then(|s| s.trim().parse().ok())
                     .unwrap_or(255);
-                let mut i = lock(&inst);
-                i.running = false;
-                i.exit_code = Some(code);
+                {
+                    let mut i = lock(&inst);
+                    i.running = false;
+                    i.exit_code = Some(code);
+                }
+                announce_exit(code);
             });
             return Ok(None);
         };
@@ -337,10 +383,13 @@ impl Engine {
                 }
             }
             wait_pid(shim_pid).await;
-            let mut i = lock(&inst);
-            i.running = false;
-            i.exit_code = Some(code);
-            i.input = None;
+            {
+                let mut i = lock(&inst);
+                i.running = false;
+                i.exit_code = Some(code);
+                i.input = None;
+            }
+            announce_exit(code);
             drop(out_tx);
         });
         Ok(Some(ExecSession {

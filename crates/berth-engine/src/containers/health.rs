@@ -124,7 +124,7 @@ impl Engine {
             cmd: Some(cmd),
             ..Default::default()
         };
-        let id = match self.create_exec(container, body) {
+        let id = match self.create_exec_as(container, body, true) {
             Ok(id) => id,
             Err(e) => return (-1, e.message),
         };

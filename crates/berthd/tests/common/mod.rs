@@ -30,12 +30,20 @@ pub fn bin(name: &str) -> PathBuf {
     p
 }
 
-/// A busybox root file system tar, made once per test process.
+/// A busybox root file system tar, made once and kept in the target
+/// directory (inside the checkout), shared by every test process.
 pub fn busybox_tar() -> &'static Path {
     static TAR: OnceLock<PathBuf> = OnceLock::new();
     TAR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("berth-test-busybox-{}", std::process::id()));
-        let root = dir.join("rootfs");
+        let tar_path = bin_dir().join("busybox-test.tar");
+        if tar_path.exists() {
+            return tar_path;
+        }
+        let work = tempfile::Builder::new()
+            .prefix("busybox-rootfs-")
+            .tempdir_in(bin_dir())
+            .unwrap();
+        let root = work.path().join("rootfs");
         std::fs::create_dir_all(root.join("bin")).unwrap();
         std::fs::create_dir_all(root.join("etc")).unwrap();
         std::fs::create_dir_all(root.join("tmp")).unwrap();
@@ -53,11 +61,13 @@ pub fn busybox_tar() -> &'static Path {
         )
         .unwrap();
         std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
-        let tar_path = dir.join("busybox.tar");
-        let mut b = tar::Builder::new(std::fs::File::create(&tar_path).unwrap());
+        let tmp_tar = work.path().join("busybox.tar");
+        let mut b = tar::Builder::new(std::fs::File::create(&tmp_tar).unwrap());
         b.follow_symlinks(false);
         b.append_dir_all(".", &root).unwrap();
         b.finish().unwrap();
+        // Test processes run side by side: the rename makes the first one's tar the one.
+        std::fs::rename(&tmp_tar, &tar_path).unwrap();
         tar_path
     })
 }
