@@ -7,6 +7,7 @@ mod run;
 mod system;
 mod template;
 mod tty;
+mod volumes;
 
 use berth_client::{Client, ClientError};
 use clap::{Parser, Subcommand};
@@ -61,6 +62,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: images::ImageCmd,
     },
+    /// Manage volumes
+    Volume {
+        #[command(subcommand)]
+        cmd: volumes::VolumeCmd,
+    },
     /// Show the Berth version information
     Version(system::VersionArgs),
     /// Display system-wide information
@@ -80,6 +86,7 @@ async fn dispatch(client: &Client, cmd: Cmd) -> Result {
         Cmd::ContainerGroup { cmd } => containers::run_group(client, cmd).await,
         Cmd::Image(c) => images::run_top(client, c).await,
         Cmd::ImageGroup { cmd } => images::run(client, cmd).await,
+        Cmd::Volume { cmd } => volumes::run(client, cmd).await,
         Cmd::Version(a) => system::version(client, a).await,
         Cmd::Info(a) => system::info(client, a).await,
         Cmd::System { cmd } => system::run(client, cmd).await,

@@ -126,6 +126,15 @@ pub struct CreateArgs {
     /// Bind mount a volume
     #[arg(short = 'v', long = "volume")]
     pub volumes: Vec<String>,
+    /// Attach a filesystem mount to the container
+    #[arg(long = "mount")]
+    pub mounts: Vec<String>,
+    /// Mount a tmpfs directory
+    #[arg(long = "tmpfs")]
+    pub tmpfs: Vec<String>,
+    /// Mount volumes from the specified container(s)
+    #[arg(long = "volumes-from")]
+    pub volumes_from: Vec<String>,
     /// Command to run to check health
     #[arg(long = "health-cmd")]
     pub health_cmd: Option<String>,
@@ -206,11 +215,6 @@ pub fn create_body(a: &CreateArgs) -> Result<ContainerCreateBody> {
     if !a.publish.is_empty() {
         return Err(usage("publishing ports (-p) needs bridge networking, which this version of berth does not have yet"));
     }
-    if !a.volumes.is_empty() {
-        return Err(usage(
-            "volumes (-v) are not supported by this version of berth yet",
-        ));
-    }
     let mut env = Vec::new();
     for f in &a.env_file {
         env.extend(parse_env_file(f)?);
@@ -238,6 +242,41 @@ pub fn create_body(a: &CreateArgs) -> Result<ContainerCreateBody> {
             .split_once('=')
             .ok_or_else(|| usage(format!("invalid log opt {o:?}: expected key=value")))?;
         log_config.insert(k.to_string(), v.to_string());
+    }
+    let mut binds = Vec::new();
+    let mut anonymous = std::collections::BTreeMap::new();
+    for v in &a.volumes {
+        if v.starts_with('/') && !v.contains(':') {
+            anonymous.insert(v.clone(), serde_json::json!({}));
+        } else {
+            binds.push(v.clone());
+        }
+    }
+    let mut extra = serde_json::Map::new();
+    if !a.mounts.is_empty() {
+        extra.insert(
+            "Mounts".into(),
+            serde_json::Value::Array(
+                a.mounts
+                    .iter()
+                    .map(|m| parse_mount_flag(m))
+                    .collect::<Result<_>>()?,
+            ),
+        );
+    }
+    if !a.tmpfs.is_empty() {
+        let t: serde_json::Map<String, serde_json::Value> = a
+            .tmpfs
+            .iter()
+            .map(|t| match t.split_once(':') {
+                Some((d, o)) => (d.to_string(), serde_json::json!(o)),
+                None => (t.clone(), serde_json::json!("")),
+            })
+            .collect();
+        extra.insert("Tmpfs".into(), serde_json::Value::Object(t));
+    }
+    if !a.volumes_from.is_empty() {
+        extra.insert("VolumesFrom".into(), serde_json::json!(a.volumes_from));
     }
     let host_config = HostConfig {
         memory: mem(&a.memory, "--memory")?,
@@ -269,9 +308,12 @@ pub fn create_body(a: &CreateArgs) -> Result<ContainerCreateBody> {
         shm_size: mem(&a.shm_size, "--shm-size")?,
         auto_remove: a.rm,
         init: a.init.then_some(true),
+        binds: Some(binds),
+        extra,
         ..Default::default()
     };
     let mut body = ContainerCreateBody::default();
+    body.config.volumes = (!anonymous.is_empty()).then_some(anonymous);
     body.config.image = a.image.clone();
     body.config.cmd = (!a.command.is_empty()).then(|| a.command.clone());
     body.config.entrypoint = a.entrypoint.as_ref().map(|e| {
@@ -297,6 +339,54 @@ pub fn create_body(a: &CreateArgs) -> Result<ContainerCreateBody> {
     body.config.attach_stderr = true;
     body.host_config = Some(host_config);
     Ok(body)
+}
+
+/// `--mount type=bind,source=/a,target=/b,readonly` as a `Mounts` entry.
+fn parse_mount_flag(spec: &str) -> Result<serde_json::Value> {
+    let mut m = serde_json::json!({"Type": "volume"});
+    for field in spec.split(',') {
+        let (k, v) = field
+            .split_once('=')
+            .map(|(k, v)| (k, Some(v)))
+            .unwrap_or((field, None));
+        let flag = |v: Option<&str>| -> Result<bool> {
+            match v {
+                None | Some("true" | "1") => Ok(true),
+                Some("false" | "0") => Ok(false),
+                Some(x) => Err(usage(format!("invalid value for {k}: {x}"))),
+            }
+        };
+        let val = || {
+            v.map(String::from)
+                .ok_or_else(|| usage(format!("invalid field '{field}' must be a key=value pair")))
+        };
+        match k {
+            "type" => m["Type"] = serde_json::json!(val()?),
+            "source" | "src" => m["Source"] = serde_json::json!(val()?),
+            "target" | "destination" | "dst" => m["Target"] = serde_json::json!(val()?),
+            "readonly" | "ro" => m["ReadOnly"] = serde_json::json!(flag(v)?),
+            "bind-propagation" => m["BindOptions"]["Propagation"] = serde_json::json!(val()?),
+            "bind-create-mountpoint" => {
+                m["BindOptions"]["CreateMountpoint"] = serde_json::json!(flag(v)?)
+            }
+            "volume-nocopy" => m["VolumeOptions"]["NoCopy"] = serde_json::json!(flag(v)?),
+            "tmpfs-size" => {
+                let n = ram_in_bytes(&val()?)
+                    .ok_or_else(|| usage(format!("invalid tmpfs-size: {field}")))?;
+                m["TmpfsOptions"]["SizeBytes"] = serde_json::json!(n);
+            }
+            "tmpfs-mode" => {
+                let n = u32::from_str_radix(&val()?, 8)
+                    .map_err(|_| usage(format!("invalid tmpfs-mode: {field}")))?;
+                m["TmpfsOptions"]["Mode"] = serde_json::json!(n);
+            }
+            _ => return Err(usage(format!("unexpected key '{k}' in '{spec}'"))),
+        }
+    }
+    if m["Target"].is_null() {
+        return Err(usage(format!("target is required in '{spec}'")));
+    }
+    Ok(m)
 }
 
 /// `--health-*` flags as a `Healthcheck` (None keeps the image's).

@@ -11,6 +11,7 @@ pub mod events;
 pub mod images;
 pub mod names;
 pub mod system;
+pub mod volumes;
 
 pub use config::EngineConfig;
 pub use engine::Engine;

@@ -134,7 +134,7 @@ impl Engine {
             layers_size: self.images.layers_size().map_err(ApiError::from)?,
             images,
             containers,
-            volumes: vec![],
+            volumes: self.volumes_df()?,
             build_cache: vec![],
         })
     }

@@ -33,6 +33,10 @@ CREATE TABLE IF NOT EXISTS tags (
     image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
     tagged_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS volumes (
+    name TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS containers (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -116,6 +120,41 @@ impl Metadata {
                 |r| r.get(0),
             )
             .optional()?)
+    }
+
+    // Volumes: the engine owns the document's shape.
+
+    /// Inserts a volume; false if the name exists already.
+    pub fn insert_volume(&self, name: &str, doc: &str) -> Result<bool> {
+        let n = self.lock().execute(
+            "INSERT OR IGNORE INTO volumes (name, doc) VALUES (?1, ?2)",
+            params![name, doc],
+        )?;
+        Ok(n == 1)
+    }
+
+    pub fn volume(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT doc FROM volumes WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn volumes(&self) -> Result<Vec<(String, String)>> {
+        let conn = self.lock();
+        let mut st = conn.prepare("SELECT name, doc FROM volumes ORDER BY name")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn delete_volume(&self, name: &str) -> Result<()> {
+        self.lock()
+            .execute("DELETE FROM volumes WHERE name = ?1", params![name])?;
+        Ok(())
     }
 
     /// All containers as (id, doc).

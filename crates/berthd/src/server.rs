@@ -14,7 +14,7 @@ use berth_api::ApiError;
 use berth_engine::Engine;
 use tracing::Instrument;
 
-use crate::handlers::{containers, events, exec, images, system};
+use crate::handlers::{containers, events, exec, images, system, volumes};
 
 /// An `ApiError` on its way out as `{"message": ...}` with its status.
 pub struct HttpError(pub ApiError);
@@ -100,6 +100,13 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/info", get(system::info))
         .route("/system/df", get(system::df))
         .route("/events", get(events::events))
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route("/volumes/prune", post(volumes::prune))
+        .route(
+            "/volumes/{name}",
+            get(volumes::inspect).delete(volumes::remove),
+        )
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))
         .route("/containers/prune", post(containers::prune))

@@ -41,12 +41,7 @@ fn refuse_unsupported(h: &HostConfig) -> Result<()> {
         Some(serde_json::Value::Object(o)) => !o.is_empty(),
         _ => false,
     };
-    let unsupported = if h.binds.as_ref().is_some_and(|b| !b.is_empty())
-        || non_empty("Mounts")
-        || non_empty("Tmpfs")
-    {
-        Some("volumes and mounts")
-    } else if non_empty("PortBindings") {
+    let unsupported = if non_empty("PortBindings") {
         Some("publishing ports")
     } else if non_empty("Devices") {
         Some("adding devices")
@@ -297,6 +292,9 @@ impl Engine {
         if host_config.log_config.kind.is_empty() {
             host_config.log_config.kind = "json-file".into();
         }
+        let image_volumes: Vec<String> =
+            img.volumes.iter().flat_map(|v| v.keys().cloned()).collect();
+        let mounts = self.resolve_mounts(&config, &host_config, &image_volumes)?;
         let id = loop {
             let id = hex::encode(rand::random::<[u8; 32]>());
             // Docker avoids IDs that look like numbers, so a prefix is never taken for one.
@@ -334,6 +332,7 @@ impl Engine {
             restart_count: 0,
             shim_pid: 0,
             manually_stopped: false,
+            mounts,
         };
         let paths = self.paths(&id);
         write_container_files(&paths, &rec).map_err(|e| {

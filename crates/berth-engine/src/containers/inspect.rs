@@ -60,7 +60,7 @@ impl Engine {
             },
             size_rw: summary.as_ref().and_then(|s| s.size_rw),
             size_root_fs: summary.as_ref().and_then(|s| s.size_root_fs),
-            mounts: vec![],
+            mounts: super::mounts::to_json(&r.mounts),
             config: r.config.clone(),
             network_settings: json!({
                 "Bridge": "", "SandboxID": "", "HairpinMode": false, "Ports": {},

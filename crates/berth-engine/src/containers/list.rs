@@ -112,7 +112,7 @@ impl Engine {
             )]
             .into(),
             network_settings: json!({"Networks": {}}),
-            mounts: vec![],
+            mounts: super::mounts::to_json(&r.mounts),
         }
     }
 

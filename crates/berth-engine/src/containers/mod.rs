@@ -9,6 +9,7 @@ pub mod kill;
 pub mod list;
 pub mod logs;
 pub mod monitor;
+pub mod mounts;
 pub mod pause;
 pub mod prune;
 pub mod record;

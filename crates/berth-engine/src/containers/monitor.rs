@@ -159,7 +159,7 @@ impl Engine {
             };
             self.schedule_restart(h.clone(), delay, false);
         } else if rec.host_config.auto_remove {
-            if let Err(e) = self.remove_container(&id, false, false).await {
+            if let Err(e) = self.remove_container(&id, false, true).await {
                 tracing::warn!(%id, "auto-remove: {}", e.message);
             }
         }

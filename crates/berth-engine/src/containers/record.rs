@@ -30,6 +30,9 @@ pub struct ContainerRecord {
     /// the exit that follows, and `unless-stopped` stays down across restarts.
     #[serde(default)]
     pub manually_stopped: bool,
+    /// Volumes, binds and tmpfs mounts, resolved at create time.
+    #[serde(default)]
+    pub mounts: Vec<super::mounts::MountPoint>,
 }
 
 /// Life-cycle changes that waiters watch for.

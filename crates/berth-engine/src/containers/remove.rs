@@ -15,7 +15,7 @@ impl Engine {
         self: &Arc<Self>,
         name: &str,
         force: bool,
-        _volumes: bool,
+        volumes: bool,
     ) -> Result<()> {
         let h = self.container(name)?;
         let _op = h.op.lock().await;
@@ -58,6 +58,16 @@ impl Engine {
         self.lock_map().remove(&id);
         self.drop_execs(&id);
         self.container_event(&h.record(), "destroy", &[]);
+        if volumes {
+            let anonymous: Vec<String> = h
+                .record()
+                .mounts
+                .iter()
+                .filter(|m| m.kind == "volume")
+                .map(|m| m.name.clone())
+                .collect();
+            self.remove_anonymous_volumes(&anonymous);
+        }
         h.lifecycle.send_modify(|l| l.removed = true);
         Ok(())
     }

@@ -50,7 +50,7 @@ impl Engine {
             && h.record().host_config.auto_remove
         {
             let id = h.id();
-            if let Err(e) = self.remove_container(&id, true, false).await {
+            if let Err(e) = self.remove_container(&id, true, true).await {
                 tracing::warn!(%id, "auto-remove after failed start: {}", e.message);
             }
         }
@@ -210,6 +210,12 @@ impl Engine {
             cap_drop: hc.cap_drop.clone().unwrap_or_default(),
             shm_size: hc.shm_size,
         })?;
+        let user_mounts = self
+            .oci_mounts(&rec.mounts, &rootfs)
+            .map_err(|e| RuntimeError::Invalid(e.message))?;
+        if let Some(m) = spec["mounts"].as_array_mut() {
+            m.extend(user_mounts);
+        }
         if with_init {
             if let Some(m) = spec["mounts"].as_array_mut() {
                 m.push(serde_json::json!({"destination": INIT_PATH, "type": "bind", "source": self.cfg.init_binary, "options": ["rbind", "ro"]}));

@@ -5,6 +5,7 @@ pub mod events;
 pub mod exec;
 pub mod images;
 pub mod system;
+pub mod volumes;
 
 use axum::body::Bytes;
 use axum::http::StatusCode;

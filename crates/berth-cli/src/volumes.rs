@@ -1,0 +1,180 @@
+//! `volume create|ls|inspect|rm|prune`.
+
+use berth_api::units::human_size;
+use berth_client::{enc, Client};
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+
+use crate::containers::{confirm, filters_json};
+use crate::output::{header_for, print_rows};
+use crate::{CliError, Result};
+
+#[derive(Subcommand, Debug)]
+pub enum VolumeCmd {
+    /// Create a volume
+    Create(CreateArgs),
+    /// List volumes
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Display detailed information on one or more volumes
+    Inspect {
+        #[arg(short, long)]
+        format: Option<String>,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove one or more volumes
+    #[command(alias = "remove")]
+    Rm {
+        /// Force the removal of one or more volumes
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove unused local volumes
+    Prune {
+        /// Remove all unused volumes, not just anonymous ones
+        #[arg(short, long)]
+        all: bool,
+        /// Do not prompt for confirmation
+        #[arg(short, long)]
+        force: bool,
+        #[arg(long = "filter")]
+        filter: Vec<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// Specify volume driver name
+    #[arg(short, long, default_value = "local")]
+    driver: String,
+    /// Set driver specific options
+    #[arg(short = 'o', long = "opt")]
+    opts: Vec<String>,
+    /// Set metadata for a volume
+    #[arg(long = "label")]
+    labels: Vec<String>,
+    name: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Only display volume names
+    #[arg(short, long)]
+    quiet: bool,
+    /// Provide filter values (e.g. "dangling=true")
+    #[arg(short, long = "filter")]
+    filter: Vec<String>,
+    #[arg(long)]
+    format: Option<String>,
+}
+
+fn kv(list: &[String]) -> Result<serde_json::Map<String, Value>> {
+    list.iter()
+        .map(|o| {
+            let (k, v) = o.split_once('=').unwrap_or((o, ""));
+            if k.is_empty() {
+                return Err(CliError::Usage(format!("invalid key=value: {o:?}")));
+            }
+            Ok((k.to_string(), json!(v)))
+        })
+        .collect()
+}
+
+pub async fn run(client: &Client, cmd: VolumeCmd) -> Result {
+    match cmd {
+        VolumeCmd::Create(a) => {
+            let body = json!({"Name": a.name.unwrap_or_default(), "Driver": a.driver, "DriverOpts": kv(&a.opts)?, "Labels": kv(&a.labels)?});
+            let v: Value = client.post_json("/volumes/create", &body).await?;
+            println!("{}", v["Name"].as_str().unwrap_or_default());
+            Ok(())
+        }
+        VolumeCmd::Ls(a) => {
+            let v: Value = client
+                .get_json(&format!("/volumes?filters={}", filters_json(&a.filter)?))
+                .await?;
+            let vols = v["Volumes"].as_array().cloned().unwrap_or_default();
+            if a.quiet {
+                for x in &vols {
+                    println!("{}", x["Name"].as_str().unwrap_or_default());
+                }
+                return Ok(());
+            }
+            print_rows(
+                &vols,
+                a.format.as_deref(),
+                "table {{.Driver}}\t{{.Name}}",
+                &|f| header_for(f, &[("Name", "VOLUME NAME")]),
+            )
+        }
+        VolumeCmd::Inspect { format, names } => {
+            let mut out = Vec::new();
+            for n in &names {
+                out.push(
+                    client
+                        .get_json::<Value>(&format!("/volumes/{}", enc(n)))
+                        .await?,
+                );
+            }
+            match format.as_deref().filter(|f| !f.is_empty() && *f != "json") {
+                Some(_) => out
+                    .iter()
+                    .try_for_each(|v| crate::system::print_one(v, format.as_deref())),
+                None => {
+                    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+                    Ok(())
+                }
+            }
+        }
+        VolumeCmd::Rm { force, names } => {
+            let mut failed = false;
+            for n in &names {
+                match client
+                    .delete(&format!("/volumes/{}?force={force}", enc(n)))
+                    .await
+                {
+                    Ok(()) => println!("{n}"),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        failed = true;
+                    }
+                }
+            }
+            if failed {
+                Err(CliError::Exit(1))
+            } else {
+                Ok(())
+            }
+        }
+        VolumeCmd::Prune { all, force, filter } => {
+            if !confirm(force, "WARNING! This will remove anonymous local volumes not used by at least one container.") {
+                return Ok(());
+            }
+            let mut filter = filter;
+            if all {
+                filter.push("all=true".into());
+            }
+            let r: Value = client
+                .post_json(
+                    &format!("/volumes/prune?filters={}", filters_json(&filter)?),
+                    &json!({}),
+                )
+                .await?;
+            let deleted = r["VolumesDeleted"].as_array().cloned().unwrap_or_default();
+            if !deleted.is_empty() {
+                println!("Deleted Volumes:");
+                for d in deleted {
+                    println!("{}", d.as_str().unwrap_or_default());
+                }
+                println!();
+            }
+            println!(
+                "Total reclaimed space: {}",
+                human_size(r["SpaceReclaimed"].as_f64().unwrap_or(0.0), 3)
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,444 @@
+//! A container's mounts: `-v`/`Binds`, `--mount`/`Mounts`, `--tmpfs`,
+//! `--volumes-from` and the image's `VOLUME`s, resolved at create time into
+//! `MountPoint`s (what inspect shows), and turned into OCI mounts at start,
+//! with Docker's copy-up of image content into a new volume.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use berth_api::types::{ContainerConfig, HostConfig};
+use berth_api::ApiError;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::engine::Engine;
+use crate::volumes::VolumeCreateBody;
+use crate::Result;
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One mount, in inspect's shape plus what start needs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MountPoint {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    #[serde(rename = "Name", default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(rename = "Source")]
+    pub source: String,
+    #[serde(rename = "Destination")]
+    pub destination: String,
+    #[serde(rename = "Driver", default, skip_serializing_if = "String::is_empty")]
+    pub driver: String,
+    #[serde(rename = "Mode")]
+    pub mode: String,
+    #[serde(rename = "RW")]
+    pub rw: bool,
+    #[serde(rename = "Propagation")]
+    pub propagation: String,
+    #[serde(rename = "NoCopy", default, skip_serializing_if = "is_false")]
+    pub nocopy: bool,
+    /// tmpfs mount options (`size=…,mode=…`).
+    #[serde(
+        rename = "TmpfsOptions",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub tmpfs_options: String,
+}
+
+const PROPAGATIONS: &[&str] = &[
+    "shared", "slave", "private", "rshared", "rslave", "rprivate",
+];
+
+fn bad(msg: String) -> ApiError {
+    ApiError::bad_request(msg)
+}
+
+fn check_destination(dest: &str) -> Result<()> {
+    if !dest.starts_with('/') {
+        return Err(bad(format!(
+            "invalid mount config: mount path must be absolute: {dest:?}"
+        )));
+    }
+    if dest == "/" {
+        return Err(bad("invalid specification: destination can't be '/'".into()));
+    }
+    Ok(())
+}
+
+/// `src:dst[:opts]` of `-v`.
+fn parse_bind(spec: &str) -> Result<MountPoint> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (src, dst, mode) = match parts.as_slice() {
+        [s, d] => (*s, *d, ""),
+        [s, d, m] => (*s, *d, *m),
+        _ => return Err(bad(format!("invalid volume specification: '{spec}'"))),
+    };
+    if src.is_empty() || dst.is_empty() {
+        return Err(bad(format!("invalid volume specification: '{spec}'")));
+    }
+    check_destination(dst)?;
+    let mut m = MountPoint {
+        destination: dst.into(),
+        mode: mode.into(),
+        rw: true,
+        ..Default::default()
+    };
+    for o in mode.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "ro" => m.rw = false,
+            "rw" | "z" | "Z" | "consistent" | "cached" | "delegated" => {}
+            "nocopy" => m.nocopy = true,
+            p if PROPAGATIONS.contains(&p) => m.propagation = p.into(),
+            other => return Err(bad(format!("invalid mode: {other}"))),
+        }
+    }
+    if src.starts_with('/') {
+        m.kind = "bind".into();
+        m.source = src.into();
+        if m.propagation.is_empty() {
+            m.propagation = "rprivate".into();
+        }
+    } else {
+        m.kind = "volume".into();
+        m.name = src.into();
+        m.driver = "local".into();
+    }
+    Ok(m)
+}
+
+/// One `--mount` object (`HostConfig.Mounts`).
+fn parse_mount(v: &Value) -> Result<MountPoint> {
+    let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+    let kind = s("Type");
+    let target = s("Target");
+    check_destination(&target)?;
+    let ro = v["ReadOnly"].as_bool().unwrap_or(false);
+    let mut m = MountPoint {
+        kind: kind.clone(),
+        destination: target,
+        rw: !ro,
+        mode: if ro { "ro".into() } else { String::new() },
+        ..Default::default()
+    };
+    match kind.as_str() {
+        "bind" => {
+            let src = s("Source");
+            if !src.starts_with('/') {
+                return Err(bad(format!("invalid mount config for type \"bind\": invalid mount path: '{src}' mount path must be absolute")));
+            }
+            let create = v["BindOptions"]["CreateMountpoint"]
+                .as_bool()
+                .unwrap_or(false);
+            if !Path::new(&src).exists() {
+                if !create {
+                    return Err(bad(format!("invalid mount config for type \"bind\": bind source path does not exist: {src}")));
+                }
+                fs::create_dir_all(&src)
+                    .map_err(|e| bad(format!("create bind source {src}: {e}")))?;
+            }
+            m.source = src;
+            let p = v["BindOptions"]["Propagation"]
+                .as_str()
+                .unwrap_or("rprivate");
+            if !PROPAGATIONS.contains(&p) {
+                return Err(bad(format!("invalid propagation mode: {p}")));
+            }
+            m.propagation = p.into();
+        }
+        "volume" => {
+            m.name = s("Source");
+            m.driver = "local".into();
+            m.nocopy = v["VolumeOptions"]["NoCopy"].as_bool().unwrap_or(false);
+        }
+        "tmpfs" => {
+            if !s("Source").is_empty() {
+                return Err(bad(
+                    "invalid mount config for type \"tmpfs\": source must not be specified".into(),
+                ));
+            }
+            let mut opts = Vec::new();
+            if let Some(size) = v["TmpfsOptions"]["SizeBytes"].as_i64().filter(|s| *s > 0) {
+                opts.push(format!("size={size}"));
+            }
+            if let Some(mode) = v["TmpfsOptions"]["Mode"].as_u64() {
+                opts.push(format!("mode={mode:o}"));
+            }
+            m.tmpfs_options = opts.join(",");
+        }
+        other => {
+            return Err(bad(format!(
+                "invalid mount config: mount type unknown: {other:?}"
+            )))
+        }
+    }
+    Ok(m)
+}
+
+fn tmpfs_mount(dest: &str, opts: &str) -> Result<MountPoint> {
+    check_destination(dest)?;
+    let mut m = MountPoint {
+        kind: "tmpfs".into(),
+        destination: dest.into(),
+        rw: true,
+        ..Default::default()
+    };
+    let mut keep = Vec::new();
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "ro" => m.rw = false,
+            "rw" => {}
+            o if o.starts_with("size=")
+                || o.starts_with("mode=")
+                || o.starts_with("uid=")
+                || o.starts_with("gid=")
+                || ["exec", "noexec", "suid", "nosuid", "dev", "nodev"].contains(&o) =>
+            {
+                keep.push(o.to_string())
+            }
+            other => return Err(bad(format!("invalid tmpfs option {other:?}"))),
+        }
+    }
+    m.tmpfs_options = keep.join(",");
+    Ok(m)
+}
+
+impl Engine {
+    /// Works out every mount of a new container; creates the volumes it names.
+    pub(crate) fn resolve_mounts(
+        &self,
+        config: &ContainerConfig,
+        hc: &HostConfig,
+        image_volumes: &[String],
+    ) -> Result<Vec<MountPoint>> {
+        let mut mounts: Vec<MountPoint> = Vec::new();
+        for b in hc.binds.iter().flatten() {
+            mounts.push(parse_bind(b)?);
+        }
+        if let Some(Value::Array(list)) = hc.extra.get("Mounts") {
+            for v in list {
+                mounts.push(parse_mount(v)?);
+            }
+        }
+        if let Some(Value::Object(t)) = hc.extra.get("Tmpfs") {
+            for (dest, opts) in t {
+                mounts.push(tmpfs_mount(dest, opts.as_str().unwrap_or(""))?);
+            }
+        }
+        if let Some(Value::Array(from)) = hc.extra.get("VolumesFrom") {
+            for f in from {
+                let spec = f.as_str().unwrap_or_default();
+                let (name, mode) = spec.split_once(':').unwrap_or((spec, ""));
+                let other = self.container(name)?;
+                for mut m in other.record().mounts.clone() {
+                    if m.kind == "tmpfs" {
+                        continue;
+                    }
+                    match mode {
+                        "ro" => m.rw = false,
+                        "rw" => m.rw = true,
+                        "" => {}
+                        x => return Err(bad(format!("invalid mode for volumes-from: {x}"))),
+                    }
+                    mounts.push(m);
+                }
+            }
+        }
+        // VOLUME of the image and of the request: anonymous volumes where nothing else is mounted.
+        let declared = config
+            .volumes
+            .iter()
+            .flat_map(|v| v.keys().cloned())
+            .chain(image_volumes.iter().cloned());
+        for dest in declared {
+            if !mounts.iter().any(|m| m.destination == dest) {
+                check_destination(&dest)?;
+                mounts.push(MountPoint {
+                    kind: "volume".into(),
+                    destination: dest,
+                    driver: "local".into(),
+                    rw: true,
+                    ..Default::default()
+                });
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for m in &mounts {
+            if !seen.insert(m.destination.clone()) {
+                return Err(bad(format!("Duplicate mount point: {}", m.destination)));
+            }
+        }
+        // Binds named by -v are created when missing (dockerd does; --mount refused above).
+        for m in mounts.iter_mut() {
+            match m.kind.as_str() {
+                "bind" => {
+                    if !Path::new(&m.source).exists() {
+                        fs::create_dir_all(&m.source)
+                            .map_err(|e| bad(format!("create bind source {}: {e}", m.source)))?;
+                    }
+                }
+                "volume" => {
+                    let v = self.create_volume(VolumeCreateBody {
+                        name: m.name.clone(),
+                        ..Default::default()
+                    })?;
+                    m.name = v.name;
+                    m.source = v.mountpoint;
+                }
+                _ => {}
+            }
+        }
+        mounts.sort_by_key(|m| m.destination.matches('/').count());
+        Ok(mounts)
+    }
+
+    /// The OCI mounts for a container's mount points (after Docker's defaults).
+    pub(crate) fn oci_mounts(&self, mounts: &[MountPoint], rootfs: &Path) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        for m in mounts {
+            match m.kind.as_str() {
+                "tmpfs" => {
+                    let mut opts = vec![
+                        "nosuid".to_string(),
+                        "nodev".to_string(),
+                        "noexec".to_string(),
+                    ];
+                    if !m.rw {
+                        opts.push("ro".into());
+                    }
+                    opts.extend(
+                        m.tmpfs_options
+                            .split(',')
+                            .filter(|o| !o.is_empty())
+                            .map(String::from),
+                    );
+                    out.push(json!({"destination": m.destination, "type": "tmpfs", "source": "tmpfs", "options": opts}));
+                }
+                kind => {
+                    let source = if kind == "volume" {
+                        let mut v = self.volume(&m.name)?;
+                        let data = self.prepare_volume(&v)?;
+                        if !v.initialized {
+                            if !m.nocopy {
+                                copy_up(
+                                    &rootfs.join(m.destination.trim_start_matches('/')),
+                                    &data,
+                                )?;
+                            }
+                            v.initialized = true;
+                            self.save_volume(&v)?;
+                        }
+                        data
+                    } else {
+                        m.source.clone().into()
+                    };
+                    let propagation = if m.propagation.is_empty() {
+                        "rprivate"
+                    } else {
+                        m.propagation.as_str()
+                    };
+                    out.push(json!({
+                        "destination": m.destination,
+                        "type": "bind",
+                        "source": source,
+                        "options": ["rbind", if m.rw { "rw" } else { "ro" }, propagation],
+                    }));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Docker's copy-up: a new, empty volume mounted over image content starts
+/// with a copy of it (modes and owners kept).
+fn copy_up(from: &Path, to: &Path) -> Result<()> {
+    let meta = match fs::symlink_metadata(from) {
+        Ok(m) if m.is_dir() => m,
+        _ => return Ok(()),
+    };
+    if fs::read_dir(to)
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(true)
+    {
+        return Ok(());
+    }
+    copy_tree(from, to)
+        .map_err(|e| ApiError::internal(format!("copy image content into volume: {e}")))?;
+    let _ = std::os::unix::fs::lchown(to, Some(meta.uid()), Some(meta.gid()));
+    let _ = fs::set_permissions(to, fs::Permissions::from_mode(meta.mode() & 0o7777));
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    for e in fs::read_dir(from)? {
+        let e = e?;
+        let src = e.path();
+        let dst = to.join(e.file_name());
+        let m = fs::symlink_metadata(&src)?;
+        let ft = m.file_type();
+        if ft.is_dir() {
+            fs::create_dir(&dst)?;
+            copy_tree(&src, &dst)?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&src)?, &dst)?;
+        } else if ft.is_file() {
+            fs::copy(&src, &dst)?;
+        } else {
+            continue;
+        }
+        std::os::unix::fs::lchown(&dst, Some(m.uid()), Some(m.gid()))?;
+        if !ft.is_symlink() {
+            fs::set_permissions(&dst, fs::Permissions::from_mode(m.mode() & 0o7777))?;
+        }
+    }
+    Ok(())
+}
+
+/// `Mounts` as the API shows them.
+pub fn to_json(mounts: &[MountPoint]) -> Vec<Value> {
+    mounts
+        .iter()
+        .map(|m| serde_json::to_value(m).unwrap_or_default())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds() {
+        let m = parse_bind("/host:/ctr:ro,z").unwrap();
+        assert_eq!(
+            (m.kind.as_str(), m.rw, m.source.as_str()),
+            ("bind", false, "/host")
+        );
+        let m = parse_bind("data:/var/lib/data").unwrap();
+        assert_eq!(
+            (m.kind.as_str(), m.name.as_str(), m.rw),
+            ("volume", "data", true)
+        );
+        for bad in ["/x", "a:relative", "a:/b:bogus", "::", "/a:/"] {
+            assert!(parse_bind(bad).is_err(), "{bad}");
+        }
+        let t = tmpfs_mount("/run", "size=64m,mode=1777").unwrap();
+        assert_eq!(t.tmpfs_options, "size=64m,mode=1777");
+        assert!(tmpfs_mount("/run", "evil=1").is_err());
+    }
+
+    #[test]
+    fn mount_objects() {
+        let m = parse_mount(&json!({"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 1024, "Mode": 448}})).unwrap();
+        assert_eq!(m.tmpfs_options, "size=1024,mode=700");
+        let e =
+            parse_mount(&json!({"Type": "bind", "Source": "/no/such/dir/here", "Target": "/x"}))
+                .unwrap_err();
+        assert!(e.message.contains("bind source path does not exist"));
+        assert!(parse_mount(&json!({"Type": "nfs", "Target": "/x"})).is_err());
+    }
+}
