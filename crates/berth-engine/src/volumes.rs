@@ -268,9 +268,7 @@ impl Engine {
                         .iter()
                         .any(|n| v.name.contains(n.as_str()))
             })
-            .filter(|v| {
-                !filters.has("driver") || filters.get("driver").iter().any(|d| *d == v.driver)
-            })
+            .filter(|v| !filters.has("driver") || filters.get("driver").contains(&v.driver))
             .filter(|v| filters.labels_match("label", &v.labels))
             .collect();
         Ok(json!({"Volumes": vols, "Warnings": []}))

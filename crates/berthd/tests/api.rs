@@ -179,8 +179,8 @@ fn malformed_create_bodies_are_400() {
         ),
         (r#"{"Image":"Bad Name"}"#, "invalid reference format"),
         (
-            r#"{"Image":"busybox","HostConfig":{"Binds":["/tmp:/x"]}}"#,
-            "not supported",
+            r#"{"Image":"busybox","HostConfig":{"Binds":["/tmp"]}}"#,
+            "invalid volume specification",
         ),
         (
             r#"{"Image":"busybox","HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"8080"}]}}}"#,

@@ -275,11 +275,9 @@ impl Engine {
         // Binds named by -v are created when missing (dockerd does; --mount refused above).
         for m in mounts.iter_mut() {
             match m.kind.as_str() {
-                "bind" => {
-                    if !Path::new(&m.source).exists() {
-                        fs::create_dir_all(&m.source)
-                            .map_err(|e| bad(format!("create bind source {}: {e}", m.source)))?;
-                    }
+                "bind" if !Path::new(&m.source).exists() => {
+                    fs::create_dir_all(&m.source)
+                        .map_err(|e| bad(format!("create bind source {}: {e}", m.source)))?;
                 }
                 "volume" => {
                     let v = self.create_volume(VolumeCreateBody {
