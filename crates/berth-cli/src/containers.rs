@@ -56,6 +56,36 @@ pub enum ContainerCmd {
     Update(UpdateArgs),
     /// Get real time events from the server
     Events(EventsArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff { container: String },
+    /// Export a container's filesystem as a tar archive
+    Export {
+        /// Write to a file, instead of STDOUT
+        #[arg(short, long)]
+        output: Option<String>,
+        container: String,
+    },
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
+    #[arg(short, long)]
+    author: Option<String>,
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short, long = "change")]
+    change: Vec<String>,
+    /// Commit message
+    #[arg(short, long)]
+    message: Option<String>,
+    /// Pause container during commit
+    #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set)]
+    pause: bool,
+    container: String,
+    /// REPOSITORY[:TAG]
+    reference: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -448,6 +478,57 @@ pub async fn run(client: &Client, cmd: ContainerCmd) -> Result {
         ContainerCmd::Stats(a) => stats(client, a).await,
         ContainerCmd::Update(a) => update(client, a).await,
         ContainerCmd::Events(a) => events(client, a).await,
+        ContainerCmd::Diff { container } => {
+            let list: Vec<Value> = client
+                .get_json(&format!("/containers/{}/changes", enc(&container)))
+                .await?;
+            for c in list {
+                let k = match c["Kind"].as_i64() {
+                    Some(1) => "A",
+                    Some(2) => "D",
+                    _ => "C",
+                };
+                println!("{k} {}", c["Path"].as_str().unwrap_or_default());
+            }
+            Ok(())
+        }
+        ContainerCmd::Export { output, container } => {
+            crate::images::download(
+                client,
+                &format!("/containers/{}/export", enc(&container)),
+                output.as_deref(),
+            )
+            .await
+        }
+        ContainerCmd::Commit(a) => {
+            let mut q = vec![
+                format!("container={}", enc(&a.container)),
+                format!("pause={}", a.pause),
+            ];
+            if let Some(r) = &a.reference {
+                let parsed =
+                    berth_api::ImageRef::parse(r).map_err(|e| CliError::Usage(e.message))?;
+                q.push(format!("repo={}", enc(&parsed.familiar_repository())));
+                q.push(format!(
+                    "tag={}",
+                    enc(parsed.tag.as_deref().unwrap_or("latest"))
+                ));
+            }
+            if let Some(m) = &a.message {
+                q.push(format!("comment={}", enc(m)));
+            }
+            if let Some(au) = &a.author {
+                q.push(format!("author={}", enc(au)));
+            }
+            for c in &a.change {
+                q.push(format!("changes={}", enc(c)));
+            }
+            let r: Value = client
+                .post_json(&format!("/commit?{}", q.join("&")), &Value::Null)
+                .await?;
+            println!("{}", r["Id"].as_str().unwrap_or_default());
+            Ok(())
+        }
     }
 }
 

@@ -371,26 +371,31 @@ async fn load(client: &Client, a: LoadArgs) -> Result {
 }
 
 async fn save(client: &Client, a: SaveArgs) -> Result {
-    if a.output.is_none() && std::io::stdout().is_terminal() {
-        return Err(CliError::Usage(
-            "cowardly refusing to save to a terminal. Use the -o flag or redirect".into(),
-        ));
-    }
     let q: Vec<String> = a
         .images
         .iter()
         .map(|i| format!("names={}", enc(i)))
         .collect();
+    download(
+        client,
+        &format!("/images/get?{}", q.join("&")),
+        a.output.as_deref(),
+    )
+    .await
+}
+
+/// Streams a tar answer to a file (written aside and renamed, so a failure
+/// leaves no partial file) or to stdout, which must not be a terminal.
+pub async fn download(client: &Client, path: &str, output: Option<&str>) -> Result {
+    if output.is_none() && std::io::stdout().is_terminal() {
+        return Err(CliError::Usage(
+            "cowardly refusing to save to a terminal. Use the -o flag or redirect".into(),
+        ));
+    }
     let resp = client
-        .call(
-            Method::GET,
-            &format!("/images/get?{}", q.join("&")),
-            berth_client::empty_body(),
-            None,
-        )
+        .call(Method::GET, path, berth_client::empty_body(), None)
         .await?;
-    let mut out: Box<dyn tokio::io::AsyncWrite + Unpin> = match &a.output {
-        // Written next to the target and renamed, so a failed save leaves no partial file.
+    let mut out: Box<dyn tokio::io::AsyncWrite + Unpin> = match output {
         Some(p) => Box::new(
             tokio::fs::File::create(format!("{p}.tmp"))
                 .await
@@ -400,13 +405,13 @@ async fn save(client: &Client, a: SaveArgs) -> Result {
     };
     let mut body = resp.into_body();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| CliError::Usage(format!("save interrupted: {e}")))?;
+        let frame = frame.map_err(|e| CliError::Usage(format!("download interrupted: {e}")))?;
         if let Ok(d) = frame.into_data() {
             out.write_all(&d).await?;
         }
     }
     out.flush().await?;
-    if let Some(p) = &a.output {
+    if let Some(p) = output {
         tokio::fs::rename(format!("{p}.tmp"), p).await?;
     }
     Ok(())

@@ -357,6 +357,58 @@ impl ImageStore {
             .ok_or_else(|| StoreError::NotFound(id.to_string()))
     }
 
+    /// `docker commit`: the base image's layers plus one new layer (an
+    /// uncompressed tar of the container's changes), under `config`.
+    pub fn commit(
+        &self,
+        base: &ImageRecord,
+        layer: impl Read,
+        mut config: ImageConfigFile,
+        tag: Option<&ImageRef>,
+    ) -> Result<ImageRecord> {
+        let mut undo = Undo::default();
+        let r = (|| {
+            let new = self.snapshots.ingest(&self.blobs, layer, None)?;
+            undo.record(&new);
+            let mut layers = Vec::new();
+            {
+                let conn = self.db.lock();
+                for d in &base.layers {
+                    let (tar_size, content_size): (i64, i64) = conn.query_row(
+                        "SELECT tar_size, content_size FROM layers WHERE diff_id = ?1",
+                        params![d.as_str()],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )?;
+                    layers.push(IngestedLayer {
+                        diff_id: d.clone(),
+                        tar_size: tar_size as u64,
+                        content_size: content_size as u64,
+                        created_snapshot: false,
+                        created_blob: false,
+                    });
+                }
+            }
+            config.rootfs.diff_ids = layers
+                .iter()
+                .map(|l| l.diff_id.to_string())
+                .chain(std::iter::once(new.diff_id.to_string()))
+                .collect();
+            layers.push(new);
+            let raw =
+                serde_json::to_vec(&config).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            self.commit_image(
+                &raw,
+                &layers,
+                tag.into_iter().cloned().collect::<Vec<_>>().as_slice(),
+                &mut undo,
+            )
+        })();
+        if r.is_err() {
+            undo.run(self);
+        }
+        r
+    }
+
     /// `POST /images/create?fromSrc=-`: one rootfs tar becomes a one-layer image.
     pub fn import(
         &self,

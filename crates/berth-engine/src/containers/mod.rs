@@ -3,6 +3,7 @@
 pub mod attach;
 pub mod create;
 pub mod exec;
+pub mod files;
 pub mod health;
 pub mod inspect;
 pub mod kill;

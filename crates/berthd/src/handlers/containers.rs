@@ -484,3 +484,58 @@ pub async fn attach_ws(
         let _ = socket.send(Message::Close(None)).await;
     }))
 }
+
+pub async fn changes(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    Ok(json(StatusCode::OK, &e.container_changes(&id)?))
+}
+
+pub async fn export(State(e): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    e.container(&id)?;
+    let (writer, body) = crate::streams::BodyWriter::new();
+    tokio::spawn(async move {
+        if let Err(err) = e.export_container(&id, writer).await {
+            tracing::warn!("export failed mid-stream: {}", err.message);
+        }
+    });
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/x-tar")],
+        body,
+    )
+        .into_response())
+}
+
+/// `POST /commit?container=…&repo=…&tag=…`, the body an optional container Config.
+pub async fn commit(State(e): State<AppState>, RawQuery(q): RawQuery, body: Bytes) -> ApiResult {
+    let p = Params::parse(q.as_deref());
+    let container = p
+        .get("container")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::bad_request("container is required"))?;
+    let target = match p.get("repo").filter(|r| !r.is_empty()) {
+        Some(repo) => {
+            let full = match p.get("tag").filter(|t| !t.is_empty()) {
+                Some(t) => format!("{repo}:{t}"),
+                None => repo.to_string(),
+            };
+            Some(berth_api::ImageRef::parse(&full)?)
+        }
+        None => None,
+    };
+    let overrides: Option<berth_api::types::ContainerConfig> =
+        if body.iter().all(u8::is_ascii_whitespace) || &body[..] == b"null" {
+            None
+        } else {
+            Some(json_body(&body)?)
+        };
+    let opts = berth_engine::containers::files::CommitOptions {
+        target,
+        comment: p.get("comment").unwrap_or("").to_string(),
+        author: p.get("author").unwrap_or("").to_string(),
+        pause: p.bool_or("pause", true)?,
+        changes: p.all("changes"),
+        overrides,
+    };
+    let id = e.commit_container(container, opts).await?;
+    Ok(json(StatusCode::CREATED, &serde_json::json!({"Id": id})))
+}

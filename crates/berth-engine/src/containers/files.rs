@@ -1,0 +1,346 @@
+//! A container's files: `changes` (docker diff), `export`, and `commit`
+//! (a new image from the container's writable layer).
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use berth_api::types::{ContainerConfig, HistoryEntry, ImageRuntimeConfig};
+use berth_api::{ApiError, ImageRef};
+use berth_store::overlay;
+use serde_json::{json, Value};
+
+use super::record::ContainerRecord;
+use crate::engine::Engine;
+use crate::Result;
+
+/// What `POST /commit` asks for besides the container.
+#[derive(Debug, Default)]
+pub struct CommitOptions {
+    pub target: Option<ImageRef>,
+    pub comment: String,
+    pub author: String,
+    /// Freeze the container while its layer is read.
+    pub pause: bool,
+    /// Dockerfile instructions applied to the new config.
+    pub changes: Vec<String>,
+    /// Config fields that replace the container's.
+    pub overrides: Option<ContainerConfig>,
+}
+
+/// Mount points the runtime creates in the writable layer; not the user's changes.
+const RUNTIME_PATHS: &[&str] = &[
+    "/etc/hosts",
+    "/etc/hostname",
+    "/etc/resolv.conf",
+    "/sbin/docker-init",
+    "/dev",
+    "/proc",
+    "/sys",
+];
+
+fn is_whiteout(m: &fs::Metadata) -> bool {
+    m.file_type().is_char_device() && m.rdev() == 0
+}
+
+fn is_opaque(dir: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    let mut buf = [0u8; 2];
+    // SAFETY: valid C strings and a buffer we own.
+    let n = unsafe {
+        libc::lgetxattr(
+            c.as_ptr(),
+            c"trusted.overlay.opaque".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            2,
+        )
+    };
+    n == 1 && buf[0] == b'y'
+}
+
+/// Walks the upper dir: (container path, metadata) for every entry, parents first.
+fn walk(upper: &Path) -> Vec<(String, PathBuf, fs::Metadata)> {
+    let mut out = Vec::new();
+    let mut stack = vec![upper.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&dir) else { continue };
+        let mut entries: Vec<_> = rd.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries.into_iter().rev() {
+            let p = e.path();
+            let Ok(m) = fs::symlink_metadata(&p) else {
+                continue;
+            };
+            let rel = format!("/{}", p.strip_prefix(upper).unwrap_or(&p).display());
+            if m.is_dir() {
+                stack.push(p.clone());
+            }
+            out.push((rel, p, m));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn hidden(path: &str, mounts: &[String]) -> bool {
+    RUNTIME_PATHS
+        .iter()
+        .chain(mounts.iter().map(String::as_str).collect::<Vec<_>>().iter())
+        .any(|r| path == *r || path.starts_with(&format!("{r}/")))
+}
+
+impl Engine {
+    fn mount_destinations(r: &ContainerRecord) -> Vec<String> {
+        r.mounts.iter().map(|m| m.destination.clone()).collect()
+    }
+
+    /// Whether `path` exists in the image below the container.
+    fn in_image(lowers: &[PathBuf], path: &str) -> bool {
+        let rel = path.trim_start_matches('/');
+        for l in lowers {
+            if let Ok(m) = fs::symlink_metadata(l.join(rel)) {
+                return !is_whiteout(&m);
+            }
+        }
+        false
+    }
+
+    /// `GET /containers/{id}/changes`: Kind 0 changed, 1 added, 2 deleted.
+    pub fn container_changes(&self, name: &str) -> Result<Vec<Value>> {
+        let h = self.container(name)?;
+        let r = h.record().clone();
+        let image = self.images.resolve(&r.image_id).map_err(ApiError::from)?;
+        let lowers = self.images.lower_dirs(&image).map_err(ApiError::from)?;
+        let skip = Self::mount_destinations(&r);
+        let mut out = Vec::new();
+        for (path, _, m) in walk(&self.paths(&r.id).upper()) {
+            if hidden(&path, &skip) {
+                continue;
+            }
+            let kind = if is_whiteout(&m) {
+                2
+            } else if Self::in_image(&lowers, &path) {
+                0
+            } else {
+                1
+            };
+            out.push(json!({"Path": path, "Kind": kind}));
+        }
+        Ok(out)
+    }
+
+    /// Runs `f` on the container's merged root, mounting it for the time if stopped.
+    pub(crate) fn with_rootfs<T>(
+        &self,
+        r: &ContainerRecord,
+        f: impl FnOnce(&Path) -> Result<T>,
+    ) -> Result<T> {
+        let paths = self.paths(&r.id);
+        let rootfs = paths.rootfs();
+        let mounted_here = !overlay::is_mounted(&rootfs);
+        if mounted_here {
+            let image = self.images.resolve(&r.image_id).map_err(ApiError::from)?;
+            let lowers = self.images.lower_dirs(&image).map_err(ApiError::from)?;
+            let _ = fs::remove_dir_all(paths.work());
+            fs::create_dir_all(paths.work()).map_err(|e| ApiError::internal(e.to_string()))?;
+            overlay::mount_overlay(&lowers, &paths.upper(), &paths.work(), &rootfs)
+                .map_err(ApiError::from)?;
+        }
+        let out = f(&rootfs);
+        if mounted_here && !h_running(self, &r.id) {
+            let _ = overlay::unmount(&rootfs);
+        }
+        out
+    }
+
+    /// `GET /containers/{id}/export`: the whole file system as a tar.
+    pub async fn export_container(
+        self: &Arc<Self>,
+        name: &str,
+        out: impl Write + Send + 'static,
+    ) -> Result<()> {
+        let r = self.container(name)?.record().clone();
+        let engine = self.clone();
+        crate::blocking(move || {
+            engine.with_rootfs(&r, |root| {
+                let mut tar = tar::Builder::new(out);
+                tar.follow_symlinks(false);
+                tar.append_dir_all(".", root)
+                    .map_err(|e| ApiError::internal(format!("export: {e}")))?;
+                tar.into_inner()
+                    .and_then(|mut w| w.flush())
+                    .map_err(|e| ApiError::internal(format!("export: {e}")))?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// `POST /commit`: the container's writable layer becomes a new image.
+    pub async fn commit_container(
+        self: &Arc<Self>,
+        name: &str,
+        opts: CommitOptions,
+    ) -> Result<String> {
+        let CommitOptions {
+            target,
+            comment,
+            author,
+            pause,
+            changes,
+            overrides,
+        } = opts;
+        let h = self.container(name)?;
+        let r = h.record().clone();
+        let base = self.images.resolve(&r.image_id).map_err(ApiError::from)?;
+        let paused_here = pause && r.state.running && !r.state.paused;
+        if paused_here {
+            self.set_paused(name, true).await?;
+        }
+        let mut cfg = base.config.clone();
+        // The request's Config overrides the container's where it says something (dockerd's merge).
+        let mut c = r.config.clone();
+        if let Some(o) = overrides {
+            c.cmd = o.cmd.or(c.cmd);
+            c.entrypoint = o.entrypoint.or(c.entrypoint);
+            c.env = o.env.filter(|e| !e.is_empty()).or(c.env);
+            c.labels = o.labels.filter(|l| !l.is_empty()).or(c.labels);
+            c.exposed_ports = o.exposed_ports.or(c.exposed_ports);
+            c.volumes = o.volumes.or(c.volumes);
+            if !o.user.is_empty() {
+                c.user = o.user;
+            }
+            if !o.working_dir.is_empty() {
+                c.working_dir = o.working_dir;
+            }
+        }
+        let rc = &mut cfg.config;
+        *rc = ImageRuntimeConfig {
+            user: c.user.clone(),
+            exposed_ports: c.exposed_ports.clone(),
+            env: c.env.clone(),
+            entrypoint: c.entrypoint.clone(),
+            cmd: c.cmd.clone(),
+            volumes: c.volumes.clone(),
+            working_dir: if c.working_dir == "/" {
+                String::new()
+            } else {
+                c.working_dir.clone()
+            },
+            labels: c.labels.clone(),
+            stop_signal: c.stop_signal.clone(),
+            healthcheck: c.healthcheck.clone(),
+            shell: c.shell.clone(),
+            on_build: c.on_build.clone(),
+            extra: Default::default(),
+        };
+        crate::changes::apply_changes(rc, &changes)?;
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        cfg.created = Some(now.clone());
+        if !author.is_empty() {
+            cfg.author = Some(author.clone());
+        }
+        cfg.history.push(HistoryEntry {
+            created: Some(now),
+            created_by: Some(
+                std::iter::once(r.path.clone())
+                    .chain(r.args.clone())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            author: (!author.is_empty()).then_some(author),
+            comment: (!comment.is_empty()).then_some(comment),
+            empty_layer: false,
+        });
+        let upper = self.paths(&r.id).upper();
+        let skip = Self::mount_destinations(&r);
+        let images = self.images.clone();
+        let result = crate::blocking(move || {
+            let tmp = images.blobs.temp_path("commit");
+            let res = (|| {
+                write_layer(
+                    &upper,
+                    &skip,
+                    fs::File::create(&tmp).map_err(|e| ApiError::internal(e.to_string()))?,
+                )?;
+                let f = fs::File::open(&tmp).map_err(|e| ApiError::internal(e.to_string()))?;
+                images
+                    .commit(&base, f, cfg, target.as_ref())
+                    .map_err(ApiError::from)
+            })();
+            let _ = fs::remove_file(&tmp);
+            res
+        })
+        .await;
+        if paused_here {
+            let _ = self.set_paused(name, false).await;
+        }
+        let rec = result?;
+        self.image_event(
+            rec.id.as_str(),
+            rec.familiar_tags()
+                .first()
+                .map(String::as_str)
+                .unwrap_or(rec.id.as_str()),
+            "commit",
+        );
+        Ok(rec.id.to_string())
+    }
+}
+
+fn h_running(engine: &Engine, id: &str) -> bool {
+    engine
+        .container(id)
+        .map(|h| h.record().state.running)
+        .unwrap_or(false)
+}
+
+/// The writable layer as an OCI layer tar: overlay whiteouts become `.wh.`
+/// files again, opaque directories get `.wh..wh..opq`.
+fn write_layer(upper: &Path, skip: &[String], out: impl Write) -> Result<()> {
+    let err = |e: std::io::Error| ApiError::internal(format!("commit: {e}"));
+    let mut tar = tar::Builder::new(out);
+    tar.follow_symlinks(false);
+    for (path, full, m) in walk(upper) {
+        if hidden(&path, skip) {
+            continue;
+        }
+        let rel = path.trim_start_matches('/');
+        if is_whiteout(&m) {
+            let p = Path::new(rel);
+            let name = format!(
+                ".wh.{}",
+                p.file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default()
+            );
+            let wh = p
+                .parent()
+                .map(|d| d.join(&name))
+                .unwrap_or_else(|| PathBuf::from(&name));
+            let mut h = tar::Header::new_gnu();
+            h.set_size(0);
+            h.set_mode(0o600);
+            tar.append_data(&mut h, wh, std::io::empty()).map_err(err)?;
+            continue;
+        }
+        tar.append_path_with_name(&full, rel).map_err(err)?;
+        if m.is_dir() && is_opaque(&full) {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(0);
+            h.set_mode(0o600);
+            tar.append_data(
+                &mut h,
+                Path::new(rel).join(".wh..wh..opq"),
+                std::io::empty(),
+            )
+            .map_err(err)?;
+        }
+    }
+    tar.into_inner().and_then(|mut w| w.flush()).map_err(err)?;
+    Ok(())
+}
