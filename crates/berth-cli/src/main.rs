@@ -1,6 +1,7 @@
 //! `berth`: docker's commands and flags, over the Engine API.
 
 mod containers;
+mod cp;
 mod images;
 mod output;
 mod run;
@@ -62,6 +63,8 @@ enum Cmd {
         #[command(subcommand)]
         cmd: images::ImageCmd,
     },
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cp::CpArgs),
     /// Manage volumes
     Volume {
         #[command(subcommand)]
@@ -87,6 +90,7 @@ async fn dispatch(client: &Client, cmd: Cmd) -> Result {
         Cmd::Image(c) => images::run_top(client, c).await,
         Cmd::ImageGroup { cmd } => images::run(client, cmd).await,
         Cmd::Volume { cmd } => volumes::run(client, cmd).await,
+        Cmd::Cp(a) => cp::cp(client, a).await,
         Cmd::Version(a) => system::version(client, a).await,
         Cmd::Info(a) => system::info(client, a).await,
         Cmd::System { cmd } => system::run(client, cmd).await,

@@ -120,6 +120,88 @@ fn set_opaque(dir: &Path) -> Result<()> {
 
 /// Unpacks an uncompressed layer tar into `dest`, which must exist and be empty.
 pub fn unpack_layer<R: Read>(tar: &mut R, dest: &Path) -> Result<Unpacked> {
+    unpack(tar, dest, true, true)
+}
+
+/// Unpacks files a user copies into a container (`PUT /archive`): like a
+/// layer, but `.wh.` names are ordinary files, and without `keep_owners`
+/// everything belongs to root, as `docker cp` without `-a` does.
+pub fn unpack_files<R: Read>(tar: &mut R, dest: &Path, keep_owners: bool) -> Result<Unpacked> {
+    unpack(tar, dest, false, keep_owners)
+}
+
+/// Checks a user's archive without writing anything: the refusals of
+/// `unpack_files`, including writes through symlinks the archive itself makes.
+pub fn check_files<R: Read>(tar: R, dest: &Path) -> Result<()> {
+    let mut archive = tar::Archive::new(tar);
+    let mut links: std::collections::HashSet<PathBuf> = Default::default();
+    let mut seen: std::collections::HashSet<PathBuf> = Default::default();
+    let entries = archive
+        .entries()
+        .map_err(|e| invalid(format!("not a tar archive: {e}")))?;
+    for entry in entries {
+        let entry =
+            entry.map_err(|e| invalid(format!("archive is malformed or truncated: {e}")))?;
+        let raw = entry
+            .path()
+            .map_err(|e| invalid(format!("bad member name: {e}")))?
+            .into_owned();
+        let rel = clean_member_path(&raw)?;
+        let mut cur = dest.to_path_buf();
+        let mut so_far = PathBuf::new();
+        for c in rel.parent().into_iter().flat_map(|p| p.components()) {
+            so_far.push(c);
+            cur.push(c);
+            let is_link = links.contains(&so_far)
+                || fs::symlink_metadata(&cur)
+                    .map(|m| m.file_type().is_symlink())
+                    .unwrap_or(false);
+            if is_link {
+                return Err(invalid(format!(
+                    "archive member {:?} would be written through the symlink {:?}",
+                    rel.display().to_string(),
+                    so_far.display().to_string()
+                )));
+            }
+        }
+        match entry.header().entry_type() {
+            EntryType::Symlink => {
+                links.insert(rel.clone());
+            }
+            EntryType::Link => {
+                let link = entry
+                    .link_name()
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| invalid("hard link without a target".into()))?;
+                let target = clean_member_path(&link).map_err(|_| {
+                    invalid(format!(
+                        "hard link {:?} points outside the target",
+                        rel.display().to_string()
+                    ))
+                })?;
+                if !seen.contains(&target) && !dest.join(&target).is_file() {
+                    return Err(invalid(format!(
+                        "hard link {:?} points to {:?}, which is not in the archive",
+                        rel.display().to_string(),
+                        link.display().to_string()
+                    )));
+                }
+            }
+            EntryType::Char | EntryType::Block => {
+                return Err(invalid(format!(
+                    "device node {:?} is not allowed",
+                    rel.display().to_string()
+                )));
+            }
+            _ => {}
+        }
+        seen.insert(rel);
+    }
+    Ok(())
+}
+
+fn unpack<R: Read>(tar: &mut R, dest: &Path, layer: bool, keep_owners: bool) -> Result<Unpacked> {
     let mut archive = tar::Archive::new(tar);
     let mut out = Unpacked::default();
     let mut dirs: Vec<(PathBuf, u32)> = Vec::new();
@@ -148,11 +230,12 @@ pub fn unpack_layer<R: Read>(tar: &mut R, dest: &Path) -> Result<Unpacked> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
 
-        if name == OPAQUE {
+        let (uid, gid) = if keep_owners { (uid, gid) } else { (0, 0) };
+        if layer && name == OPAQUE {
             set_opaque(target.parent().unwrap_or(dest))?;
             continue;
         }
-        if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+        if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX).filter(|_| layer) {
             let wh = target.with_file_name(hidden);
             clear(&wh)?;
             if wh.is_dir() {

@@ -128,6 +128,12 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/{id}/changes", get(containers::changes))
         .route("/containers/{id}/export", get(containers::export))
         .route("/commit", post(containers::commit))
+        .route(
+            "/containers/{id}/archive",
+            get(containers::archive_get)
+                .head(containers::archive_head)
+                .put(containers::archive_put),
+        )
         .route("/containers/{id}/attach/ws", get(containers::attach_ws))
         .route("/containers/{id}/exec", post(exec::create))
         .route("/exec/{id}/start", post(exec::start))

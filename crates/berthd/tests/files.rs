@@ -123,3 +123,183 @@ fn diff_commit_and_export() {
     );
     assert_eq!(s, 400);
 }
+
+fn raw_tar(entries: &[(&str, tar::EntryType, Option<&str>, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, kind, link, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(*kind);
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        if let Some(l) = link {
+            h.set_link_name(l).unwrap();
+        }
+        h.set_cksum();
+        b.append(&h, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn cp_both_ways_and_escapes() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    assert_ok(&d.berth(&["run", "-d", "--name", "box", "-v", "vol:/vol", "busybox", "sh", "-c",
+        "mkdir -p /d/sub; echo inner > /d/sub/f; chmod 751 /d/sub; chown 65534:65534 /d/sub/f; echo container-shadow > /etc/shadow; ln -s /etc/shadow /evil; ln -s ../../../../../etc /up; echo in-volume > /vol/v; sleep 1000"]));
+    eventually("set up", 10, || {
+        code(&d.berth(&["exec", "box", "test", "-L", "/up"])) == 0
+    });
+    let out = d.dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    // Out of the container, into an existing directory, modes and owners kept with -a.
+    assert_ok(&d.berth(&["cp", "-a", "box:/d", out.to_str().unwrap()]));
+    assert_ok(&d.docker(&["cp", "box:/d", out.join("viadocker").to_str().unwrap()]));
+    assert_eq!(
+        std::fs::read_to_string(out.join("viadocker/sub/f")).unwrap(),
+        "inner\n"
+    );
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    assert_eq!(
+        std::fs::read_to_string(out.join("d/sub/f")).unwrap(),
+        "inner\n"
+    );
+    assert_eq!(
+        std::fs::metadata(out.join("d/sub"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o751
+    );
+    assert_eq!(std::fs::metadata(out.join("d/sub/f")).unwrap().uid(), 65534);
+    // Symlinks and '..' resolve inside the container: its /etc/shadow, never the host's.
+    assert_ok(&d.berth(&["cp", "-L", "box:/evil", out.join("s1").to_str().unwrap()]));
+    assert_eq!(
+        std::fs::read_to_string(out.join("s1")).unwrap(),
+        "container-shadow\n"
+    );
+    assert_ok(&d.berth(&["cp", "box:/up/shadow", out.join("s2").to_str().unwrap()]));
+    assert_eq!(
+        std::fs::read_to_string(out.join("s2")).unwrap(),
+        "container-shadow\n"
+    );
+    assert_ok(&d.berth(&[
+        "cp",
+        "box:/../../../etc/passwd",
+        out.join("pw").to_str().unwrap(),
+    ]));
+    assert!(std::fs::read_to_string(out.join("pw"))
+        .unwrap()
+        .starts_with("root:x:0:0:root:/root:/bin/sh"));
+    assert_ok(&d.docker(&["cp", "box:/evil", out.join("link").to_str().unwrap()]));
+    assert_eq!(
+        std::fs::read_link(out.join("link")).unwrap(),
+        std::path::Path::new("/etc/shadow"),
+        "without -L a symlink is copied as one"
+    );
+    // Volumes are seen where the container sees them.
+    assert_ok(&d.berth(&["cp", "box:/vol/v", out.join("v").to_str().unwrap()]));
+    assert_eq!(
+        std::fs::read_to_string(out.join("v")).unwrap(),
+        "in-volume\n"
+    );
+    // Into the container: into a directory, to a new name, through the up-link (lands inside).
+    let src = d.dir.path().join("hostfile");
+    std::fs::write(&src, "from host\n").unwrap();
+    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert_ok(&d.docker(&["cp", src.to_str().unwrap(), "box:/tmp/"]));
+    assert_eq!(
+        stdout(&d.berth(&["exec", "box", "stat", "-c", "%a %u %n", "/tmp/hostfile"])),
+        "640 0 /tmp/hostfile\n"
+    );
+    assert_ok(&d.berth(&["cp", src.to_str().unwrap(), "box:/tmp/renamed"]));
+    assert_eq!(
+        stdout(&d.berth(&["exec", "box", "cat", "/tmp/renamed"])),
+        "from host\n"
+    );
+    assert_ok(&d.berth(&["cp", src.to_str().unwrap(), "box:/up/"]));
+    assert_eq!(
+        stdout(&d.berth(&["exec", "box", "cat", "/etc/hostfile"])),
+        "from host\n"
+    );
+    assert!(
+        !std::path::Path::new("/etc/hostfile").exists(),
+        "the host's /etc is untouched"
+    );
+    // Hostile uploads are refused whole.
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "dot-dot",
+            raw_tar(&[
+                ("ok-first", tar::EntryType::Regular, None, b"1"),
+                ("../../escape", tar::EntryType::Regular, None, b"x"),
+            ]),
+        ),
+        (
+            "through own symlink",
+            raw_tar(&[
+                ("ok-first", tar::EntryType::Regular, None, b"1"),
+                ("l", tar::EntryType::Symlink, Some("/etc"), b""),
+                ("l/pwned", tar::EntryType::Regular, None, b"x"),
+            ]),
+        ),
+        (
+            "hard link out",
+            raw_tar(&[
+                ("ok-first", tar::EntryType::Regular, None, b"1"),
+                ("h", tar::EntryType::Link, Some("../../etc/passwd"), b""),
+            ]),
+        ),
+        (
+            "device",
+            raw_tar(&[
+                ("ok-first", tar::EntryType::Regular, None, b"1"),
+                ("sda", tar::EntryType::Block, None, b""),
+            ]),
+        ),
+    ];
+    for (what, body) in cases {
+        let (s, b) = raw_http(
+            &d.socket,
+            "PUT",
+            "/containers/box/archive?path=/tmp",
+            "application/x-tar",
+            &body,
+        );
+        assert_eq!(s, 400, "{what}: {b}");
+        assert_eq!(
+            code(&d.berth(&["exec", "box", "test", "-e", "/tmp/ok-first"])),
+            1,
+            "{what}: nothing written"
+        );
+    }
+    assert_eq!(
+        code(&d.berth(&["exec", "box", "test", "-e", "/etc/pwned"])),
+        1
+    );
+    let (s, _) = raw_http(
+        &d.socket,
+        "PUT",
+        "/containers/box/archive?path=/nonexistent",
+        "application/x-tar",
+        &raw_tar(&[("a", tar::EntryType::Regular, None, b"1")]),
+    );
+    assert_eq!(s, 404);
+    let (s, _) = raw_http(
+        &d.socket,
+        "HEAD",
+        "/containers/box/archive?path=/nope",
+        "text/plain",
+        b"",
+    );
+    assert_eq!(s, 404);
+    let (s, _) = raw_http(
+        &d.socket,
+        "GET",
+        "/containers/box/archive",
+        "text/plain",
+        b"",
+    );
+    assert_eq!(s, 400);
+}

@@ -1,5 +1,6 @@
 //! Container life cycle, one file per operation.
 
+pub mod archive;
 pub mod attach;
 pub mod create;
 pub mod exec;

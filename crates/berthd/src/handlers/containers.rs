@@ -539,3 +539,79 @@ pub async fn commit(State(e): State<AppState>, RawQuery(q): RawQuery, body: Byte
     let id = e.commit_container(container, opts).await?;
     Ok(json(StatusCode::CREATED, &serde_json::json!({"Id": id})))
 }
+
+fn path_stat_header(stat: &serde_json::Value) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(stat).unwrap_or_default())
+}
+
+fn archive_path(p: &Params) -> Result<String, ApiError> {
+    p.get("path")
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .ok_or_else(|| ApiError::bad_request("path is required"))
+}
+
+/// `HEAD /containers/{id}/archive`: the stat header only.
+pub async fn archive_head(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let p = Params::parse(q.as_deref());
+    let stat = e.archive_stat(&id, &archive_path(&p)?).await?;
+    Ok((
+        StatusCode::OK,
+        [("x-docker-container-path-stat", path_stat_header(&stat))],
+    )
+        .into_response())
+}
+
+/// `GET /containers/{id}/archive`: a tar of the path, with its stat header.
+pub async fn archive_get(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let p = Params::parse(q.as_deref());
+    let path = archive_path(&p)?;
+    let stat = e.archive_stat(&id, &path).await?;
+    let (writer, body) = crate::streams::BodyWriter::new();
+    tokio::spawn(async move {
+        if let Err(err) = e.archive_get(&id, &path, writer).await {
+            tracing::warn!("archive failed mid-stream: {}", err.message);
+        }
+    });
+    Ok((
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE.as_str(),
+                "application/x-tar".to_string(),
+            ),
+            ("x-docker-container-path-stat", path_stat_header(&stat)),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `PUT /containers/{id}/archive`: extract a tar into a directory.
+pub async fn archive_put(
+    State(e): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    req: Request,
+) -> ApiResult {
+    let p = Params::parse(q.as_deref());
+    let path = archive_path(&p)?;
+    let copy = p.bool("copyUIDGID")?;
+    e.archive_put(
+        &id,
+        &path,
+        crate::streams::BodyReader::new(req.into_body()),
+        copy,
+    )
+    .await?;
+    Ok((StatusCode::OK, Body::empty()).into_response())
+}

@@ -1,0 +1,273 @@
+//! `GET|HEAD|PUT /containers/{id}/archive` (docker cp). Every path is
+//! resolved as the container sees it — symlinks followed relative to the
+//! container's root, volumes and binds mapped to their sources — so nothing
+//! outside the container can be read or written.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use berth_api::ApiError;
+use serde_json::{json, Value};
+
+use super::mounts::MountPoint;
+use crate::engine::Engine;
+use crate::Result;
+
+const MAX_LINKS: usize = 40;
+
+/// Maps a container path (absolute, clean) to where it lives on the host.
+fn host_path(root: &Path, mounts: &[MountPoint], cpath: &Path) -> PathBuf {
+    let mut best: Option<(&MountPoint, usize)> = None;
+    for m in mounts.iter().filter(|m| m.kind != "tmpfs") {
+        let d = Path::new(&m.destination);
+        if cpath.starts_with(d) {
+            let depth = d.components().count();
+            if best.is_none_or(|(_, b)| depth > b) {
+                best = Some((m, depth));
+            }
+        }
+    }
+    match best {
+        Some((m, _)) => {
+            Path::new(&m.source).join(cpath.strip_prefix(&m.destination).unwrap_or(Path::new("")))
+        }
+        None => root.join(cpath.strip_prefix("/").unwrap_or(cpath)),
+    }
+}
+
+/// Resolves `path` inside the container: (container path, host path).
+pub fn resolve(
+    root: &Path,
+    mounts: &[MountPoint],
+    path: &str,
+    follow_last: bool,
+) -> Result<(PathBuf, PathBuf)> {
+    let mut todo: Vec<String> = Path::new(path)
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .rev()
+        .collect();
+    let mut cur = PathBuf::from("/");
+    let mut links = 0;
+    while let Some(part) = todo.pop() {
+        if part == ".." {
+            cur.pop();
+            continue;
+        }
+        let next = cur.join(&part);
+        let is_last = todo.is_empty();
+        let host = host_path(root, mounts, &next);
+        match fs::symlink_metadata(&host) {
+            Ok(m) if m.file_type().is_symlink() && (!is_last || follow_last) => {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(ApiError::bad_request(format!(
+                        "too many levels of symbolic links: {path}"
+                    )));
+                }
+                let target = fs::read_link(&host).map_err(|e| ApiError::internal(e.to_string()))?;
+                if target.is_absolute() {
+                    cur = PathBuf::from("/");
+                }
+                let parts: Vec<String> = target
+                    .components()
+                    .filter_map(|c| match c {
+                        Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+                        Component::ParentDir => Some("..".into()),
+                        _ => None,
+                    })
+                    .collect();
+                todo.extend(parts.into_iter().rev());
+            }
+            _ => cur = next,
+        }
+    }
+    let host = host_path(root, mounts, &cur);
+    Ok((cur, host))
+}
+
+/// Go's `os.FileMode` bits, as the stat header carries them.
+fn go_mode(m: &fs::Metadata) -> u32 {
+    let mut mode = m.mode() & 0o777;
+    let ft = m.file_type();
+    if ft.is_dir() {
+        mode |= 1 << 31;
+    } else if ft.is_symlink() {
+        mode |= 1 << 27;
+    }
+    if m.mode() & 0o4000 != 0 {
+        mode |= 1 << 23;
+    }
+    if m.mode() & 0o2000 != 0 {
+        mode |= 1 << 22;
+    }
+    if m.mode() & 0o1000 != 0 {
+        mode |= 1 << 20;
+    }
+    mode
+}
+
+fn not_found(path: &str) -> ApiError {
+    ApiError::not_found(format!("Could not find the file {path} in container"))
+}
+
+impl Engine {
+    /// `HEAD /archive`: the stat of a path (the `X-Docker-Container-Path-Stat` value).
+    pub async fn archive_stat(self: &Arc<Self>, name: &str, path: &str) -> Result<Value> {
+        let r = self.container(name)?.record().clone();
+        let engine = self.clone();
+        let path = path.to_string();
+        crate::blocking(move || {
+            engine.with_rootfs(&r, |root| {
+                let follow = path.ends_with('/') || path.ends_with("/.");
+                let (cpath, host) = resolve(root, &r.mounts, &path, follow)?;
+                let m = fs::symlink_metadata(&host).map_err(|_| not_found(&path))?;
+                // As dockerd: the link's target resolved inside the container.
+                let link = if m.file_type().is_symlink() {
+                    resolve(root, &r.mounts, &path, true)?.0.display().to_string()
+                } else {
+                    String::new()
+                };
+                Ok(json!({
+                    "name": cpath.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "/".into()),
+                    "size": m.len(),
+                    "mode": go_mode(&m),
+                    "mtime": chrono::DateTime::from_timestamp(m.mtime(), 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
+                    "linkTarget": link,
+                }))
+            })
+        })
+        .await
+    }
+
+    /// `GET /archive`: a tar of the path, its root entry named after the path.
+    pub async fn archive_get(
+        self: &Arc<Self>,
+        name: &str,
+        path: &str,
+        out: impl Write + Send + 'static,
+    ) -> Result<()> {
+        let r = self.container(name)?.record().clone();
+        let engine = self.clone();
+        let path = path.to_string();
+        crate::blocking(move || {
+            engine.with_rootfs(&r, |root| {
+                // The last component is not followed (cp copies a symlink as a symlink),
+                // unless the path ends in '/' or '/.' and so names a directory.
+                let follow = path.ends_with('/') || path.ends_with("/.");
+                let (_, host) = resolve(root, &r.mounts, &path, follow)?;
+                let m = fs::symlink_metadata(&host).map_err(|_| not_found(&path))?;
+                let base = Path::new(&path)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| ".".into());
+                let mut tar = tar::Builder::new(out);
+                tar.follow_symlinks(false);
+                let err = |e: std::io::Error| ApiError::internal(format!("archive: {e}"));
+                if m.is_dir() {
+                    tar.append_dir_all(&base, &host).map_err(err)?;
+                } else {
+                    tar.append_path_with_name(&host, &base).map_err(err)?;
+                }
+                tar.into_inner().and_then(|mut w| w.flush()).map_err(err)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// `PUT /archive`: extracts a tar into a directory of the container;
+    /// a hostile archive is refused before anything is written.
+    pub async fn archive_put(
+        self: &Arc<Self>,
+        name: &str,
+        path: &str,
+        archive: impl Read + Send + 'static,
+        copy_uid_gid: bool,
+    ) -> Result<()> {
+        let r = self.container(name)?.record().clone();
+        if r.host_config.readonly_rootfs {
+            return Err(ApiError::new(
+                berth_api::ErrorKind::Conflict,
+                "container rootfs is marked read-only",
+            ));
+        }
+        let engine = self.clone();
+        let path = path.to_string();
+        crate::blocking(move || {
+            let spool = engine.images.blobs.temp_path("archive");
+            let res = (|| {
+                let mut f =
+                    fs::File::create(&spool).map_err(|e| ApiError::internal(e.to_string()))?;
+                let mut reader =
+                    berth_store::archive::decompress(archive).map_err(ApiError::from)?;
+                std::io::copy(&mut reader, &mut f)
+                    .map_err(|e| ApiError::bad_request(format!("read archive: {e}")))?;
+                engine.with_rootfs(&r, |root| {
+                    let (_, dest) = resolve(root, &r.mounts, &path, true)?;
+                    match fs::metadata(&dest) {
+                        Ok(m) if m.is_dir() => {}
+                        Ok(_) => {
+                            return Err(ApiError::bad_request(format!(
+                                "extraction point is not a directory: {path}"
+                            )))
+                        }
+                        Err(_) => return Err(not_found(&path)),
+                    }
+                    let open =
+                        || fs::File::open(&spool).map_err(|e| ApiError::internal(e.to_string()));
+                    berth_store::layer::check_files(open()?, &dest).map_err(ApiError::from)?;
+                    berth_store::layer::unpack_files(&mut open()?, &dest, copy_uid_gid)
+                        .map_err(ApiError::from)?;
+                    Ok(())
+                })
+            })();
+            let _ = fs::remove_file(&spool);
+            res
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlinks_stay_inside() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        fs::create_dir_all(root.join("etc")).unwrap();
+        fs::write(root.join("etc/shadow"), "inside").unwrap();
+        std::os::unix::fs::symlink("/etc/shadow", root.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../../../etc", root.join("up")).unwrap();
+        std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
+        let (c, h) = resolve(root, &[], "/abs", true).unwrap();
+        assert_eq!(
+            (c.as_path(), h),
+            (Path::new("/etc/shadow"), root.join("etc/shadow"))
+        );
+        let (_, h) = resolve(root, &[], "/up/shadow", true).unwrap();
+        assert_eq!(h, root.join("etc/shadow"));
+        let (_, h) = resolve(root, &[], "/../../../etc/shadow", true).unwrap();
+        assert_eq!(h, root.join("etc/shadow"));
+        assert!(resolve(root, &[], "/loop", true).is_err());
+        let (_, h) = resolve(root, &[], "/abs", false).unwrap();
+        assert_eq!(h, root.join("abs"));
+        let vol = MountPoint {
+            kind: "volume".into(),
+            source: "/vol/data".into(),
+            destination: "/data".into(),
+            ..Default::default()
+        };
+        let (_, h) = resolve(root, &[vol], "/data/x", true).unwrap();
+        assert_eq!(h, Path::new("/vol/data/x"));
+    }
+}
