@@ -82,6 +82,27 @@ sleep 0.2
 runc --root "$WORK/runc" delete -f bench-exec >/dev/null 2>&1 || true
 "${B[@]}" rm -f "$EXEC_ID" >/dev/null
 
+# docker cp of a 500 MB tree into and out of a container, against tar | tar
+# between the same directories; commit of 100 MB of changes against tarring them.
+CP_MB="${CP_MB:-500}"
+mkdir -p "$WORK/tree"
+for i in $(seq 1 $((CP_MB / 10))); do head -c $((10 * 1024 * 1024)) /dev/urandom >"$WORK/tree/f$i"; done
+CP_ID=$("${B[@]}" run -d busybox sleep 100000)
+UPPER="$WORK/data/containers/$CP_ID/upper"
+hyperfine --style basic --warmup 1 --runs "${CP_RUNS:-5}" --export-json "$WORK/cp.json" \
+    --prepare "rm -rf $WORK/out && mkdir -p $WORK/out" \
+    -n "tar | tar (reference)" "tar -C $WORK -cf - tree | tar -C $WORK/out -xf -" \
+    -n "berth cp into a container" "${B[*]} cp $WORK/tree $CP_ID:/" \
+    -n "berth cp out of a container" "${B[*]} cp $CP_ID:/tree $WORK/out/" >&2
+"${B[@]}" rm -f "$CP_ID" >/dev/null
+CM_ID=$("${B[@]}" run -d busybox sh -c 'head -c 104857600 /dev/urandom > /data.bin; sleep 100000')
+for _ in $(seq 1 100); do "${B[@]}" exec "$CM_ID" sh -c 'test $(stat -c %s /data.bin) -eq 104857600' && break; sleep 0.2; done
+UPPER="$WORK/data/containers/$CM_ID/upper"
+hyperfine --style basic --warmup 1 --runs "${CP_RUNS:-5}" --export-json "$WORK/commit.json" \
+    -n "tar of the 100 MB of changes (reference)" "tar -C $UPPER -cf - . | cat >/dev/null" \
+    -n "berth commit (100 MB of changes)" "${B[*]} commit $CM_ID bench-commit:latest" >&2
+"${B[@]}" rm -f "$CM_ID" >/dev/null
+
 # Memory per running container: supervisors' PSS plus what berthd grew by.
 BEFORE_KB=$(awk '/^Pss:/ {print $2}' /proc/$BERTHD_PID/smaps_rollup)
 for i in $(seq 1 "$CONTAINERS"); do "${B[@]}" run -d busybox sleep 1000 >/dev/null; done
@@ -94,11 +115,15 @@ for pid in $(ps -eo pid,args | awk -v w="$WORK" 'index($2, "berth-shim") && inde
     SHIM_RSS_KB=$((SHIM_RSS_KB + $(awk '/^VmRSS/ {print $2}' /proc/$pid/status)))
 done
 
-python3 - "$WORK/run.json" "$WORK/exec.json" "$IDLE_RSS_KB" "$IDLE_PSS_KB" "$BEFORE_KB" "$AFTER_KB" "$SHIM_KB" "$SHIM_RSS_KB" "$CONTAINERS" "$RUNS" <<'PY'
+python3 - "$WORK/run.json" "$WORK/exec.json" "$WORK/cp.json" "$WORK/commit.json" "$CP_MB" "$IDLE_RSS_KB" "$IDLE_PSS_KB" "$BEFORE_KB" "$AFTER_KB" "$SHIM_KB" "$SHIM_RSS_KB" "$CONTAINERS" "$RUNS" <<'PY'
 import json, sys, statistics, datetime, platform, subprocess
-run, exe, idle_rss, idle_pss, before, after, shim_pss, shim_rss, n, runs = sys.argv[1:]
+run, exe, cpj, cmj, cp_mb, idle_rss, idle_pss, before, after, shim_pss, shim_rss, n, runs = sys.argv[1:]
 res = {r["command"]: r for r in json.load(open(run))["results"]}
-res.update({r["command"]: r for r in json.load(open(exe))["results"]})
+for f in (exe, cpj, cmj):
+    res.update({r["command"]: r for r in json.load(open(f))["results"]})
+med = lambda k: statistics.median(res[k]["times"]) * 1000
+tar_ref, cp_in, cp_out = med("tar | tar (reference)"), med("berth cp into a container"), med("berth cp out of a container")
+tar_commit, commit = med("tar of the 100 MB of changes (reference)"), med("berth commit (100 MB of changes)")
 bexec = statistics.median(res["berth exec <running> true"]["times"]) * 1000
 rexec = statistics.median(res["runc exec <running> true"]["times"]) * 1000
 berth = statistics.median(res["berth run --rm busybox true"]["times"]) * 1000
@@ -113,6 +138,9 @@ rows = [
     ("`berth exec <running> true`, median", f"{bexec:.1f} ms", "≤ 25 ms"),
     ("`runc exec` into a running runc container, median", f"{rexec:.1f} ms", "(reference)"),
     ("ratio berth exec / runc exec", f"{bexec / rexec:.2f}", ""),
+    (f"`berth cp` {cp_mb} MB into a container / tar \\| tar, throughput", f"{tar_ref / cp_in * 100:.0f}% ({cp_in:.0f} ms vs {tar_ref:.0f} ms)", "≥ 70%"),
+    (f"`berth cp` {cp_mb} MB out of a container / tar \\| tar, throughput", f"{tar_ref / cp_out * 100:.0f}% ({cp_out:.0f} ms vs {tar_ref:.0f} ms)", "≥ 70%"),
+    ("`berth commit` of 100 MB of changes / tar of them", f"{commit / tar_commit:.2f}× ({commit:.0f} ms vs {tar_commit:.0f} ms)", "≤ 2×"),
     ("berthd idle RSS (PSS)", f"{int(idle_rss) / 1024:.1f} MiB ({int(idle_pss) / 1024:.1f} MiB)", "≤ 15 MiB"),
     (f"memory added per running container ({n} running)", f"{per_container_kb / 1024:.2f} MiB PSS", "≤ 2 MiB"),
     ("  of which berth-shim (PSS / RSS each)", f"{int(shim_pss) / n / 1024:.2f} / {int(shim_rss) / n / 1024:.2f} MiB", ""),

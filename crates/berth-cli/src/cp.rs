@@ -96,15 +96,18 @@ async fn from_container(
             None,
         )
         .await?;
-    let raw = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| usage(format!("copy interrupted: {e}")))?
-        .to_bytes();
+    let mut body = resp.into_body();
     if dest == "-" {
-        tokio::io::stdout().write_all(&raw).await?;
-        return Ok(());
+        let mut out = tokio::io::stdout();
+        while let Some(frame) = body.frame().await {
+            if let Ok(d) = frame
+                .map_err(|e| usage(format!("copy interrupted: {e}")))?
+                .into_data()
+            {
+                out.write_all(&d).await?;
+            }
+        }
+        return Ok(out.flush().await?);
     }
     let dest = PathBuf::from(dest);
     let into_dir = dest.is_dir();
@@ -123,32 +126,61 @@ async fn from_container(
         )));
     }
     let staging = tempdir_in(&parent)?;
-    let result = (|| -> std::io::Result<()> {
-        let mut ar = tar::Archive::new(&raw[..]);
+    // The archive streams through a pipe into a thread that unpacks it.
+    let (reader, writer) = std::io::pipe()?;
+    let stage = staging.clone();
+    let unpack = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let mut ar = tar::Archive::new(reader);
         ar.set_preserve_permissions(true);
         ar.set_preserve_ownerships(keep_owners);
         ar.set_overwrite(true);
         for e in ar.entries()? {
             // unpack_in refuses members that would land outside the staging dir.
-            e?.unpack_in(&staging)?;
+            e?.unpack_in(&stage)?;
         }
-        let root = std::fs::read_dir(&staging)?
-            .next()
-            .transpose()?
-            .ok_or_else(|| std::io::Error::other("empty archive"))?;
-        let target = if into_dir {
-            dest.join(root.file_name())
-        } else {
-            dest.clone()
-        };
-        if target.is_dir() && root.path().is_dir() {
-            merge_dir(&root.path(), &target)
-        } else {
-            std::fs::rename(root.path(), &target)
+        Ok(())
+    });
+    let mut pipe =
+        tokio::fs::File::from_std(std::fs::File::from(std::os::fd::OwnedFd::from(writer)));
+    let mut streamed: Result<()> = Ok(());
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(f) => {
+                if let Ok(d) = f.into_data() {
+                    if pipe.write_all(&d).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            Err(e) => {
+                streamed = Err(usage(format!("copy interrupted: {e}")));
+                break;
+            }
         }
-    })();
+    }
+    drop(pipe);
+    let unpacked = unpack.await.map_err(|e| usage(e.to_string()))?;
+    let result = streamed
+        .and_then(|()| unpacked.map_err(|e| usage(format!("copy to {}: {e}", dest.display()))))
+        .and_then(|()| {
+            let root = std::fs::read_dir(&staging)?
+                .next()
+                .transpose()?
+                .ok_or_else(|| usage("empty archive"))?;
+            let target = if into_dir {
+                dest.join(root.file_name())
+            } else {
+                dest.clone()
+            };
+            if target.is_dir() && root.path().is_dir() {
+                merge_dir(&root.path(), &target)?;
+            } else {
+                std::fs::rename(root.path(), &target)?;
+            }
+            Ok(())
+        });
     let _ = std::fs::remove_dir_all(&staging);
-    result.map_err(|e| usage(format!("copy to {}: {e}", dest.display())))
+    result
 }
 
 fn merge_dir(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -236,27 +268,32 @@ async fn to_container(
                 .unwrap_or_default(),
         )
     };
-    let mut b = tar::Builder::new(Vec::new());
-    b.follow_symlinks(follow);
     let meta = if follow {
         std::fs::metadata(&src_path)
     } else {
         std::fs::symlink_metadata(&src_path)
     }
     .map_err(|e| usage(format!("{src}: {e}")))?;
-    if meta.is_dir() {
-        b.append_dir_all(&name, &src_path)?;
-    } else {
-        b.append_path_with_name(&src_path, &name)?;
-    }
-    let data = b.into_inner()?;
-    client
-        .call(
-            Method::PUT,
-            &q(&dir),
-            berth_client::bytes_body(data),
-            Some("application/x-tar"),
-        )
-        .await?;
+    // The tar is written by a thread into a pipe and streamed as the request body.
+    let (reader, writer) = std::io::pipe()?;
+    let pack = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let mut b = tar::Builder::new(writer);
+        b.follow_symlinks(follow);
+        if meta.is_dir() {
+            b.append_dir_all(&name, &src_path)?;
+        } else {
+            b.append_path_with_name(&src_path, &name)?;
+        }
+        b.into_inner().map(drop)
+    });
+    let body = reader_body(tokio::fs::File::from_std(std::fs::File::from(
+        std::os::fd::OwnedFd::from(reader),
+    )));
+    let sent = client
+        .call(Method::PUT, &q(&dir), body, Some("application/x-tar"))
+        .await;
+    let packed = pack.await.map_err(|e| usage(e.to_string()))?;
+    sent?;
+    packed.map_err(|e| usage(format!("read {src}: {e}")))?;
     Ok(())
 }

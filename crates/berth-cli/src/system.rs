@@ -33,6 +33,20 @@ pub enum SystemCmd {
     },
     /// Display system-wide information
     Info(InfoArgs),
+    /// Remove unused data
+    Prune {
+        /// Remove all unused images not just dangling ones
+        #[arg(short, long)]
+        all: bool,
+        /// Do not prompt for confirmation
+        #[arg(short, long)]
+        force: bool,
+        /// Prune anonymous volumes
+        #[arg(long)]
+        volumes: bool,
+        #[arg(long = "filter")]
+        filter: Vec<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -166,8 +180,84 @@ pub async fn info(client: &Client, a: InfoArgs) -> Result {
 pub async fn run(client: &Client, cmd: SystemCmd) -> Result {
     match cmd {
         SystemCmd::Info(a) => info(client, a).await,
-        SystemCmd::Df { format, verbose: _ } => {
+        SystemCmd::Prune {
+            all,
+            force,
+            volumes,
+            filter,
+        } => {
+            let mut warning =
+                String::from("WARNING! This will remove:\n  - all stopped containers\n");
+            if volumes {
+                warning.push_str("  - all anonymous volumes not used by at least one container\n");
+            }
+            warning.push_str(if all {
+                "  - all images without at least one container associated to them"
+            } else {
+                "  - all dangling images"
+            });
+            if !crate::containers::confirm(force, &warning) {
+                return Ok(());
+            }
+            let f = crate::containers::filters_json(&filter)?;
+            let c: Value = client
+                .post_json(
+                    &format!("/containers/prune?filters={f}"),
+                    &serde_json::json!({}),
+                )
+                .await?;
+            let mut reclaimed = c["SpaceReclaimed"].as_f64().unwrap_or(0.0);
+            for id in c["ContainersDeleted"].as_array().into_iter().flatten() {
+                println!("Deleted Container: {}", id.as_str().unwrap_or_default());
+            }
+            if volumes {
+                let v: Value = client
+                    .post_json("/volumes/prune", &serde_json::json!({}))
+                    .await?;
+                reclaimed += v["SpaceReclaimed"].as_f64().unwrap_or(0.0);
+                for n in v["VolumesDeleted"].as_array().into_iter().flatten() {
+                    println!("Deleted Volume: {}", n.as_str().unwrap_or_default());
+                }
+            }
+            let mut img_filter = filter.clone();
+            if all {
+                img_filter.push("dangling=false".into());
+            }
+            let i: Value = client
+                .post_json(
+                    &format!(
+                        "/images/prune?filters={}",
+                        crate::containers::filters_json(&img_filter)?
+                    ),
+                    &serde_json::json!({}),
+                )
+                .await?;
+            reclaimed += i["SpaceReclaimed"].as_f64().unwrap_or(0.0);
+            for d in i["ImagesDeleted"].as_array().into_iter().flatten() {
+                if let Some(x) = d["Deleted"].as_str() {
+                    println!("Deleted Image: {x}");
+                }
+            }
+            println!("Total reclaimed space: {}", human_size(reclaimed, 3));
+            Ok(())
+        }
+        SystemCmd::Df { format, verbose } => {
             let df: Value = client.get_json("/system/df").await?;
+            if verbose {
+                let vols = df["Volumes"].as_array().cloned().unwrap_or_default();
+                let rows: Vec<Value> = vols
+                    .iter()
+                    .map(|v| serde_json::json!({"Name": v["Name"], "Links": v["UsageData"]["RefCount"], "Size": human_size(v["UsageData"]["Size"].as_f64().unwrap_or(0.0), 3)}))
+                    .collect();
+                println!("Local Volumes space usage:\n");
+                print_rows(
+                    &rows,
+                    None,
+                    "table {{.Name}}\t{{.Links}}\t{{.Size}}",
+                    &|f| crate::output::header_for(f, &[("Name", "VOLUME NAME")]),
+                )?;
+                return Ok(());
+            }
             let empty = vec![];
             let images = df["Images"].as_array().unwrap_or(&empty);
             let containers = df["Containers"].as_array().unwrap_or(&empty);
@@ -208,7 +298,23 @@ pub async fn run(client: &Client, cmd: SystemCmd) -> Result {
             let rows = vec![
                 serde_json::json!({"Type": "Images", "TotalCount": images.len(), "Active": active_images, "Size": human_size(img_size, 4), "Reclaimable": pct(reclaimable, img_size)}),
                 serde_json::json!({"Type": "Containers", "TotalCount": containers.len(), "Active": running, "Size": human_size(c_size, 4), "Reclaimable": pct(c_reclaim, c_size)}),
-                serde_json::json!({"Type": "Local Volumes", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
+                {
+                    let vols = df["Volumes"].as_array().cloned().unwrap_or_default();
+                    let size: f64 = vols
+                        .iter()
+                        .map(|v| v["UsageData"]["Size"].as_f64().unwrap_or(0.0))
+                        .sum();
+                    let active = vols
+                        .iter()
+                        .filter(|v| v["UsageData"]["RefCount"].as_i64().unwrap_or(0) > 0)
+                        .count();
+                    let unused: f64 = vols
+                        .iter()
+                        .filter(|v| v["UsageData"]["RefCount"].as_i64().unwrap_or(0) == 0)
+                        .map(|v| v["UsageData"]["Size"].as_f64().unwrap_or(0.0))
+                        .sum();
+                    serde_json::json!({"Type": "Local Volumes", "TotalCount": vols.len(), "Active": active, "Size": human_size(size, 4), "Reclaimable": pct(unused, size)})
+                },
                 serde_json::json!({"Type": "Build Cache", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
             ];
             print_rows(

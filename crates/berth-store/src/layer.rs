@@ -132,12 +132,13 @@ pub fn unpack_files<R: Read>(tar: &mut R, dest: &Path, keep_owners: bool) -> Res
 
 /// Checks a user's archive without writing anything: the refusals of
 /// `unpack_files`, including writes through symlinks the archive itself makes.
-pub fn check_files<R: Read>(tar: R, dest: &Path) -> Result<()> {
+pub fn check_files<R: Read + std::io::Seek>(tar: R, dest: &Path) -> Result<()> {
     let mut archive = tar::Archive::new(tar);
     let mut links: std::collections::HashSet<PathBuf> = Default::default();
     let mut seen: std::collections::HashSet<PathBuf> = Default::default();
+    // Headers only: the file contents are skipped by seeking.
     let entries = archive
-        .entries()
+        .entries_with_seek()
         .map_err(|e| invalid(format!("not a tar archive: {e}")))?;
     for entry in entries {
         let entry =

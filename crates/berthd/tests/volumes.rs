@@ -322,3 +322,34 @@ fn anonymous_volumes_copy_up_and_removal() {
     let df = stdout(&d.docker(&["system", "df"]));
     assert!(df.contains("Local Volumes   1"), "{df}");
 }
+
+#[test]
+fn system_df_verbose_and_prune_volumes() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    assert_ok(&d.berth(&[
+        "run",
+        "-v",
+        "/anon",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 100000 /dev/zero > /anon/f",
+    ]));
+    let df = stdout(&d.berth(&["system", "df", "-v"]));
+    assert!(df.contains("VOLUME NAME") && df.contains("100kB"), "{df}");
+    let out = d.berth(&["system", "prune", "-f", "--volumes"]);
+    assert_ok(&out);
+    assert!(
+        stdout(&out).contains("Deleted Container:") && stdout(&out).contains("Deleted Volume:"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(stdout(&d.berth(&["volume", "ls", "-q"])).trim(), "");
+    assert_eq!(stdout(&d.berth(&["ps", "-aq"])).trim(), "");
+    assert_eq!(
+        stdout(&d.berth(&["images", "-q"])).lines().count(),
+        1,
+        "tagged images stay without -a"
+    );
+}

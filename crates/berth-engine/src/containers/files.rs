@@ -260,20 +260,19 @@ impl Engine {
         let skip = Self::mount_destinations(&r);
         let images = self.images.clone();
         let result = crate::blocking(move || {
-            let tmp = images.blobs.temp_path("commit");
-            let res = (|| {
-                write_layer(
-                    &upper,
-                    &skip,
-                    fs::File::create(&tmp).map_err(|e| ApiError::internal(e.to_string()))?,
-                )?;
-                let f = fs::File::open(&tmp).map_err(|e| ApiError::internal(e.to_string()))?;
-                images
-                    .commit(&base, f, cfg, target.as_ref())
-                    .map_err(ApiError::from)
-            })();
-            let _ = fs::remove_file(&tmp);
-            res
+            // The layer tar streams through a pipe straight into the store's ingest.
+            let (reader, writer) =
+                std::io::pipe().map_err(|e| ApiError::internal(e.to_string()))?;
+            let packer = std::thread::spawn(move || write_layer(&upper, &skip, writer));
+            let stored = images
+                .commit(&base, reader, cfg, target.as_ref())
+                .map_err(ApiError::from);
+            let packed = packer
+                .join()
+                .map_err(|_| ApiError::internal("commit: layer writer failed"))?;
+            let rec = stored?;
+            packed?;
+            Ok(rec)
         })
         .await;
         if paused_here {
