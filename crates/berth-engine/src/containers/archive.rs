@@ -93,6 +93,51 @@ pub fn resolve(
     Ok((cur, host))
 }
 
+/// Before anything moves: a directory of the archive may only merge into a
+/// real directory (never through a symlink), and never replace one.
+fn check_merge(from: &Path, to: &Path) -> Result<()> {
+    for e in fs::read_dir(from).map_err(|e| ApiError::internal(e.to_string()))? {
+        let e = e.map_err(|e| ApiError::internal(e.to_string()))?;
+        let src_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        let target = to.join(e.file_name());
+        match fs::symlink_metadata(&target) {
+            Ok(m) if m.is_dir() && src_dir => check_merge(&e.path(), &target)?,
+            Ok(m) if m.is_dir() => {
+                return Err(ApiError::bad_request(format!(
+                    "cannot overwrite directory {:?} with non-directory",
+                    target.file_name().unwrap_or_default()
+                )));
+            }
+            Ok(m) if m.file_type().is_symlink() && src_dir => {
+                return Err(ApiError::bad_request(format!(
+                    "cannot copy a directory over the symlink {:?}",
+                    target.file_name().unwrap_or_default()
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Moves the staged entries into place (renames within one file system).
+fn merge(from: &Path, to: &Path) -> std::io::Result<()> {
+    for e in fs::read_dir(from)? {
+        let e = e?;
+        let target = to.join(e.file_name());
+        let src_dir = e.file_type()?.is_dir();
+        match fs::symlink_metadata(&target) {
+            Ok(m) if m.is_dir() && src_dir => merge(&e.path(), &target)?,
+            Ok(_) => {
+                fs::remove_file(&target)?;
+                fs::rename(e.path(), &target)?;
+            }
+            Err(_) => fs::rename(e.path(), &target)?,
+        }
+    }
+    Ok(())
+}
+
 /// Go's `os.FileMode` bits, as the stat header carries them.
 fn go_mode(m: &fs::Metadata) -> u32 {
     let mut mode = m.mode() & 0o777;
@@ -202,35 +247,35 @@ impl Engine {
         let engine = self.clone();
         let path = path.to_string();
         crate::blocking(move || {
-            let spool = engine.images.blobs.temp_path("archive");
-            let res = (|| {
-                let mut f =
-                    fs::File::create(&spool).map_err(|e| ApiError::internal(e.to_string()))?;
-                let mut reader =
-                    berth_store::archive::decompress(archive).map_err(ApiError::from)?;
-                std::io::copy(&mut reader, &mut f)
-                    .map_err(|e| ApiError::bad_request(format!("read archive: {e}")))?;
-                engine.with_rootfs(&r, |root| {
-                    let (_, dest) = resolve(root, &r.mounts, &path, true)?;
-                    match fs::metadata(&dest) {
-                        Ok(m) if m.is_dir() => {}
-                        Ok(_) => {
-                            return Err(ApiError::bad_request(format!(
-                                "extraction point is not a directory: {path}"
-                            )))
-                        }
-                        Err(_) => return Err(not_found(&path)),
+            engine.with_rootfs(&r, |root| {
+                let (_, dest) = resolve(root, &r.mounts, &path, true)?;
+                match fs::symlink_metadata(&dest) {
+                    Ok(m) if m.is_dir() => {}
+                    Ok(_) => {
+                        return Err(ApiError::bad_request(format!(
+                            "extraction point is not a directory: {path}"
+                        )))
                     }
-                    let open =
-                        || fs::File::open(&spool).map_err(|e| ApiError::internal(e.to_string()));
-                    berth_store::layer::check_files(open()?, &dest).map_err(ApiError::from)?;
-                    berth_store::layer::unpack_files(&mut open()?, &dest, copy_uid_gid)
+                    Err(_) => return Err(not_found(&path)),
+                }
+                // Unpacked into a fresh directory beside the files first (same file
+                // system, one write), checked, and only then moved into place: a
+                // refused archive leaves nothing behind.
+                let staging = dest.join(format!(".berth-cp-{:016x}", rand::random::<u64>()));
+                fs::create_dir(&staging)
+                    .map_err(|e| ApiError::internal(format!("staging: {e}")))?;
+                let res = (|| {
+                    let mut reader =
+                        berth_store::archive::decompress(archive).map_err(ApiError::from)?;
+                    berth_store::layer::unpack_files(&mut reader, &staging, copy_uid_gid)
                         .map_err(ApiError::from)?;
-                    Ok(())
-                })
-            })();
-            let _ = fs::remove_file(&spool);
-            res
+                    check_merge(&staging, &dest)?;
+                    merge(&staging, &dest)
+                        .map_err(|e| ApiError::internal(format!("copy into {path}: {e}")))
+                })();
+                let _ = fs::remove_dir_all(&staging);
+                res
+            })
         })
         .await
     }
