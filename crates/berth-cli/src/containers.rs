@@ -550,20 +550,16 @@ pub async fn run_group(client: &Client, cmd: ContainerGroupCmd) -> Result {
                     &json!({}),
                 )
                 .await?;
-            let deleted = r["ContainersDeleted"]
+            let deleted: Vec<String> = r["ContainersDeleted"]
                 .as_array()
-                .cloned()
-                .unwrap_or_default();
-            if !deleted.is_empty() {
-                println!("Deleted Containers:");
-                for d in deleted {
-                    println!("{}", d.as_str().unwrap_or(""));
-                }
-                println!();
-            }
-            println!(
-                "Total reclaimed space: {}",
-                human_size(r["SpaceReclaimed"].as_f64().unwrap_or(0.0), 3)
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.as_str().map(String::from))
+                .collect();
+            crate::output::print_prune(
+                "Deleted Containers",
+                &deleted,
+                r["SpaceReclaimed"].as_f64().unwrap_or(0.0),
             );
             Ok(())
         }

@@ -75,6 +75,22 @@ pub fn print_rows(
     Ok(())
 }
 
+/// A prune report as docker prints it: the removed items under a title,
+/// then the space reclaimed.
+pub fn print_prune(title: &str, deleted: &[String], reclaimed: f64) {
+    if !deleted.is_empty() {
+        println!("{title}:");
+        for d in deleted {
+            println!("{d}");
+        }
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        berth_api::units::human_size(reclaimed, 3)
+    );
+}
+
 /// "5 minutes ago", from a unix time.
 pub fn ago(unix: i64) -> String {
     let d = (chrono::Utc::now().timestamp() - unix).max(0) as u64;

@@ -1,6 +1,5 @@
 //! `volume create|ls|inspect|rm|prune`.
 
-use berth_api::units::human_size;
 use berth_client::{enc, Client};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -162,17 +161,16 @@ pub async fn run(client: &Client, cmd: VolumeCmd) -> Result {
                     &json!({}),
                 )
                 .await?;
-            let deleted = r["VolumesDeleted"].as_array().cloned().unwrap_or_default();
-            if !deleted.is_empty() {
-                println!("Deleted Volumes:");
-                for d in deleted {
-                    println!("{}", d.as_str().unwrap_or_default());
-                }
-                println!();
-            }
-            println!(
-                "Total reclaimed space: {}",
-                human_size(r["SpaceReclaimed"].as_f64().unwrap_or(0.0), 3)
+            let deleted: Vec<String> = r["VolumesDeleted"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.as_str().map(String::from))
+                .collect();
+            crate::output::print_prune(
+                "Deleted Volumes",
+                &deleted,
+                r["SpaceReclaimed"].as_f64().unwrap_or(0.0),
             );
             Ok(())
         }

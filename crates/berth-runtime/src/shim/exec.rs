@@ -110,23 +110,11 @@ pub fn run(dir: &Path) -> i32 {
     let mut stream = cfg
         .attached
         .then(|| unsafe { UnixStream::from_raw_fd(STREAM_FD) });
-    let console = if cfg.tty {
-        match io::console_listener(&cfg.console_socket) {
-            Ok(c) => Some(c),
-            Err(e) => return fail(format!("console socket: {e}")),
-        }
-    } else {
-        None
+    let mut stdio = match io::prepare(cfg.tty, cfg.open_stdin, &cfg.console_socket) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
     };
-    let (child_io, our_io) = if cfg.tty {
-        (None, None)
-    } else {
-        match io::pipes(cfg.open_stdin) {
-            Ok((c, o)) => (Some(c), Some(o)),
-            Err(e) => return fail(format!("create stdio pipes: {e}")),
-        }
-    };
-    let console_path = console.as_ref().map(|(_, p)| p.as_path());
+    let (child_io, console_path) = stdio.for_runtime();
     let started = match &cfg.runtime {
         Some(rt) => start_external(&cfg, rt, child_io, console_path),
         None => start_builtin(&cfg, child_io, console_path),
@@ -135,13 +123,9 @@ pub fn run(dir: &Path) -> i32 {
         Ok(pid) => pid,
         Err(e) => return fail(e),
     };
-    let our_io = match (our_io, &console) {
-        (Some(io), _) => io,
-        (None, Some((listener, _))) => match io::receive_pty(listener) {
-            Ok(io) => io,
-            Err(e) => return fail(format!("terminal: {e}")),
-        },
-        (None, None) => return fail("no stdio".into()),
+    let our_io = match stdio.finish() {
+        Ok(io) => io,
+        Err(e) => return fail(e),
     };
     send_ready(&ReadyMessage {
         pid: Some(pid),

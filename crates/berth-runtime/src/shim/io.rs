@@ -110,6 +110,53 @@ pub fn resize(pty: RawFd, rows: u16, cols: u16) {
     unsafe { libc::ioctl(pty, libc::TIOCSWINSZ, &ws) };
 }
 
+/// A process's stdio on its way: before the runtime starts it, a console
+/// socket (with a TTY) or pipes; after, our ends of them.
+pub struct Prepared {
+    console: Option<(UnixListener, std::path::PathBuf)>,
+    child: Option<ChildStdio>,
+    ours: Option<Io>,
+}
+
+pub fn prepare(tty: bool, keep_stdin: bool, console_socket: &Path) -> Result<Prepared, String> {
+    if tty {
+        let console =
+            console_listener(console_socket).map_err(|e| format!("console socket: {e}"))?;
+        return Ok(Prepared {
+            console: Some(console),
+            child: None,
+            ours: None,
+        });
+    }
+    let (child, ours) = pipes(keep_stdin).map_err(|e| format!("create stdio pipes: {e}"))?;
+    Ok(Prepared {
+        console: None,
+        child: Some(child),
+        ours: Some(ours),
+    })
+}
+
+impl Prepared {
+    /// What the runtime needs: the process's pipes, or the console socket's path.
+    pub fn for_runtime(&mut self) -> (Option<ChildStdio>, Option<&Path>) {
+        (
+            self.child.take(),
+            self.console.as_ref().map(|(_, p)| p.as_path()),
+        )
+    }
+
+    /// Our ends, once the process runs (receiving the terminal if there is one).
+    pub fn finish(self) -> Result<Io, String> {
+        match (self.ours, self.console) {
+            (Some(io), _) => Ok(io),
+            (None, Some((listener, _))) => {
+                receive_pty(&listener).map_err(|e| format!("terminal: {e}"))
+            }
+            (None, None) => Err("no stdio".into()),
+        }
+    }
+}
+
 /// Where output goes.
 pub enum Sink<'a> {
     /// The container's json-file log (raw chunks with a TTY, lines without).
