@@ -12,7 +12,7 @@ use std::process::Command;
 use serde::{Deserialize, Serialize};
 
 use super::io::{self, ChildStdio, Input, Sink};
-use super::{send_ready, wait_exit, ReadyMessage};
+use super::{load_config, send_ready, wait_exit, ReadyMessage};
 use crate::frames;
 
 pub const EXEC_CONFIG: &str = "exec.json";
@@ -88,19 +88,8 @@ fn start_external(
 }
 
 pub fn run(dir: &Path) -> i32 {
-    let cfg: ExecConfig = match fs::read(dir.join(EXEC_CONFIG))
-        .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-    {
-        Ok(c) => c,
-        Err(e) => {
-            send_ready(&ReadyMessage {
-                pid: None,
-                error: Some(format!("exec config: {e}")),
-                exit_code: None,
-            });
-            return 1;
-        }
+    let Some(cfg) = load_config::<ExecConfig>(&dir.join(EXEC_CONFIG), "exec config") else {
+        return 1;
     };
     let fail = |e: String| {
         send_ready(&ReadyMessage::failed(e));

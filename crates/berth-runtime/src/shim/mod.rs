@@ -266,21 +266,29 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     fs::rename(tmp, path)
 }
 
-/// The supervisor's whole life; returns the process exit code.
-pub fn run(state_dir: &Path) -> i32 {
-    let cfg: ShimConfig = match fs::read(state_dir.join(CONFIG_FILE))
+/// Reads a supervisor's JSON config; on failure reports it on the ready pipe.
+pub(crate) fn load_config<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Option<T> {
+    let loaded = fs::read(path)
         .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-    {
-        Ok(c) => c,
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()));
+    match loaded {
+        Ok(c) => Some(c),
         Err(e) => {
             send_ready(&ReadyMessage {
                 pid: None,
-                error: Some(format!("supervisor config: {e}")),
+                error: Some(format!("{what}: {e}")),
                 exit_code: None,
             });
-            return 1;
+            None
         }
+    }
+}
+
+/// The supervisor's whole life; returns the process exit code.
+pub fn run(state_dir: &Path) -> i32 {
+    let Some(cfg) = load_config::<ShimConfig>(&state_dir.join(CONFIG_FILE), "supervisor config")
+    else {
+        return 1;
     };
     let fail = |e: String| {
         send_ready(&ReadyMessage::failed(e));
