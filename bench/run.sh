@@ -54,7 +54,10 @@ s["root"]["readonly"] = False
 json.dump(s, open(p, "w"))
 PY
 
-sleep 1
+# Let the build's and the setup's writes reach the disk first: background
+# write-back otherwise lands in the first measurements.
+sync
+sleep 3
 IDLE_RSS_KB=$(awk '/^VmRSS/ {print $2}' /proc/$BERTHD_PID/status)
 IDLE_PSS_KB=$(awk '/^Pss:/ {print $2}' /proc/$BERTHD_PID/smaps_rollup)
 
