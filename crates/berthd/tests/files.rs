@@ -83,6 +83,12 @@ fn diff_commit_and_export() {
     // Export: a tar of the whole file system.
     let tar_path = d.dir.path().join("export.tar");
     assert_ok(&d.berth(&["export", "-o", tar_path.to_str().unwrap(), "work"]));
+    let via_docker = d.dir.path().join("export-docker.tar");
+    assert_ok(&d.docker(&["export", "-o", via_docker.to_str().unwrap(), "work"]));
+    assert_eq!(
+        std::fs::metadata(&via_docker).unwrap().len(),
+        std::fs::metadata(&tar_path).unwrap().len()
+    );
     let mut names = Vec::new();
     let mut ar = tar::Archive::new(std::fs::File::open(&tar_path).unwrap());
     for e in ar.entries().unwrap() {

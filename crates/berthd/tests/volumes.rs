@@ -125,6 +125,31 @@ fn tmpfs_volume_driver_opts() {
     ]);
     assert_eq!(stdout(&out), "tmpfs\n");
     assert_ok(&d.berth(&["volume", "rm", "scratch"]));
+    // o=bind: the volume is a bind of a host directory.
+    let host = d.dir.path().join("bound");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("x"), "bound\n").unwrap();
+    let dev = format!("device={}", host.display());
+    assert_ok(&d.docker(&[
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        &dev,
+        "-o",
+        "o=bind",
+        "bindvol",
+    ]));
+    assert_eq!(
+        stdout(&d.berth(&["run", "--rm", "-v", "bindvol:/b", "busybox", "cat", "/b/x"])),
+        "bound\n"
+    );
+    assert_ok(&d.berth(&["volume", "rm", "bindvol"]));
+    assert!(
+        host.join("x").exists(),
+        "removing a bind volume leaves the host directory"
+    );
     assert!(
         !std::fs::read_to_string("/proc/self/mountinfo")
             .unwrap()
