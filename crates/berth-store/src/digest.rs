@@ -69,6 +69,56 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// Hashes and writes to a file on a thread of its own, so that hashing and
+/// storing a layer's tar overlap with unpacking it.
+pub struct BackgroundBlob {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    handle: std::thread::JoinHandle<io::Result<(Digest, u64)>>,
+}
+
+impl BackgroundBlob {
+    pub fn start(mut file: std::fs::File) -> BackgroundBlob {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(64);
+        let handle = std::thread::spawn(move || {
+            let mut hasher = Sha256::new();
+            let mut count = 0u64;
+            for chunk in rx {
+                hasher.update(&chunk);
+                count += chunk.len() as u64;
+                file.write_all(&chunk)?;
+            }
+            Ok((Digest::from_hasher(hasher), count))
+        });
+        BackgroundBlob {
+            tx: Some(tx),
+            handle,
+        }
+    }
+
+    /// Waits for the thread: the digest and size of everything written.
+    pub fn finish(mut self) -> io::Result<(Digest, u64)> {
+        drop(self.tx.take());
+        self.handle
+            .join()
+            .map_err(|_| io::Error::other("blob writer thread failed"))?
+    }
+}
+
+impl Write for BackgroundBlob {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or_else(|| io::Error::other("blob writer finished"))?;
+        tx.send(buf.to_vec())
+            .map_err(|_| io::Error::other("blob writer failed"))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Copies what is read into a writer as well (the blob file).
 pub struct TeeReader<R, W> {
     pub inner: R,
@@ -97,6 +147,12 @@ mod tests {
         let (h, n) = HashingReader::new(&b"abc"[..]).finish().unwrap();
         assert_eq!(n, 3);
         assert_eq!(h, Digest::of(b"abc"));
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = BackgroundBlob::start(std::fs::File::create(dir.path().join("b")).unwrap());
+        b.write_all(b"ab").unwrap();
+        b.write_all(b"c").unwrap();
+        assert_eq!(b.finish().unwrap(), (Digest::of(b"abc"), 3));
+        assert_eq!(std::fs::read(dir.path().join("b")).unwrap(), b"abc");
         assert!(Digest::parse("sha256:xyz").is_err());
         assert!(Digest::parse("md5:00").is_err());
     }

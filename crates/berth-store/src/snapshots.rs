@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::archive::decompress;
 use crate::blobs::{BlobStore, ContentStore};
-use crate::digest::{Digest, HashingReader, TeeReader};
+use crate::digest::{BackgroundBlob, Digest, TeeReader};
 use crate::error::{Result, StoreError};
 use crate::layer::unpack_layer;
 
@@ -81,13 +81,22 @@ impl Snapshots {
         fs::create_dir(tmp_dir).map_err(StoreError::io("create snapshot"))?;
         let copy = File::create(tmp_blob).map_err(StoreError::io("create layer blob"))?;
         let mut tee = TeeReader {
-            inner: HashingReader::new(decompress(layer)?),
-            copy,
+            inner: decompress(layer)?,
+            copy: BackgroundBlob::start(copy),
         };
-        let unpacked = unpack_layer(&mut tee, tmp_dir)?;
-        std::io::copy(&mut tee, &mut std::io::sink())
-            .map_err(|e| StoreError::Invalid(format!("layer stream is truncated: {e}")))?;
-        let (diff_id, tar_size) = tee.inner.finish().map_err(StoreError::io("hash layer"))?;
+        let unpacked = unpack_layer(&mut tee, tmp_dir);
+        // A tar has padding after its end marker: it belongs to the digest too.
+        let drained = unpacked
+            .is_ok()
+            .then(|| std::io::copy(&mut tee, &mut std::io::sink()));
+        let hashed = tee.copy.finish().map_err(StoreError::io("hash layer"));
+        let unpacked = unpacked?;
+        if let Some(Err(e)) = drained {
+            return Err(StoreError::Invalid(format!(
+                "layer stream is truncated: {e}"
+            )));
+        }
+        let (diff_id, tar_size) = hashed?;
         if let Some(e) = expected {
             if *e != diff_id {
                 return Err(StoreError::Invalid(format!(
