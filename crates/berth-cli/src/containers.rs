@@ -398,24 +398,17 @@ pub async fn run(client: &Client, cmd: ContainerCmd) -> Result {
         ContainerCmd::Ps(a) => ps(client, a).await,
         ContainerCmd::Logs(a) => logs(client, a).await,
         ContainerCmd::Wait(a) => {
-            let mut failed = false;
+            let mut outcome = crate::output::Outcome::default();
             for n in &a.names {
                 match client
                     .post_json::<Value>(&format!("/containers/{}/wait", enc(n)), &json!({}))
                     .await
                 {
                     Ok(v) => println!("{}", v["StatusCode"]),
-                    Err(e) => {
-                        eprintln!("{e}");
-                        failed = true;
-                    }
+                    Err(e) => outcome.error(e),
                 }
             }
-            if failed {
-                Err(CliError::Exit(1))
-            } else {
-                Ok(())
-            }
+            outcome.finish()
         }
         ContainerCmd::Rename {
             container,
@@ -574,7 +567,7 @@ async fn each(
     method: Method,
     path: impl Fn(&str) -> String,
 ) -> Result {
-    let mut failed = false;
+    let mut outcome = crate::output::Outcome::default();
     for n in names {
         match client
             .call(
@@ -586,17 +579,10 @@ async fn each(
             .await
         {
             Ok(_) => println!("{n}"),
-            Err(e) => {
-                eprintln!("{e}");
-                failed = true;
-            }
+            Err(e) => outcome.error(e),
         }
     }
-    if failed {
-        Err(CliError::Exit(1))
-    } else {
-        Ok(())
-    }
+    outcome.finish()
 }
 
 async fn stop_like(client: &Client, what: &str, a: StopArgs) -> Result {
@@ -1025,24 +1011,17 @@ async fn update(client: &Client, a: UpdateArgs) -> Result {
         );
     }
     let body = Value::Object(body);
-    let mut failed = false;
+    let mut outcome = crate::output::Outcome::default();
     for n in &a.names {
         match client
             .post_json::<Value>(&format!("/containers/{}/update", enc(n)), &body)
             .await
         {
             Ok(_) => println!("{n}"),
-            Err(e) => {
-                eprintln!("{e}");
-                failed = true;
-            }
+            Err(e) => outcome.error(e),
         }
     }
-    if failed {
-        Err(CliError::Exit(1))
-    } else {
-        Ok(())
-    }
+    outcome.finish()
 }
 
 async fn events(client: &Client, a: EventsArgs) -> Result {

@@ -259,7 +259,7 @@ async fn ls(client: &Client, a: LsArgs) -> Result {
 }
 
 async fn rm(client: &Client, a: RmArgs) -> Result {
-    let mut failed = false;
+    let mut outcome = crate::output::Outcome::default();
     for img in &a.images {
         match client
             .delete_json::<Vec<Value>>(&format!(
@@ -278,17 +278,10 @@ async fn rm(client: &Client, a: RmArgs) -> Result {
                     }
                 }
             }
-            Err(e) => {
-                eprintln!("{e}");
-                failed = true;
-            }
+            Err(e) => outcome.error(e),
         }
     }
-    if failed {
-        Err(CliError::Exit(1))
-    } else {
-        Ok(())
-    }
+    outcome.finish()
 }
 
 async fn tag(client: &Client, source: &str, target: &str) -> Result {

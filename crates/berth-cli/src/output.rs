@@ -75,6 +75,28 @@ pub fn print_rows(
     Ok(())
 }
 
+/// A command acting on several objects: errors are printed as they come,
+/// and the command fails at the end if any did, as docker's do.
+#[derive(Default)]
+pub struct Outcome {
+    failed: bool,
+}
+
+impl Outcome {
+    pub fn error(&mut self, e: impl std::fmt::Display) {
+        eprintln!("{e}");
+        self.failed = true;
+    }
+
+    pub fn finish(self) -> Result<(), CliError> {
+        if self.failed {
+            Err(CliError::Exit(1))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// A prune report as docker prints it: the removed items under a title,
 /// then the space reclaimed.
 pub fn print_prune(title: &str, deleted: &[String], reclaimed: f64) {

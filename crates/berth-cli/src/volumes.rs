@@ -128,24 +128,17 @@ pub async fn run(client: &Client, cmd: VolumeCmd) -> Result {
             }
         }
         VolumeCmd::Rm { force, names } => {
-            let mut failed = false;
+            let mut outcome = crate::output::Outcome::default();
             for n in &names {
                 match client
                     .delete(&format!("/volumes/{}?force={force}", enc(n)))
                     .await
                 {
                     Ok(()) => println!("{n}"),
-                    Err(e) => {
-                        eprintln!("{e}");
-                        failed = true;
-                    }
+                    Err(e) => outcome.error(e),
                 }
             }
-            if failed {
-                Err(CliError::Exit(1))
-            } else {
-                Ok(())
-            }
+            outcome.finish()
         }
         VolumeCmd::Prune { all, force, filter } => {
             if !confirm(force, "WARNING! This will remove anonymous local volumes not used by at least one container.") {

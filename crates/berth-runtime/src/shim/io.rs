@@ -110,6 +110,29 @@ pub fn resize(pty: RawFd, rows: u16, cols: u16) {
     unsafe { libc::ioctl(pty, libc::TIOCSWINSZ, &ws) };
 }
 
+/// libcontainer's builder for a container, with this process's stdio and
+/// console socket: the common start of creating a container and of an exec.
+pub fn builder(
+    id: &str,
+    root: &Path,
+    io: Option<ChildStdio>,
+    console: Option<&Path>,
+) -> Result<libcontainer::container::builder::ContainerBuilder, String> {
+    use libcontainer::container::builder::ContainerBuilder;
+    use libcontainer::syscall::syscall::SyscallType;
+    let mut b = ContainerBuilder::new(id.to_string(), SyscallType::Linux)
+        .with_root_path(root)
+        .map_err(|e| e.to_string())?
+        .with_console_socket(console);
+    if let Some(io) = io {
+        b = b
+            .with_stdin(io.stdin)
+            .with_stdout(io.stdout)
+            .with_stderr(io.stderr);
+    }
+    Ok(b)
+}
+
 /// A process's stdio on its way: before the runtime starts it, a console
 /// socket (with a TTY) or pipes; after, our ends of them.
 pub struct Prepared {

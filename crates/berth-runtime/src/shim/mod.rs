@@ -149,18 +149,7 @@ fn start_builtin(
     io: Option<ChildStdio>,
     console: Option<&Path>,
 ) -> Result<i32, String> {
-    use libcontainer::container::builder::ContainerBuilder;
-    use libcontainer::syscall::syscall::SyscallType;
-    let mut b = ContainerBuilder::new(cfg.id.clone(), SyscallType::Linux)
-        .with_root_path(&cfg.runtime_root)
-        .map_err(|e| e.to_string())?
-        .with_console_socket(console);
-    if let Some(io) = io {
-        b = b
-            .with_stdin(io.stdin)
-            .with_stdout(io.stdout)
-            .with_stderr(io.stderr);
-    }
+    let b = io::builder(&cfg.id, &cfg.runtime_root, io, console)?;
     let mut container = b
         .validate_id()
         .map_err(|e| e.to_string())?
