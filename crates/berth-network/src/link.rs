@@ -1,0 +1,241 @@
+//! Links, addresses and routes over rtnetlink: the bridge on the host, and
+//! each endpoint's veth pair, one end on the bridge and the other inside the
+//! container's namespace.
+
+use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use futures_util::TryStreamExt;
+use ipnet::Ipv4Net;
+use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
+
+use crate::{netns, NetError, Result};
+
+const EEXIST: i32 = libc::EEXIST;
+const ENODEV: i32 = libc::ENODEV;
+
+fn errno(e: &rtnetlink::Error) -> i32 {
+    match e {
+        rtnetlink::Error::NetlinkError(m) => m.raw_code().abs(),
+        _ => 0,
+    }
+}
+
+/// A netlink connection in the namespace it was opened in.
+#[derive(Clone)]
+pub struct Netlink {
+    handle: Handle,
+}
+
+impl Netlink {
+    /// Opens a connection served by a task on the current tokio runtime.
+    pub fn connect() -> Result<Netlink> {
+        let (conn, handle, _) =
+            rtnetlink::new_connection().map_err(NetError::io("open netlink socket"))?;
+        tokio::spawn(conn);
+        Ok(Netlink { handle })
+    }
+
+    pub async fn index_of(&self, name: &str) -> Result<Option<u32>> {
+        let mut links = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
+        match links.try_next().await {
+            Ok(Some(m)) => Ok(Some(m.header.index)),
+            Ok(None) => Ok(None),
+            Err(e) if errno(&e) == ENODEV => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn must_index(&self, name: &str) -> Result<u32> {
+        self.index_of(name)
+            .await?
+            .ok_or_else(|| NetError::Netlink(format!("no link named {name}")))
+    }
+
+    /// Makes the bridge `name` with `gateway` on it and brings it up; an
+    /// existing bridge is reused.
+    pub async fn ensure_bridge(&self, name: &str, gateway: Ipv4Net, mtu: u32) -> Result<()> {
+        let mut b = LinkBridge::new(name);
+        if mtu > 0 {
+            b = b.mtu(mtu);
+        }
+        match self.handle.link().add(b.build()).execute().await {
+            Err(e) if errno(&e) != EEXIST => return Err(e.into()),
+            _ => {}
+        }
+        let index = self.must_index(name).await?;
+        let addr = self
+            .handle
+            .address()
+            .add(index, IpAddr::V4(gateway.addr()), gateway.prefix_len())
+            .execute()
+            .await;
+        match addr {
+            Err(e) if errno(&e) != EEXIST => return Err(e.into()),
+            _ => {}
+        }
+        self.handle
+            .link()
+            .change(LinkUnspec::new_with_index(index).up().build())
+            .execute()
+            .await?;
+        // Published ports answer on 127.0.0.1 by DNAT to the bridge; the kernel
+        // routes such loopback-sourced packets only where this is set. It is the
+        // bridge's own setting, not the host's.
+        let knob = format!("/proc/sys/net/ipv4/conf/{name}/route_localnet");
+        std::fs::write(&knob, "1").map_err(NetError::io(format!("write {knob}")))?;
+        Ok(())
+    }
+
+    /// Deletes a link by name; a missing one is fine.
+    pub async fn delete(&self, name: &str) -> Result<()> {
+        let Some(index) = self.index_of(name).await? else {
+            return Ok(());
+        };
+        match self.handle.link().del(index).execute().await {
+            Err(e) if errno(&e) != ENODEV => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Makes a veth pair: `host` up on `bridge`, `peer` moved into the
+    /// namespace at `netns_path` (down, to be set up by [`configure_endpoint`]).
+    pub async fn add_veth(
+        &self,
+        host: &str,
+        peer: &str,
+        bridge: &str,
+        netns_path: &Path,
+        mtu: u32,
+    ) -> Result<()> {
+        let bridge_index = self.must_index(bridge).await?;
+        let mut v = LinkVeth::new(host, peer);
+        if mtu > 0 {
+            v = v.mtu(mtu);
+        }
+        self.handle.link().add(v.build()).execute().await?;
+        let wired = async {
+            let ns = File::open(netns_path)
+                .map_err(NetError::io(format!("open {}", netns_path.display())))?;
+            let peer_index = self.must_index(peer).await?;
+            self.handle
+                .link()
+                .change(
+                    LinkUnspec::new_with_index(peer_index)
+                        .setns_by_fd(ns.as_raw_fd())
+                        .build(),
+                )
+                .execute()
+                .await?;
+            let host_index = self.must_index(host).await?;
+            self.handle
+                .link()
+                .change(
+                    LinkUnspec::new_with_index(host_index)
+                        .controller(bridge_index)
+                        .up()
+                        .build(),
+                )
+                .execute()
+                .await?;
+            Ok(())
+        };
+        let result: Result<()> = wired.await;
+        if result.is_err() {
+            let _ = self.delete(host).await;
+        }
+        result
+    }
+}
+
+/// How an endpoint looks inside the container.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The veth end as `add_veth` left it in the namespace.
+    pub peer: String,
+    /// Its name inside: eth0, eth1, …
+    pub ifname: String,
+    pub mac: [u8; 6],
+    pub address: Ipv4Net,
+    /// The default route goes through the first endpoint's gateway only.
+    pub gateway: Option<Ipv4Addr>,
+}
+
+/// Inside the namespace at `netns_path`: loopback up; the peer renamed,
+/// given its MAC and address, brought up; the default route.
+pub fn configure_endpoint(netns_path: &Path, ep: Endpoint) -> Result<()> {
+    in_netns(netns_path, move |nl| async move {
+        let lo = nl.must_index("lo").await?;
+        nl.handle
+            .link()
+            .change(LinkUnspec::new_with_index(lo).up().build())
+            .execute()
+            .await?;
+        let index = nl.must_index(&ep.peer).await?;
+        nl.handle
+            .link()
+            .change(
+                LinkUnspec::new_with_index(index)
+                    .name(ep.ifname.clone())
+                    .address(ep.mac.to_vec())
+                    .up()
+                    .build(),
+            )
+            .execute()
+            .await?;
+        nl.handle
+            .address()
+            .add(
+                index,
+                IpAddr::V4(ep.address.addr()),
+                ep.address.prefix_len(),
+            )
+            .execute()
+            .await?;
+        if let Some(gw) = ep.gateway {
+            let route = RouteMessageBuilder::<Ipv4Addr>::new()
+                .gateway(gw)
+                .output_interface(index)
+                .build();
+            nl.handle.route().add(route).execute().await?;
+        }
+        Ok(())
+    })
+}
+
+/// Deletes `ifname` inside the namespace, which deletes its veth pair.
+pub fn remove_endpoint(netns_path: &Path, ifname: &str) -> Result<()> {
+    let ifname = ifname.to_string();
+    in_netns(
+        netns_path,
+        move |nl| async move { nl.delete(&ifname).await },
+    )
+}
+
+/// Runs netlink work on a thread inside the namespace, on a runtime of its own.
+fn in_netns<F, Fut>(netns_path: &Path, f: F) -> Result<()>
+where
+    F: FnOnce(Netlink) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    netns::run_in(netns_path, move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .map_err(NetError::io("netlink runtime"))?;
+        rt.block_on(async move { f(Netlink::connect()?).await })
+    })
+}
+
+/// A fresh interface name: `prefix` and random hex, within IFNAMSIZ.
+pub fn random_name(prefix: &str) -> String {
+    let n: u32 = rand::random();
+    format!("{prefix}{:07x}", n & 0x0fff_ffff)
+}
