@@ -11,6 +11,8 @@ pub enum ErrorKind {
     NotFound,
     /// 409: the object's state forbids the operation.
     Conflict,
+    /// 403: never allowed on this object (removing a predefined network, say).
+    Forbidden,
     /// 304: the operation was already done (start of a running container).
     NotModified,
     /// 500: anything the user could not have prevented.
@@ -23,6 +25,7 @@ impl ErrorKind {
             ErrorKind::InvalidParameter => 400,
             ErrorKind::NotFound => 404,
             ErrorKind::Conflict => 409,
+            ErrorKind::Forbidden => 403,
             ErrorKind::NotModified => 304,
             ErrorKind::Internal => 500,
         }
@@ -33,6 +36,7 @@ impl ErrorKind {
             400 => ErrorKind::InvalidParameter,
             404 => ErrorKind::NotFound,
             409 => ErrorKind::Conflict,
+            403 => ErrorKind::Forbidden,
             304 => ErrorKind::NotModified,
             _ => ErrorKind::Internal,
         }
@@ -67,6 +71,9 @@ impl ApiError {
     }
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Conflict, message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Forbidden, message)
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)

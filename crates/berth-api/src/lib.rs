@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod filters;
+pub mod network;
 pub mod reference;
 pub mod types;
 pub mod units;

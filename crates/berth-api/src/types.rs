@@ -176,6 +176,14 @@ pub struct HostConfig {
     pub pids_limit: Option<i64>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub shm_size: i64,
+    /// `"80/tcp"` → host bindings (`-p`).
+    #[serde(default)]
+    pub port_bindings: Option<BTreeMap<String, Option<Vec<crate::network::PortBinding>>>>,
+    /// `-P`: every exposed port on an ephemeral host port.
+    #[serde(default)]
+    pub publish_all_ports: bool,
+    #[serde(default)]
+    pub dns_options: Option<Vec<String>>,
     #[serde(flatten)]
     pub extra: Extra,
 }

@@ -3,6 +3,7 @@
 mod containers;
 mod cp;
 mod images;
+mod networks;
 mod output;
 mod run;
 mod system;
@@ -70,6 +71,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: volumes::VolumeCmd,
     },
+    /// Manage networks
+    Network {
+        #[command(subcommand)]
+        cmd: networks::NetworkCmd,
+    },
     /// Show the Berth version information
     Version(system::VersionArgs),
     /// Display system-wide information
@@ -90,6 +96,7 @@ async fn dispatch(client: &Client, cmd: Cmd) -> Result {
         Cmd::Image(c) => images::run_top(client, c).await,
         Cmd::ImageGroup { cmd } => images::run(client, cmd).await,
         Cmd::Volume { cmd } => volumes::run(client, cmd).await,
+        Cmd::Network { cmd } => networks::run(client, cmd).await,
         Cmd::Cp(a) => cp::cp(client, a).await,
         Cmd::Version(a) => system::version(client, a).await,
         Cmd::Info(a) => system::info(client, a).await,

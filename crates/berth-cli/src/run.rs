@@ -66,9 +66,30 @@ pub struct CreateArgs {
     /// Tune container pids limit (set -1 for unlimited)
     #[arg(long = "pids-limit", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
-    /// Connect a container to a network (none, host)
+    /// Connect a container to a network (bridge, host, none, container:<name|id>, or a network's name)
     #[arg(long = "network", alias = "net")]
     pub network: Option<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long = "ip")]
+    pub ip: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias", alias = "net-alias")]
+    pub network_alias: Vec<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search")]
+    pub dns_search: Vec<String>,
+    /// Set DNS options
+    #[arg(long = "dns-option", alias = "dns-opt")]
+    pub dns_option: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long = "expose")]
+    pub expose: Vec<String>,
     /// Container host name
     #[arg(short = 'h', long)]
     pub hostname: Option<String>,
@@ -212,8 +233,14 @@ pub fn restart_policy(s: &str) -> Result<RestartPolicy> {
 }
 
 pub fn create_body(a: &CreateArgs) -> Result<ContainerCreateBody> {
-    if !a.publish.is_empty() {
-        return Err(usage("publishing ports (-p) needs bridge networking, which this version of berth does not have yet"));
+    let (port_bindings, mut exposed) = parse_publish(&a.publish)?;
+    for e in &a.expose {
+        let key = if e.contains('/') {
+            e.clone()
+        } else {
+            format!("{e}/tcp")
+        };
+        exposed.insert(key, serde_json::json!({}));
     }
     let mut env = Vec::new();
     for f in &a.env_file {
@@ -304,6 +331,10 @@ pub fn create_body(a: &CreateArgs) -> Result<ContainerCreateBody> {
         cap_drop: Some(a.cap_drop.clone()),
         readonly_rootfs: a.read_only,
         dns: Some(a.dns.clone()).filter(|d| !d.is_empty()),
+        dns_search: Some(a.dns_search.clone()).filter(|d| !d.is_empty()),
+        dns_options: Some(a.dns_option.clone()).filter(|d| !d.is_empty()),
+        port_bindings: Some(port_bindings),
+        publish_all_ports: a.publish_all,
         extra_hosts: Some(a.add_host.clone()),
         shm_size: mem(&a.shm_size, "--shm-size")?,
         auto_remove: a.rm,
@@ -337,8 +368,61 @@ pub fn create_body(a: &CreateArgs) -> Result<ContainerCreateBody> {
     body.config.healthcheck = health_config(a)?;
     body.config.attach_stdout = true;
     body.config.attach_stderr = true;
+    body.config.exposed_ports = (!exposed.is_empty()).then_some(exposed);
+    if let Some(net) = a.network.as_deref().filter(|n| {
+        !matches!(*n, "default" | "bridge" | "host" | "none") && !n.starts_with("container:")
+    }) {
+        let mut ep = serde_json::json!({"Aliases": a.network_alias});
+        if let Some(ip) = &a.ip {
+            ep["IPAMConfig"] = serde_json::json!({ "IPv4Address": ip });
+        }
+        if let Some(mac) = &a.mac_address {
+            ep["MacAddress"] = serde_json::json!(mac);
+        }
+        body.networking_config = Some(serde_json::json!({"EndpointsConfig": { net: ep }}));
+    } else if let Some(mac) = &a.mac_address {
+        let net = a.network.clone().unwrap_or_else(|| "default".into());
+        body.networking_config =
+            Some(serde_json::json!({"EndpointsConfig": { net: {"MacAddress": mac} }}));
+    } else if a.ip.is_some() || !a.network_alias.is_empty() {
+        return Err(usage(
+            "--ip and --network-alias need a user-defined network (--network NAME)",
+        ));
+    }
     body.host_config = Some(host_config);
     Ok(body)
+}
+
+type PortMap = BTreeMap<String, Option<Vec<berth_api::network::PortBinding>>>;
+
+/// `-p [ip:][hostPort:]containerPort[/proto]` as docker's CLI reads it.
+fn parse_publish(specs: &[String]) -> Result<(PortMap, BTreeMap<String, serde_json::Value>)> {
+    let mut bindings: PortMap = BTreeMap::new();
+    let mut exposed = BTreeMap::new();
+    for spec in specs {
+        let (rest, proto) = spec.rsplit_once('/').unwrap_or((spec, "tcp"));
+        let parts: Vec<&str> = rest.split(':').collect();
+        let (ip, host, container) = match parts.as_slice() {
+            [c] => ("", "", *c),
+            [h, c] => ("", *h, *c),
+            [ip, h, c] => (*ip, *h, *c),
+            _ => return Err(usage(format!("invalid publish spec {spec:?}"))),
+        };
+        if container.is_empty() || container.parse::<u16>().is_err() {
+            return Err(usage(format!("invalid containerPort: {container}")));
+        }
+        let key = format!("{container}/{proto}");
+        exposed.insert(key.clone(), serde_json::json!({}));
+        bindings
+            .entry(key)
+            .or_insert_with(|| Some(vec![]))
+            .get_or_insert_with(Vec::new)
+            .push(berth_api::network::PortBinding {
+                host_ip: ip.to_string(),
+                host_port: host.to_string(),
+            });
+    }
+    Ok((bindings, exposed))
 }
 
 /// `--mount type=bind,source=/a,target=/b,readonly` as a `Mounts` entry.

@@ -188,6 +188,21 @@ impl Client {
         read_json(resp).await
     }
 
+    /// A JSON request whose answer has no body (network connect, say).
+    pub async fn post_empty(&self, path: &str, body: &impl serde::Serialize) -> Result<()> {
+        let raw = serde_json::to_vec(body).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let resp = self
+            .call(
+                Method::POST,
+                path,
+                bytes_body(raw),
+                Some("application/json"),
+            )
+            .await?;
+        let _ = resp.into_body().collect().await;
+        Ok(())
+    }
+
     /// A request whose answer is not needed beyond its status (204, 304).
     pub async fn post(&self, path: &str) -> Result<StatusCode> {
         let resp = self.call(Method::POST, path, empty_body(), None).await?;

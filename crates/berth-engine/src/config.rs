@@ -19,6 +19,7 @@ pub struct EngineConfig {
     pub init_binary: PathBuf,
     /// Run every container with the init (`daemon.json` `init`).
     pub init_by_default: bool,
+    pub network: crate::networks::NetworkConfig,
 }
 
 pub const BUILTIN_RUNTIME: &str = "berth";
@@ -37,6 +38,7 @@ impl EngineConfig {
             cgroup_parent: "berth".into(),
             init_binary,
             init_by_default: false,
+            network: Default::default(),
         }
     }
 }

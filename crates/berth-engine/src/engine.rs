@@ -20,6 +20,7 @@ pub struct Engine {
     pub(crate) containers: Mutex<BTreeMap<String, Arc<ContainerHandle>>>,
     pub(crate) events: crate::events::EventBus,
     pub(crate) execs: crate::containers::exec::Execs,
+    pub(crate) net: crate::networks::NetState,
     _lock: File,
 }
 
@@ -60,9 +61,12 @@ impl Engine {
             containers: Mutex::new(BTreeMap::new()),
             events: Default::default(),
             execs: Default::default(),
+            net: crate::networks::NetState::new()?,
             _lock: lock,
         });
+        engine.init_networks().await?;
         engine.restore().await?;
+        engine.sync_rules().await?;
         Ok(engine)
     }
 
@@ -89,6 +93,7 @@ impl Engine {
                 .insert(id.clone(), handle.clone());
             let running = handle.record().state.running || handle.record().state.restarting;
             if running {
+                self.restore_sandbox(&handle).await;
                 self.reattach(&handle).await;
             } else {
                 self.restart_on_daemon_start(&handle);

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod events;
 pub mod images;
 pub mod names;
+pub mod networks;
 pub mod system;
 pub mod volumes;
 

@@ -32,7 +32,7 @@ pub enum NetError {
 }
 
 impl NetError {
-    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> NetError {
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> NetError {
         let what = what.into();
         move |source| NetError::Io { what, source }
     }

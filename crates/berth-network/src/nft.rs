@@ -62,9 +62,6 @@ pub struct PortRule {
 pub struct Ruleset {
     pub bridges: Vec<BridgeRules>,
     pub ports: Vec<PortRule>,
-    /// Drop forwarding that involves no Berth bridge: set when Berth turned
-    /// forwarding on, so the host does not start routing for others.
-    pub drop_foreign_forwarding: bool,
 }
 
 impl Ruleset {
@@ -125,15 +122,6 @@ impl Ruleset {
                 ));
             }
         }
-        if self.drop_foreign_forwarding {
-            if self.bridges.is_empty() {
-                s.push_str("    drop\n");
-            } else {
-                s.push_str(&format!(
-                    "    iifname != {all_bridges} oifname != {all_bridges} drop\n"
-                ));
-            }
-        }
         s.push_str("  }\n}\n");
         s
     }
@@ -190,15 +178,14 @@ fn nft(script: &str) -> Result<()> {
     }
 }
 
-/// Turns on IPv4 forwarding, as dockerd does; true if it was off.
-pub fn enable_forwarding() -> Result<bool> {
+/// Turns on IPv4 forwarding, as dockerd does (containers reach out through it).
+pub fn enable_forwarding() -> Result<()> {
     let knob = "/proc/sys/net/ipv4/ip_forward";
     let was = std::fs::read_to_string(knob).map_err(NetError::io(format!("read {knob}")))?;
-    if was.trim() == "1" {
-        return Ok(false);
+    if was.trim() != "1" {
+        std::fs::write(knob, "1").map_err(NetError::io(format!("write {knob}")))?;
     }
-    std::fs::write(knob, "1").map_err(NetError::io(format!("write {knob}")))?;
-    Ok(true)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -237,7 +224,6 @@ mod tests {
                     container_port: 53,
                 },
             ],
-            drop_foreign_forwarding: true,
         }
     }
 
@@ -255,9 +241,6 @@ mod tests {
         assert!(s.contains("iifname \"br-1\" oifname != \"br-1\" drop"));
         assert!(s.contains(
             "iifname \"berth0\" oifname != \"berth0\" oifname { \"berth0\", \"br-1\" } drop"
-        ));
-        assert!(s.contains(
-            "iifname != { \"berth0\", \"br-1\" } oifname != { \"berth0\", \"br-1\" } drop"
         ));
         assert_eq!(
             Proto::parse("sctp").unwrap_err().to_string(),

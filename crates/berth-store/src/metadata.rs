@@ -37,6 +37,11 @@ CREATE TABLE IF NOT EXISTS volumes (
     name TEXT PRIMARY KEY,
     doc TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS networks (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    doc TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS containers (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -154,6 +159,33 @@ impl Metadata {
     pub fn delete_volume(&self, name: &str) -> Result<()> {
         self.lock()
             .execute("DELETE FROM volumes WHERE name = ?1", params![name])?;
+        Ok(())
+    }
+
+    // Networks: the engine owns the document's shape.
+
+    /// Inserts a network; a taken name is a conflict.
+    pub fn insert_network(&self, id: &str, name: &str, doc: &str) -> Result<()> {
+        name_conflict(
+            self.lock().execute(
+                "INSERT INTO networks (id, name, doc) VALUES (?1, ?2, ?3)",
+                params![id, name, doc],
+            ),
+            name,
+        )
+    }
+
+    /// All networks as docs.
+    pub fn networks(&self) -> Result<Vec<String>> {
+        let conn = self.lock();
+        let mut st = conn.prepare("SELECT doc FROM networks ORDER BY name")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn delete_network(&self, id: &str) -> Result<()> {
+        self.lock()
+            .execute("DELETE FROM networks WHERE id = ?1", params![id])?;
         Ok(())
     }
 

@@ -28,12 +28,76 @@ pub struct DaemonConfig {
     pub cgroup_parent: Option<String>,
     pub init: Option<bool>,
     pub init_path: Option<PathBuf>,
+    /// The default bridge's interface (created if missing, unlike dockerd).
+    pub bridge: Option<String>,
+    pub bip: Option<String>,
+    pub fixed_cidr: Option<String>,
+    pub default_address_pools: Option<Vec<AddressPool>>,
+    pub ip_forward: Option<bool>,
+    pub ip_masq: Option<bool>,
+    pub mtu: Option<u32>,
+    #[serde(default)]
+    pub dns: Vec<String>,
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    #[serde(default)]
+    pub dns_opts: Vec<String>,
+    /// Berth's own: the nftables table its rules live in (default `berth`).
+    pub nftables_table: Option<String>,
     /// Keys dockerd knows that Berth does not act on (yet); kept to warn about.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
 }
 
+/// One of `default-address-pools`: `{"base": "10.10.0.0/16", "size": 24}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AddressPool {
+    pub base: String,
+    pub size: u8,
+}
+
 impl DaemonConfig {
+    /// The network settings for the engine, checked.
+    pub fn network(&self) -> anyhow::Result<berth_engine::networks::NetworkConfig> {
+        let mut n = berth_engine::networks::NetworkConfig::default();
+        if let Some(b) = &self.bridge {
+            if b.is_empty() || b.len() > 15 || b.contains(['/', ' ', '"']) {
+                anyhow::bail!("invalid bridge name {b:?}");
+            }
+            n.bridge = b.clone();
+        }
+        n.bip = self.bip.clone();
+        n.fixed_cidr = self.fixed_cidr.clone();
+        if let Some(pools) = &self.default_address_pools {
+            n.pools = pools
+                .iter()
+                .map(|p| {
+                    let base: ipnet::Ipv4Net = p
+                        .base
+                        .parse()
+                        .map_err(|_| anyhow::anyhow!("invalid address pool base {:?}", p.base))?;
+                    if p.size < base.prefix_len() || p.size > 30 {
+                        anyhow::bail!("invalid address pool size {} for {}", p.size, p.base);
+                    }
+                    Ok((base.trunc(), p.size))
+                })
+                .collect::<anyhow::Result<_>>()?;
+        }
+        n.ip_forward = self.ip_forward.unwrap_or(true);
+        n.ip_masq = self.ip_masq.unwrap_or(true);
+        n.mtu = self.mtu.unwrap_or(0);
+        n.dns = self.dns.clone();
+        n.dns_search = self.dns_search.clone();
+        n.dns_options = self.dns_opts.clone();
+        if let Some(t) = &self.nftables_table {
+            if t.is_empty() || !t.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
+                anyhow::bail!("invalid nftables-table {t:?}: letters, digits and _ only");
+            }
+            n.nft_table = t.clone();
+        }
+        Ok(n)
+    }
+
     /// A missing file at the default path is fine; a named one must exist.
     pub fn load(path: &Path, required: bool) -> anyhow::Result<DaemonConfig> {
         let raw = match std::fs::read(path) {

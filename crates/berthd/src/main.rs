@@ -121,6 +121,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    let network = file.network()?;
     for k in file.other.keys() {
         tracing::warn!("daemon.json key {k:?} is not used by berthd");
     }
@@ -145,6 +146,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
 
     let mut cfg = EngineConfig::new(&data_root, &exec_root);
+    cfg.network = network;
     for (name, rt) in file.runtimes {
         if !rt.path.exists() && which(&rt.path).is_none() {
             bail!("runtime {name:?}: {} does not exist", rt.path.display());

@@ -14,7 +14,7 @@ use berth_api::ApiError;
 use berth_engine::Engine;
 use tracing::Instrument;
 
-use crate::handlers::{containers, events, exec, images, system, volumes};
+use crate::handlers::{containers, events, exec, images, networks, system, volumes};
 
 /// An `ApiError` on its way out as `{"message": ...}` with its status.
 pub struct HttpError(pub ApiError);
@@ -107,6 +107,15 @@ pub fn router(engine: Arc<Engine>) -> Router {
             "/volumes/{name}",
             get(volumes::inspect).delete(volumes::remove),
         )
+        .route("/networks", get(networks::list))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/prune", post(networks::prune))
+        .route(
+            "/networks/{id}",
+            get(networks::inspect).delete(networks::remove),
+        )
+        .route("/networks/{id}/connect", post(networks::connect))
+        .route("/networks/{id}/disconnect", post(networks::disconnect))
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))
         .route("/containers/prune", post(containers::prune))

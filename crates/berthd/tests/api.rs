@@ -183,8 +183,32 @@ fn malformed_create_bodies_are_400() {
             "invalid volume specification",
         ),
         (
-            r#"{"Image":"busybox","HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"8080"}]}}}"#,
-            "not supported",
+            r#"{"Image":"busybox","HostConfig":{"PortBindings":{"http/tcp":[{"HostPort":"8080"}]}}}"#,
+            "invalid port specification",
+        ),
+        (
+            r#"{"Image":"busybox","HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"99999"}]}}}"#,
+            "invalid host port",
+        ),
+        (
+            r#"{"Image":"busybox","HostConfig":{"PortBindings":{"80/sctp":[{"HostPort":"80"}]}}}"#,
+            "invalid proto",
+        ),
+        (
+            r#"{"Image":"busybox","HostConfig":{"PortBindings":{"80/tcp":[{"HostIp":"not-an-ip"}]}}}"#,
+            "invalid host IP",
+        ),
+        (
+            r#"{"Image":"busybox","NetworkingConfig":{"EndpointsConfig":{"bridge":{"IPAMConfig":{"IPv4Address":"10.0.0.9"}}}}}"#,
+            "user defined networks only",
+        ),
+        (
+            r#"{"Image":"busybox","NetworkingConfig":{"EndpointsConfig":{"bridge":{"MacAddress":"zz:zz"}}}}"#,
+            "invalid MAC address",
+        ),
+        (
+            r#"{"Image":"busybox","NetworkingConfig":{"EndpointsConfig":"bridge"}}"#,
+            "invalid EndpointsConfig",
         ),
     ];
     for (body, want) in cases {

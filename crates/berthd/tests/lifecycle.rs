@@ -315,7 +315,7 @@ fn oom_kill_is_reported() {
 fn network_modes_none_default_and_host() {
     let d = Daemon::start();
     d.import_busybox("busybox");
-    for mode in ["none", "default"] {
+    for (mode, links) in [("none", 1), ("default", 2), ("bridge", 2)] {
         let out = d.berth(&[
             "run",
             "--rm",
@@ -326,7 +326,12 @@ fn network_modes_none_default_and_host() {
             "-c",
             "ip -o link | wc -l; ip -o addr show lo | grep -c 127.0.0.1",
         ]);
-        assert_eq!(stdout(&out), "1\n1\n", "mode {mode}: {}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            format!("{links}\n1\n"),
+            "mode {mode}: {}",
+            stderr(&out)
+        );
     }
     let host_links = std::fs::read_dir("/sys/class/net").unwrap().count();
     let out = d.berth(&[
@@ -356,6 +361,53 @@ fn network_modes_none_default_and_host() {
         )
         .trim()
     );
+    // container:<name> shares the other's namespace: the same address and hostname.
+    assert_ok(&d.berth(&["run", "-d", "--name", "netowner", "busybox", "sleep", "60"]));
+    let addr = |args: &[&str]| {
+        let mut a = vec!["run", "--rm"];
+        a.extend(args);
+        a.extend([
+            "busybox",
+            "sh",
+            "-c",
+            "ip -o -4 addr show eth0 | awk '{print $4}'; hostname",
+        ]);
+        stdout(&d.berth(&a))
+    };
+    let own = stdout(&d.berth(&[
+        "exec",
+        "netowner",
+        "sh",
+        "-c",
+        "ip -o -4 addr show eth0 | awk '{print $4}'; hostname",
+    ]));
+    assert!(own.contains(&format!("10.{}.0.", d.pool)), "{own}");
+    assert_eq!(addr(&["--network", "container:netowner"]), own);
+    let conflict = d.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:netowner",
+        "-p",
+        "80",
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        stderr(&conflict).contains("conflicting options"),
+        "{}",
+        stderr(&conflict)
+    );
+    assert_ok(&d.berth(&["rm", "-f", "netowner"]));
+    let bad = d.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:netowner",
+        "busybox",
+        "true",
+    ]);
+    assert_ne!(code(&bad), 0);
     let bad = d.berth(&["run", "--rm", "--network", "nosuchnet", "busybox", "true"]);
     assert!(
         stderr(&bad).contains("network nosuchnet not found"),

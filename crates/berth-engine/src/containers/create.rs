@@ -41,9 +41,7 @@ fn refuse_unsupported(h: &HostConfig) -> Result<()> {
         Some(serde_json::Value::Object(o)) => !o.is_empty(),
         _ => false,
     };
-    let unsupported = if non_empty("PortBindings") {
-        Some("publishing ports")
-    } else if non_empty("Devices") {
+    let unsupported = if non_empty("Devices") {
         Some("adding devices")
     } else {
         None
@@ -57,15 +55,6 @@ fn refuse_unsupported(h: &HostConfig) -> Result<()> {
 }
 
 pub(crate) fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()> {
-    match h.network_mode.as_str() {
-        "" | "default" | "bridge" | "none" | "host" => {}
-        m if m.starts_with("container:") => {
-            return Err(ApiError::bad_request(format!(
-                "network mode {m} is not supported by this version of berthd"
-            )))
-        }
-        m => return Err(ApiError::not_found(format!("network {m} not found"))),
-    }
     let rp = &h.restart_policy;
     match rp.name.as_str() {
         "" | "no" | "always" | "unless-stopped" => {
@@ -184,6 +173,13 @@ impl Engine {
         };
         validate_host_config(self, &host_config)?;
         refuse_unsupported(&host_config)?;
+        let mut warnings = vec![];
+        let networks = self.plan_container_networks(
+            &config,
+            &mut host_config,
+            body.networking_config.as_ref(),
+            &mut warnings,
+        )?;
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => names::validate(n)?,
             None => loop {
@@ -283,9 +279,6 @@ impl Engine {
             }
             (Some(mine), None) => Some(mine),
         };
-        if host_config.network_mode.is_empty() {
-            host_config.network_mode = "default".into();
-        }
         if host_config.runtime.is_empty() {
             host_config.runtime = self.cfg.default_runtime.clone();
         }
@@ -333,9 +326,11 @@ impl Engine {
             shim_pid: 0,
             manually_stopped: false,
             mounts,
+            networks,
+            net: Default::default(),
         };
         let paths = self.paths(&id);
-        write_container_files(&paths, &rec).map_err(|e| {
+        self.write_container_files(&paths, &rec).map_err(|e| {
             let _ = fs::remove_dir_all(&paths.dir);
             ApiError::internal(format!("create container files: {e}"))
         })?;
@@ -356,75 +351,94 @@ impl Engine {
         self.container_event(&rec, "create", &[]);
         self.lock_map()
             .insert(id.clone(), Arc::new(ContainerHandle::new(rec)));
-        Ok(ContainerCreateResponse {
-            id,
-            warnings: vec![],
-        })
+        Ok(ContainerCreateResponse { id, warnings })
+    }
+
+    /// Checks the network options as dockerd does and plans the endpoints.
+    fn plan_container_networks(
+        &self,
+        config: &berth_api::types::ContainerConfig,
+        host_config: &mut HostConfig,
+        networking: Option<&serde_json::Value>,
+        warnings: &mut Vec<String>,
+    ) -> Result<BTreeMap<String, berth_api::network::EndpointSettings>> {
+        let mode = match host_config.network_mode.as_str() {
+            "" | "default" => "bridge".to_string(),
+            m => m.to_string(),
+        };
+        let publishes = host_config
+            .port_bindings
+            .as_ref()
+            .is_some_and(|p| !p.is_empty())
+            || host_config.publish_all_ports;
+        if let Some(pb) = &host_config.port_bindings {
+            crate::networks::validate_port_bindings(pb)?;
+        }
+        if let Some(other) = mode.strip_prefix("container:") {
+            self.container(other)?;
+            let conflict = |what: &str| {
+                Err(ApiError::bad_request(format!(
+                    "conflicting options: {what} and the network mode"
+                )))
+            };
+            if !config.hostname.is_empty() {
+                return conflict("hostname");
+            }
+            if host_config.dns.as_ref().is_some_and(|d| !d.is_empty()) {
+                return conflict("dns");
+            }
+            if host_config
+                .extra_hosts
+                .as_ref()
+                .is_some_and(|d| !d.is_empty())
+            {
+                return conflict("custom host-to-IP mapping");
+            }
+            if publishes {
+                return Err(ApiError::bad_request(
+                    "conflicting options: port publishing and the container type network mode",
+                ));
+            }
+        }
+        let requested = match networking.and_then(|n| n.get("EndpointsConfig")) {
+            Some(v) if !v.is_null() => serde_json::from_value(v.clone())
+                .map_err(|e| ApiError::bad_request(format!("invalid EndpointsConfig: {e}")))?,
+            _ => BTreeMap::new(),
+        };
+        let mac = config
+            .extra
+            .get("MacAddress")
+            .and_then(|m| m.as_str())
+            .unwrap_or("");
+        let networks = self.plan_networks(&mode, requested, mac)?;
+        // The mode names the network it found (an ID prefix becomes its name).
+        host_config.network_mode = if mode.starts_with("container:") {
+            mode
+        } else {
+            self.find_network(&mode)?.name
+        };
+        if publishes && matches!(host_config.network_mode.as_str(), "host" | "none") {
+            warnings.push("Published ports are discarded when using host network mode".into());
+        }
+        Ok(networks)
     }
 }
 
-fn write_container_files(
-    paths: &super::record::ContainerPaths,
-    rec: &ContainerRecord,
-) -> std::io::Result<()> {
-    for d in [
-        paths.dir.clone(),
-        paths.upper(),
-        paths.work(),
-        paths.rootfs(),
-    ] {
-        fs::create_dir_all(d)?;
-    }
-    let host_net = rec.host_config.network_mode == "host";
-    fs::write(paths.hostname(), format!("{}\n", rec.config.hostname))?;
-    let mut hosts = String::from(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
-    );
-    if host_net {
-        hosts = fs::read_to_string("/etc/hosts").unwrap_or(hosts);
-    }
-    for extra in rec.host_config.extra_hosts.iter().flatten() {
-        if let Some((h, ip)) = extra.split_once(':') {
-            hosts.push_str(&format!("{ip}\t{h}\n"));
+impl Engine {
+    fn write_container_files(
+        &self,
+        paths: &super::record::ContainerPaths,
+        rec: &ContainerRecord,
+    ) -> std::io::Result<()> {
+        for d in [
+            paths.dir.clone(),
+            paths.upper(),
+            paths.work(),
+            paths.rootfs(),
+        ] {
+            fs::create_dir_all(d)?;
         }
+        fs::write(paths.hostname(), format!("{}\n", rec.config.hostname))?;
+        self.write_etc_files(paths, rec, None)
     }
-    fs::write(paths.hosts(), hosts)?;
-    let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let mut resolv: String = if host_net {
-        host_resolv
-    } else {
-        // Loopback resolvers of the host are unreachable from another netns.
-        host_resolv
-            .lines()
-            .filter(|l| {
-                !(l.starts_with("nameserver") && (l.contains(" 127.") || l.contains(" ::1")))
-            })
-            .map(|l| format!("{l}\n"))
-            .collect()
-    };
-    if let Some(dns) = &rec.host_config.dns {
-        resolv = resolv
-            .lines()
-            .filter(|l| !l.starts_with("nameserver"))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        for d in dns {
-            resolv.push_str(&format!("nameserver {d}\n"));
-        }
-    }
-    if let Some(search) = rec
-        .host_config
-        .dns_search
-        .as_ref()
-        .filter(|s| !s.is_empty())
-    {
-        resolv = resolv
-            .lines()
-            .filter(|l| !l.starts_with("search"))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        resolv.push_str(&format!("search {}\n", search.join(" ")));
-    }
-    fs::write(paths.resolv_conf(), resolv)?;
-    Ok(())
 }

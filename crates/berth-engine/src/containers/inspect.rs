@@ -1,7 +1,6 @@
 //! `GET /containers/{id}/json`.
 
 use berth_api::types::{ContainerInspect, GraphDriver};
-use serde_json::json;
 
 use crate::engine::Engine;
 use crate::Result;
@@ -62,14 +61,7 @@ impl Engine {
             size_root_fs: summary.as_ref().and_then(|s| s.size_root_fs),
             mounts: super::mounts::to_json(&r.mounts),
             config: r.config.clone(),
-            network_settings: json!({
-                "Bridge": "", "SandboxID": "", "HairpinMode": false, "Ports": {},
-                "SandboxKey": if r.state.running && r.host_config.network_mode != "host" { format!("/proc/{}/ns/net", r.state.pid) } else { String::new() },
-                "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "",
-                "Networks": { r.host_config.network_mode.clone(): {
-                    "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""
-                }},
-            }),
+            network_settings: crate::networks::network_settings(&r),
         })
     }
 }

@@ -100,7 +100,7 @@ impl Engine {
                 .collect::<Vec<_>>()
                 .join(" "),
             created: created_unix(r),
-            ports: vec![],
+            ports: crate::networks::summary_ports(r),
             size_rw,
             size_root_fs: size_root,
             labels: r.config.labels.clone().unwrap_or_default(),
@@ -111,7 +111,7 @@ impl Engine {
                 r.host_config.network_mode.clone(),
             )]
             .into(),
-            network_settings: json!({"Networks": {}}),
+            network_settings: json!({ "Networks": r.networks }),
             mounts: super::mounts::to_json(&r.mounts),
         }
     }

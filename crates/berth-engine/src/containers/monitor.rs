@@ -101,6 +101,7 @@ impl Engine {
         let exit = supervisor::read_exit(&paths.state);
         let rootfs = paths.rootfs();
         let _ = tokio::task::spawn_blocking(move || overlay::unmount(&rootfs)).await;
+        self.disconnect_sandbox(h).await;
         let rec = {
             let mut r = h.record();
             r.state.running = false;

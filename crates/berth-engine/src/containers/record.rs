@@ -33,6 +33,12 @@ pub struct ContainerRecord {
     /// Volumes, binds and tmpfs mounts, resolved at create time.
     #[serde(default)]
     pub mounts: Vec<super::mounts::MountPoint>,
+    /// Network name → the container's endpoint on it (NetworkSettings.Networks).
+    #[serde(default)]
+    pub networks: std::collections::BTreeMap<String, berth_api::network::EndpointSettings>,
+    /// The live wiring while it runs.
+    #[serde(default)]
+    pub net: crate::networks::NetRuntime,
 }
 
 /// Life-cycle changes that waiters watch for.

@@ -14,6 +14,7 @@ use super::create::resources_of;
 use super::record::{now_rfc3339, ContainerHandle, ContainerRecord};
 use crate::config::BUILTIN_RUNTIME;
 use crate::engine::Engine;
+use crate::networks::NetPlan;
 use crate::Result;
 
 /// Where `--init` puts the init, as docker does.
@@ -58,13 +59,26 @@ impl Engine {
     }
 
     pub(crate) async fn start_locked(self: &Arc<Self>, h: &Arc<ContainerHandle>) -> Result<()> {
-        let rec = h.record().clone();
-        if rec.state.running {
+        if h.record().state.running {
             return Err(ApiError::new(
                 berth_api::ErrorKind::NotModified,
                 "container already started",
             ));
         }
+        let plan = match self.connect_sandbox(h).await {
+            Ok(p) => p,
+            Err(e) => {
+                let rec = {
+                    let mut r = h.record();
+                    r.state.error = e.message.clone();
+                    r.state.exit_code = 128;
+                    r.clone()
+                };
+                self.persist(&rec)?;
+                return Err(e);
+            }
+        };
+        let rec = h.record().clone();
         let image = {
             let images = self.images.clone();
             let id = rec.image_id.clone();
@@ -73,7 +87,7 @@ impl Engine {
         let lowers = self.images.lower_dirs(&image).map_err(ApiError::from)?;
         let engine = self.clone();
         let rec2 = rec.clone();
-        let started = tokio::task::spawn_blocking(move || engine.launch(&rec2, &lowers))
+        let started = tokio::task::spawn_blocking(move || engine.launch(&rec2, &lowers, plan))
             .await
             .map_err(|e| ApiError::internal(format!("task failed: {e}")))?;
         match started {
@@ -101,6 +115,7 @@ impl Engine {
             }
             Err(e) => {
                 let _ = overlay::unmount(&self.paths(&rec.id).rootfs());
+                self.disconnect_sandbox(h).await;
                 let (err, code) = match e {
                     RuntimeError::Exec { message, code } => {
                         (exec_failure(&rec.path, code, &message), code as i64)
@@ -124,6 +139,7 @@ impl Engine {
         &self,
         rec: &ContainerRecord,
         lowers: &[std::path::PathBuf],
+        plan: NetPlan,
     ) -> Result<supervisor::Started, RuntimeError> {
         let paths = self.paths(&rec.id);
         let rootfs = paths.rootfs();
@@ -134,7 +150,7 @@ impl Engine {
             overlay::mount_overlay(lowers, &paths.upper(), &paths.work(), &rootfs)
                 .map_err(|e| RuntimeError::Other(e.to_string()))?;
         }
-        let result = self.launch_mounted(rec, &paths);
+        let result = self.launch_mounted(rec, &paths, plan);
         if result.is_err() {
             let _ = overlay::unmount(&rootfs);
         }
@@ -145,6 +161,7 @@ impl Engine {
         &self,
         rec: &ContainerRecord,
         paths: &super::record::ContainerPaths,
+        plan: NetPlan,
     ) -> Result<supervisor::Started, RuntimeError> {
         let rootfs = paths.rootfs();
         let user = berth_runtime::user::resolve_user(&rootfs, &rec.config.user)?;
@@ -164,11 +181,12 @@ impl Engine {
             fs::create_dir_all(&wd).map_err(RuntimeError::io("create working directory"))?;
             let _ = std::os::unix::fs::chown(&wd, Some(user.uid), Some(user.gid));
         }
-        let network = match rec.host_config.network_mode.as_str() {
-            "host" => NetworkNamespace::Host,
-            _ => NetworkNamespace::New,
+        // The supervisor makes an isolated namespace itself and points the spec at it.
+        let (network, new_netns) = match plan {
+            NetPlan::Host => (NetworkNamespace::Host, false),
+            NetPlan::Isolated => (NetworkNamespace::Host, true),
+            NetPlan::Join(p) => (NetworkNamespace::Path(p), false),
         };
-        let new_netns = network == NetworkNamespace::New;
         let hc = &rec.host_config;
         let with_init = hc.init.unwrap_or(self.cfg.init_by_default);
         let mut args: Vec<String> = std::iter::once(rec.path.clone())
@@ -191,12 +209,7 @@ impl Engine {
             user,
             hostname: rec.config.hostname.clone(),
             tty: rec.config.tty,
-            // The supervisor makes the namespace itself and points the spec at it.
-            network: if new_netns {
-                NetworkNamespace::Host
-            } else {
-                network
-            },
+            network,
             etc_files: vec![
                 (paths.hosts(), "/etc/hosts"),
                 (paths.hostname(), "/etc/hostname"),

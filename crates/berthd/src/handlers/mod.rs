@@ -4,6 +4,7 @@ pub mod containers;
 pub mod events;
 pub mod exec;
 pub mod images;
+pub mod networks;
 pub mod system;
 pub mod volumes;
 
@@ -31,6 +32,11 @@ pub fn json<T: Serialize>(status: StatusCode, v: &T) -> Response {
         }
         Err(e) => crate::server::HttpError(ApiError::internal(e.to_string())).into_response(),
     }
+}
+
+/// 200 with no body, as dockerd answers connect and disconnect.
+pub fn ok_empty() -> Response {
+    StatusCode::OK.into_response()
 }
 
 pub fn no_content() -> Response {

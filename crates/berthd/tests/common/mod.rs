@@ -76,8 +76,27 @@ pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub socket: PathBuf,
     pub cgroup_parent: String,
+    /// This daemon's default bridge, nftables table and address pool (10.N.0.0/16),
+    /// so that daemons of tests running side by side never share them.
+    pub bridge: String,
+    pub nft_table: String,
+    pub pool: u8,
     child: Option<Child>,
     extra_config: serde_json::Value,
+}
+
+/// A 10.N.0.0/16 that no host route and no other daemon of this process uses.
+fn free_pool() -> u8 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    loop {
+        let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = 100 + ((std::process::id() * 7 + k * 11) % 150) as u8;
+        // /proc/net/route prints 10.N.x.x as ..N0A (memory order).
+        if !routes.contains(&format!("{n:02X}0A\t")) {
+            return n;
+        }
+    }
 }
 
 fn unique() -> String {
@@ -96,8 +115,12 @@ impl Daemon {
             .tempdir_in("/tmp")
             .unwrap();
         let socket = dir.path().join("berth.sock");
+        let tag = format!("{:08x}", rand::random::<u32>());
         let mut d = Daemon {
             cgroup_parent: format!("berth-it-{}", unique()),
+            bridge: format!("bti{tag}"),
+            nft_table: format!("berth_it_{tag}"),
+            pool: free_pool(),
             dir,
             socket,
             child: None,
@@ -124,7 +147,14 @@ impl Daemon {
     }
 
     fn config_path(&self) -> PathBuf {
-        let mut cfg = serde_json::json!({"cgroup-parent": self.cgroup_parent});
+        let n = self.pool;
+        let mut cfg = serde_json::json!({
+            "cgroup-parent": self.cgroup_parent,
+            "bridge": self.bridge,
+            "bip": format!("10.{n}.0.1/24"),
+            "default-address-pools": [{"base": format!("10.{n}.0.0/16"), "size": 24}],
+            "nftables-table": self.nft_table,
+        });
         if let (Some(m), Some(extra)) = (cfg.as_object_mut(), self.extra_config.as_object()) {
             for (k, v) in extra {
                 m.insert(k.clone(), v.clone());
@@ -261,8 +291,16 @@ impl Daemon {
             for id in stdout(&ids).lines().filter(|l| !l.is_empty()) {
                 let _ = self.berth(&["rm", "-f", id]);
             }
+            let _ = self.docker(&["network", "prune", "-f"]);
             self.stop_daemon(libc::SIGTERM);
         }
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .status();
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", &self.nft_table])
+            .stderr(std::process::Stdio::null())
+            .status();
         // Whatever is still mounted below our directory (a test that failed mid-way).
         let root = self.dir.path().display().to_string();
         if let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") {

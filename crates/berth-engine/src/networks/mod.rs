@@ -1,0 +1,779 @@
+//! Networks as users see them: the predefined `bridge`, `host` and `none`,
+//! and user-defined bridge networks with their own subnet, DNS and isolation.
+//! What wires a container into them lives in `sandbox`.
+
+mod sandbox;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::Ipv4Addr;
+use std::sync::{Mutex, MutexGuard};
+
+use berth_api::filters::Filters;
+use berth_api::network::{
+    EndpointSettings, Ipam, IpamPool, Network, NetworkContainer, NetworkCreateRequest,
+};
+use berth_api::ApiError;
+use berth_network::ipam;
+use berth_network::link::Netlink;
+use berth_network::ports::Reservation;
+use ipnet::Ipv4Net;
+
+use crate::containers::record::now_rfc3339;
+use crate::engine::Engine;
+use crate::Result;
+
+pub(crate) use sandbox::validate_port_bindings;
+pub use sandbox::{network_settings, parse_port_key, summary_ports, NetPlan, NetRuntime};
+
+pub const BRIDGE_NAME_OPT: &str = "com.docker.network.bridge.name";
+const DEFAULT_BRIDGE_OPT: &str = "com.docker.network.bridge.default_bridge";
+const MASQ_OPT: &str = "com.docker.network.bridge.enable_ip_masquerade";
+const MTU_OPT: &str = "com.docker.network.driver.mtu";
+
+/// Daemon-wide network settings (dockerd's flags of the same names).
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    /// The default bridge's interface (`bridge`; created if missing).
+    pub bridge: String,
+    /// The default bridge's address and prefix (`bip`).
+    pub bip: Option<String>,
+    /// Where default-bridge containers get addresses (`fixed-cidr`).
+    pub fixed_cidr: Option<String>,
+    /// Where subnets come from (`default-address-pools`).
+    pub pools: Vec<(Ipv4Net, u8)>,
+    /// Berth's nftables table (Berth's own setting, so daemons side by side do not collide).
+    pub nft_table: String,
+    pub ip_forward: bool,
+    pub ip_masq: bool,
+    pub mtu: u32,
+    /// Resolvers and search domains for containers (`dns`, `dns-search`, `dns-opts`).
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            bridge: "berth0".into(),
+            bip: None,
+            fixed_cidr: None,
+            pools: ipam::default_pools(),
+            nft_table: "berth".into(),
+            ip_forward: true,
+            ip_masq: true,
+            mtu: 0,
+            dns: vec![],
+            dns_search: vec![],
+            dns_options: vec![],
+        }
+    }
+}
+
+/// The engine's live network state.
+pub(crate) struct NetState {
+    pub(crate) nl: Netlink,
+    /// Every network, as stored (without `Containers`).
+    networks: Mutex<Vec<Network>>,
+    /// Addresses in use per network ID.
+    allocated: Mutex<HashMap<String, HashSet<Ipv4Addr>>>,
+    /// Host ports held per container ID.
+    ports: Mutex<HashMap<String, Vec<Reservation>>>,
+    /// Embedded DNS servers per container ID.
+    dns: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// Serialises rule set rewrites.
+    nft: tokio::sync::Mutex<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn net_err(e: berth_network::NetError) -> ApiError {
+    match e {
+        berth_network::NetError::Invalid(m) => ApiError::bad_request(m),
+        berth_network::NetError::Conflict(m) => ApiError::internal(m),
+        other => ApiError::internal(other.to_string()),
+    }
+}
+
+pub(crate) fn is_predefined(name: &str) -> bool {
+    matches!(name, "bridge" | "host" | "none")
+}
+
+/// The bridge interface of a bridge network.
+pub(crate) fn bridge_of(n: &Network) -> &str {
+    n.options
+        .get(BRIDGE_NAME_OPT)
+        .map(String::as_str)
+        .unwrap_or("")
+}
+
+/// (subnet, gateway, ip-range) of a bridge network.
+pub(crate) fn pool_of(n: &Network) -> Option<(Ipv4Net, Ipv4Addr, Option<Ipv4Net>)> {
+    let p = n.ipam.config.as_ref()?.first()?;
+    let subnet: Ipv4Net = p.subnet.parse().ok()?;
+    let gw = p.gateway.parse().ok()?;
+    let range = p.ip_range.parse().ok();
+    Some((subnet, gw, range))
+}
+
+fn new_id() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+impl NetState {
+    pub(crate) fn new() -> Result<NetState> {
+        Ok(NetState {
+            nl: Netlink::connect().map_err(net_err)?,
+            networks: Mutex::new(Vec::new()),
+            allocated: Mutex::new(HashMap::new()),
+            ports: Mutex::new(HashMap::new()),
+            dns: Mutex::new(HashMap::new()),
+            nft: tokio::sync::Mutex::new(()),
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct NetworkCreated {
+    pub id: String,
+    pub warning: String,
+}
+
+impl Engine {
+    fn store_network(&self, n: &Network) -> Result<()> {
+        let doc = serde_json::to_string(n).map_err(|e| ApiError::internal(e.to_string()))?;
+        self.images
+            .db
+            .insert_network(&n.id, &n.name, &doc)
+            .map_err(|e| match e {
+                berth_store::StoreError::Conflict(_) => {
+                    ApiError::conflict(format!("network with name {} already exists", n.name))
+                }
+                other => other.into(),
+            })?;
+        lock(&self.net.networks).push(n.clone());
+        Ok(())
+    }
+
+    /// Loads the networks, makes the predefined ones and the default bridge.
+    pub(crate) async fn init_networks(&self) -> Result<()> {
+        let docs = self.images.db.networks().map_err(ApiError::from)?;
+        let loaded: Vec<Network> = docs
+            .iter()
+            .filter_map(|d| serde_json::from_str(d).ok())
+            .collect();
+        *lock(&self.net.networks) = loaded;
+        for (name, driver) in [("host", "host"), ("none", "null")] {
+            if self.find_network(name).is_err() {
+                self.store_network(&Network {
+                    name: name.into(),
+                    id: new_id(),
+                    created: now_rfc3339(),
+                    scope: "local".into(),
+                    driver: driver.into(),
+                    enable_ipv4: true,
+                    ipam: Ipam {
+                        driver: "default".into(),
+                        options: None,
+                        config: Some(vec![]),
+                    },
+                    ..Default::default()
+                })?;
+            }
+        }
+        let nc = &self.cfg.network;
+        let existing = self.find_network("bridge").ok();
+        let wanted_bridge = existing.as_ref().map(|n| bridge_of(n).to_string());
+        if existing.is_some() && wanted_bridge.as_deref() != Some(nc.bridge.as_str()) {
+            // The default bridge's interface changed in the config: start over with the new one.
+            let old = existing.clone().unwrap();
+            self.images
+                .db
+                .delete_network(&old.id)
+                .map_err(ApiError::from)?;
+            lock(&self.net.networks).retain(|n| n.id != old.id);
+        }
+        let bridge = match self.find_network("bridge") {
+            Ok(n) if nc.bip.is_none() || pool_gateway_cidr(&n) == nc.bip => n,
+            other => {
+                if let Ok(old) = other {
+                    self.images
+                        .db
+                        .delete_network(&old.id)
+                        .map_err(ApiError::from)?;
+                    lock(&self.net.networks).retain(|n| n.id != old.id);
+                }
+                let (subnet, gateway) = match &nc.bip {
+                    Some(bip) => {
+                        let net = ipam::parse_net(bip).map_err(net_err)?;
+                        (net.trunc(), net.addr())
+                    }
+                    None => {
+                        let subnet = self.free_subnet(&[])?;
+                        (subnet, ipam::default_gateway(&subnet))
+                    }
+                };
+                let fixed = match &nc.fixed_cidr {
+                    Some(f) => {
+                        let f = ipam::parse_net(f).map_err(net_err)?;
+                        if !subnet.contains(&f.network()) {
+                            return Err(ApiError::bad_request(format!(
+                                "fixed-cidr {f} is not within the bridge's subnet {subnet}"
+                            )));
+                        }
+                        f.trunc().to_string()
+                    }
+                    None => String::new(),
+                };
+                let mut options: BTreeMap<String, String> = BTreeMap::new();
+                options.insert(BRIDGE_NAME_OPT.into(), nc.bridge.clone());
+                options.insert(DEFAULT_BRIDGE_OPT.into(), "true".into());
+                options.insert(MASQ_OPT.into(), nc.ip_masq.to_string());
+                options.insert("com.docker.network.bridge.enable_icc".into(), "true".into());
+                options.insert(
+                    "com.docker.network.bridge.host_binding_ipv4".into(),
+                    "0.0.0.0".into(),
+                );
+                options.insert(MTU_OPT.into(), nc.mtu.max(1500).to_string());
+                let n = Network {
+                    name: "bridge".into(),
+                    id: new_id(),
+                    created: now_rfc3339(),
+                    scope: "local".into(),
+                    driver: "bridge".into(),
+                    enable_ipv4: true,
+                    ipam: Ipam {
+                        driver: "default".into(),
+                        options: None,
+                        config: Some(vec![IpamPool {
+                            subnet: subnet.to_string(),
+                            gateway: gateway.to_string(),
+                            ip_range: fixed,
+                            auxiliary_addresses: None,
+                        }]),
+                    },
+                    options,
+                    ..Default::default()
+                };
+                self.store_network(&n)?;
+                n
+            }
+        };
+        self.bring_up_bridge(&bridge).await?;
+        // Bridges of user networks come back too (after a reboot, say).
+        let user: Vec<Network> = lock(&self.net.networks)
+            .iter()
+            .filter(|n| n.driver == "bridge" && n.name != "bridge")
+            .cloned()
+            .collect();
+        for n in &user {
+            if let Err(e) = self.bring_up_bridge(n).await {
+                tracing::warn!(network = %n.name, "bring up bridge: {}", e.message);
+            }
+        }
+        if nc.ip_forward {
+            berth_network::nft::enable_forwarding().map_err(net_err)?;
+        }
+        Ok(())
+    }
+
+    async fn bring_up_bridge(&self, n: &Network) -> Result<()> {
+        let Some((subnet, gw, _)) = pool_of(n) else {
+            return Err(ApiError::internal(format!(
+                "network {} has no subnet",
+                n.name
+            )));
+        };
+        let mtu = n
+            .options
+            .get(MTU_OPT)
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0);
+        let cidr =
+            Ipv4Net::new(gw, subnet.prefix_len()).map_err(|e| ApiError::internal(e.to_string()))?;
+        self.net
+            .nl
+            .ensure_bridge(bridge_of(n), cidr, mtu)
+            .await
+            .map_err(net_err)
+    }
+
+    /// A subnet from the pools that no network of ours and no host route uses.
+    fn free_subnet(&self, extra_taken: &[Ipv4Net]) -> Result<Ipv4Net> {
+        let mut taken = ipam::host_routes();
+        taken.extend(extra_taken);
+        taken.extend(
+            lock(&self.net.networks)
+                .iter()
+                .filter_map(|n| pool_of(n).map(|p| p.0)),
+        );
+        ipam::pick_subnet(&self.cfg.network.pools, &taken).ok_or_else(|| {
+            ApiError::bad_request(
+                "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
+            )
+        })
+    }
+
+    /// A network by full ID, name, or unique ID prefix, as dockerd finds them.
+    pub fn find_network(&self, key: &str) -> Result<Network> {
+        let nets = lock(&self.net.networks);
+        if let Some(n) = nets.iter().find(|n| n.id == key || n.name == key) {
+            return Ok(n.clone());
+        }
+        let found: Vec<&Network> = if key.is_empty() {
+            vec![]
+        } else {
+            nets.iter().filter(|n| n.id.starts_with(key)).collect()
+        };
+        match found.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(ApiError::not_found(format!("network {key} not found"))),
+            _ => Err(ApiError::not_found(format!(
+                "network {key} is ambiguous ({} matches found based on ID prefix)",
+                found.len()
+            ))),
+        }
+    }
+
+    pub async fn create_network(&self, req: NetworkCreateRequest) -> Result<NetworkCreated> {
+        let name = req.name.trim().to_string();
+        if name.is_empty() {
+            return Err(ApiError::bad_request("network name is required"));
+        }
+        if !name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+            || !name.as_bytes()[0].is_ascii_alphanumeric()
+        {
+            return Err(ApiError::bad_request(format!(
+                "invalid network name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
+        if is_predefined(&name) {
+            return Err(ApiError::forbidden(format!(
+                "{name} is a pre-defined network and cannot be created"
+            )));
+        }
+        if self.find_network(&name).is_ok_and(|n| n.name == name) {
+            return Err(ApiError::conflict(format!(
+                "network with name {name} already exists"
+            )));
+        }
+        let driver = if req.driver.is_empty() {
+            "bridge"
+        } else {
+            req.driver.as_str()
+        };
+        if driver != "bridge" {
+            return Err(ApiError::not_found(format!(
+                "plugin \"{driver}\" not found"
+            )));
+        }
+        if req.enable_ipv6 == Some(true) {
+            return Err(ApiError::bad_request(
+                "IPv6 networks are not supported by this version of berthd",
+            ));
+        }
+        let ipam_req = req.ipam.clone().unwrap_or_default();
+        if !matches!(ipam_req.driver.as_str(), "" | "default") {
+            return Err(ApiError::not_found(format!(
+                "plugin \"{}\" not found",
+                ipam_req.driver
+            )));
+        }
+        let pools = ipam_req.config.clone().unwrap_or_default();
+        if pools.len() > 1 {
+            return Err(ApiError::bad_request(
+                "only one IPv4 subnet per network is supported by this version of berthd",
+            ));
+        }
+        let taken: Vec<(String, Ipv4Net)> = lock(&self.net.networks)
+            .iter()
+            .filter_map(|n| pool_of(n).map(|p| (n.name.clone(), p.0)))
+            .collect();
+        let pool = match pools.first() {
+            Some(p) if !p.subnet.is_empty() => {
+                let subnet = ipam::parse_net(&p.subnet).map_err(net_err)?.trunc();
+                if let Some((other, _)) = taken.iter().find(|(_, t)| ipam::overlaps(t, &subnet)) {
+                    return Err(ApiError::forbidden(format!(
+                        "invalid pool request: Pool overlaps with other one on this address space (network {other})"
+                    )));
+                }
+                let gateway = if p.gateway.is_empty() {
+                    ipam::default_gateway(&subnet)
+                } else {
+                    let g = ipam::parse_ip(&p.gateway).map_err(net_err)?;
+                    if !subnet.contains(&g) {
+                        return Err(ApiError::bad_request(format!(
+                            "gateway {g} is not within the subnet {subnet}"
+                        )));
+                    }
+                    g
+                };
+                let range = if p.ip_range.is_empty() {
+                    String::new()
+                } else {
+                    let r = ipam::parse_net(&p.ip_range).map_err(net_err)?.trunc();
+                    if !subnet.contains(&r.network()) || !subnet.contains(&r.broadcast()) {
+                        return Err(ApiError::bad_request(format!(
+                            "ip-range {r} is not within the subnet {subnet}"
+                        )));
+                    }
+                    r.to_string()
+                };
+                IpamPool {
+                    subnet: subnet.to_string(),
+                    gateway: gateway.to_string(),
+                    ip_range: range,
+                    auxiliary_addresses: None,
+                }
+            }
+            Some(p) if !p.gateway.is_empty() || !p.ip_range.is_empty() => {
+                return Err(ApiError::bad_request(
+                    "a gateway or ip-range needs a subnet",
+                ));
+            }
+            _ => {
+                let subnet = self.free_subnet(&[])?;
+                IpamPool {
+                    subnet: subnet.to_string(),
+                    gateway: ipam::default_gateway(&subnet).to_string(),
+                    ip_range: String::new(),
+                    auxiliary_addresses: None,
+                }
+            }
+        };
+        let id = new_id();
+        let mut options = req.options.clone().unwrap_or_default();
+        let bridge = options
+            .get(BRIDGE_NAME_OPT)
+            .cloned()
+            .unwrap_or_else(|| format!("br-{}", &id[..12]));
+        if bridge.is_empty() || bridge.len() > 15 || bridge.contains(['/', ' ', '"', '\\']) {
+            return Err(ApiError::bad_request(format!(
+                "invalid bridge name {bridge:?}"
+            )));
+        }
+        if lock(&self.net.networks)
+            .iter()
+            .any(|n| bridge_of(n) == bridge)
+        {
+            return Err(ApiError::conflict(format!(
+                "bridge name {bridge} is used by another network"
+            )));
+        }
+        if self
+            .net
+            .nl
+            .index_of(&bridge)
+            .await
+            .map_err(net_err)?
+            .is_some()
+        {
+            return Err(ApiError::conflict(format!(
+                "an interface named {bridge} already exists on the host"
+            )));
+        }
+        if let Some(m) = options.get(MTU_OPT) {
+            if m.parse::<u32>().is_err() {
+                return Err(ApiError::bad_request(format!("invalid MTU {m:?}")));
+            }
+        }
+        options.insert(BRIDGE_NAME_OPT.into(), bridge);
+        let n = Network {
+            name: name.clone(),
+            id: id.clone(),
+            created: now_rfc3339(),
+            scope: "local".into(),
+            driver: "bridge".into(),
+            enable_ipv4: true,
+            enable_ipv6: false,
+            ipam: Ipam {
+                driver: "default".into(),
+                options: ipam_req.options.clone().or(Some(BTreeMap::new())),
+                config: Some(vec![pool]),
+            },
+            internal: req.internal,
+            attachable: req.attachable,
+            ingress: false,
+            config_from: [("Network".to_string(), String::new())].into(),
+            config_only: false,
+            containers: BTreeMap::new(),
+            options,
+            labels: req.labels.clone().unwrap_or_default(),
+        };
+        self.store_network(&n)?;
+        let up = self.bring_up_bridge(&n).await;
+        let up = match up {
+            Ok(()) => self.sync_rules().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = up {
+            let _ = self.net.nl.delete(bridge_of(&n)).await;
+            let _ = self.images.db.delete_network(&id);
+            lock(&self.net.networks).retain(|x| x.id != id);
+            let _ = self.sync_rules().await;
+            return Err(e);
+        }
+        self.network_event(&n, "create", &[]);
+        Ok(NetworkCreated {
+            id,
+            warning: String::new(),
+        })
+    }
+
+    pub(crate) fn network_event(&self, n: &Network, action: &str, extra: &[(&str, String)]) {
+        let mut attributes: BTreeMap<String, String> = n.labels.clone();
+        attributes.insert("name".into(), n.name.clone());
+        attributes.insert("type".into(), n.driver.clone());
+        for (k, v) in extra {
+            attributes.insert(k.to_string(), v.clone());
+        }
+        self.events.publish(crate::events::Event {
+            kind: "network".into(),
+            action: action.into(),
+            actor_id: n.id.clone(),
+            attributes,
+            time_nano: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
+        });
+    }
+
+    /// Running containers with an endpoint on the network, as inspect lists them.
+    fn network_members(&self, n: &Network) -> BTreeMap<String, NetworkContainer> {
+        let mut out = BTreeMap::new();
+        for h in self.all_containers() {
+            let r = h.record();
+            if !r.state.running {
+                continue;
+            }
+            if let Some(ep) = r.networks.get(&n.name).filter(|ep| ep.network_id == n.id) {
+                out.insert(
+                    r.id.clone(),
+                    NetworkContainer {
+                        name: r.name.trim_start_matches('/').to_string(),
+                        endpoint_id: ep.endpoint_id.clone(),
+                        mac_address: ep.mac_address.clone(),
+                        ipv4_address: if ep.ip_address.is_empty() {
+                            String::new()
+                        } else {
+                            format!("{}/{}", ep.ip_address, ep.ip_prefix_len)
+                        },
+                        ipv6_address: String::new(),
+                    },
+                );
+            }
+        }
+        out
+    }
+
+    pub fn inspect_network(&self, key: &str) -> Result<Network> {
+        let mut n = self.find_network(key)?;
+        n.containers = self.network_members(&n);
+        Ok(n)
+    }
+
+    pub fn list_networks(&self, filters: &Filters) -> Result<Vec<Network>> {
+        filters.only(&["driver", "id", "label", "name", "scope", "type", "dangling"])?;
+        let any = |key: &str, f: &dyn Fn(&str) -> bool| {
+            let v = filters.get(key);
+            v.is_empty() || v.iter().any(|x| f(x))
+        };
+        let nets: Vec<Network> = lock(&self.net.networks).clone();
+        let mut out = Vec::new();
+        for mut n in nets {
+            let ty = if is_predefined(&n.name) {
+                "builtin"
+            } else {
+                "custom"
+            };
+            let keep = any("driver", &|d| d == n.driver)
+                && any("id", &|i| n.id.starts_with(i))
+                && any("name", &|x| n.name.contains(x))
+                && any("scope", &|s| s == n.scope)
+                && any("type", &|t| t == ty)
+                && filters.labels_match("label", &n.labels);
+            if !keep {
+                continue;
+            }
+            n.containers = self.network_members(&n);
+            if let Some(d) = filters.get("dangling").first() {
+                let dangling = !is_predefined(&n.name) && !self.network_in_use(&n);
+                if (d == "true" || d == "1") != dangling {
+                    continue;
+                }
+            }
+            out.push(n);
+        }
+        Ok(out)
+    }
+
+    /// Whether any container (running or not) is configured on the network.
+    fn network_in_use(&self, n: &Network) -> bool {
+        self.all_containers().iter().any(|h| {
+            let r = h.record();
+            r.networks
+                .get(&n.name)
+                .is_some_and(|ep| ep.network_id.is_empty() || ep.network_id == n.id)
+        })
+    }
+
+    pub async fn remove_network(&self, key: &str) -> Result<()> {
+        let n = self.find_network(key)?;
+        if is_predefined(&n.name) {
+            return Err(ApiError::forbidden(format!(
+                "{} is a pre-defined network and cannot be removed",
+                n.name
+            )));
+        }
+        let members = self.network_members(&n);
+        if !members.is_empty() {
+            return Err(ApiError::forbidden(format!(
+                "error while removing network: network {} has active endpoints (name:{:?} id:{:?})",
+                n.name,
+                members
+                    .values()
+                    .next()
+                    .map(|m| m.name.clone())
+                    .unwrap_or_default(),
+                &n.id[..12]
+            )));
+        }
+        self.images
+            .db
+            .delete_network(&n.id)
+            .map_err(ApiError::from)?;
+        lock(&self.net.networks).retain(|x| x.id != n.id);
+        lock(&self.net.allocated).remove(&n.id);
+        self.sync_rules().await?;
+        self.net.nl.delete(bridge_of(&n)).await.map_err(net_err)?;
+        self.network_event(&n, "destroy", &[]);
+        Ok(())
+    }
+
+    pub async fn prune_networks(&self, filters: &Filters) -> Result<Vec<String>> {
+        filters.only(&["until", "label", "label!"])?;
+        let until = filters
+            .get("until")
+            .first()
+            .map(|u| crate::containers::prune::parse_until(u))
+            .transpose()?;
+        let nets: Vec<Network> = lock(&self.net.networks).clone();
+        let mut deleted = Vec::new();
+        for n in nets {
+            if is_predefined(&n.name)
+                || self.network_in_use(&n)
+                || !filters.labels_match("label", &n.labels)
+            {
+                continue;
+            }
+            if let Some(u) = until {
+                let created = chrono::DateTime::parse_from_rfc3339(&n.created)
+                    .map(|t| t.timestamp())
+                    .unwrap_or(0);
+                if created >= u {
+                    continue;
+                }
+            }
+            if self.remove_network(&n.id).await.is_ok() {
+                deleted.push(n.name.clone());
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// The settings a container asked for on the networks of its create request.
+    pub(crate) fn plan_networks(
+        &self,
+        mode: &str,
+        requested: BTreeMap<String, EndpointSettings>,
+        mac: &str,
+    ) -> Result<BTreeMap<String, EndpointSettings>> {
+        let mut out = BTreeMap::new();
+        if mode.starts_with("container:") {
+            return Ok(out);
+        }
+        let primary = match mode {
+            "" | "default" => "bridge",
+            m => m,
+        };
+        // The docker CLI names the default network "default" in EndpointsConfig too.
+        let requested: BTreeMap<String, EndpointSettings> = requested
+            .into_iter()
+            .map(|(k, v)| {
+                if k == "default" {
+                    ("bridge".to_string(), v)
+                } else {
+                    (k, v)
+                }
+            })
+            .collect();
+        let mut wanted: Vec<(String, EndpointSettings)> = vec![];
+        let primary_ep = requested.get(primary).cloned();
+        wanted.push((primary.to_string(), primary_ep.unwrap_or_default()));
+        for (k, v) in requested {
+            if k != primary {
+                wanted.push((k, v));
+            }
+        }
+        for (i, (key, mut ep)) in wanted.into_iter().enumerate() {
+            let n = self.find_network(&key)?;
+            if i > 0 && matches!(n.driver.as_str(), "host" | "null") {
+                return Err(ApiError::bad_request(format!(
+                    "container cannot be connected to network {} and {}",
+                    primary, n.name
+                )));
+            }
+            if i == 0 && !mac.is_empty() && ep.mac_address.is_empty() {
+                ep.mac_address = mac.to_string();
+            }
+            self.validate_endpoint(&n, &ep)?;
+            ep.network_id = n.id.clone();
+            out.insert(n.name.clone(), ep);
+        }
+        Ok(out)
+    }
+
+    fn validate_endpoint(&self, n: &Network, ep: &EndpointSettings) -> Result<()> {
+        let user = n.driver == "bridge" && n.name != "bridge";
+        if !ep.mac_address.is_empty() {
+            ipam::parse_mac(&ep.mac_address).map_err(net_err)?;
+        }
+        if ep.aliases.as_ref().is_some_and(|a| !a.is_empty()) && !user {
+            return Err(ApiError::bad_request(
+                "network-scoped alias is supported only for containers in user defined networks",
+            ));
+        }
+        if let Some(ip) = ep
+            .ipam_config
+            .as_ref()
+            .map(|c| c.ipv4_address.as_str())
+            .filter(|s| !s.is_empty())
+        {
+            if !user {
+                return Err(ApiError::bad_request(
+                    "user specified IP address is supported on user defined networks only",
+                ));
+            }
+            let ip = ipam::parse_ip(ip).map_err(net_err)?;
+            let (subnet, gw, _) =
+                pool_of(n).ok_or_else(|| ApiError::bad_request("the network has no subnet"))?;
+            if !subnet.contains(&ip)
+                || ip == gw
+                || ip == subnet.network()
+                || ip == subnet.broadcast()
+            {
+                return Err(ApiError::bad_request(format!(
+                    "invalid IP address {ip}: not a free host address of the network's subnet {subnet}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn pool_gateway_cidr(n: &Network) -> Option<String> {
+    let (subnet, gw, _) = pool_of(n)?;
+    Some(format!("{gw}/{}", subnet.prefix_len()))
+}

@@ -1,0 +1,961 @@
+//! Wiring a container into its networks when it starts and out when it
+//! stops: its namespace, a veth pair and address per network, /etc/hosts and
+//! resolv.conf, published ports, the rule set, and the embedded DNS server.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Weak};
+
+use berth_api::network::{EndpointSettings, Network, PortBinding};
+use berth_api::ApiError;
+use berth_network::link::{self, Endpoint};
+use berth_network::nft::{BridgeRules, PortRule, Proto, Ruleset};
+use berth_network::{dns, ipam, netns, ports};
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+use super::{bridge_of, lock, net_err, new_id, pool_of, MASQ_OPT, MTU_OPT};
+use crate::containers::record::{ContainerHandle, ContainerPaths, ContainerRecord};
+use crate::engine::Engine;
+use crate::Result;
+
+/// A container's live wiring, kept in its record so a restarted daemon finds it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NetRuntime {
+    /// The pinned network namespace, while running on bridge networks.
+    #[serde(default)]
+    pub sandbox: String,
+    /// Network name → (host-side veth, interface name inside).
+    #[serde(default)]
+    pub links: BTreeMap<String, (String, String)>,
+    /// Published ports as inspect shows them ("80/tcp" → bindings).
+    #[serde(default)]
+    pub ports: BTreeMap<String, Vec<PortBinding>>,
+}
+
+/// Where a starting container's network namespace comes from.
+pub enum NetPlan {
+    Host,
+    /// Its own, with loopback only (the supervisor makes it).
+    Isolated,
+    /// A namespace that exists already (ours, or another container's).
+    Join(PathBuf),
+}
+
+/// `"80/tcp"` → (80, tcp); also `"80"` and `"53/udp"`.
+pub fn parse_port_key(key: &str) -> Result<(u16, Proto)> {
+    let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+    let bad = || ApiError::bad_request(format!("invalid port specification: {key:?}"));
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if port == 0 || (key.contains('/') && proto.is_empty()) {
+        return Err(bad());
+    }
+    let proto = Proto::parse(proto).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok((port, proto))
+}
+
+/// A host port spec: "" (any), "8080", or a range "8000-8010".
+fn parse_host_ports(s: &str) -> Result<(u16, u16)> {
+    let bad = || ApiError::bad_request(format!("invalid host port {s:?}"));
+    if s.is_empty() {
+        return Ok((0, 0));
+    }
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let (a, b): (u16, u16) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+    if a > b || (a == 0 && b != 0) {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+fn parse_host_ip(s: &str) -> Result<Option<Ipv4Addr>> {
+    match s {
+        "" | "0.0.0.0" => Ok(None),
+        s => s.parse().map(Some).map_err(|_| {
+            ApiError::bad_request(format!("invalid host IP {s:?}: want an IPv4 address"))
+        }),
+    }
+}
+
+/// Checks a create request's port bindings before anything is made.
+pub(crate) fn validate_port_bindings(
+    bindings: &BTreeMap<String, Option<Vec<PortBinding>>>,
+) -> Result<()> {
+    for (key, list) in bindings {
+        parse_port_key(key)?;
+        for b in list.iter().flatten() {
+            if b.host_ip != "::" {
+                parse_host_ip(&b.host_ip)?;
+            }
+            parse_host_ports(&b.host_port)?;
+        }
+    }
+    Ok(())
+}
+
+fn is_user_network(n: &Network) -> bool {
+    n.driver == "bridge" && n.name != "bridge"
+}
+
+struct ContainerNames {
+    engine: Weak<Engine>,
+    id: String,
+}
+
+impl dns::Names for ContainerNames {
+    fn lookup(&self, name: &str) -> Option<Vec<Ipv4Addr>> {
+        self.engine.upgrade()?.dns_lookup(&self.id, name)
+    }
+    fn upstream(&self) -> Vec<SocketAddr> {
+        self.engine
+            .upgrade()
+            .map(|e| e.dns_upstream(&self.id))
+            .unwrap_or_default()
+    }
+}
+
+fn host_nameservers() -> Vec<String> {
+    std::fs::read_to_string("/etc/resolv.conf")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix("nameserver"))
+        .map(|s| s.trim().to_string())
+        .collect()
+}
+
+impl Engine {
+    fn netns_path(&self, id: &str) -> PathBuf {
+        self.cfg.exec_root.join("netns").join(&id[..12])
+    }
+
+    /// Names on the asking container's user networks → addresses.
+    pub(crate) fn dns_lookup(&self, asker: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
+        let nets: HashSet<String> = {
+            let h = self.container(asker).ok()?;
+            let r = h.record();
+            r.networks.keys().cloned().collect()
+        };
+        let mut found = Vec::new();
+        for h in self.all_containers() {
+            let r = h.record();
+            if !r.state.running {
+                continue;
+            }
+            for (net, ep) in &r.networks {
+                if !nets.contains(net) || ep.ip_address.is_empty() || net == "bridge" {
+                    continue;
+                }
+                let hit = ep
+                    .dns_names
+                    .iter()
+                    .flatten()
+                    .any(|n| n.eq_ignore_ascii_case(name))
+                    || name.strip_suffix(&format!(".{net}")).is_some_and(|short| {
+                        ep.dns_names
+                            .iter()
+                            .flatten()
+                            .any(|n| n.eq_ignore_ascii_case(short))
+                    });
+                if hit {
+                    if let Ok(ip) = ep.ip_address.parse() {
+                        found.push(ip);
+                    }
+                }
+            }
+        }
+        (!found.is_empty()).then_some(found)
+    }
+
+    pub(crate) fn dns_upstream(&self, id: &str) -> Vec<SocketAddr> {
+        let own = self
+            .container(id)
+            .ok()
+            .and_then(|h| h.record().host_config.dns.clone())
+            .unwrap_or_default();
+        let servers = if !own.is_empty() {
+            own
+        } else if !self.cfg.network.dns.is_empty() {
+            self.cfg.network.dns.clone()
+        } else {
+            host_nameservers()
+        };
+        servers
+            .iter()
+            .filter_map(|s| {
+                s.parse::<SocketAddr>()
+                    .ok()
+                    .or_else(|| s.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
+            })
+            .collect()
+    }
+
+    /// The default bridge's gateway, for `--add-host name:host-gateway`.
+    fn host_gateway(&self) -> Option<Ipv4Addr> {
+        self.find_network("bridge")
+            .ok()
+            .and_then(|n| pool_of(&n))
+            .map(|p| p.1)
+    }
+
+    /// Writes the container's /etc/hosts and /etc/resolv.conf as dockerd does
+    /// for its network mode; `ip` is its address on its first network.
+    pub(crate) fn write_etc_files(
+        &self,
+        paths: &ContainerPaths,
+        rec: &ContainerRecord,
+        ip: Option<Ipv4Addr>,
+    ) -> std::io::Result<()> {
+        let host_net = rec.host_config.network_mode == "host";
+        let mut hosts = String::from(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+        );
+        if host_net {
+            hosts = std::fs::read_to_string("/etc/hosts").unwrap_or(hosts);
+        }
+        for extra in rec.host_config.extra_hosts.iter().flatten() {
+            // "name:ip" as the CLI sends it (also "name=ip").
+            if let Some((h, addr)) = extra.split_once([':', '=']) {
+                let addr = if addr == "host-gateway" {
+                    self.host_gateway()
+                        .map(|g| g.to_string())
+                        .unwrap_or_default()
+                } else {
+                    addr.to_string()
+                };
+                hosts.push_str(&format!("{addr}\t{h}\n"));
+            }
+        }
+        if let Some(ip) = ip {
+            let mut names = vec![rec.config.hostname.clone()];
+            if !rec.config.domainname.is_empty() {
+                names.insert(
+                    0,
+                    format!("{}.{}", rec.config.hostname, rec.config.domainname),
+                );
+            }
+            hosts.push_str(&format!("{ip}\t{}\n", names.join(" ")));
+        }
+        std::fs::write(paths.hosts(), hosts)?;
+
+        let embedded = rec
+            .networks
+            .keys()
+            .any(|n| self.find_network(n).is_ok_and(|n| is_user_network(&n)))
+            && !host_net;
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let nc = &self.cfg.network;
+        let pick = |own: &Option<Vec<String>>, daemon: &Vec<String>| -> Option<Vec<String>> {
+            own.clone()
+                .filter(|v| !v.is_empty())
+                .or_else(|| (!daemon.is_empty()).then(|| daemon.clone()))
+        };
+        let servers = pick(&rec.host_config.dns, &nc.dns).map(|v| {
+            // Only plain addresses belong in resolv.conf.
+            v.into_iter()
+                .filter(|s| s.parse::<IpAddr>().is_ok())
+                .collect::<Vec<_>>()
+        });
+        let search = pick(&rec.host_config.dns_search, &nc.dns_search);
+        let options = pick(&rec.host_config.dns_options, &nc.dns_options);
+        let mut out = String::new();
+        let keep = |l: &&str| {
+            !l.starts_with("nameserver") && !l.starts_with("search") && !l.starts_with("options")
+        };
+        if embedded {
+            out.push_str(&format!("nameserver {}\n", dns::ADDRESS));
+        } else {
+            let ns: Vec<String> = match &servers {
+                Some(s) => s.clone(),
+                None if host_net => host_nameservers(),
+                // The host's loopback resolvers are unreachable from another namespace;
+                // dockerd falls back to public ones then.
+                None => {
+                    let v: Vec<String> = host_nameservers()
+                        .into_iter()
+                        .filter(|s| !s.starts_with("127.") && s != "::1")
+                        .collect();
+                    if v.is_empty() {
+                        vec!["8.8.8.8".into(), "8.8.4.4".into()]
+                    } else {
+                        v
+                    }
+                }
+            };
+            for s in ns {
+                out.push_str(&format!("nameserver {s}\n"));
+            }
+        }
+        let host_line = |k: &str| {
+            host_resolv
+                .lines()
+                .find(|l| l.starts_with(k))
+                .map(|l| l[k.len()..].trim().to_string())
+        };
+        match search {
+            Some(s) => out.push_str(&format!("search {}\n", s.join(" "))),
+            None => {
+                if let Some(s) = host_line("search") {
+                    out.push_str(&format!("search {s}\n"));
+                }
+            }
+        }
+        let mut opts: Vec<String> = match options {
+            Some(o) => o,
+            None => host_line("options")
+                .map(|o| o.split_whitespace().map(String::from).collect())
+                .unwrap_or_default(),
+        };
+        if embedded && !opts.iter().any(|o| o.starts_with("ndots:")) {
+            opts.push("ndots:0".into());
+        }
+        if !opts.is_empty() {
+            out.push_str(&format!("options {}\n", opts.join(" ")));
+        }
+        for l in host_resolv
+            .lines()
+            .filter(keep)
+            .filter(|l| l.starts_with("domain"))
+        {
+            out.push_str(&format!("{l}\n"));
+        }
+        std::fs::write(paths.resolv_conf(), out)
+    }
+
+    /// Before the container starts: its namespace and everything in it.
+    pub(crate) async fn connect_sandbox(
+        self: &Arc<Self>,
+        h: &Arc<ContainerHandle>,
+    ) -> Result<NetPlan> {
+        let rec = h.record().clone();
+        let mode = rec.host_config.network_mode.as_str();
+        if mode == "host" {
+            return Ok(NetPlan::Host);
+        }
+        if mode == "none" {
+            return Ok(NetPlan::Isolated);
+        }
+        if let Some(other) = mode.strip_prefix("container:") {
+            let o = self.container(other)?;
+            let (pid, hostname, running, oid) = {
+                let r = o.record();
+                (
+                    r.state.pid,
+                    r.config.hostname.clone(),
+                    r.state.running,
+                    r.id.clone(),
+                )
+            };
+            if !running {
+                return Err(ApiError::conflict(format!(
+                    "cannot join network namespace of a non running container: container {oid} is not running"
+                )));
+            }
+            // As dockerd: the same hostname and name service files as the other container.
+            let (mine, theirs) = (self.paths(&rec.id), self.paths(&oid));
+            for (a, b) in [
+                (theirs.hosts(), mine.hosts()),
+                (theirs.resolv_conf(), mine.resolv_conf()),
+                (theirs.hostname(), mine.hostname()),
+            ] {
+                let _ = std::fs::copy(a, b);
+            }
+            h.record().config.hostname = hostname;
+            return Ok(NetPlan::Join(PathBuf::from(format!("/proc/{pid}/ns/net"))));
+        }
+        let ns = self.netns_path(&rec.id);
+        let ns2 = ns.clone();
+        crate::blocking(move || {
+            netns::remove(&ns2);
+            netns::create(&ns2).map_err(net_err)
+        })
+        .await?;
+        h.record().net.sandbox = ns.display().to_string();
+        let wired = self.wire_sandbox(h, &ns).await;
+        if let Err(e) = wired {
+            self.disconnect_sandbox(h).await;
+            return Err(e);
+        }
+        Ok(NetPlan::Join(ns))
+    }
+
+    async fn wire_sandbox(
+        self: &Arc<Self>,
+        h: &Arc<ContainerHandle>,
+        ns: &std::path::Path,
+    ) -> Result<()> {
+        let rec = h.record().clone();
+        let primary = rec.host_config.network_mode.clone();
+        let mut order: Vec<String> = rec
+            .networks
+            .keys()
+            .filter(|k| **k == primary)
+            .cloned()
+            .collect();
+        order.extend(rec.networks.keys().filter(|k| **k != primary).cloned());
+        let mut first_ip = None;
+        for (i, name) in order.iter().enumerate() {
+            let n = self.find_network(name)?;
+            let mut ep = rec.networks[name].clone();
+            let l = self
+                .attach_endpoint(&rec, ns, &format!("eth{i}"), &n, &mut ep, i == 0)
+                .await?;
+            if i == 0 {
+                first_ip = ep.ip_address.parse().ok();
+            }
+            let mut r = h.record();
+            r.networks.insert(name.clone(), ep);
+            r.net.links.insert(name.clone(), l);
+        }
+        let rec = h.record().clone();
+        let paths = self.paths(&rec.id);
+        self.write_etc_files(&paths, &rec, first_ip)
+            .map_err(|e| ApiError::internal(format!("write /etc files: {e}")))?;
+        if let Some(ip) = first_ip {
+            self.publish_ports(h, ip)?;
+            if !h.record().net.ports.is_empty() {
+                self.sync_rules().await?;
+            }
+        }
+        self.start_dns(h).await
+    }
+
+    /// One network's veth pair and address in the namespace.
+    async fn attach_endpoint(
+        &self,
+        rec: &ContainerRecord,
+        ns: &std::path::Path,
+        ifname: &str,
+        n: &Network,
+        ep: &mut EndpointSettings,
+        default_route: bool,
+    ) -> Result<(String, String)> {
+        let (subnet, gw, range) = pool_of(n)
+            .ok_or_else(|| ApiError::internal(format!("network {} has no subnet", n.name)))?;
+        let ip = {
+            let mut alloc = lock(&self.net.allocated);
+            let used = alloc.entry(n.id.clone()).or_default();
+            let wanted = ep
+                .ipam_config
+                .as_ref()
+                .map(|c| c.ipv4_address.as_str())
+                .unwrap_or("");
+            let ip = if wanted.is_empty() {
+                ipam::allocate(&subnet, range.as_ref(), gw, used).ok_or_else(|| {
+                    ApiError::internal(format!("no available IPv4 addresses on network {}", n.name))
+                })?
+            } else {
+                let ip = ipam::parse_ip(wanted).map_err(net_err)?;
+                if used.contains(&ip) {
+                    return Err(ApiError::forbidden(format!(
+                        "Address already in use: {ip} on network {}",
+                        n.name
+                    )));
+                }
+                ip
+            };
+            used.insert(ip);
+            ip
+        };
+        let release = || {
+            if let Some(s) = lock(&self.net.allocated).get_mut(&n.id) {
+                s.remove(&ip);
+            }
+        };
+        let mac = if ep.mac_address.is_empty() {
+            ipam::mac_for(ip)
+        } else {
+            ipam::parse_mac(&ep.mac_address).map_err(net_err)?
+        };
+        let veth = link::random_name("veth");
+        let mtu = n
+            .options
+            .get(MTU_OPT)
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0);
+        if let Err(e) = self
+            .net
+            .nl
+            .add_veth(&veth, bridge_of(n), ns, ifname, mac, mtu)
+            .await
+        {
+            release();
+            return Err(net_err(e));
+        }
+        let cfg = Endpoint {
+            ifname: ifname.to_string(),
+            address: Ipv4Net::new(ip, subnet.prefix_len())
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+            gateway: default_route.then_some(gw),
+        };
+        let ns2 = ns.to_path_buf();
+        if let Err(e) =
+            crate::blocking(move || link::configure_endpoint(&ns2, cfg).map_err(net_err)).await
+        {
+            let _ = self.net.nl.delete(&veth).await;
+            release();
+            return Err(e);
+        }
+        ep.network_id = n.id.clone();
+        ep.endpoint_id = new_id();
+        ep.gateway = gw.to_string();
+        ep.ip_address = ip.to_string();
+        ep.ip_prefix_len = subnet.prefix_len();
+        ep.mac_address = ipam::format_mac(&mac);
+        ep.dns_names = is_user_network(n).then(|| {
+            let mut names = vec![rec.name.trim_start_matches('/').to_string()];
+            names.extend(ep.aliases.iter().flatten().cloned());
+            names.push(rec.id[..12].to_string());
+            if rec.config.hostname != rec.id[..12] {
+                names.push(rec.config.hostname.clone());
+            }
+            names
+        });
+        Ok((veth, ifname.to_string()))
+    }
+
+    /// Holds the host ports and records the bindings; the rules follow from the record.
+    fn publish_ports(&self, h: &Arc<ContainerHandle>, ip: Ipv4Addr) -> Result<()> {
+        let rec = h.record().clone();
+        let mut wanted: BTreeMap<String, Vec<PortBinding>> = BTreeMap::new();
+        for (k, v) in rec.host_config.port_bindings.iter().flatten() {
+            wanted.insert(k.clone(), v.clone().unwrap_or_default());
+        }
+        if rec.host_config.publish_all_ports {
+            for k in rec.config.exposed_ports.iter().flatten().map(|(k, _)| k) {
+                let list = wanted.entry(k.clone()).or_default();
+                if list.is_empty() {
+                    list.push(PortBinding::default());
+                }
+            }
+        }
+        let mut held = Vec::new();
+        let mut bound: BTreeMap<String, Vec<PortBinding>> = BTreeMap::new();
+        for (key, list) in &wanted {
+            let (_, proto) = parse_port_key(key)?;
+            let key = if key.contains('/') {
+                key.clone()
+            } else {
+                format!("{key}/tcp")
+            };
+            for b in list {
+                if b.host_ip == "::" {
+                    continue; // no IPv6 yet
+                }
+                let host_ip = parse_host_ip(&b.host_ip)?;
+                let (lo, hi) = parse_host_ports(&b.host_port)?;
+                let mut last_err = None;
+                let mut got = None;
+                for p in lo..=hi {
+                    match ports::reserve(proto, host_ip, p) {
+                        Ok(r) => {
+                            got = Some(r);
+                            break;
+                        }
+                        Err(e) => last_err = Some(e),
+                    }
+                }
+                let Some(r) = got else {
+                    let shown = host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+                    return Err(ApiError::internal(format!(
+                        "driver failed programming external connectivity on endpoint {} ({}): Bind for {shown}:{} failed: port is already allocated ({})",
+                        rec.name.trim_start_matches('/'),
+                        &rec.id[..12],
+                        b.host_port,
+                        last_err.map(|e| e.to_string()).unwrap_or_default()
+                    )));
+                };
+                bound.entry(key.clone()).or_default().push(PortBinding {
+                    host_ip: host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED).to_string(),
+                    host_port: r.port.to_string(),
+                });
+                held.push(r);
+            }
+        }
+        let _ = ip;
+        lock(&self.net.ports).insert(rec.id.clone(), held);
+        h.record().net.ports = bound;
+        Ok(())
+    }
+
+    async fn start_dns(self: &Arc<Self>, h: &Arc<ContainerHandle>) -> Result<()> {
+        let (id, ns, user) = {
+            let r = h.record();
+            let user = r
+                .networks
+                .keys()
+                .any(|n| self.find_network(n).is_ok_and(|n| is_user_network(&n)));
+            (r.id.clone(), r.net.sandbox.clone(), user)
+        };
+        if !user || ns.is_empty() || lock(&self.net.dns).contains_key(&id) {
+            return Ok(());
+        }
+        let path = PathBuf::from(ns);
+        let (udp, tcp) = crate::blocking(move || {
+            netns::run_in(&path, || {
+                dns::bind().map_err(berth_network::NetError::io("bind 127.0.0.11:53"))
+            })
+            .map_err(net_err)
+        })
+        .await?;
+        let (udp, tcp) = (
+            tokio::net::UdpSocket::from_std(udp).map_err(|e| ApiError::internal(e.to_string()))?,
+            tokio::net::TcpListener::from_std(tcp)
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+        );
+        let names = Arc::new(ContainerNames {
+            engine: Arc::downgrade(self),
+            id: id.clone(),
+        });
+        let task = tokio::spawn(dns::serve(udp, tcp, names));
+        lock(&self.net.dns).insert(id, task);
+        Ok(())
+    }
+
+    /// After the container stopped (or failed to start): undo everything; idempotent.
+    pub(crate) async fn disconnect_sandbox(self: &Arc<Self>, h: &Arc<ContainerHandle>) {
+        let rec = h.record().clone();
+        if let Some(t) = lock(&self.net.dns).remove(&rec.id) {
+            t.abort();
+        }
+        let had_ports = lock(&self.net.ports)
+            .remove(&rec.id)
+            .is_some_and(|p| !p.is_empty())
+            || !rec.net.ports.is_empty();
+        h.record().net.ports.clear();
+        if had_ports {
+            if let Err(e) = self.sync_rules().await {
+                tracing::warn!(id = %rec.id, "rules: {}", e.message);
+            }
+        }
+        // Unpinning the namespace is instant and makes the kernel destroy it and
+        // its veth pairs, even if berthd dies now. Deleting a veth ourselves
+        // would wait ~20 ms for the kernel; instead the addresses are released
+        // once the host ends are gone, off the stop path.
+        if !rec.net.sandbox.is_empty() {
+            netns::remove(std::path::Path::new(&rec.net.sandbox));
+        }
+        if !rec.net.links.is_empty() {
+            let engine = self.clone();
+            let rec2 = rec.clone();
+            tokio::spawn(async move {
+                for (net, (veth, _)) in &rec2.net.links {
+                    engine.await_link_gone(veth).await;
+                    engine.release_ip(&rec2, net);
+                }
+            });
+        }
+        let mut r = h.record();
+        r.net.links.clear();
+        r.net.sandbox.clear();
+        for ep in r.networks.values_mut() {
+            clear_runtime(ep);
+        }
+    }
+
+    /// Waits for the kernel to destroy a veth whose namespace went away; deletes
+    /// it if that takes long (something else holds the namespace).
+    async fn await_link_gone(&self, veth: &str) {
+        for _ in 0..100 {
+            if matches!(self.net.nl.index_of(veth).await, Ok(None)) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        if let Err(e) = self.net.nl.delete(veth).await {
+            tracing::warn!("delete {veth}: {e}");
+        }
+    }
+
+    fn release_ip(&self, rec: &ContainerRecord, net: &str) {
+        if let Some(ep) = rec.networks.get(net) {
+            if let (Ok(ip), Some(s)) = (
+                ep.ip_address.parse::<Ipv4Addr>(),
+                lock(&self.net.allocated).get_mut(&ep.network_id),
+            ) {
+                s.remove(&ip);
+            }
+        }
+    }
+
+    /// After a daemon restart, for a container still running: take back its
+    /// addresses, ports and DNS server (its namespace and links outlived us).
+    pub(crate) async fn restore_sandbox(self: &Arc<Self>, h: &Arc<ContainerHandle>) {
+        let rec = h.record().clone();
+        for ep in rec.networks.values() {
+            if let Ok(ip) = ep.ip_address.parse::<Ipv4Addr>() {
+                lock(&self.net.allocated)
+                    .entry(ep.network_id.clone())
+                    .or_default()
+                    .insert(ip);
+            }
+        }
+        let mut held = Vec::new();
+        for (key, list) in &rec.net.ports {
+            let Ok((_, proto)) = parse_port_key(key) else {
+                continue;
+            };
+            for b in list {
+                let ip = parse_host_ip(&b.host_ip).ok().flatten();
+                match b.host_port.parse().map(|p| ports::reserve(proto, ip, p)) {
+                    Ok(Ok(r)) => held.push(r),
+                    _ => {
+                        tracing::warn!(id = %rec.id, "could not hold host port {}:{} again", b.host_ip, b.host_port)
+                    }
+                }
+            }
+        }
+        lock(&self.net.ports).insert(rec.id.clone(), held);
+        if let Err(e) = self.start_dns(h).await {
+            tracing::warn!(id = %rec.id, "embedded DNS: {}", e.message);
+        }
+    }
+
+    /// Rewrites Berth's table from the networks and the published ports.
+    pub(crate) async fn sync_rules(&self) -> Result<()> {
+        let _g = self.net.nft.lock().await;
+        let bridges = lock(&self.net.networks)
+            .iter()
+            .filter(|n| n.driver == "bridge")
+            .filter_map(|n| {
+                let (subnet, _, _) = pool_of(n)?;
+                Some(BridgeRules {
+                    bridge: bridge_of(n).to_string(),
+                    subnet,
+                    internal: n.internal,
+                    masquerade: n.options.get(MASQ_OPT).is_none_or(|v| v != "false"),
+                })
+            })
+            .collect();
+        let mut rules = Vec::new();
+        for h in self.all_containers() {
+            let r = h.record();
+            let primary = r.networks.get(&r.host_config.network_mode);
+            let Some(cip) = primary.and_then(|ep| ep.ip_address.parse::<Ipv4Addr>().ok()) else {
+                continue;
+            };
+            for (key, list) in &r.net.ports {
+                let Ok((cport, proto)) = parse_port_key(key) else {
+                    continue;
+                };
+                for b in list {
+                    let Ok(hp) = b.host_port.parse() else {
+                        continue;
+                    };
+                    rules.push(PortRule {
+                        proto,
+                        host_ip: parse_host_ip(&b.host_ip).ok().flatten(),
+                        host_port: hp,
+                        container_ip: cip,
+                        container_port: cport,
+                    });
+                }
+            }
+        }
+        let set = Ruleset {
+            bridges,
+            ports: rules,
+        };
+        let table = self.cfg.network.nft_table.clone();
+        crate::blocking(move || set.apply(&table).map_err(net_err)).await
+    }
+
+    /// `POST /networks/{id}/connect`.
+    pub async fn connect_network(
+        self: &Arc<Self>,
+        key: &str,
+        container: &str,
+        ep: Option<EndpointSettings>,
+    ) -> Result<()> {
+        let n = self.find_network(key)?;
+        let h = self.container(container)?;
+        let _op = h.op.lock().await;
+        let mut ep = ep.unwrap_or_default();
+        let (mode, running, already) = {
+            let r = h.record();
+            (
+                r.host_config.network_mode.clone(),
+                r.state.running,
+                r.networks.contains_key(&n.name),
+            )
+        };
+        if matches!(n.driver.as_str(), "host" | "null")
+            || matches!(mode.as_str(), "host" | "none")
+            || mode.starts_with("container:")
+        {
+            return Err(ApiError::bad_request(
+                "container sharing network namespace with another container or host cannot be connected to any other network",
+            ));
+        }
+        if already {
+            return Err(ApiError::forbidden(format!(
+                "endpoint with name {} already exists in network {}",
+                h.record().name.trim_start_matches('/'),
+                n.name
+            )));
+        }
+        self.validate_endpoint(&n, &ep)?;
+        ep.network_id = n.id.clone();
+        if running {
+            let rec = h.record().clone();
+            let ns = PathBuf::from(&rec.net.sandbox);
+            let used: HashSet<&str> = rec.net.links.values().map(|(_, i)| i.as_str()).collect();
+            let ifname = (0..)
+                .map(|i| format!("eth{i}"))
+                .find(|i| !used.contains(i.as_str()))
+                .unwrap_or_default();
+            let l = self
+                .attach_endpoint(&rec, &ns, &ifname, &n, &mut ep, false)
+                .await?;
+            let mut r = h.record();
+            r.networks.insert(n.name.clone(), ep);
+            r.net.links.insert(n.name.clone(), l);
+        } else {
+            h.record().networks.insert(n.name.clone(), ep);
+        }
+        if running {
+            self.start_dns(&h).await?;
+        }
+        let rec = h.record().clone();
+        self.persist(&rec)?;
+        self.network_event(&n, "connect", &[("container", rec.id.clone())]);
+        Ok(())
+    }
+
+    /// `POST /networks/{id}/disconnect`.
+    pub async fn disconnect_network(self: &Arc<Self>, key: &str, container: &str) -> Result<()> {
+        let n = self.find_network(key)?;
+        let h = self.container(container)?;
+        let _op = h.op.lock().await;
+        let rec = h.record().clone();
+        if !rec.networks.contains_key(&n.name) {
+            return Err(ApiError::forbidden(format!(
+                "container {} is not connected to network {}",
+                rec.id, n.name
+            )));
+        }
+        if matches!(n.driver.as_str(), "host" | "null") {
+            return Err(ApiError::bad_request(
+                "container cannot be disconnected from host network or connected to host network",
+            ));
+        }
+        if let Some((veth, _)) = rec.net.links.get(&n.name) {
+            self.net.nl.delete(veth).await.map_err(net_err)?;
+            self.release_ip(&rec, &n.name);
+        }
+        let rec = {
+            let mut r = h.record();
+            r.networks.remove(&n.name);
+            r.net.links.remove(&n.name);
+            r.clone()
+        };
+        self.persist(&rec)?;
+        self.network_event(&n, "disconnect", &[("container", rec.id.clone())]);
+        Ok(())
+    }
+}
+
+/// NetworkSettings as inspect shows it.
+pub fn network_settings(r: &ContainerRecord) -> serde_json::Value {
+    let mut ports = serde_json::Map::new();
+    if r.state.running {
+        for k in r.config.exposed_ports.iter().flatten().map(|(k, _)| k) {
+            ports.insert(k.clone(), serde_json::Value::Null);
+        }
+        for (k, v) in &r.net.ports {
+            ports.insert(k.clone(), serde_json::json!(v));
+        }
+    }
+    // The top-level address fields describe the default bridge only (deprecated in the API).
+    let bridge = r.networks.get("bridge").cloned().unwrap_or_default();
+    let sandbox_key = if !r.state.running || r.host_config.network_mode == "host" {
+        String::new()
+    } else if r.net.sandbox.is_empty() {
+        format!("/proc/{}/ns/net", r.state.pid)
+    } else {
+        r.net.sandbox.clone()
+    };
+    serde_json::json!({
+        "Bridge": "",
+        "SandboxID": if r.state.running { r.id.clone() } else { String::new() },
+        "SandboxKey": sandbox_key,
+        "HairpinMode": false,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "Ports": ports,
+        "SecondaryIPAddresses": null,
+        "SecondaryIPv6Addresses": null,
+        "EndpointID": bridge.endpoint_id,
+        "Gateway": bridge.gateway,
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": bridge.ip_address,
+        "IPPrefixLen": bridge.ip_prefix_len,
+        "IPv6Gateway": "",
+        "MacAddress": bridge.mac_address,
+        "Networks": r.networks,
+    })
+}
+
+/// `Ports` of a container in `GET /containers/json`: published and exposed.
+pub fn summary_ports(r: &ContainerRecord) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut published = HashSet::new();
+    for (k, list) in &r.net.ports {
+        let Ok((port, proto)) = parse_port_key(k) else {
+            continue;
+        };
+        published.insert((port, proto));
+        for b in list {
+            out.push(serde_json::json!({
+                "IP": b.host_ip, "PrivatePort": port,
+                "PublicPort": b.host_port.parse::<u16>().unwrap_or(0), "Type": proto.as_str(),
+            }));
+        }
+    }
+    for k in r.config.exposed_ports.iter().flatten().map(|(k, _)| k) {
+        if let Ok((port, proto)) = parse_port_key(k) {
+            if !published.contains(&(port, proto)) {
+                out.push(serde_json::json!({"PrivatePort": port, "Type": proto.as_str()}));
+            }
+        }
+    }
+    out
+}
+
+fn clear_runtime(ep: &mut EndpointSettings) {
+    ep.endpoint_id.clear();
+    ep.gateway.clear();
+    ep.ip_address.clear();
+    ep.ip_prefix_len = 0;
+    ep.dns_names = None;
+    // A MAC the user chose stays; one derived from the address goes with it.
+    if ep.mac_address.starts_with("02:42:") {
+        ep.mac_address.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_specs() {
+        assert_eq!(parse_port_key("80/tcp").unwrap(), (80, Proto::Tcp));
+        assert_eq!(parse_port_key("53/udp").unwrap(), (53, Proto::Udp));
+        assert_eq!(parse_port_key("8080").unwrap(), (8080, Proto::Tcp));
+        for bad in ["", "0/tcp", "http/tcp", "80/sctp", "70000", "80/"] {
+            assert!(parse_port_key(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_host_ports("").unwrap(), (0, 0));
+        assert_eq!(parse_host_ports("8000-8010").unwrap(), (8000, 8010));
+        for bad in ["x", "9-1", "1-", "99999"] {
+            assert!(parse_host_ports(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_host_ip("127.0.0.1").unwrap(),
+            Some(Ipv4Addr::LOCALHOST)
+        );
+        assert!(parse_host_ip("localhost").is_err());
+    }
+}

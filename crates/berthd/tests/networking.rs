@@ -1,0 +1,342 @@
+//! Networking end to end through the real docker CLI (and berth's): the
+//! default bridge, published TCP and UDP ports, user networks with DNS and
+//! isolation, connect/disconnect, network modes, and nothing left behind.
+
+mod common;
+
+use common::*;
+
+/// Veths attached to the daemon's bridge (or any bridge named).
+fn ports_on(bridge: &str) -> usize {
+    let o = std::process::Command::new("ip")
+        .args(["-br", "link", "show", "master", bridge])
+        .output()
+        .unwrap();
+    stdout(&o).lines().filter(|l| !l.trim().is_empty()).count()
+}
+
+fn curl(url: &str) -> Option<String> {
+    let o = std::process::Command::new("curl")
+        .args(["-s", "--max-time", "5", url])
+        .output()
+        .unwrap();
+    o.status.success().then(|| stdout(&o))
+}
+
+/// An HTTP GET from a new container (busybox's static wget crashes in name lookups: nc it is).
+fn fetch_from_container(d: &Daemon, extra: &[&str], host: &str, port: u16) -> std::process::Output {
+    let script = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {host} {port}");
+    let mut args = vec!["run", "--rm"];
+    args.extend(extra);
+    args.extend(["busybox", "sh", "-c", &script]);
+    d.docker(&args)
+}
+
+fn httpd(d: &Daemon, extra: &[&str], name: &str, body: &str) {
+    let script =
+        format!("mkdir -p /www && echo {body} > /www/index.html && exec httpd -f -p 80 -h /www");
+    let mut args = vec!["run", "-d", "--name", name];
+    args.extend(extra);
+    args.extend(["busybox", "sh", "-c", &script]);
+    assert_ok(&d.docker(&args));
+}
+
+#[test]
+fn published_ports_tcp_udp_and_the_default_bridge() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    httpd(
+        &d,
+        &["-p", "80", "-p", "127.0.0.1::80"],
+        "web",
+        "hello-from-web",
+    );
+    // Ephemeral ports, as `docker port` shows them.
+    let ports = stdout(&d.docker(&["port", "web", "80/tcp"]));
+    let lines: Vec<&str> = ports.lines().collect();
+    assert_eq!(lines.len(), 2, "{ports}");
+    let any = lines.iter().find(|l| l.starts_with("0.0.0.0:")).unwrap();
+    let port: u16 = any.rsplit(':').next().unwrap().parse().unwrap();
+    eventually("httpd answers on the published port", 10, || {
+        curl(&format!("http://127.0.0.1:{port}/")).is_some_and(|b| b.contains("hello-from-web"))
+    });
+    let lo = lines.iter().find(|l| l.starts_with("127.0.0.1:")).unwrap();
+    assert!(curl(&format!("http://{lo}/"))
+        .unwrap()
+        .contains("hello-from-web"));
+    // Straight to the container's address on the bridge, too.
+    let ip = stdout(&d.docker(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web"]));
+    let ip = ip.trim();
+    assert!(ip.starts_with(&format!("10.{}.0.", d.pool)), "{ip}");
+    assert!(curl(&format!("http://{ip}/"))
+        .unwrap()
+        .contains("hello-from-web"));
+    // Another container reaches the published port through the bridge's gateway (hairpin).
+    let gw = format!("10.{}.0.1", d.pool);
+    let o = fetch_from_container(&d, &[], &gw, port);
+    let rules = std::process::Command::new("nft")
+        .args(["list", "table", "ip", &d.nft_table])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&o).contains("hello-from-web"),
+        "{} {}",
+        stderr(&o),
+        stdout(&rules)
+    );
+    // ps shows the ports; the container's /etc/hosts has its address.
+    let ps = stdout(&d.docker(&["ps", "--format", "{{.Ports}}"]));
+    assert!(ps.contains(&format!("0.0.0.0:{port}->80/tcp")), "{ps}");
+    let hosts = stdout(&d.docker(&["exec", "web", "cat", "/etc/hosts"]));
+    assert!(hosts.contains(ip), "{hosts}");
+
+    // UDP: a datagram to the published port reaches nc inside.
+    assert_ok(&d.docker(&["run", "-d", "--name", "udp", "-p", "127.0.0.1::5000/udp", // busybox has no UDP server: the host's python, bind-mounted read-only.
+        "-v", "/usr:/usr:ro", "-v", "/lib:/lib:ro", "-v", "/lib64:/lib64:ro",
+        "busybox", "/usr/bin/python3", "-u", "-c",
+        "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('0.0.0.0',5000))\nwhile True: print(s.recvfrom(100)[0].decode().strip())"]));
+    let up = stdout(&d.docker(&["port", "udp", "5000/udp"]));
+    let addr = up
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("{:?}", d.docker(&["inspect", "udp"])))
+        .trim()
+        .to_string();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    eventually("the datagram arrives", 10, || {
+        sock.send_to(b"datagram-over-udp\n", &addr).unwrap();
+        stdout(&d.docker(&["logs", "udp"])).contains("datagram-over-udp")
+    });
+
+    // A host port in use: a clear error, and the container is not left half-wired.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tp = taken.local_addr().unwrap().port().to_string();
+    let before = ports_on(&d.bridge);
+    let o = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "clash",
+        "-p",
+        &format!("{tp}:80"),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_ne!(code(&o), 0);
+    assert!(
+        stderr(&o).contains("port is already allocated"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        stdout(&d.docker(&["inspect", "-f", "{{.State.Running}}", "clash"])).trim(),
+        "false"
+    );
+    assert_eq!(
+        ports_on(&d.bridge),
+        before,
+        "no veth left by the failed start"
+    );
+
+    // Stopping removes the rule and frees the port.
+    assert_ok(&d.docker(&["stop", "-t", "1", "web"]));
+    assert!(curl(&format!("http://127.0.0.1:{port}/")).is_none());
+    std::net::TcpListener::bind(("0.0.0.0", port)).expect("the port is free again");
+    let rules = std::process::Command::new("nft")
+        .args(["list", "table", "ip", &d.nft_table])
+        .output()
+        .unwrap();
+    assert!(
+        !stdout(&rules).contains(&format!("dport {port} ")),
+        "{}",
+        stdout(&rules)
+    );
+}
+
+#[test]
+fn user_networks_dns_isolation_connect_and_cleanup() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let (a, b) = (
+        format!("10.{}.200.0/24", d.pool),
+        format!("10.{}.201.0/24", d.pool),
+    );
+    assert_ok(&d.docker(&[
+        "network", "create", "--subnet", &a, "--label", "t=1", "front",
+    ]));
+    assert_ok(&d.berth(&["network", "create", "--subnet", &b, "back"]));
+    // Overlaps and duplicates are refused; predefined networks cannot go.
+    let o = d.docker(&["network", "create", "--subnet", &a, "again"]);
+    assert!(stderr(&o).contains("overlaps"), "{}", stderr(&o));
+    assert!(stderr(&d.docker(&["network", "create", "front"])).contains("already exists"));
+    assert!(stderr(&d.docker(&["network", "rm", "bridge"])).contains("pre-defined"));
+    let ls = stdout(&d.docker(&[
+        "network",
+        "ls",
+        "--filter",
+        "label=t=1",
+        "--format",
+        "{{.Name}}",
+    ]));
+    assert_eq!(ls.trim(), "front");
+
+    httpd(
+        &d,
+        &["--network", "front", "--network-alias", "www"],
+        "web",
+        "hello-by-name",
+    );
+    let ip = stdout(&d.docker(&[
+        "inspect",
+        "-f",
+        "{{(index .NetworkSettings.Networks \"front\").IPAddress}}",
+        "web",
+    ]));
+    assert!(
+        ip.trim().starts_with(&format!("10.{}.200.", d.pool)),
+        "{ip}"
+    );
+    // By name, alias and short id, through the embedded DNS at 127.0.0.11.
+    for name in ["web", "www"] {
+        let o = fetch_from_container(&d, &["--network", "front"], name, 80);
+        assert!(
+            stdout(&o).contains("hello-by-name"),
+            "{name}: {}",
+            stderr(&o)
+        );
+    }
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "front",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/resolv.conf; nslookup web 127.0.0.11",
+    ]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("nameserver 127.0.0.11") && out.contains(ip.trim()),
+        "{out}{}",
+        stderr(&o)
+    );
+    // Another network neither resolves nor reaches it.
+    let o = fetch_from_container(&d, &["--network", "back"], "web", 80);
+    assert!(!stdout(&o).contains("hello-by-name"));
+    let o = fetch_from_container(&d, &["--network", "back"], ip.trim(), 80);
+    assert!(
+        !stdout(&o).contains("hello-by-name"),
+        "isolated: {}",
+        stdout(&o)
+    );
+
+    // connect / disconnect while running.
+    assert_ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "probe",
+        "--network",
+        "back",
+        "busybox",
+        "sleep",
+        "300",
+    ]));
+    let reach = |host: &str| {
+        stdout(&d.docker(&[
+            "exec",
+            "probe",
+            "sh",
+            "-c",
+            &format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {host} 80"),
+        ]))
+        .contains("hello-by-name")
+    };
+    assert!(!reach("web"));
+    assert_ok(&d.berth(&["network", "connect", "--alias", "prober", "front", "probe"]));
+    assert!(reach("web"), "after connect");
+    let links = stdout(&d.docker(&["exec", "probe", "ip", "-o", "link"]));
+    assert!(links.contains("eth1"), "{links}");
+    let members = stdout(&d.docker(&["network", "inspect", "-f", "{{len .Containers}}", "front"]));
+    assert_eq!(members.trim(), "2");
+    assert!(stderr(&d.docker(&["network", "rm", "front"])).contains("active endpoints"));
+    assert_ok(&d.docker(&["network", "disconnect", "front", "probe"]));
+    assert!(!reach("web"), "after disconnect");
+
+    // Many containers come and go; nothing stays on the bridges.
+    for i in 0..50 {
+        let net = if i % 2 == 0 { "front" } else { "bridge" };
+        assert_ok(&d.docker(&[
+            "create",
+            "--name",
+            &format!("many{i}"),
+            "--network",
+            net,
+            "-p",
+            "80",
+            "busybox",
+            "true",
+        ]));
+    }
+    for i in 0..50 {
+        assert_ok(&d.docker(&["start", &format!("many{i}")]));
+    }
+    for i in 0..50 {
+        assert_ok(&d.docker(&["rm", "-f", &format!("many{i}")]));
+    }
+    assert_ok(&d.docker(&["rm", "-f", "web", "probe"]));
+    let front_bridge = stdout(&d.docker(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{index .Options \"com.docker.network.bridge.name\"}}",
+        "front",
+    ]));
+    eventually("no veth left", 10, || {
+        ports_on(&d.bridge) == 0 && ports_on(front_bridge.trim()) == 0
+    });
+    let rules = std::process::Command::new("nft")
+        .args(["list", "table", "ip", &d.nft_table])
+        .output()
+        .unwrap();
+    assert!(!stdout(&rules).contains("dnat to"), "{}", stdout(&rules));
+    assert!(std::fs::read_dir(d.exec_root().join("netns"))
+        .unwrap()
+        .next()
+        .is_none());
+    assert_ok(&d.docker(&["network", "rm", "front", "back"]));
+    let gone = std::process::Command::new("ip")
+        .args(["link", "show", front_bridge.trim()])
+        .output()
+        .unwrap();
+    assert!(!gone.status.success(), "the bridge went with the network");
+}
+
+#[test]
+fn published_ports_survive_a_daemon_restart() {
+    let mut d = Daemon::start();
+    d.import_busybox("busybox");
+    httpd(&d, &["-p", "127.0.0.1::80"], "kept", "still-here");
+    let addr = stdout(&d.docker(&["port", "kept", "80"]))
+        .trim()
+        .to_string();
+    eventually("answers", 10, || {
+        curl(&format!("http://{addr}/")).is_some_and(|b| b.contains("still-here"))
+    });
+    d.stop_daemon(libc::SIGKILL);
+    assert!(
+        curl(&format!("http://{addr}/")).is_some_and(|b| b.contains("still-here")),
+        "works with berthd down"
+    );
+    d.spawn();
+    assert!(curl(&format!("http://{addr}/")).is_some_and(|b| b.contains("still-here")));
+    let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_err(),
+        "the port is held again"
+    );
+    assert_ok(&d.docker(&["stop", "-t", "1", "kept"]));
+    assert!(curl(&format!("http://{addr}/")).is_none());
+}
