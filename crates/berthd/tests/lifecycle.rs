@@ -125,23 +125,8 @@ fn refuses_plain_tcp_off_loopback_and_serves_loopback() {
     // A daemon on loopback TCP answers the docker CLI there.
     let port = 20000 + (std::process::id() % 20000) as u16;
     let tcp = format!("tcp://127.0.0.1:{port}");
-    let d = Daemon::start();
-    drop(d); // frees nothing shared; a fresh daemon below listens on both
-    let dir = tempfile::tempdir_in("/tmp").unwrap();
-    let mut child = std::process::Command::new(bin("berthd"))
-        .args(["-H", &tcp, "--data-root"])
-        .arg(dir.path().join("data"))
-        .arg("--exec-root")
-        .arg(dir.path().join("exec"))
-        .arg("--config-file")
-        .arg({
-            let p = dir.path().join("daemon.json");
-            std::fs::write(&p, "{}").unwrap();
-            p
-        })
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    // Through the harness, so its bridge and rules are this test's own and removed after.
+    let d = Daemon::start_also_on(&tcp);
     eventually("tcp listener", 10, || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
@@ -149,8 +134,7 @@ fn refuses_plain_tcp_off_loopback_and_serves_loopback() {
         .args(["-H", &tcp, "version", "--format", "{{.Server.APIVersion}}"])
         .output()
         .unwrap();
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let _ = child.wait();
+    drop(d);
     assert_eq!(stdout(&v).trim(), "1.47", "{}", stderr(&v));
 }
 

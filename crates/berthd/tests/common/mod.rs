@@ -83,6 +83,8 @@ pub struct Daemon {
     pub pool: u8,
     child: Option<Child>,
     extra_config: serde_json::Value,
+    /// Listeners besides the UNIX socket (`-H tcp://…`).
+    extra_hosts: Vec<String>,
 }
 
 /// A 10.N.0.0/16 that no host route and no other daemon of this process uses.
@@ -110,6 +112,15 @@ impl Daemon {
 
     /// Starts berthd with extra daemon.json keys.
     pub fn start_with(extra: serde_json::Value) -> Daemon {
+        Self::start_full(extra, vec![])
+    }
+
+    /// Starts berthd listening on `host` too.
+    pub fn start_also_on(host: &str) -> Daemon {
+        Self::start_full(serde_json::json!({}), vec![host.to_string()])
+    }
+
+    fn start_full(extra: serde_json::Value, extra_hosts: Vec<String>) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("berth-it-")
             .tempdir_in("/tmp")
@@ -125,6 +136,7 @@ impl Daemon {
             socket,
             child: None,
             extra_config: extra,
+            extra_hosts,
         };
         d.spawn();
         d
@@ -167,9 +179,11 @@ impl Daemon {
 
     pub fn command(&self) -> Command {
         let mut c = Command::new(bin("berthd"));
-        c.arg("-H")
-            .arg(self.host())
-            .arg("--data-root")
+        c.arg("-H").arg(self.host());
+        for h in &self.extra_hosts {
+            c.arg("-H").arg(h);
+        }
+        c.arg("--data-root")
             .arg(self.data_root())
             .arg("--exec-root")
             .arg(self.exec_root());
