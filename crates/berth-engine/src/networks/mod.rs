@@ -184,19 +184,15 @@ impl Engine {
             }
         }
         let nc = &self.cfg.network;
-        let existing = self.find_network("bridge").ok();
-        let wanted_bridge = existing.as_ref().map(|n| bridge_of(n).to_string());
-        if existing.is_some() && wanted_bridge.as_deref() != Some(nc.bridge.as_str()) {
-            // The default bridge's interface changed in the config: start over with the new one.
-            let old = existing.clone().unwrap();
-            self.images
-                .db
-                .delete_network(&old.id)
-                .map_err(ApiError::from)?;
-            lock(&self.net.networks).retain(|n| n.id != old.id);
-        }
+        // A stored default bridge is kept unless the config now names another
+        // interface or address for it; then it starts over.
         let bridge = match self.find_network("bridge") {
-            Ok(n) if nc.bip.is_none() || pool_gateway_cidr(&n) == nc.bip => n,
+            Ok(n)
+                if bridge_of(&n) == nc.bridge
+                    && (nc.bip.is_none() || pool_gateway_cidr(&n) == nc.bip) =>
+            {
+                n
+            }
             other => {
                 if let Ok(old) = other {
                     self.images
@@ -211,7 +207,7 @@ impl Engine {
                         (net.trunc(), net.addr())
                     }
                     None => {
-                        let subnet = self.free_subnet(&[])?;
+                        let subnet = self.free_subnet()?;
                         (subnet, ipam::default_gateway(&subnet))
                     }
                 };
@@ -301,9 +297,8 @@ impl Engine {
     }
 
     /// A subnet from the pools that no network of ours and no host route uses.
-    fn free_subnet(&self, extra_taken: &[Ipv4Net]) -> Result<Ipv4Net> {
+    fn free_subnet(&self) -> Result<Ipv4Net> {
         let mut taken = ipam::host_routes();
-        taken.extend(extra_taken);
         taken.extend(
             lock(&self.net.networks)
                 .iter()
@@ -436,7 +431,7 @@ impl Engine {
                 ));
             }
             _ => {
-                let subnet = self.free_subnet(&[])?;
+                let subnet = self.free_subnet()?;
                 IpamPool {
                     subnet: subnet.to_string(),
                     gateway: ipam::default_gateway(&subnet).to_string(),
@@ -536,7 +531,7 @@ impl Engine {
             action: action.into(),
             actor_id: n.id.clone(),
             attributes,
-            time_nano: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
+            time_nano: crate::events::now_nano(),
         });
     }
 

@@ -259,9 +259,6 @@ impl Engine {
         let search = pick(&rec.host_config.dns_search, &nc.dns_search);
         let options = pick(&rec.host_config.dns_options, &nc.dns_options);
         let mut out = String::new();
-        let keep = |l: &&str| {
-            !l.starts_with("nameserver") && !l.starts_with("search") && !l.starts_with("options")
-        };
         if embedded {
             out.push_str(&format!("nameserver {}\n", dns::ADDRESS));
         } else {
@@ -312,11 +309,7 @@ impl Engine {
         if !opts.is_empty() {
             out.push_str(&format!("options {}\n", opts.join(" ")));
         }
-        for l in host_resolv
-            .lines()
-            .filter(keep)
-            .filter(|l| l.starts_with("domain"))
-        {
+        for l in host_resolv.lines().filter(|l| l.starts_with("domain")) {
             out.push_str(&format!("{l}\n"));
         }
         std::fs::write(paths.resolv_conf(), out)
@@ -411,8 +404,9 @@ impl Engine {
         let paths = self.paths(&rec.id);
         self.write_etc_files(&paths, &rec, first_ip)
             .map_err(|e| ApiError::internal(format!("write /etc files: {e}")))?;
-        if let Some(ip) = first_ip {
-            self.publish_ports(h, ip)?;
+        // Ports go to the address on the first network, which the rules read from the record.
+        if first_ip.is_some() {
+            self.publish_ports(h)?;
             if !h.record().net.ports.is_empty() {
                 self.sync_rules().await?;
             }
@@ -515,7 +509,7 @@ impl Engine {
     }
 
     /// Holds the host ports and records the bindings; the rules follow from the record.
-    fn publish_ports(&self, h: &Arc<ContainerHandle>, ip: Ipv4Addr) -> Result<()> {
+    fn publish_ports(&self, h: &Arc<ContainerHandle>) -> Result<()> {
         let rec = h.record().clone();
         let mut wanted: BTreeMap<String, Vec<PortBinding>> = BTreeMap::new();
         for (k, v) in rec.host_config.port_bindings.iter().flatten() {
@@ -572,7 +566,6 @@ impl Engine {
                 held.push(r);
             }
         }
-        let _ = ip;
         lock(&self.net.ports).insert(rec.id.clone(), held);
         h.record().net.ports = bound;
         Ok(())

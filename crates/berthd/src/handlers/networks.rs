@@ -52,7 +52,7 @@ pub async fn disconnect(
     body: Bytes,
 ) -> ApiResult {
     let req: NetworkDisconnectRequest = json_body(&body)?;
-    let _ = req.force;
+    // `Force` matters to dockerd for swarm endpoints only; a local one always goes.
     e.disconnect_network(&id, &req.container).await?;
     Ok(super::ok_empty())
 }
