@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::containers::{confirm, filters_json};
 use crate::output::{header_for, print_rows};
-use crate::{CliError, Result};
+use crate::Result;
 
 #[derive(Subcommand, Debug)]
 pub enum NetworkCmd {
@@ -98,18 +98,6 @@ pub struct CreateArgs {
     name: String,
 }
 
-fn kv(list: &[String]) -> Result<serde_json::Map<String, Value>> {
-    list.iter()
-        .map(|o| {
-            let (k, v) = o.split_once('=').unwrap_or((o, ""));
-            if k.is_empty() {
-                return Err(CliError::Usage(format!("invalid key=value: {o:?}")));
-            }
-            Ok((k.to_string(), json!(v)))
-        })
-        .collect()
-}
-
 pub async fn run(client: &Client, cmd: NetworkCmd) -> Result {
     match cmd {
         NetworkCmd::Create(a) => {
@@ -129,7 +117,7 @@ pub async fn run(client: &Client, cmd: NetworkCmd) -> Result {
                 vec![Value::Object(pool)]
             };
             let body = json!({"Name": a.name, "Driver": a.driver, "Internal": a.internal, "Attachable": a.attachable,
-                "IPAM": {"Driver": "default", "Config": config}, "Options": kv(&a.opts)?, "Labels": kv(&a.labels)?});
+                "IPAM": {"Driver": "default", "Config": config}, "Options": crate::output::key_values(&a.opts)?, "Labels": crate::output::key_values(&a.labels)?});
             let v: Value = client.post_json("/networks/create", &body).await?;
             println!("{}", v["Id"].as_str().unwrap_or_default());
             Ok(())
@@ -174,15 +162,7 @@ pub async fn run(client: &Client, cmd: NetworkCmd) -> Result {
                         .await?,
                 );
             }
-            match format.as_deref().filter(|f| !f.is_empty() && *f != "json") {
-                Some(_) => out
-                    .iter()
-                    .try_for_each(|v| crate::system::print_one(v, format.as_deref())),
-                None => {
-                    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-                    Ok(())
-                }
-            }
+            crate::system::print_all(&out, format.as_deref())
         }
         NetworkCmd::Rm { names } => {
             let mut outcome = crate::output::Outcome::default();

@@ -148,6 +148,19 @@ pub fn header_for(field: &str, special: &[(&str, &str)]) -> String {
     out
 }
 
+/// `--opt k=v` / `--label k=v` lists as a JSON object (a bare `k` is `k=""`).
+pub fn key_values(list: &[String]) -> crate::Result<serde_json::Map<String, Value>> {
+    list.iter()
+        .map(|o| {
+            let (k, v) = o.split_once('=').unwrap_or((o, ""));
+            if k.is_empty() {
+                return Err(CliError::Usage(format!("invalid key=value: {o:?}")));
+            }
+            Ok((k.to_string(), Value::String(v.to_string())))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

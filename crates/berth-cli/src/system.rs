@@ -64,6 +64,20 @@ pub struct InspectArgs {
     pub names: Vec<String>,
 }
 
+/// Prints inspected objects: each with a template, or all as one JSON array.
+pub fn print_all(out: &[Value], format: Option<&str>) -> Result {
+    match format.filter(|f| !f.is_empty() && *f != "json") {
+        Some(_) => out.iter().try_for_each(|v| print_one(v, format)),
+        None => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(out).map_err(|e| CliError::Usage(e.to_string()))?
+            );
+            Ok(())
+        }
+    }
+}
+
 /// Prints a single object with a template, or as JSON.
 pub fn print_one(v: &Value, format: Option<&str>) -> Result {
     match format.filter(|f| !f.is_empty() && *f != "json") {
@@ -357,20 +371,6 @@ pub async fn inspect(client: &Client, a: InspectArgs) -> Result {
             }
         }
     }
-    match a
-        .format
-        .as_deref()
-        .filter(|f| !f.is_empty() && *f != "json")
-    {
-        Some(_) => {
-            for v in &out {
-                print_one(v, a.format.as_deref())?;
-            }
-        }
-        None => println!(
-            "{}",
-            serde_json::to_string_pretty(&out).map_err(|e| CliError::Usage(e.to_string()))?
-        ),
-    }
+    print_all(&out, a.format.as_deref())?;
     failed.map_or(Ok(()), Err)
 }

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::containers::{confirm, filters_json};
 use crate::output::{header_for, print_rows};
-use crate::{CliError, Result};
+use crate::Result;
 
 #[derive(Subcommand, Debug)]
 pub enum VolumeCmd {
@@ -70,22 +70,10 @@ pub struct LsArgs {
     format: Option<String>,
 }
 
-fn kv(list: &[String]) -> Result<serde_json::Map<String, Value>> {
-    list.iter()
-        .map(|o| {
-            let (k, v) = o.split_once('=').unwrap_or((o, ""));
-            if k.is_empty() {
-                return Err(CliError::Usage(format!("invalid key=value: {o:?}")));
-            }
-            Ok((k.to_string(), json!(v)))
-        })
-        .collect()
-}
-
 pub async fn run(client: &Client, cmd: VolumeCmd) -> Result {
     match cmd {
         VolumeCmd::Create(a) => {
-            let body = json!({"Name": a.name.unwrap_or_default(), "Driver": a.driver, "DriverOpts": kv(&a.opts)?, "Labels": kv(&a.labels)?});
+            let body = json!({"Name": a.name.unwrap_or_default(), "Driver": a.driver, "DriverOpts": crate::output::key_values(&a.opts)?, "Labels": crate::output::key_values(&a.labels)?});
             let v: Value = client.post_json("/volumes/create", &body).await?;
             println!("{}", v["Name"].as_str().unwrap_or_default());
             Ok(())
@@ -117,15 +105,7 @@ pub async fn run(client: &Client, cmd: VolumeCmd) -> Result {
                         .await?,
                 );
             }
-            match format.as_deref().filter(|f| !f.is_empty() && *f != "json") {
-                Some(_) => out
-                    .iter()
-                    .try_for_each(|v| crate::system::print_one(v, format.as_deref())),
-                None => {
-                    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-                    Ok(())
-                }
-            }
+            crate::system::print_all(&out, format.as_deref())
         }
         VolumeCmd::Rm { force, names } => {
             let mut outcome = crate::output::Outcome::default();
