@@ -3,13 +3,19 @@
 #   1. `berth run --rm busybox true` end to end (CLI -> daemon -> container -> exit -> removal)
 #      against the same busybox bundle under bare `runc run`;
 #   2. berthd's idle memory;
-#   3. memory added per running container (supervisor and daemon bookkeeping).
+#   3. memory added per running container (supervisor and daemon bookkeeping);
+#   4. exec, cp and commit against runc exec and tar;
+#   5. networking: what the default bridge adds to `run --rm` against `--network none`,
+#      and iperf3 throughput through a published port against straight to the
+#      container's address (loopback and Berth's own bridge only).
 # Prints medians and ratios and rewrites docs/benchmarks.md. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 berth_install_deps
-command -v hyperfine >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null; }
+for tool in hyperfine iperf3; do
+    command -v "$tool" >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null; }
+done
 RUNS="${RUNS:-40}"
 CONTAINERS="${CONTAINERS:-10}"
 
@@ -24,6 +30,8 @@ cleanup() {
         kill "$BERTHD_PID" 2>/dev/null || true
         wait "$BERTHD_PID" 2>/dev/null || true
     fi
+    ip link del berthbench0 2>/dev/null || true
+    nft delete table ip berth_bench 2>/dev/null || true
     { grep -o " $WORK[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
     for c in /sys/fs/cgroup/*/berth-bench /sys/fs/cgroup/berth-bench; do rmdir "$c" 2>/dev/null || true; done
     rm -rf "$WORK"
@@ -31,7 +39,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo '{"cgroup-parent": "berth-bench"}' >"$WORK/daemon.json"
+# Its own bridge and nftables table, so a berthd already running here is not touched.
+echo '{"cgroup-parent": "berth-bench", "bridge": "berthbench0", "nftables-table": "berth_bench"}' >"$WORK/daemon.json"
 "$BIN/berthd" -H "unix://$SOCK" --data-root "$WORK/data" --exec-root "$WORK/exec" --config-file "$WORK/daemon.json" --log-level warn 2>"$WORK/berthd.log" &
 BERTHD_PID=$!
 for _ in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
@@ -106,6 +115,24 @@ hyperfine --style basic --warmup 1 --runs "${CP_RUNS:-5}" --export-json "$WORK/c
     -n "berth commit (100 MB of changes)" "${B[*]} commit $CM_ID bench-commit:latest" >&2
 "${B[@]}" rm -f "$CM_ID" >/dev/null
 
+# Networking. What the default bridge (veth, address, rules, /etc/hosts) adds to a
+# whole `run --rm`, against no network, in the same hyperfine run.
+hyperfine --style basic --warmup 3 --runs "$RUNS" --export-json "$WORK/net.json" \
+    -n "berth run --rm --network none busybox true" "${B[*]} run --rm --network none busybox true" \
+    -n "berth run --rm busybox true (default bridge)" "${B[*]} run --rm busybox true" >&2
+# iperf3 through a published port on 127.0.0.1 (DNAT in Berth's table) against straight
+# to the container's address on the bridge. The server is the host's iperf3, bind-mounted.
+IPERF_ID=$("${B[@]}" run -d -p 127.0.0.1::5201 -v /usr:/usr:ro -v /lib:/lib:ro -v /lib64:/lib64:ro busybox /usr/bin/iperf3 -s)
+IPERF_PUBLISHED=$("${B[@]}" port "$IPERF_ID" 5201)
+IPERF_IP=$("${B[@]}" inspect -f '{{.NetworkSettings.IPAddress}}' "$IPERF_ID")
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/$IPERF_IP/5201") 2>/dev/null && break; sleep 0.1; done
+IPERF_SECONDS="${IPERF_SECONDS:-5}"
+for i in 1 2 3; do
+    iperf3 -c "$IPERF_IP" -p 5201 -t "$IPERF_SECONDS" -J >"$WORK/iperf-direct-$i.json"
+    iperf3 -c "${IPERF_PUBLISHED%:*}" -p "${IPERF_PUBLISHED##*:}" -t "$IPERF_SECONDS" -J >"$WORK/iperf-published-$i.json"
+done
+"${B[@]}" rm -f "$IPERF_ID" >/dev/null
+
 # Memory per running container: supervisors' PSS plus what berthd grew by.
 BEFORE_KB=$(awk '/^Pss:/ {print $2}' /proc/$BERTHD_PID/smaps_rollup)
 for i in $(seq 1 "$CONTAINERS"); do "${B[@]}" run -d busybox sleep 1000 >/dev/null; done
@@ -118,12 +145,12 @@ for pid in $(ps -eo pid,args | awk -v w="$WORK" 'index($2, "berth-shim") && inde
     SHIM_RSS_KB=$((SHIM_RSS_KB + $(awk '/^VmRSS/ {print $2}' /proc/$pid/status)))
 done
 
-python3 - "$WORK/run.json" "$WORK/exec.json" "$WORK/cp.json" "$WORK/commit.json" "$CP_MB" "$IDLE_RSS_KB" "$IDLE_PSS_KB" "$BEFORE_KB" "$AFTER_KB" "$SHIM_KB" "$SHIM_RSS_KB" "$CONTAINERS" "$RUNS" <<'PY'
+python3 - "$WORK" "$CP_MB" "$IDLE_RSS_KB" "$IDLE_PSS_KB" "$BEFORE_KB" "$AFTER_KB" "$SHIM_KB" "$SHIM_RSS_KB" "$CONTAINERS" "$RUNS" "$IPERF_SECONDS" <<'PY'
 import json, sys, statistics, datetime, platform, subprocess
-run, exe, cpj, cmj, cp_mb, idle_rss, idle_pss, before, after, shim_pss, shim_rss, n, runs = sys.argv[1:]
-res = {r["command"]: r for r in json.load(open(run))["results"]}
-for f in (exe, cpj, cmj):
-    res.update({r["command"]: r for r in json.load(open(f))["results"]})
+work, cp_mb, idle_rss, idle_pss, before, after, shim_pss, shim_rss, n, runs, iperf_seconds = sys.argv[1:]
+res = {}
+for f in ("run", "exec", "cp", "commit", "net"):
+    res.update({r["command"]: r for r in json.load(open(f"{work}/{f}.json"))["results"]})
 med = lambda k: statistics.median(res[k]["times"]) * 1000
 tar_ref, cp_in, cp_out = med("tar | tar (reference)"), med("berth cp into a container"), med("berth cp out of a container")
 tar_commit, commit = med("tar of the 100 MB of changes (reference)"), med("berth commit (100 MB of changes)")
@@ -133,6 +160,10 @@ berth = statistics.median(res["berth run --rm busybox true"]["times"]) * 1000
 runc = statistics.median(res["runc run (same bundle)"]["times"]) * 1000
 n = int(n)
 per_container_kb = (int(shim_pss) + (int(after) - int(before))) / n
+no_net, bridge = med("berth run --rm --network none busybox true"), med("berth run --rm busybox true (default bridge)")
+gbps = lambda kind: statistics.median(
+    json.load(open(f"{work}/iperf-{kind}-{i}.json"))["end"]["sum_received"]["bits_per_second"] / 1e9 for i in (1, 2, 3))
+direct, published = gbps("direct"), gbps("published")
 runc_version = subprocess.run(["runc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
 rows = [
     ("`berth run --rm busybox true`, median", f"{berth:.1f} ms", "≤ 40 ms"),
@@ -144,6 +175,8 @@ rows = [
     (f"`berth cp` {cp_mb} MB into a container / tar \\| tar, throughput", f"{tar_ref / cp_in * 100:.0f}% ({cp_in:.0f} ms vs {tar_ref:.0f} ms)", "≥ 70%"),
     (f"`berth cp` {cp_mb} MB out of a container / tar \\| tar, throughput", f"{tar_ref / cp_out * 100:.0f}% ({cp_out:.0f} ms vs {tar_ref:.0f} ms)", "≥ 70%"),
     ("`berth commit` of 100 MB of changes / tar of them", f"{commit / tar_commit:.2f}× ({commit:.0f} ms vs {tar_commit:.0f} ms)", "≤ 2×"),
+    ("`berth run --rm` on the default bridge − with `--network none`, medians", f"{bridge - no_net:+.1f} ms ({bridge:.1f} vs {no_net:.1f} ms)", "≤ 10 ms"),
+    ("iperf3 through a published port / straight to the container", f"{published / direct * 100:.0f}% ({published:.1f} vs {direct:.1f} Gbit/s)", "≥ 80%"),
     ("berthd idle RSS (PSS)", f"{int(idle_rss) / 1024:.1f} MiB ({int(idle_pss) / 1024:.1f} MiB)", "≤ 15 MiB"),
     (f"memory added per running container ({n} running)", f"{per_container_kb / 1024:.2f} MiB PSS", "≤ 2 MiB"),
     ("  of which berth-shim (PSS / RSS each)", f"{int(shim_pss) / n / 1024:.2f} / {int(shim_rss) / n / 1024:.2f} MiB", ""),
@@ -172,6 +205,13 @@ out += [
     "Memory per container is proportional set size (PSS), so the pages of the `berth-shim`",
     "binary shared by all supervisors count once overall, not once per container; RSS counts",
     "them in full for each.",
+    "",
+    "Networking: the bridge figure is the difference of two medians from one hyperfine run",
+    "(veth pair made inside the container's namespace, address, nftables rules rebuilt, and",
+    f"all of it removed again). iperf3 runs 3 times each way ({iperf_seconds} s each) against the",
+    "host's iperf3 server bind-mounted into a busybox container; \"published\" goes to 127.0.0.1",
+    "and a published port (DNAT in Berth's table, no userland proxy), \"straight\" to the",
+    "container's address on the bridge. Both stay on this host.",
 ]
 open("docs/benchmarks.md", "w").write("\n".join(out) + "\n")
 print("\n".join(out))

@@ -58,6 +58,12 @@ pub enum ContainerCmd {
     Events(EventsArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff { container: String },
+    /// List port mappings or a specific mapping for the container
+    Port {
+        container: String,
+        /// PRIVATE_PORT[/PROTO]
+        private_port: Option<String>,
+    },
     /// Export a container's filesystem as a tar archive
     Export {
         /// Write to a file, instead of STDOUT
@@ -485,6 +491,10 @@ pub async fn run(client: &Client, cmd: ContainerCmd) -> Result {
             }
             Ok(())
         }
+        ContainerCmd::Port {
+            container,
+            private_port,
+        } => port(client, &container, private_port.as_deref()).await,
         ContainerCmd::Export { output, container } => {
             crate::images::download(
                 client,
@@ -742,6 +752,55 @@ async fn attach(client: &Client, a: AttachArgs) -> Result {
         0 => Ok(()),
         c => Err(CliError::Exit(c as i32)),
     }
+}
+
+/// `docker port`: every published mapping as `80/tcp -> 0.0.0.0:8080`, or
+/// only the host addresses of one container port.
+async fn port(client: &Client, container: &str, private: Option<&str>) -> Result {
+    let c: Value = client
+        .get_json(&format!("/containers/{}/json", enc(container)))
+        .await?;
+    let ports = c["NetworkSettings"]["Ports"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let wanted = private.map(|p| {
+        if p.contains('/') {
+            p.to_string()
+        } else {
+            format!("{p}/tcp")
+        }
+    });
+    let mut lines = Vec::new();
+    for (key, bindings) in &ports {
+        if wanted.as_ref().is_some_and(|w| w != key) {
+            continue;
+        }
+        for b in bindings.as_array().into_iter().flatten() {
+            let host = format!(
+                "{}:{}",
+                b["HostIp"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or("0.0.0.0"),
+                b["HostPort"].as_str().unwrap_or_default()
+            );
+            lines.push(match wanted {
+                Some(_) => host,
+                None => format!("{key} -> {host}"),
+            });
+        }
+    }
+    if let (Some(w), true) = (&wanted, lines.is_empty()) {
+        return Err(CliError::Usage(format!(
+            "No public port '{w}' published for {container}"
+        )));
+    }
+    lines.sort();
+    for l in lines {
+        println!("{l}");
+    }
+    Ok(())
 }
 
 async fn ps(client: &Client, a: PsArgs) -> Result {

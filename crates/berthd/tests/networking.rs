@@ -60,6 +60,18 @@ fn published_ports_tcp_udp_and_the_default_bridge() {
     eventually("httpd answers on the published port", 10, || {
         curl(&format!("http://127.0.0.1:{port}/")).is_some_and(|b| b.contains("hello-from-web"))
     });
+    // `berth port` prints what `docker port` prints, with or without the private port.
+    assert_eq!(stdout(&d.berth(&["port", "web", "80"])), ports);
+    let all = stdout(&d.docker(&["port", "web"]));
+    assert_eq!(stdout(&d.berth(&["port", "web"])), all);
+    assert!(all.contains(&format!("80/tcp -> {any}")), "{all}");
+    let o = d.berth(&["port", "web", "81"]);
+    assert_ne!(code(&o), 0);
+    assert!(
+        stderr(&o).contains("No public port '81/tcp'"),
+        "{}",
+        stderr(&o)
+    );
     let lo = lines.iter().find(|l| l.starts_with("127.0.0.1:")).unwrap();
     assert!(curl(&format!("http://{lo}/"))
         .unwrap()
@@ -171,6 +183,9 @@ fn user_networks_dns_isolation_connect_and_cleanup() {
     assert!(stderr(&o).contains("overlaps"), "{}", stderr(&o));
     assert!(stderr(&d.docker(&["network", "create", "front"])).contains("already exists"));
     assert!(stderr(&d.docker(&["network", "rm", "bridge"])).contains("pre-defined"));
+    // Legacy links are refused, not ignored.
+    let o = d.docker(&["run", "--rm", "--link", "front:f", "busybox", "true"]);
+    assert!(stderr(&o).contains("legacy links"), "{}", stderr(&o));
     let ls = stdout(&d.docker(&[
         "network",
         "ls",

@@ -43,6 +43,9 @@ fn refuse_unsupported(h: &HostConfig) -> Result<()> {
     };
     let unsupported = if non_empty("Devices") {
         Some("adding devices")
+    } else if non_empty("Links") {
+        // User networks resolve names through the embedded DNS, as Docker advises.
+        Some("legacy links (--link)")
     } else {
         None
     };
