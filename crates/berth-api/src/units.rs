@@ -40,9 +40,43 @@ pub fn human_duration(d: Duration) -> String {
     format!("{} years", hours / 24 / 365)
 }
 
+/// Go's `time.ParseDuration` ("1m30s", "500ms") in seconds, as docker's flags take them.
+pub fn go_duration(s: &str) -> Option<f64> {
+    let mut total = 0.0;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let n: f64 = num.parse().ok()?;
+        num.clear();
+        total += match c {
+            'h' => n * 3600.0,
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                n / 1000.0
+            }
+            'm' => n * 60.0,
+            's' => n,
+            _ => return None,
+        };
+    }
+    num.is_empty().then_some(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(go_duration("10m"), Some(600.0));
+        assert_eq!(go_duration("1h30m"), Some(5400.0));
+        assert_eq!(go_duration("500ms"), Some(0.5));
+        assert_eq!(go_duration("5x"), None);
+    }
 
     #[test]
     fn like_go() {

@@ -881,35 +881,10 @@ fn time_arg(s: &str) -> Result<String> {
     if s.parse::<f64>().is_ok() {
         return Ok(s.to_string());
     }
-    let secs = go_duration(s)
+    let secs = berth_api::units::go_duration(s)
         .ok_or_else(|| CliError::Usage(format!("invalid value for \"since\": {s}")))?;
     let t = chrono::Utc::now().timestamp_micros() as f64 / 1e6 - secs;
     Ok(format!("{t:.6}"))
-}
-
-pub fn go_duration(s: &str) -> Option<f64> {
-    let mut total = 0.0;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let n: f64 = num.parse().ok()?;
-        num.clear();
-        total += match c {
-            'h' => n * 3600.0,
-            'm' if chars.peek() == Some(&'s') => {
-                chars.next();
-                n / 1000.0
-            }
-            'm' => n * 60.0,
-            's' => n,
-            _ => return None,
-        };
-    }
-    num.is_empty().then_some(total)
 }
 
 async fn logs(client: &Client, a: LogsArgs) -> Result {
@@ -1165,11 +1140,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(go_duration("10m"), Some(600.0));
-        assert_eq!(go_duration("1h30m"), Some(5400.0));
-        assert_eq!(go_duration("500ms"), Some(0.5));
-        assert_eq!(go_duration("5x"), None);
+    fn filters() {
         assert!(filters_json(&["status=running".into()]).is_ok());
         assert!(filters_json(&["bad".into()]).is_err());
     }

@@ -484,7 +484,7 @@ fn health_config(a: &CreateArgs) -> Result<Option<berth_api::types::HealthConfig
     let dur = |v: &Option<String>, what: &str| -> Result<i64> {
         match v {
             None => Ok(0),
-            Some(s) => crate::containers::go_duration(s)
+            Some(s) => berth_api::units::go_duration(s)
                 .map(|secs| (secs * 1e9) as i64)
                 .ok_or_else(|| usage(format!("invalid argument {s:?} for \"--{what}\" flag"))),
         }

@@ -50,7 +50,12 @@ impl Engine {
         }
         ImageSummary {
             id: rec.id.to_string(),
-            parent_id: String::new(),
+            parent_id: self
+                .images
+                .parent_of(rec.id.as_str())
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
             repo_tags,
             repo_digests: vec![],
             created: rec.created,
@@ -78,7 +83,6 @@ impl Engine {
         filters: &Filters,
         shared_size: bool,
     ) -> Result<Vec<ImageSummary>> {
-        let _ = all; // Berth keeps no intermediate images, so `all` lists the same set.
         filters.only(&["dangling", "reference", "label", "before", "since", "until"])?;
         let dangling = match filters.get("dangling").first().map(String::as_str) {
             None => None,
@@ -113,6 +117,10 @@ impl Engine {
             .transpose()?;
         let mut out = Vec::new();
         for rec in self.images.list().map_err(ApiError::from)? {
+            // Build steps' images show only with -a, as docker's intermediate images do.
+            if !all && self.images.is_intermediate(&rec).map_err(ApiError::from)? {
+                continue;
+            }
             if dangling.is_some_and(|d| d != rec.tags.is_empty()) {
                 continue;
             }
@@ -146,7 +154,11 @@ impl Engine {
             id: rec.id.to_string(),
             repo_tags: rec.familiar_tags(),
             repo_digests: vec![],
-            parent: String::new(),
+            parent: self
+                .images
+                .parent_of(rec.id.as_str())
+                .map_err(ApiError::from)?
+                .unwrap_or_default(),
             comment: c
                 .history
                 .last()

@@ -3,6 +3,7 @@
 //! A plain library: `berthd` adapts HTTP to it, tests can drive it in-process.
 //! Errors are `berth_api::ApiError`s: the engine decides what is a 404 or a 409.
 
+pub mod build;
 pub mod changes;
 pub mod config;
 pub mod containers;

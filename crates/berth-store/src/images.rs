@@ -357,23 +357,21 @@ impl ImageStore {
             .ok_or_else(|| StoreError::NotFound(id.to_string()))
     }
 
-    /// `docker commit`: the base image's layers plus one new layer (an
-    /// uncompressed tar of the container's changes), under `config`.
+    /// `docker commit` and build steps: the base layers plus, if given, one
+    /// new layer (an uncompressed tar of a container's changes), under `config`.
     pub fn commit(
         &self,
-        base: &ImageRecord,
-        layer: impl Read,
+        base_layers: &[Digest],
+        layer: Option<&mut dyn Read>,
         mut config: ImageConfigFile,
         tag: Option<&ImageRef>,
     ) -> Result<ImageRecord> {
         let mut undo = Undo::default();
         let r = (|| {
-            let new = self.snapshots.ingest(&self.blobs, layer, None)?;
-            undo.record(&new);
             let mut layers = Vec::new();
             {
                 let conn = self.db.lock();
-                for d in &base.layers {
+                for d in base_layers {
                     let (tar_size, content_size): (i64, i64) = conn.query_row(
                         "SELECT tar_size, content_size FROM layers WHERE diff_id = ?1",
                         params![d.as_str()],
@@ -388,12 +386,12 @@ impl ImageStore {
                     });
                 }
             }
-            config.rootfs.diff_ids = layers
-                .iter()
-                .map(|l| l.diff_id.to_string())
-                .chain(std::iter::once(new.diff_id.to_string()))
-                .collect();
-            layers.push(new);
+            if let Some(layer) = layer {
+                let new = self.snapshots.ingest(&self.blobs, layer, None)?;
+                undo.record(&new);
+                layers.push(new);
+            }
+            config.rootfs.diff_ids = layers.iter().map(|l| l.diff_id.to_string()).collect();
             let raw =
                 serde_json::to_vec(&config).map_err(|e| StoreError::Invalid(e.to_string()))?;
             self.commit_image(
@@ -407,6 +405,86 @@ impl ImageStore {
             undo.run(self);
         }
         r
+    }
+
+    // ---- the build cache ----
+
+    /// Records that the build step `key` made `image` from `parent` ("" for scratch).
+    pub fn cache_put(&self, image: &Digest, parent: &str, key: &str) -> Result<()> {
+        self.db.lock().execute(
+            "INSERT OR REPLACE INTO build_cache (image_id, parent, key) VALUES (?1, ?2, ?3)",
+            params![image.as_str(), parent, key],
+        )?;
+        Ok(())
+    }
+
+    /// The image an earlier build step `key` made from `parent`.
+    pub fn cache_get(&self, parent: &str, key: &str) -> Result<Option<ImageRecord>> {
+        let id: Option<String> = self
+            .db
+            .lock()
+            .query_row(
+                "SELECT image_id FROM build_cache WHERE parent = ?1 AND key = ?2",
+                params![parent, key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match id {
+            Some(id) => self.record_by_id(&id),
+            None => Ok(None),
+        }
+    }
+
+    /// The image a build step started from (Docker's `Parent`).
+    pub fn parent_of(&self, id: &str) -> Result<Option<String>> {
+        Ok(self
+            .db
+            .lock()
+            .query_row(
+                "SELECT parent FROM build_cache WHERE image_id = ?1 AND parent != ''",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// An untagged image other build steps started from: Docker's intermediate
+    /// image, listed only with `docker images -a`.
+    pub fn is_intermediate(&self, rec: &ImageRecord) -> Result<bool> {
+        if !rec.tags.is_empty() {
+            return Ok(false);
+        }
+        Ok(self.db.lock().query_row(
+            "SELECT COUNT(*) > 0 FROM build_cache WHERE parent = ?1",
+            params![rec.id.as_str()],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// `POST /build/prune`: forgets every cached step and deletes the
+    /// untagged step images nothing uses. Returns the deleted IDs and bytes freed.
+    pub fn prune_build_cache(&self, users: ImageUsers) -> Result<(Vec<String>, i64)> {
+        let before = self.layers_size()?;
+        let ids: Vec<String> = {
+            let conn = self.db.lock();
+            let mut st = conn.prepare(
+                "SELECT image_id FROM build_cache WHERE image_id NOT IN (SELECT image_id FROM tags)",
+            )?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut deleted = Vec::new();
+        for id in ids {
+            if users(&id).is_some() {
+                continue;
+            }
+            if let Some(rec) = self.record_by_id(&id)? {
+                self.delete_image(&rec)?;
+                deleted.push(id);
+            }
+        }
+        self.db.lock().execute("DELETE FROM build_cache", [])?;
+        Ok((deleted, before - self.layers_size()?))
     }
 
     /// `POST /images/create?fromSrc=-`: one rootfs tar becomes a one-layer image.
@@ -774,11 +852,27 @@ impl ImageStore {
                 return Ok(out);
             }
         }
+        let mut parent = self.parent_of(rec.id.as_str())?;
         self.delete_image(&rec)?;
         out.push(ImageDeleteItem {
             untagged: None,
             deleted: Some(rec.id.to_string()),
         });
+        // The build steps below it go too, while no tag, container or other step needs them.
+        while let Some(p) = parent {
+            let Some(prec) = self.record_by_id(&p)? else {
+                break;
+            };
+            if !prec.tags.is_empty() || self.is_intermediate(&prec)? || users(&p).is_some() {
+                break;
+            }
+            parent = self.parent_of(&p)?;
+            self.delete_image(&prec)?;
+            out.push(ImageDeleteItem {
+                untagged: None,
+                deleted: Some(p),
+            });
+        }
         Ok(out)
     }
 
@@ -822,7 +916,11 @@ impl ImageStore {
         let mut reclaimed = 0;
         let before = self.layers_size()?;
         for rec in self.list()? {
-            if (!all && !rec.tags.is_empty()) || users(rec.id.as_str()).is_some() || !keep(&rec) {
+            if (!all && !rec.tags.is_empty())
+                || users(rec.id.as_str()).is_some()
+                || !keep(&rec)
+                || self.is_intermediate(&rec)?
+            {
                 continue;
             }
             for t in &rec.tags {

@@ -42,6 +42,14 @@ CREATE TABLE IF NOT EXISTS networks (
     name TEXT NOT NULL UNIQUE,
     doc TEXT NOT NULL
 );
+-- Docker's legacy build cache: each build step's image, made from `parent`
+-- (an image ID, or "" for scratch) by the step whose cache key is `key`.
+CREATE TABLE IF NOT EXISTS build_cache (
+    image_id TEXT PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+    parent TEXT NOT NULL,
+    key TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS build_cache_step ON build_cache (parent, key);
 CREATE TABLE IF NOT EXISTS containers (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,

@@ -38,6 +38,26 @@ pub fn mount_overlay(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Pat
     })
 }
 
+/// A read-only view of several layers (no upper dir; overlayfs needs two lowers at least).
+pub fn mount_overlay_ro(lowers: &[PathBuf], target: &Path) -> Result<()> {
+    let lower = lowers
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":");
+    mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        MsFlags::MS_RDONLY,
+        Some(format!("lowerdir={lower}").as_str()),
+    )
+    .map_err(|e| StoreError::Io {
+        context: format!("mount overlay on {}", target.display()),
+        source: e.into(),
+    })
+}
+
 pub fn is_mounted(target: &Path) -> bool {
     let t = target.display().to_string();
     std::fs::read_to_string("/proc/self/mountinfo")

@@ -14,7 +14,7 @@ use berth_api::ApiError;
 use berth_engine::Engine;
 use tracing::Instrument;
 
-use crate::handlers::{containers, events, exec, images, networks, system, volumes};
+use crate::handlers::{build, containers, events, exec, images, networks, system, volumes};
 
 /// An `ApiError` on its way out as `{"message": ...}` with its status.
 pub struct HttpError(pub ApiError);
@@ -77,6 +77,8 @@ fn with_headers(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert("api-version", HeaderValue::from_static(API_VERSION));
     h.insert("docker-experimental", HeaderValue::from_static("false"));
+    // The legacy builder's protocol (POST /build with a tar): BuildKit sessions are not served.
+    h.insert("builder-version", HeaderValue::from_static("1"));
     h.insert("ostype", HeaderValue::from_static("linux"));
     h.insert(
         "server",
@@ -149,6 +151,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/exec/{id}/resize", post(exec::resize))
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/containers/{id}", delete(containers::remove))
+        .route("/build", post(build::build))
+        .route("/build/prune", post(build::prune))
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))
         .route("/images/load", post(images::load))

@@ -7,9 +7,9 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use berth_api::types::{ContainerConfig, HistoryEntry, ImageRuntimeConfig};
+use berth_api::types::{ContainerConfig, HistoryEntry, ImageConfigFile, ImageRuntimeConfig};
 use berth_api::{ApiError, ImageRef};
-use berth_store::overlay;
+use berth_store::{overlay, Digest, ImageRecord, ImageStore};
 use serde_json::{json, Value};
 
 use super::record::ContainerRecord;
@@ -260,19 +260,7 @@ impl Engine {
         let skip = Self::mount_destinations(&r);
         let images = self.images.clone();
         let result = crate::blocking(move || {
-            // The layer tar streams through a pipe straight into the store's ingest.
-            let (reader, writer) =
-                std::io::pipe().map_err(|e| ApiError::internal(e.to_string()))?;
-            let packer = std::thread::spawn(move || write_layer(&upper, &skip, writer));
-            let stored = images
-                .commit(&base, reader, cfg, target.as_ref())
-                .map_err(ApiError::from);
-            let packed = packer
-                .join()
-                .map_err(|_| ApiError::internal("commit: layer writer failed"))?;
-            let rec = stored?;
-            packed?;
-            Ok(rec)
+            commit_upper(&images, &base.layers, upper, skip, cfg, target.as_ref())
         })
         .await;
         if paused_here {
@@ -289,6 +277,29 @@ impl Engine {
         );
         Ok(rec.id.to_string())
     }
+}
+
+/// A new image from `base_layers` plus the changes in an overlay upper dir.
+/// The layer tar streams through a pipe straight into the store's ingest.
+pub(crate) fn commit_upper(
+    images: &ImageStore,
+    base_layers: &[Digest],
+    upper: PathBuf,
+    skip: Vec<String>,
+    config: ImageConfigFile,
+    tag: Option<&ImageRef>,
+) -> Result<ImageRecord> {
+    let (mut reader, writer) = std::io::pipe().map_err(|e| ApiError::internal(e.to_string()))?;
+    let packer = std::thread::spawn(move || write_layer(&upper, &skip, writer));
+    let stored = images
+        .commit(base_layers, Some(&mut reader), config, tag)
+        .map_err(ApiError::from);
+    let packed = packer
+        .join()
+        .map_err(|_| ApiError::internal("commit: layer writer failed"))?;
+    let rec = stored?;
+    packed?;
+    Ok(rec)
 }
 
 fn h_running(engine: &Engine, id: &str) -> bool {

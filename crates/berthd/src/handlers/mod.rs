@@ -1,5 +1,6 @@
 //! Thin adaptors from Engine API requests to `berth-engine` calls.
 
+pub mod build;
 pub mod containers;
 pub mod events;
 pub mod exec;

@@ -1,0 +1,970 @@
+//! Runs a parsed Dockerfile against a [`Backend`] (the engine): the stages the
+//! target needs, in dependency order and independent ones in parallel; each
+//! step looked up in the build cache by its parent image and a key that
+//! covers the instruction, its variables and, for COPY/ADD, its sources' content.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+use berth_api::types::{HealthConfig, HistoryEntry, ImageConfigFile, ImageRuntimeConfig, RootFs};
+use sha2::{Digest, Sha256};
+
+use crate::context::{
+    archive_kind, copy_tree, make_dirs, parse_chmod, parse_chown, scoped_path, sources_digest,
+    unpack_archive, Attrs, Found, SourceTree,
+};
+use crate::dockerfile::{self, CommandForm, CopyOp, Dockerfile, HealthOp, Op, Source, Stage, Step};
+use crate::error::{BuildError, Result};
+use crate::ignore::{clean, Ignore};
+use crate::words::{Lexer, Vars};
+
+/// An image as a build step sees it. `id` is empty for `scratch`.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub id: String,
+    pub config: ImageConfigFile,
+}
+
+impl Image {
+    pub fn short_id(&self) -> &str {
+        let hex = self.id.strip_prefix("sha256:").unwrap_or(&self.id);
+        &hex[..hex.len().min(12)]
+    }
+}
+
+/// What a RUN step executes.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub argv: Vec<String>,
+    /// The image's ENV plus the build arguments in scope.
+    pub env: Vec<String>,
+    pub user: String,
+    pub workdir: String,
+    /// `RUN --network=…`; the build's own network mode otherwise.
+    pub network: Option<String>,
+}
+
+/// Where progress text goes (Docker's `{"stream": …}` lines).
+pub trait Output: Sync {
+    fn text(&self, s: &str);
+}
+
+/// What the engine does for a build. Every method that makes an image also
+/// records it in the build cache under (`parent`, `key`).
+pub trait Backend: Sync {
+    /// A FROM image (pulling is the registry's business).
+    fn image(&self, name: &str, platform: Option<&str>) -> Result<Image>;
+    /// The image an earlier build made from `parent` with the step `key`.
+    fn cached(&self, parent: &Image, key: &str) -> Option<Image>;
+    /// Runs `spec` in a container from `parent` (output to `out`) and commits its changes under `config`.
+    fn run(
+        &self,
+        parent: &Image,
+        spec: &RunSpec,
+        config: ImageConfigFile,
+        key: &str,
+        out: &dyn Output,
+    ) -> Result<Image>;
+    /// Mounts `parent`'s files writable for `f` and commits what it changed under `config`.
+    fn change_fs(
+        &self,
+        parent: &Image,
+        config: ImageConfigFile,
+        key: &str,
+        f: &mut dyn FnMut(&Path) -> Result<()>,
+    ) -> Result<Image>;
+    /// A new image with `parent`'s layers and `config`.
+    fn commit_config(&self, parent: &Image, config: ImageConfigFile, key: &str) -> Result<Image>;
+    /// Lets `f` read `image`'s files (COPY --from).
+    fn read_fs(&self, image: &Image, f: &mut dyn FnMut(&Path) -> Result<()>) -> Result<()>;
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub build_args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    pub no_cache: bool,
+    /// `--label`: set on the final image.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Build arguments every Dockerfile may use without declaring them (kept out of history).
+const PROXY_ARGS: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
+
+struct Build<'a> {
+    df: Dockerfile,
+    context: &'a Path,
+    ignore: Option<Ignore>,
+    opts: &'a Options,
+    backend: &'a dyn Backend,
+    out: &'a dyn Output,
+    lexer: Lexer,
+    /// Stage index → the stages it needs first.
+    deps: Vec<Vec<usize>>,
+    /// Step numbers: the first number of each needed stage, and the total.
+    first_number: Vec<usize>,
+    total: usize,
+    results: Vec<OnceLock<Result<Image>>>,
+    used_args: Mutex<BTreeSet<String>>,
+}
+
+/// A stage being built.
+struct State {
+    image: Image,
+    /// ARGs declared in this stage, with their values (None: declared, unset).
+    args: BTreeMap<String, Option<String>>,
+    cmd_set: bool,
+}
+
+impl State {
+    fn cfg(&self) -> &ImageRuntimeConfig {
+        &self.image.config.config
+    }
+
+    fn env_map(&self) -> BTreeMap<String, String> {
+        self.cfg()
+            .env
+            .iter()
+            .flatten()
+            .filter_map(|e| {
+                e.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
+            .collect()
+    }
+
+    /// What `$name` means in this step: ARGs, overridden by ENV.
+    fn vars(&self) -> Vars {
+        let mut v: Vars = self
+            .args
+            .iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+            .collect();
+        v.extend(self.env_map());
+        v
+    }
+
+    fn shell(&self) -> Vec<String> {
+        self.cfg()
+            .shell
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| DEFAULT_SHELL.iter().map(|s| s.to_string()).collect())
+    }
+
+    fn argv(&self, c: &CommandForm) -> Vec<String> {
+        match c {
+            CommandForm::Exec(v) => v.clone(),
+            CommandForm::Shell(s) => {
+                let mut a = self.shell();
+                a.push(s.clone());
+                a
+            }
+        }
+    }
+}
+
+fn key_of(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update(b"\0");
+    }
+    hex::encode(h.finalize())
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+fn scratch() -> Image {
+    Image {
+        id: String::new(),
+        config: ImageConfigFile {
+            architecture: host_arch().into(),
+            os: "linux".into(),
+            rootfs: RootFs {
+                kind: "layers".into(),
+                diff_ids: Vec::new(),
+            },
+            ..Default::default()
+        },
+    }
+}
+
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+fn duration_ns(flag: &str, v: &Option<String>) -> Result<i64> {
+    match v {
+        None => Ok(0),
+        Some(s) => berth_api::units::go_duration(s)
+            .map(|secs| (secs * 1e9) as i64)
+            .ok_or_else(|| {
+                BuildError::step(format!("HEALTHCHECK: invalid duration for --{flag}: {s:?}"))
+            }),
+    }
+}
+
+fn healthcheck(h: &HealthOp) -> Result<HealthConfig> {
+    let test = match &h.test {
+        None => vec!["NONE".to_string()],
+        Some(CommandForm::Shell(s)) => vec!["CMD-SHELL".to_string(), s.clone()],
+        Some(CommandForm::Exec(v)) => std::iter::once("CMD".to_string())
+            .chain(v.iter().cloned())
+            .collect(),
+    };
+    let cfg = HealthConfig {
+        test: Some(test),
+        interval: duration_ns("interval", &h.interval)?,
+        timeout: duration_ns("timeout", &h.timeout)?,
+        start_period: duration_ns("start-period", &h.start_period)?,
+        start_interval: duration_ns("start-interval", &h.start_interval)?,
+        retries: match &h.retries {
+            None => 0,
+            Some(r) => r
+                .parse()
+                .map_err(|_| BuildError::step(format!("HEALTHCHECK: invalid --retries: {r:?}")))?,
+        },
+    };
+    for (name, v) in [
+        ("Interval", cfg.interval),
+        ("Timeout", cfg.timeout),
+        ("StartPeriod", cfg.start_period),
+    ] {
+        if v != 0 && v < 1_000_000 {
+            return Err(BuildError::step(format!(
+                "{name} in HEALTHCHECK cannot be less than 1ms"
+            )));
+        }
+    }
+    if cfg.retries < 0 {
+        return Err(BuildError::step("--retries cannot be negative"));
+    }
+    Ok(cfg)
+}
+
+/// `80` → `80/tcp`, refusing what is not a port.
+fn exposed_port(p: &str) -> Result<String> {
+    let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+    let proto = proto.to_ascii_lowercase();
+    let valid_range = |r: &str| {
+        let (a, b) = r.split_once('-').unwrap_or((r, r));
+        matches!((a.parse::<u16>(), b.parse::<u16>()), (Ok(x), Ok(y)) if x <= y)
+    };
+    if !valid_range(port) || !["tcp", "udp", "sctp"].contains(&proto.as_str()) {
+        return Err(BuildError::step(format!("Invalid containerPort: {p}")));
+    }
+    Ok(format!("{port}/{proto}"))
+}
+
+/// Runs the Dockerfile `text` with `context` on the backend; returns the target stage's image.
+pub fn build(
+    text: &str,
+    context: &Path,
+    opts: &Options,
+    backend: &dyn Backend,
+    out: &dyn Output,
+) -> Result<Image> {
+    let df = dockerfile::parse(text)?;
+    let ignore = crate::context::ignore_of(context)?;
+    let n = df.stages.len();
+    let lexer = Lexer { escape: df.escape };
+    let mut b = Build {
+        df,
+        context,
+        ignore,
+        opts,
+        backend,
+        out,
+        lexer,
+        deps: vec![Vec::new(); n],
+        first_number: vec![0; n],
+        total: 0,
+        results: (0..n).map(|_| OnceLock::new()).collect(),
+        used_args: Mutex::new(BTreeSet::new()),
+    };
+    let target = b.target()?;
+    b.plan(target)?;
+    let image = b.stage_image(target)?;
+    let image = b.apply_labels(image)?;
+    let used = b.used_args.lock().unwrap_or_else(|e| e.into_inner());
+    let unused: Vec<&String> = opts
+        .build_args
+        .keys()
+        .filter(|k| !used.contains(*k) && !PROXY_ARGS.contains(&k.as_str()))
+        .collect();
+    if !unused.is_empty() {
+        let names: Vec<&str> = unused.iter().map(|s| s.as_str()).collect();
+        out.text(&format!(
+            "[Warning] One or more build-args [{}] were not consumed\n",
+            names.join(" ")
+        ));
+    }
+    Ok(image)
+}
+
+impl Build<'_> {
+    fn target(&self) -> Result<usize> {
+        match &self.opts.target {
+            None => Ok(self.df.stages.len() - 1),
+            Some(t) => self.stage_by_name(t).ok_or_else(|| {
+                BuildError::step(format!("failed to reach build target {t} in Dockerfile"))
+            }),
+        }
+    }
+
+    fn stage_by_name(&self, name: &str) -> Option<usize> {
+        let lower = name.to_ascii_lowercase();
+        self.df
+            .stages
+            .iter()
+            .position(|s| s.name.as_deref() == Some(lower.as_str()))
+    }
+
+    /// FROM's ARGs: the global ones, with --build-arg values.
+    fn global_vars(&self) -> Vars {
+        let mut v = Vars::new();
+        for a in &self.df.global_args {
+            let value = match self.opts.build_args.get(&a.name) {
+                Some(x) => Some(x.clone()),
+                None => a
+                    .default
+                    .as_ref()
+                    .map(|d| self.lexer.word(d, &v).unwrap_or_else(|_| d.clone())),
+            };
+            if let Some(x) = value {
+                v.insert(a.name.clone(), x);
+            }
+        }
+        v
+    }
+
+    /// A stage reference (FROM or COPY --from): a stage index, or None for an image.
+    fn stage_ref(&self, current: usize, r: &str) -> Result<Option<usize>> {
+        if let Ok(i) = r.parse::<usize>() {
+            if i >= current {
+                return Err(BuildError::step(format!(
+                    "invalid from flag value {r}: refers to current or future build stage"
+                )));
+            }
+            return Ok(Some(i));
+        }
+        Ok(self.stage_by_name(r))
+    }
+
+    fn base_of(&self, stage: &Stage) -> Result<String> {
+        self.lexer
+            .word(&stage.base, &self.global_vars())
+            .map_err(|e| BuildError::step(e).at(stage.line))
+            .and_then(|b| {
+                if b.is_empty() {
+                    Err(BuildError::step("base name (FROM) should not be blank").at(stage.line))
+                } else {
+                    Ok(b)
+                }
+            })
+    }
+
+    /// Dependencies of the target, a cycle check, and the step numbers.
+    fn plan(&mut self, target: usize) -> Result<()> {
+        let gv = self.global_vars();
+        for (i, stage) in self.df.stages.iter().enumerate() {
+            let mut deps = Vec::new();
+            if let Some(j) = self.stage_ref(usize::MAX, &self.base_of(stage)?)? {
+                deps.push(j);
+            }
+            for step in &stage.steps {
+                if let Op::Copy(CopyOp { from: Some(f), .. }) = &step.op {
+                    let f = self
+                        .lexer
+                        .word(f, &gv)
+                        .map_err(|e| BuildError::step(e).at(step.line))?;
+                    if let Some(j) = self.stage_ref(i, &f).map_err(|e| e.at(step.line))? {
+                        deps.push(j);
+                    }
+                }
+            }
+            deps.sort();
+            deps.dedup();
+            self.deps[i] = deps;
+        }
+        // Depth-first from the target: a stage met again on the path is a cycle.
+        let mut needed = BTreeSet::new();
+        let mut path = Vec::new();
+        fn visit(
+            b: &Build<'_>,
+            i: usize,
+            path: &mut Vec<usize>,
+            needed: &mut BTreeSet<usize>,
+        ) -> Result<()> {
+            if path.contains(&i) {
+                let name = b.df.stages[i].name.clone().unwrap_or_else(|| i.to_string());
+                return Err(BuildError::step(format!(
+                    "circular dependency detected on stage: {name}"
+                )));
+            }
+            if !needed.insert(i) {
+                return Ok(());
+            }
+            path.push(i);
+            for &d in &b.deps[i] {
+                visit(b, d, path, needed)?;
+            }
+            path.pop();
+            Ok(())
+        }
+        visit(self, target, &mut path, &mut needed)?;
+        let mut next = 1;
+        for &i in &needed {
+            self.first_number[i] = next;
+            next += 1 + self.df.stages[i].steps.len();
+        }
+        self.total = next - 1;
+        Ok(())
+    }
+
+    fn stage_image(&self, i: usize) -> Result<Image> {
+        self.results[i].get_or_init(|| self.run_stage(i)).clone()
+    }
+
+    fn step_line(&self, number: usize, text: &str) {
+        self.out
+            .text(&format!("Step {number}/{} : {text}\n", self.total));
+    }
+
+    fn run_stage(&self, i: usize) -> Result<Image> {
+        // Stages this one needs, each on its own thread: independent stages build in parallel.
+        let deps = &self.deps[i];
+        if deps.len() > 1 {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = deps
+                    .iter()
+                    .map(|&d| s.spawn(move || self.stage_image(d)))
+                    .collect();
+                handles.into_iter().try_for_each(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(BuildError::step("a build stage panicked")))
+                        .map(drop)
+                })
+            })?;
+        }
+        let stage = &self.df.stages[i];
+        let number = self.first_number[i];
+        self.step_line(number, &stage.text);
+        let base = self.base_of(stage)?;
+        let mut image = if base.eq_ignore_ascii_case("scratch") {
+            scratch()
+        } else if let Some(j) = self.stage_ref(usize::MAX, &base)? {
+            self.stage_image(j)?
+        } else {
+            self.backend
+                .image(&base, stage.platform.as_deref())
+                .map_err(|e| e.at(stage.line))?
+        };
+        if !image.id.is_empty() {
+            self.out.text(&format!(" ---> {}\n", image.short_id()));
+        }
+        let triggers = image.config.config.on_build.take().unwrap_or_default();
+        let mut st = State {
+            image,
+            args: BTreeMap::new(),
+            cmd_set: false,
+        };
+        if !triggers.is_empty() {
+            self.out.text(&format!(
+                "# Executing {} build trigger{}\n",
+                triggers.len(),
+                if triggers.len() == 1 { "" } else { "s" }
+            ));
+            for t in &triggers {
+                let df = dockerfile::parse(&format!("FROM scratch\n{t}\n")).map_err(|e| {
+                    BuildError::step(format!("invalid ONBUILD trigger {t:?}: {e}")).at(stage.line)
+                })?;
+                for step in &df.stages[0].steps {
+                    self.exec(&mut st, i, step).map_err(|e| e.at(stage.line))?;
+                }
+            }
+        }
+        for (k, step) in stage.steps.iter().enumerate() {
+            self.step_line(number + 1 + k, &step.text);
+            self.exec(&mut st, i, step).map_err(|e| e.at(step.line))?;
+        }
+        Ok(st.image)
+    }
+
+    fn word(&self, s: &str, vars: &Vars) -> Result<String> {
+        self.lexer.word(s, vars).map_err(BuildError::step)
+    }
+
+    /// Commits a config-only step (or takes it from the cache).
+    fn config_step(&self, st: &mut State, text: &str, cfg: ImageRuntimeConfig) -> Result<()> {
+        let cfg_json = serde_json::to_string(&cfg).unwrap_or_default();
+        let key = key_of(&["config", text, &cfg_json]);
+        let mut config = st.image.config.clone();
+        config.config = cfg;
+        let created = now();
+        config.created = Some(created.clone());
+        config.history.push(HistoryEntry {
+            created: Some(created),
+            created_by: Some(format!("/bin/sh -c #(nop)  {text}")),
+            empty_layer: true,
+            ..Default::default()
+        });
+        st.image = self.cached_or(&st.image, &key, || {
+            self.backend.commit_config(&st.image, config, &key)
+        })?;
+        self.out.text(&format!(" ---> {}\n", st.image.short_id()));
+        Ok(())
+    }
+
+    fn cached_or(
+        &self,
+        parent: &Image,
+        key: &str,
+        make: impl FnOnce() -> Result<Image>,
+    ) -> Result<Image> {
+        if !self.opts.no_cache {
+            if let Some(hit) = self.backend.cached(parent, key) {
+                self.out.text(" ---> Using cache\n");
+                return Ok(hit);
+            }
+        }
+        make()
+    }
+
+    fn exec(&self, st: &mut State, stage: usize, step: &Step) -> Result<()> {
+        let vars = st.vars();
+        let mut cfg = st.cfg().clone();
+        match &step.op {
+            Op::Arg(decls) => {
+                let mut shown = Vec::new();
+                for d in decls {
+                    self.used_args
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(d.name.clone());
+                    let global = self.df.global_args.iter().find(|g| g.name == d.name);
+                    let value = match (self.opts.build_args.get(&d.name), &d.default) {
+                        (Some(v), _) => Some(v.clone()),
+                        (None, Some(def)) => Some(self.word(def, &vars)?),
+                        (None, None) => {
+                            global.and_then(|_| self.global_vars().get(&d.name).cloned())
+                        }
+                    };
+                    shown.push(match &value {
+                        Some(v) => format!("{}={v}", d.name),
+                        None => d.name.clone(),
+                    });
+                    st.args.insert(d.name.clone(), value);
+                }
+                return self.config_step(st, &format!("ARG {}", shown.join(" ")), cfg);
+            }
+            Op::Env(raw) => {
+                let env = cfg.env.get_or_insert_with(Vec::new);
+                for (k, v) in self
+                    .lexer
+                    .pairs(raw, &vars, true)
+                    .map_err(|e| BuildError::step(format!("ENV {e}")))?
+                {
+                    env.retain(|e| e.split_once('=').map(|x| x.0) != Some(k.as_str()));
+                    env.push(format!("{k}={v}"));
+                }
+            }
+            Op::Label(raw) => {
+                let labels = cfg.labels.get_or_insert_with(Default::default);
+                for (k, v) in self
+                    .lexer
+                    .pairs(raw, &vars, true)
+                    .map_err(|e| BuildError::step(format!("LABEL {e}")))?
+                {
+                    labels.insert(k, v);
+                }
+            }
+            Op::Expose(ports) => {
+                let set = cfg.exposed_ports.get_or_insert_with(Default::default);
+                for p in ports {
+                    for w in self.lexer.words(p, &vars).map_err(BuildError::step)? {
+                        set.insert(exposed_port(&w)?, serde_json::json!({}));
+                    }
+                }
+            }
+            Op::Volume(vols) => {
+                let set = cfg.volumes.get_or_insert_with(Default::default);
+                for v in vols {
+                    let v = self.word(v, &vars)?;
+                    if v.trim().is_empty() {
+                        return Err(BuildError::step(
+                            "VOLUME specified can not be an empty string",
+                        ));
+                    }
+                    set.insert(v, serde_json::json!({}));
+                }
+            }
+            Op::User(u) => cfg.user = self.word(u, &vars)?,
+            Op::Workdir(w) => {
+                let w = self.word(w, &vars)?;
+                let base = if cfg.working_dir.is_empty() {
+                    "/".to_string()
+                } else {
+                    cfg.working_dir.clone()
+                };
+                cfg.working_dir = format!(
+                    "/{}",
+                    clean(&if w.starts_with('/') {
+                        w
+                    } else {
+                        format!("{base}/{w}")
+                    })
+                );
+                cfg.working_dir = cfg.working_dir.replace("//", "/");
+            }
+            Op::Stopsignal(s) => cfg.stop_signal = Some(self.word(s, &vars)?),
+            Op::Shell(v) => cfg.shell = Some(v.clone()),
+            Op::Maintainer(m) => {
+                st.image.config.author = Some(self.word(m, &vars)?);
+            }
+            Op::Onbuild(t) => cfg.on_build.get_or_insert_with(Vec::new).push(t.clone()),
+            Op::Healthcheck(h) => cfg.healthcheck = Some(healthcheck(h)?),
+            Op::Cmd(c) => {
+                cfg.cmd = Some(st.argv(c));
+                st.cmd_set = true;
+            }
+            Op::Entrypoint(c) => {
+                cfg.entrypoint = Some(st.argv(c));
+                if !st.cmd_set {
+                    // A new ENTRYPOINT drops the base image's CMD (Docker's rule).
+                    cfg.cmd = None;
+                }
+            }
+            Op::Run { command, network } => return self.run(st, command, network.clone()),
+            Op::Copy(c) => return self.copy(st, stage, c, &vars),
+        }
+        self.config_step(st, &step.text, cfg)
+    }
+
+    fn run(&self, st: &mut State, command: &CommandForm, network: Option<String>) -> Result<()> {
+        let argv = st.argv(command);
+        let env_names: BTreeSet<String> = st.env_map().into_keys().collect();
+        // Build arguments are the command's environment, not the image's.
+        let args: Vec<String> = st
+            .args
+            .iter()
+            .filter(|(k, _)| !env_names.contains(*k))
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+            .collect();
+        let proxies: Vec<String> = PROXY_ARGS
+            .iter()
+            .filter_map(|k| self.opts.build_args.get(*k).map(|v| format!("{k}={v}")))
+            .collect();
+        let joined = argv.join(" ");
+        let created_by = if args.is_empty() {
+            joined
+        } else {
+            format!("|{} {} {joined}", args.len(), args.join(" "))
+        };
+        let key = key_of(&["run", &created_by, network.as_deref().unwrap_or("")]);
+        let cfg = st.cfg().clone();
+        let spec = RunSpec {
+            argv,
+            env: cfg
+                .env
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .chain(args)
+                .chain(proxies)
+                .collect(),
+            user: cfg.user.clone(),
+            workdir: cfg.working_dir.clone(),
+            network,
+        };
+        let mut config = st.image.config.clone();
+        let created = now();
+        config.created = Some(created.clone());
+        config.history.push(HistoryEntry {
+            created: Some(created),
+            created_by: Some(created_by),
+            ..Default::default()
+        });
+        st.image = self.cached_or(&st.image, &key, || {
+            self.backend.run(&st.image, &spec, config, &key, self.out)
+        })?;
+        self.out.text(&format!(" ---> {}\n", st.image.short_id()));
+        Ok(())
+    }
+
+    fn copy(&self, st: &mut State, stage: usize, c: &CopyOp, vars: &Vars) -> Result<()> {
+        let what = if c.add { "ADD" } else { "COPY" };
+        let from = match &c.from {
+            None => None,
+            Some(f) => {
+                let f = self.word(f, vars)?;
+                Some(match self.stage_ref(stage, &f)? {
+                    Some(j) => (self.stage_image(j)?, format!("stage {f}")),
+                    None => (self.backend.image(&f, None)?, format!("image {f}")),
+                })
+            }
+        };
+        let mut paths = Vec::new();
+        let mut docs = Vec::new();
+        for s in &c.sources {
+            match s {
+                Source::Path(p) => {
+                    let p = self.word(p, vars)?;
+                    if c.add && (p.starts_with("http://") || p.starts_with("https://")) {
+                        return Err(BuildError::step(
+                            "ADD from a URL is not supported by this version of berthd",
+                        ));
+                    }
+                    if c.add && p.starts_with("git@") {
+                        return Err(BuildError::step(
+                            "ADD from a git repository is not supported by this version of berthd",
+                        ));
+                    }
+                    paths.push(p);
+                }
+                Source::HereDoc { body, expand } => docs.push(if *expand {
+                    self.word(&format!("\"{}\"", body.replace('"', "\\\"")), vars)?
+                } else {
+                    body.clone()
+                }),
+            }
+        }
+        let dest_raw = self.word(&c.dest, vars)?;
+        let workdir = if st.cfg().working_dir.is_empty() {
+            "/".to_string()
+        } else {
+            st.cfg().working_dir.clone()
+        };
+        let dest_dir_form = dest_raw.ends_with('/') || dest_raw == "." || dest_raw.ends_with("/.");
+        let dest = if dest_raw.starts_with('/') {
+            dest_raw.clone()
+        } else {
+            format!("{workdir}/{dest_raw}")
+        };
+        let dest = format!("/{}", clean(&dest)).replace("//", "/");
+        let chmod = c.chmod.as_deref().map(parse_chmod).transpose()?;
+        let mut work = |src_root: &Path, ignore: Option<&Ignore>, what_tree: &str| -> Result<()> {
+            let tree = SourceTree {
+                root: src_root,
+                ignore,
+                what: what_tree,
+            };
+            let mut found: Vec<Found> = Vec::new();
+            for p in &paths {
+                found.extend(tree.find(p)?);
+            }
+            let many = found.len() + docs.len() > 1;
+            if many && !dest_dir_form {
+                return Err(BuildError::step(format!(
+                    "When using {what} with more than one source file, the destination must be a directory and end with a /"
+                )));
+            }
+            if !docs.is_empty() && dest_dir_form {
+                return Err(BuildError::step(format!(
+                    "{what} of a here-document needs a file name as destination"
+                )));
+            }
+            let digest = sources_digest(&tree, &found)?;
+            let kind = match (found.as_slice(), docs.is_empty()) {
+                ([f], true) if f.path.is_dir() => "dir",
+                ([_], true) => "file",
+                _ => "multi",
+            };
+            let key = key_of(&[
+                what,
+                &digest,
+                &docs.join("\0"),
+                &dest,
+                &dest_dir_form.to_string(),
+                c.chown.as_deref().unwrap_or(""),
+                c.chmod.as_deref().unwrap_or(""),
+            ]);
+            let mut config = st.image.config.clone();
+            let created = now();
+            config.created = Some(created.clone());
+            config.history.push(HistoryEntry {
+                created: Some(created),
+                created_by: Some(format!(
+                    "/bin/sh -c #(nop) {what} {kind}:{digest} in {dest} "
+                )),
+                ..Default::default()
+            });
+            let add = c.add;
+            let image = self.cached_or(&st.image, &key, || {
+                self.backend
+                    .change_fs(&st.image, config, &key, &mut |root| {
+                        let (uid, gid) = match &c.chown {
+                            Some(spec) => parse_chown(root, &self.word(spec, vars)?)?,
+                            None => (0, 0),
+                        };
+                        let attrs = Attrs {
+                            uid,
+                            gid,
+                            mode: chmod,
+                        };
+                        let skip = |p: &Path| {
+                            p.strip_prefix(tree.root).ok().is_some_and(|rel| {
+                                tree.ignore
+                                    .is_some_and(|i| i.excluded(&rel.to_string_lossy()))
+                            })
+                        };
+                        for body in &docs {
+                            let parent = dest.rsplit_once('/').map(|x| x.0).unwrap_or("");
+                            make_dirs(
+                                root,
+                                parent,
+                                Attrs {
+                                    mode: None,
+                                    ..attrs
+                                },
+                            )?;
+                            let target = scoped_path(root, &dest, false)?;
+                            std::fs::write(&target, body)
+                                .map_err(|e| BuildError::step(format!("write {dest}: {e}")))?;
+                            let mode = attrs.mode.unwrap_or(0o644);
+                            std::os::unix::fs::lchown(&target, Some(uid), Some(gid))
+                                .map_err(|e| BuildError::step(e.to_string()))?;
+                            std::fs::set_permissions(
+                                &target,
+                                std::os::unix::fs::PermissionsExt::from_mode(mode),
+                            )
+                            .map_err(|e| BuildError::step(e.to_string()))?;
+                        }
+                        for f in &found {
+                            let meta = std::fs::metadata(&f.path)
+                                .map_err(|e| BuildError::step(format!("stat {}: {e}", f.rel)))?;
+                            if meta.is_dir() {
+                                let target = make_dirs(
+                                    root,
+                                    &dest,
+                                    Attrs {
+                                        mode: None,
+                                        ..attrs
+                                    },
+                                )?;
+                                for e in std::fs::read_dir(&f.path)
+                                    .map_err(|e| BuildError::step(e.to_string()))?
+                                    .flatten()
+                                {
+                                    if !skip(&e.path()) {
+                                        copy_tree(
+                                            &e.path(),
+                                            &target.join(e.file_name()),
+                                            attrs,
+                                            &skip,
+                                        )?;
+                                    }
+                                }
+                                continue;
+                            }
+                            if add {
+                                if let Some(gz) = archive_kind(&f.path) {
+                                    let target = make_dirs(
+                                        root,
+                                        &dest,
+                                        Attrs {
+                                            mode: None,
+                                            ..attrs
+                                        },
+                                    )?;
+                                    unpack_archive(&f.path, gz, &target)?;
+                                    continue;
+                                }
+                            }
+                            let existing_dir = scoped_path(root, &dest, true)
+                                .ok()
+                                .is_some_and(|p| p.is_dir());
+                            let target = if dest_dir_form || existing_dir {
+                                let dir = make_dirs(
+                                    root,
+                                    &dest,
+                                    Attrs {
+                                        mode: None,
+                                        ..attrs
+                                    },
+                                )?;
+                                let name = Path::new(&f.rel)
+                                    .file_name()
+                                    .map(|n| n.to_os_string())
+                                    .unwrap_or_default();
+                                dir.join(name)
+                            } else {
+                                let parent = dest.rsplit_once('/').map(|x| x.0).unwrap_or("");
+                                make_dirs(
+                                    root,
+                                    parent,
+                                    Attrs {
+                                        mode: None,
+                                        ..attrs
+                                    },
+                                )?;
+                                scoped_path(root, &dest, false)?
+                            };
+                            let src = std::fs::canonicalize(&f.path)
+                                .map_err(|e| BuildError::step(e.to_string()))?;
+                            copy_tree(&src, &target, attrs, &skip)?;
+                        }
+                        Ok(())
+                    })
+            })?;
+            st.image = image;
+            Ok(())
+        };
+        match from {
+            None => work(self.context, self.ignore.as_ref(), "build context")?,
+            Some((img, name)) => {
+                self.backend
+                    .read_fs(&img, &mut |root| work(root, None, &name))?;
+            }
+        }
+        self.out.text(&format!(" ---> {}\n", st.image.short_id()));
+        Ok(())
+    }
+
+    fn apply_labels(&self, image: Image) -> Result<Image> {
+        if self.opts.labels.is_empty() {
+            return Ok(image);
+        }
+        let mut st = State {
+            image,
+            args: BTreeMap::new(),
+            cmd_set: true,
+        };
+        let mut cfg = st.cfg().clone();
+        cfg.labels
+            .get_or_insert_with(Default::default)
+            .extend(self.opts.labels.clone());
+        let text = format!(
+            "LABEL {}",
+            self.opts
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v:?}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        self.config_step(&mut st, &text, cfg)?;
+        Ok(st.image)
+    }
+}

@@ -1,0 +1,462 @@
+//! The build context on disk, and COPY/ADD: finding sources (wildcards,
+//! `.dockerignore`, never outside the context), hashing them for the cache,
+//! and copying them into an image's file system without following links out of it.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{BuildError, Result};
+use crate::ignore::{clean, glob_regex, Ignore};
+
+const MAX_LINKS: usize = 40;
+
+fn io_err(what: &str) -> impl Fn(io::Error) -> BuildError + '_ {
+    move |e| BuildError::step(format!("{what}: {e}"))
+}
+
+/// Resolves `path` under `root` as if `root` were `/`: symlinks are followed
+/// (the last one only if `follow_last`) but can never lead outside `root`.
+pub fn scoped_path(root: &Path, path: &str, follow_last: bool) -> Result<PathBuf> {
+    let mut todo: Vec<String> = Path::new(path)
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .rev()
+        .collect();
+    let mut cur = PathBuf::new();
+    let mut links = 0;
+    while let Some(part) = todo.pop() {
+        if part == ".." {
+            cur.pop();
+            continue;
+        }
+        let next = cur.join(&part);
+        let is_last = todo.is_empty();
+        match fs::symlink_metadata(root.join(&next)) {
+            Ok(m) if m.file_type().is_symlink() && (!is_last || follow_last) => {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(BuildError::step(format!(
+                        "too many levels of symbolic links: {path}"
+                    )));
+                }
+                let target = fs::read_link(root.join(&next)).map_err(io_err("read link"))?;
+                if target.is_absolute() {
+                    cur = PathBuf::new();
+                }
+                let parts: Vec<String> = target
+                    .components()
+                    .filter_map(|c| match c {
+                        Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+                        Component::ParentDir => Some("..".into()),
+                        _ => None,
+                    })
+                    .collect();
+                todo.extend(parts.into_iter().rev());
+            }
+            _ => cur = next,
+        }
+    }
+    Ok(root.join(cur))
+}
+
+/// A tree of files a COPY reads from: the build context or another stage's file system.
+pub struct SourceTree<'a> {
+    pub root: &'a Path,
+    pub ignore: Option<&'a Ignore>,
+    /// Names shown in errors: "build context" or "stage x".
+    pub what: &'a str,
+}
+
+/// One source found: its path relative to the tree and on disk.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub rel: String,
+    pub path: PathBuf,
+}
+
+fn has_wildcard(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+impl SourceTree<'_> {
+    fn excluded(&self, rel: &str) -> bool {
+        self.ignore.is_some_and(|i| i.excluded(rel))
+    }
+
+    /// Every path under the tree, relative, for wildcard matching.
+    fn all_paths(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![PathBuf::new()];
+        while let Some(dir) = stack.pop() {
+            let Ok(rd) = fs::read_dir(self.root.join(&dir)) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let rel = dir.join(e.file_name());
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push(rel.clone());
+                }
+                out.push(rel.to_string_lossy().into_owned());
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// The sources a COPY names, wildcards expanded; each must exist and not be ignored.
+    pub fn find(&self, src: &str) -> Result<Vec<Found>> {
+        let cleaned = clean(src.trim_start_matches('/'));
+        if cleaned == ".." || cleaned.starts_with("../") {
+            return Err(BuildError::step(format!(
+                "Forbidden path outside the build context: {src} ()"
+            )));
+        }
+        if has_wildcard(&cleaned) {
+            let re = glob_regex(&cleaned, true).map_err(BuildError::step)?;
+            let found: Vec<Found> = self
+                .all_paths()
+                .into_iter()
+                .filter(|p| re.is_match(p) && !self.excluded(p))
+                .map(|rel| Found {
+                    path: self.root.join(&rel),
+                    rel,
+                })
+                .collect();
+            // Keep only the top-most matches: a matched directory brings its contents.
+            let mut top: Vec<Found> = Vec::new();
+            for f in found {
+                if !top
+                    .iter()
+                    .any(|t| f.rel.starts_with(&format!("{}/", t.rel)))
+                {
+                    top.push(f);
+                }
+            }
+            if top.is_empty() {
+                return Err(BuildError::step(format!("COPY failed: no source files were specified (pattern {src:?} matches nothing in the {})", self.what)));
+            }
+            return Ok(top);
+        }
+        let path = if cleaned == "." {
+            self.root.to_path_buf()
+        } else {
+            scoped_path(self.root, &cleaned, true)?
+        };
+        if (cleaned != "." && self.excluded(&cleaned)) || fs::symlink_metadata(&path).is_err() {
+            return Err(BuildError::step(format!(
+                "COPY failed: file not found in {} or excluded by .dockerignore: stat {cleaned}: file does not exist",
+                self.what
+            )));
+        }
+        Ok(vec![Found { rel: cleaned, path }])
+    }
+
+    /// Content hash of a found source: names, types, modes, owners, bytes and
+    /// link targets of everything it brings along (ignored files excluded).
+    pub fn hash(&self, f: &Found, h: &mut Sha256) -> Result<()> {
+        let mut entries = vec![(String::new(), f.path.clone())];
+        while let Some((rel, path)) = entries.pop() {
+            let m = fs::symlink_metadata(&path).map_err(io_err("stat"))?;
+            h.update(format!("{rel}\0{:o}\0{}\0{}\0", m.mode(), m.uid(), m.gid()).as_bytes());
+            if m.file_type().is_symlink() {
+                h.update(
+                    fs::read_link(&path)
+                        .map_err(io_err("read link"))?
+                        .as_os_str()
+                        .as_encoded_bytes(),
+                );
+            } else if m.is_file() {
+                let mut file = File::open(&path).map_err(io_err("open"))?;
+                let mut buf = vec![0u8; 1 << 16];
+                loop {
+                    let n = file.read(&mut buf).map_err(io_err("read"))?;
+                    if n == 0 {
+                        break;
+                    }
+                    h.update(&buf[..n]);
+                }
+            } else if m.is_dir() {
+                let mut names: Vec<_> = fs::read_dir(&path)
+                    .map_err(io_err("read dir"))?
+                    .flatten()
+                    .map(|e| e.file_name())
+                    .collect();
+                names.sort();
+                for n in names.into_iter().rev() {
+                    let child_rel = format!("{rel}/{}", n.to_string_lossy());
+                    let tree_rel = format!("{}/{}", f.rel, child_rel.trim_start_matches('/'));
+                    if !self.excluded(tree_rel.trim_start_matches("./")) {
+                        entries.push((child_rel, path.join(n)));
+                    }
+                }
+            }
+            h.update(b"\n");
+        }
+        Ok(())
+    }
+}
+
+/// Owner and mode applied to what a COPY writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Attrs {
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: Option<u32>,
+}
+
+/// Creates the directories of `path` (relative to the rootfs) that are missing, owned by `attrs`.
+pub fn make_dirs(root: &Path, path: &str, attrs: Attrs) -> Result<PathBuf> {
+    let mut cur = String::new();
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        cur = format!("{cur}/{part}");
+        let p = scoped_path(root, &cur, true)?;
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => continue,
+            Ok(_) => {
+                return Err(BuildError::step(format!(
+                    "cannot create directory {cur}: a file is in the way"
+                )))
+            }
+            Err(_) => {
+                fs::create_dir(&p).map_err(io_err("mkdir"))?;
+                fs::set_permissions(&p, fs::Permissions::from_mode(0o755))
+                    .map_err(io_err("chmod"))?;
+                std::os::unix::fs::lchown(&p, Some(attrs.uid), Some(attrs.gid))
+                    .map_err(io_err("chown"))?;
+            }
+        }
+    }
+    scoped_path(root, path, true)
+}
+
+/// Copies `src` (file, link or directory tree) to `dst` on the host path that
+/// `scoped_path` gave, with Docker's COPY ownership and mode rules.
+pub fn copy_tree(
+    src: &Path,
+    dst: &Path,
+    attrs: Attrs,
+    ignore: &dyn Fn(&Path) -> bool,
+) -> Result<()> {
+    let m = fs::symlink_metadata(src).map_err(io_err("stat"))?;
+    let ft = m.file_type();
+    if ft.is_dir() {
+        match fs::symlink_metadata(dst) {
+            Ok(d) if d.is_dir() => {}
+            Ok(_) => {
+                fs::remove_file(dst).map_err(io_err("replace"))?;
+                fs::create_dir(dst).map_err(io_err("mkdir"))?;
+            }
+            Err(_) => fs::create_dir(dst).map_err(io_err("mkdir"))?,
+        }
+        let mut names: Vec<_> = fs::read_dir(src)
+            .map_err(io_err("read dir"))?
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        names.sort();
+        for n in names {
+            let s = src.join(&n);
+            if !ignore(&s) {
+                copy_tree(&s, &dst.join(&n), attrs, ignore)?;
+            }
+        }
+    } else {
+        if fs::symlink_metadata(dst).is_ok_and(|d| d.is_dir() && !ft.is_dir()) {
+            return Err(BuildError::step(format!(
+                "cannot replace directory {} with a file",
+                dst.display()
+            )));
+        }
+        let _ = fs::remove_file(dst);
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(src).map_err(io_err("read link"))?, dst)
+                .map_err(io_err("symlink"))?;
+        } else if ft.is_file() {
+            let mut from = File::open(src).map_err(io_err("open"))?;
+            let mut to = File::create(dst).map_err(io_err("create"))?;
+            io::copy(&mut from, &mut to).map_err(io_err("copy"))?;
+            to.flush().map_err(io_err("write"))?;
+        } else {
+            // Devices, fifos and sockets are not build content.
+            return Ok(());
+        }
+    }
+    std::os::unix::fs::lchown(dst, Some(attrs.uid), Some(attrs.gid)).map_err(io_err("chown"))?;
+    if !ft.is_symlink() {
+        let mode = attrs.mode.unwrap_or(m.mode() & 0o7777);
+        fs::set_permissions(dst, fs::Permissions::from_mode(mode)).map_err(io_err("chmod"))?;
+        set_mtime(dst, &m);
+    }
+    Ok(())
+}
+
+/// Keeps the source's modification time, as Docker's COPY does.
+fn set_mtime(p: &Path, m: &fs::Metadata) {
+    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()) else {
+        return;
+    };
+    let t = libc::timespec {
+        tv_sec: m.mtime(),
+        tv_nsec: m.mtime_nsec(),
+    };
+    // SAFETY: a valid C string and two timespecs we own.
+    unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            [t, t].as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        );
+    }
+}
+
+/// `--chown=user:group` with names looked up in the image's own passwd and group files.
+pub fn parse_chown(root: &Path, spec: &str) -> Result<(u32, u32)> {
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let lookup = |file: &str, name: &str| -> Result<(u32, Option<u32>)> {
+        if let Ok(n) = name.parse::<u32>() {
+            return Ok((n, None));
+        }
+        let text = scoped_path(root, file, true)
+            .ok()
+            .and_then(|p| fs::read_to_string(p).ok())
+            .unwrap_or_default();
+        for line in text.lines() {
+            let f: Vec<&str> = line.split(':').collect();
+            if f.len() >= 3 && f[0] == name {
+                let id = f[2]
+                    .parse()
+                    .map_err(|_| BuildError::step(format!("bad entry for {name} in {file}")))?;
+                let gid = f.get(3).and_then(|g| g.parse().ok());
+                return Ok((id, gid));
+            }
+        }
+        Err(BuildError::step(format!("unable to convert uid/gid chown string to host mapping: can't find uid for user {name}: no such user: {name}")))
+    };
+    let (uid, primary) = lookup("/etc/passwd", user)?;
+    let gid = match group {
+        Some(g) => lookup("/etc/group", g)?.0,
+        None => primary.unwrap_or(uid),
+    };
+    Ok((uid, gid))
+}
+
+pub fn parse_chmod(spec: &str) -> Result<u32> {
+    u32::from_str_radix(spec, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| {
+            BuildError::step(format!(
+                "invalid chmod parameter: {spec:?} (an octal mode is needed)"
+            ))
+        })
+}
+
+/// Whether `path` is a tar archive ADD unpacks (plain or gzip).
+pub fn archive_kind(path: &Path) -> Option<bool> {
+    let mut f = File::open(path).ok()?;
+    let mut head = [0u8; 262];
+    let n = f.read(&mut head).ok()?;
+    if n >= 2 && head[..2] == [0x1f, 0x8b] {
+        return Some(true);
+    }
+    (n >= 262 && &head[257..262] == b"ustar").then_some(false)
+}
+
+/// ADD's unpacking of a local archive into `dest`: entries may not leave it.
+pub fn unpack_archive(path: &Path, gzip: bool, dest: &Path) -> Result<()> {
+    let f = File::open(path).map_err(io_err("open archive"))?;
+    let reader: Box<dyn Read> = if gzip {
+        Box::new(flate2::read::GzDecoder::new(f))
+    } else {
+        Box::new(f)
+    };
+    let mut ar = tar::Archive::new(reader);
+    ar.set_preserve_permissions(true);
+    ar.set_preserve_mtime(true);
+    ar.set_unpack_xattrs(false);
+    for entry in ar.entries().map_err(io_err("read archive"))? {
+        let mut entry = entry.map_err(io_err("read archive"))?;
+        // unpack_in refuses `..` and paths through links that leave `dest`.
+        if !entry.unpack_in(dest).map_err(io_err("unpack archive"))? {
+            return Err(BuildError::step(format!(
+                "archive {} has an entry outside the destination: {}",
+                path.display(),
+                entry
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Unpacks a build context sent as a tar into `dest`. Hostile members
+/// (absolute, `..`, through links) are refused: the build fails, nothing outside `dest` changes.
+pub fn unpack_context(tar_stream: impl Read, dest: &Path) -> Result<()> {
+    let mut ar = tar::Archive::new(tar_stream);
+    ar.set_preserve_permissions(true);
+    ar.set_preserve_mtime(true);
+    ar.set_unpack_xattrs(false);
+    ar.set_preserve_ownerships(true);
+    let entries = ar
+        .entries()
+        .map_err(|e| BuildError::step(format!("read build context: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| BuildError::step(format!("read build context: {e}")))?;
+        let name = entry
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        if Path::new(&name)
+            .components()
+            .any(|c| matches!(c, Component::ParentDir))
+        {
+            return Err(BuildError::step(format!(
+                "build context member {name:?} leaves the context"
+            )));
+        }
+        if !entry
+            .unpack_in(dest)
+            .map_err(|e| BuildError::step(format!("unpack build context member {name:?}: {e}")))?
+        {
+            return Err(BuildError::step(format!(
+                "build context member {name:?} leaves the context"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Hash of a COPY's sources, for the cache key.
+pub fn sources_digest(tree: &SourceTree<'_>, found: &[Found]) -> Result<String> {
+    let mut h = Sha256::new();
+    for f in found {
+        h.update(f.rel.as_bytes());
+        h.update(b"\0");
+        tree.hash(f, &mut h)?;
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Names of files the context keeps (for `.dockerignore` of the Dockerfile itself).
+pub fn ignore_of(root: &Path) -> Result<Option<Ignore>> {
+    match fs::read_to_string(root.join(".dockerignore")) {
+        Ok(t) => Ignore::parse(&t)
+            .map(Some)
+            .map_err(|e| BuildError::step(format!("error processing .dockerignore: {e}"))),
+        Err(_) => Ok(None),
+    }
+}

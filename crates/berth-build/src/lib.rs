@@ -1,0 +1,13 @@
+//! Dockerfile builds: the language (`dockerfile`, `words`), `.dockerignore`
+//! (`ignore`), the build context and COPY/ADD (`context`), and the build
+//! itself (`builder`), which runs steps through a [`Backend`] the engine implements.
+
+pub mod builder;
+pub mod context;
+pub mod dockerfile;
+pub mod error;
+pub mod ignore;
+pub mod words;
+
+pub use builder::{build, Backend, Image, Options, Output, RunSpec};
+pub use error::{BuildError, Result};
