@@ -40,7 +40,7 @@ pub fn human_duration(d: Duration) -> String {
     format!("{} years", hours / 24 / 365)
 }
 
-/// Go's `time.ParseDuration` ("1m30s", "500ms") in seconds, as docker's flags take them.
+/// Go's `time.ParseDuration` ("1m30s", "500ms", "1ns") in seconds, as docker's flags take them.
 pub fn go_duration(s: &str) -> Option<f64> {
     let mut total = 0.0;
     let mut num = String::new();
@@ -53,6 +53,14 @@ pub fn go_duration(s: &str) -> Option<f64> {
         let n: f64 = num.parse().ok()?;
         num.clear();
         total += match c {
+            'n' if chars.peek() == Some(&'s') => {
+                chars.next();
+                n / 1e9
+            }
+            'u' | 'µ' if chars.peek() == Some(&'s') => {
+                chars.next();
+                n / 1e6
+            }
             'h' => n * 3600.0,
             'm' if chars.peek() == Some(&'s') => {
                 chars.next();
@@ -75,6 +83,8 @@ mod tests {
         assert_eq!(go_duration("10m"), Some(600.0));
         assert_eq!(go_duration("1h30m"), Some(5400.0));
         assert_eq!(go_duration("500ms"), Some(0.5));
+        assert_eq!(go_duration("1ns"), Some(1e-9));
+        assert_eq!(go_duration("3us"), Some(3e-6));
         assert_eq!(go_duration("5x"), None);
     }
 

@@ -7,14 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
-use berth_api::types::{HealthConfig, HistoryEntry, ImageConfigFile, ImageRuntimeConfig, RootFs};
+use berth_api::types::{HistoryEntry, ImageConfigFile, ImageRuntimeConfig, RootFs};
 use sha2::{Digest, Sha256};
 
 use crate::context::{
     archive_kind, copy_tree, make_dirs, parse_chmod, parse_chown, scoped_path, sources_digest,
     unpack_archive, Attrs, Found, SourceTree,
 };
-use crate::dockerfile::{self, CommandForm, CopyOp, Dockerfile, HealthOp, Op, Source, Stage, Step};
+use crate::dockerfile::{self, CommandForm, CopyOp, Dockerfile, Op, Source, Stage, Step};
 use crate::error::{BuildError, Result};
 use crate::ignore::{clean, Ignore};
 use crate::words::{Lexer, Vars};
@@ -103,8 +103,6 @@ const PROXY_ARGS: &[&str] = &[
     "all_proxy",
 ];
 
-const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
-
 struct Build<'a> {
     df: Dockerfile,
     context: &'a Path,
@@ -158,23 +156,8 @@ impl State {
         v
     }
 
-    fn shell(&self) -> Vec<String> {
-        self.cfg()
-            .shell
-            .clone()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| DEFAULT_SHELL.iter().map(|s| s.to_string()).collect())
-    }
-
     fn argv(&self, c: &CommandForm) -> Vec<String> {
-        match c {
-            CommandForm::Exec(v) => v.clone(),
-            CommandForm::Shell(s) => {
-                let mut a = self.shell();
-                a.push(s.clone());
-                a
-            }
-        }
+        crate::config::argv(self.cfg(), c)
     }
 }
 
@@ -214,67 +197,30 @@ fn host_arch() -> &'static str {
     }
 }
 
-fn duration_ns(flag: &str, v: &Option<String>) -> Result<i64> {
-    match v {
-        None => Ok(0),
-        Some(s) => berth_api::units::go_duration(s)
-            .map(|secs| (secs * 1e9) as i64)
-            .ok_or_else(|| {
-                BuildError::step(format!("HEALTHCHECK: invalid duration for --{flag}: {s:?}"))
-            }),
-    }
+/// ADD's downloads for one step, removed when the step is done.
+struct Downloads {
+    dir: std::path::PathBuf,
+    files: Vec<(String, std::path::PathBuf)>,
 }
 
-fn healthcheck(h: &HealthOp) -> Result<HealthConfig> {
-    let test = match &h.test {
-        None => vec!["NONE".to_string()],
-        Some(CommandForm::Shell(s)) => vec!["CMD-SHELL".to_string(), s.clone()],
-        Some(CommandForm::Exec(v)) => std::iter::once("CMD".to_string())
-            .chain(v.iter().cloned())
-            .collect(),
-    };
-    let cfg = HealthConfig {
-        test: Some(test),
-        interval: duration_ns("interval", &h.interval)?,
-        timeout: duration_ns("timeout", &h.timeout)?,
-        start_period: duration_ns("start-period", &h.start_period)?,
-        start_interval: duration_ns("start-interval", &h.start_interval)?,
-        retries: match &h.retries {
-            None => 0,
-            Some(r) => r
-                .parse()
-                .map_err(|_| BuildError::step(format!("HEALTHCHECK: invalid --retries: {r:?}")))?,
-        },
-    };
-    for (name, v) in [
-        ("Interval", cfg.interval),
-        ("Timeout", cfg.timeout),
-        ("StartPeriod", cfg.start_period),
-    ] {
-        if v != 0 && v < 1_000_000 {
-            return Err(BuildError::step(format!(
-                "{name} in HEALTHCHECK cannot be less than 1ms"
-            )));
+impl Downloads {
+    fn new() -> Downloads {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let dir =
+            std::env::temp_dir().join(format!("berth-add-{}-{}", std::process::id(), t.as_nanos()));
+        Downloads {
+            dir,
+            files: Vec::new(),
         }
     }
-    if cfg.retries < 0 {
-        return Err(BuildError::step("--retries cannot be negative"));
-    }
-    Ok(cfg)
 }
 
-/// `80` → `80/tcp`, refusing what is not a port.
-fn exposed_port(p: &str) -> Result<String> {
-    let (port, proto) = p.split_once('/').unwrap_or((p, "tcp"));
-    let proto = proto.to_ascii_lowercase();
-    let valid_range = |r: &str| {
-        let (a, b) = r.split_once('-').unwrap_or((r, r));
-        matches!((a.parse::<u16>(), b.parse::<u16>()), (Ok(x), Ok(y)) if x <= y)
-    };
-    if !valid_range(port) || !["tcp", "udp", "sctp"].contains(&proto.as_str()) {
-        return Err(BuildError::step(format!("Invalid containerPort: {p}")));
+impl Drop for Downloads {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
-    Ok(format!("{port}/{proto}"))
 }
 
 /// Runs the Dockerfile `text` with `context` on the backend; returns the target stage's image.
@@ -517,11 +463,10 @@ impl Build<'_> {
     }
 
     /// Commits a config-only step (or takes it from the cache).
-    fn config_step(&self, st: &mut State, text: &str, cfg: ImageRuntimeConfig) -> Result<()> {
-        let cfg_json = serde_json::to_string(&cfg).unwrap_or_default();
-        let key = key_of(&["config", text, &cfg_json]);
-        let mut config = st.image.config.clone();
-        config.config = cfg;
+    fn config_step(&self, st: &mut State, text: &str, mut config: ImageConfigFile) -> Result<()> {
+        let cfg_json = serde_json::to_string(&config.config).unwrap_or_default();
+        let author = config.author.clone().unwrap_or_default();
+        let key = key_of(&["config", text, &cfg_json, &author]);
         let created = now();
         config.created = Some(created.clone());
         config.history.push(HistoryEntry {
@@ -554,7 +499,6 @@ impl Build<'_> {
 
     fn exec(&self, st: &mut State, stage: usize, step: &Step) -> Result<()> {
         let vars = st.vars();
-        let mut cfg = st.cfg().clone();
         match &step.op {
             Op::Arg(decls) => {
                 let mut shown = Vec::new();
@@ -577,89 +521,17 @@ impl Build<'_> {
                     });
                     st.args.insert(d.name.clone(), value);
                 }
-                return self.config_step(st, &format!("ARG {}", shown.join(" ")), cfg);
+                let config = st.image.config.clone();
+                self.config_step(st, &format!("ARG {}", shown.join(" ")), config)
             }
-            Op::Env(raw) => {
-                let env = cfg.env.get_or_insert_with(Vec::new);
-                for (k, v) in self
-                    .lexer
-                    .pairs(raw, &vars, true)
-                    .map_err(|e| BuildError::step(format!("ENV {e}")))?
-                {
-                    env.retain(|e| e.split_once('=').map(|x| x.0) != Some(k.as_str()));
-                    env.push(format!("{k}={v}"));
-                }
+            Op::Run { command, network } => self.run(st, command, network.clone()),
+            Op::Copy(c) => self.copy(st, stage, c, &vars),
+            op => {
+                let mut config = st.image.config.clone();
+                crate::config::apply(&mut config, op, &self.lexer, &vars, &mut st.cmd_set)?;
+                self.config_step(st, &step.text, config)
             }
-            Op::Label(raw) => {
-                let labels = cfg.labels.get_or_insert_with(Default::default);
-                for (k, v) in self
-                    .lexer
-                    .pairs(raw, &vars, true)
-                    .map_err(|e| BuildError::step(format!("LABEL {e}")))?
-                {
-                    labels.insert(k, v);
-                }
-            }
-            Op::Expose(ports) => {
-                let set = cfg.exposed_ports.get_or_insert_with(Default::default);
-                for p in ports {
-                    for w in self.lexer.words(p, &vars).map_err(BuildError::step)? {
-                        set.insert(exposed_port(&w)?, serde_json::json!({}));
-                    }
-                }
-            }
-            Op::Volume(vols) => {
-                let set = cfg.volumes.get_or_insert_with(Default::default);
-                for v in vols {
-                    let v = self.word(v, &vars)?;
-                    if v.trim().is_empty() {
-                        return Err(BuildError::step(
-                            "VOLUME specified can not be an empty string",
-                        ));
-                    }
-                    set.insert(v, serde_json::json!({}));
-                }
-            }
-            Op::User(u) => cfg.user = self.word(u, &vars)?,
-            Op::Workdir(w) => {
-                let w = self.word(w, &vars)?;
-                let base = if cfg.working_dir.is_empty() {
-                    "/".to_string()
-                } else {
-                    cfg.working_dir.clone()
-                };
-                cfg.working_dir = format!(
-                    "/{}",
-                    clean(&if w.starts_with('/') {
-                        w
-                    } else {
-                        format!("{base}/{w}")
-                    })
-                );
-                cfg.working_dir = cfg.working_dir.replace("//", "/");
-            }
-            Op::Stopsignal(s) => cfg.stop_signal = Some(self.word(s, &vars)?),
-            Op::Shell(v) => cfg.shell = Some(v.clone()),
-            Op::Maintainer(m) => {
-                st.image.config.author = Some(self.word(m, &vars)?);
-            }
-            Op::Onbuild(t) => cfg.on_build.get_or_insert_with(Vec::new).push(t.clone()),
-            Op::Healthcheck(h) => cfg.healthcheck = Some(healthcheck(h)?),
-            Op::Cmd(c) => {
-                cfg.cmd = Some(st.argv(c));
-                st.cmd_set = true;
-            }
-            Op::Entrypoint(c) => {
-                cfg.entrypoint = Some(st.argv(c));
-                if !st.cmd_set {
-                    // A new ENTRYPOINT drops the base image's CMD (Docker's rule).
-                    cfg.cmd = None;
-                }
-            }
-            Op::Run { command, network } => return self.run(st, command, network.clone()),
-            Op::Copy(c) => return self.copy(st, stage, c, &vars),
         }
-        self.config_step(st, &step.text, cfg)
     }
 
     fn run(&self, st: &mut State, command: &CommandForm, network: Option<String>) -> Result<()> {
@@ -727,14 +599,17 @@ impl Build<'_> {
         };
         let mut paths = Vec::new();
         let mut docs = Vec::new();
+        let mut downloads = Downloads::new();
         for s in &c.sources {
             match s {
                 Source::Path(p) => {
                     let p = self.word(p, vars)?;
                     if c.add && (p.starts_with("http://") || p.starts_with("https://")) {
-                        return Err(BuildError::step(
-                            "ADD from a URL is not supported by this version of berthd",
-                        ));
+                        // Fetched every build, as Docker does; the cache key has the content's hash.
+                        let tmp = downloads.dir.join(format!("{}", downloads.files.len()));
+                        let name = crate::context::fetch_http(&p, &tmp)?;
+                        downloads.files.push((name, tmp));
+                        continue;
                     }
                     if c.add && p.starts_with("git@") {
                         return Err(BuildError::step(
@@ -774,7 +649,7 @@ impl Build<'_> {
             for p in &paths {
                 found.extend(tree.find(p)?);
             }
-            let many = found.len() + docs.len() > 1;
+            let many = found.len() + docs.len() + downloads.files.len() > 1;
             if many && !dest_dir_form {
                 return Err(BuildError::step(format!(
                     "When using {what} with more than one source file, the destination must be a directory and end with a /"
@@ -785,7 +660,23 @@ impl Build<'_> {
                     "{what} of a here-document needs a file name as destination"
                 )));
             }
-            let digest = sources_digest(&tree, &found)?;
+            let mut digest = sources_digest(&tree, &found)?;
+            if !downloads.files.is_empty() {
+                let dl_tree = SourceTree {
+                    root: &downloads.dir,
+                    ignore: None,
+                    what: "download",
+                };
+                let dl: Vec<Found> = downloads
+                    .files
+                    .iter()
+                    .map(|(n, p)| Found {
+                        rel: n.clone(),
+                        path: p.clone(),
+                    })
+                    .collect();
+                digest = key_of(&[&digest, &sources_digest(&dl_tree, &dl)?]);
+            }
             let kind = match (found.as_slice(), docs.is_empty()) {
                 ([f], true) if f.path.is_dir() => "dir",
                 ([_], true) => "file",
@@ -850,6 +741,21 @@ impl Build<'_> {
                                 std::os::unix::fs::PermissionsExt::from_mode(mode),
                             )
                             .map_err(|e| BuildError::step(e.to_string()))?;
+                        }
+                        for (name, tmp) in &downloads.files {
+                            let existing_dir = scoped_path(root, &dest, true).ok().is_some_and(|p| p.is_dir());
+                            let target = if dest_dir_form || existing_dir {
+                                if name.is_empty() {
+                                    return Err(BuildError::step("cannot determine filename from the URL; give a file name as destination"));
+                                }
+                                make_dirs(root, &dest, Attrs { mode: None, ..attrs })?.join(name)
+                            } else {
+                                let parent = dest.rsplit_once('/').map(|x| x.0).unwrap_or("");
+                                make_dirs(root, parent, Attrs { mode: None, ..attrs })?;
+                                scoped_path(root, &dest, false)?
+                            };
+                            // Downloads are 0600 unless --chmod says otherwise (Docker's rule).
+                            copy_tree(tmp, &target, Attrs { mode: Some(attrs.mode.unwrap_or(0o600)), ..attrs }, &|_| false)?;
                         }
                         for f in &found {
                             let meta = std::fs::metadata(&f.path)
@@ -946,13 +852,10 @@ impl Build<'_> {
         if self.opts.labels.is_empty() {
             return Ok(image);
         }
-        let mut st = State {
-            image,
-            args: BTreeMap::new(),
-            cmd_set: true,
-        };
-        let mut cfg = st.cfg().clone();
-        cfg.labels
+        let mut config = image.config.clone();
+        config
+            .config
+            .labels
             .get_or_insert_with(Default::default)
             .extend(self.opts.labels.clone());
         let text = format!(
@@ -964,7 +867,12 @@ impl Build<'_> {
                 .collect::<Vec<_>>()
                 .join(" ")
         );
-        self.config_step(&mut st, &text, cfg)?;
+        let mut st = State {
+            image,
+            args: BTreeMap::new(),
+            cmd_set: true,
+        };
+        self.config_step(&mut st, &text, config)?;
         Ok(st.image)
     }
 }

@@ -403,10 +403,194 @@ pub fn unpack_archive(path: &Path, gzip: bool, dest: &Path) -> Result<()> {
     Ok(())
 }
 
+/// ADD's download of an `http://` URL into `dest` (HTTP/1.0, a few redirects
+/// followed). Returns the file name the URL names, for a directory destination.
+pub fn fetch_http(url: &str, dest: &Path) -> Result<String> {
+    let mut url = url.to_string();
+    for _ in 0..5 {
+        let rest = url.strip_prefix("http://").ok_or_else(|| {
+            BuildError::step(format!(
+                "ADD {url}: only http:// URLs are supported by this version of berthd"
+            ))
+        })?;
+        let (hostport, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let addr = if hostport.contains(':') {
+            hostport.to_string()
+        } else {
+            format!("{hostport}:80")
+        };
+        let fail = |e: String| BuildError::step(format!("ADD failed: GET {url}: {e}"));
+        let mut conn = std::net::TcpStream::connect(&addr).map_err(|e| fail(e.to_string()))?;
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .map_err(|e| fail(e.to_string()))?;
+        let request =
+            format!("GET {path} HTTP/1.0\r\nHost: {hostport}\r\nUser-Agent: berth\r\n\r\n");
+        conn.write_all(request.as_bytes())
+            .map_err(|e| fail(e.to_string()))?;
+        let mut reader = io::BufReader::new(conn);
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            if io::BufRead::read_line(&mut reader, &mut line).map_err(|e| fail(e.to_string()))? == 0
+            {
+                return Err(fail("connection closed in the headers".into()));
+            }
+            if line == "\r\n" || line == "\n" {
+                break;
+            }
+            head.push(line.trim_end().to_string());
+        }
+        let status: u16 = head
+            .first()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| fail("not an HTTP response".into()))?;
+        let header = |name: &str| {
+            head.iter().skip(1).find_map(|h| {
+                let (k, v) = h.split_once(':')?;
+                k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            })
+        };
+        if (300..400).contains(&status) {
+            let loc =
+                header("location").ok_or_else(|| fail(format!("{status} without a Location")))?;
+            url = if loc.starts_with("http") {
+                loc
+            } else {
+                format!("http://{hostport}{loc}")
+            };
+            continue;
+        }
+        if status != 200 {
+            return Err(fail(format!(
+                "{status} {}",
+                head[0].splitn(3, ' ').nth(2).unwrap_or("")
+            )));
+        }
+        if let Some(dir) = dest.parent() {
+            fs::create_dir_all(dir).map_err(io_err("create download dir"))?;
+        }
+        let mut out = File::create(dest).map_err(io_err("create download"))?;
+        io::copy(&mut reader, &mut out).map_err(|e| fail(e.to_string()))?;
+        let name = path
+            .split(['?', '#'])
+            .next()
+            .unwrap_or("")
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        return Ok(name);
+    }
+    Err(BuildError::step(format!(
+        "ADD failed: GET {url}: too many redirects"
+    )))
+}
+
+/// The docker CLI sends a context whose last entry lacks its zero padding
+/// (and the end-of-archive blocks) when `-f` names a Dockerfile outside the
+/// context; dockerd reads that. This reader follows the tar framing and
+/// supplies the missing padding only, so a stream cut inside an entry's
+/// data still fails as truncated.
+struct PaddedTar<R> {
+    inner: R,
+    part: TarPart,
+    /// Bytes left in the current part.
+    left: u64,
+    header: Vec<u8>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum TarPart {
+    Header,
+    /// Data, then the padding to a whole block.
+    Data {
+        padding: u64,
+    },
+    Padding,
+}
+
+impl<R: Read> PaddedTar<R> {
+    fn new(inner: R) -> Self {
+        PaddedTar {
+            inner,
+            part: TarPart::Header,
+            left: 512,
+            header: Vec::with_capacity(512),
+        }
+    }
+
+    /// The entry size a header block gives (octal, or GNU base-256).
+    fn entry_size(h: &[u8]) -> u64 {
+        let field = &h[124..136];
+        if field[0] & 0x80 != 0 {
+            return field[1..].iter().fold(0u64, |n, b| (n << 8) | *b as u64);
+        }
+        let text: String = field
+            .iter()
+            .take_while(|b| **b != 0)
+            .map(|b| *b as char)
+            .collect();
+        u64::from_str_radix(text.trim(), 8).unwrap_or(0)
+    }
+
+    fn consumed(&mut self, mut buf: &[u8]) {
+        while !buf.is_empty() {
+            let n = (self.left as usize).min(buf.len());
+            if self.part == TarPart::Header {
+                self.header.extend_from_slice(&buf[..n]);
+            }
+            buf = &buf[n..];
+            self.left -= n as u64;
+            while self.left == 0 {
+                self.part = match self.part {
+                    TarPart::Header => {
+                        let size = Self::entry_size(&self.header);
+                        self.header.clear();
+                        self.left = size;
+                        TarPart::Data {
+                            padding: (512 - size % 512) % 512,
+                        }
+                    }
+                    TarPart::Data { padding } => {
+                        self.left = padding;
+                        TarPart::Padding
+                    }
+                    TarPart::Padding => {
+                        self.left = 512;
+                        TarPart::Header
+                    }
+                };
+            }
+        }
+    }
+}
+
+impl<R: Read> Read for PaddedTar<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.consumed(&buf[..n]);
+            return Ok(n);
+        }
+        // At the end: only a missing padding is made up.
+        if self.part == TarPart::Padding && self.left > 0 {
+            let k = (self.left as usize).min(buf.len());
+            buf[..k].fill(0);
+            self.left -= k as u64;
+            return Ok(k);
+        }
+        Ok(0)
+    }
+}
+
 /// Unpacks a build context sent as a tar into `dest`. Hostile members
 /// (absolute, `..`, through links) are refused: the build fails, nothing outside `dest` changes.
 pub fn unpack_context(tar_stream: impl Read, dest: &Path) -> Result<()> {
-    let mut ar = tar::Archive::new(tar_stream);
+    let mut ar = tar::Archive::new(PaddedTar::new(tar_stream));
     ar.set_preserve_permissions(true);
     ar.set_preserve_mtime(true);
     ar.set_unpack_xattrs(false);
@@ -428,10 +612,14 @@ pub fn unpack_context(tar_stream: impl Read, dest: &Path) -> Result<()> {
                 "build context member {name:?} leaves the context"
             )));
         }
-        if !entry
-            .unpack_in(dest)
-            .map_err(|e| BuildError::step(format!("unpack build context member {name:?}: {e}")))?
-        {
+        let unpacked = entry.unpack_in(dest).map_err(|e| {
+            // tar keeps the cause one level down.
+            let cause = std::error::Error::source(&e)
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default();
+            BuildError::step(format!("unpack build context member {name:?}: {e}{cause}"))
+        })?;
+        if !unpacked {
             return Err(BuildError::step(format!(
                 "build context member {name:?} leaves the context"
             )));
@@ -458,5 +646,137 @@ pub fn ignore_of(root: &Path) -> Result<Option<Ignore>> {
             .map(Some)
             .map_err(|e| BuildError::step(format!("error processing .dockerignore: {e}"))),
         Err(_) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(entries: &[(&str, &[u8], tar::EntryType, Option<&str>)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data, kind, link) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
+            if let Some(l) = link {
+                h.set_link_name(l).unwrap();
+            }
+            // Raw names: the builder's own checks would refuse the hostile ones.
+            h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_cksum();
+            b.append(&h, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn context_unpacks_and_refuses_escapes() {
+        let d = tempfile::tempdir().unwrap();
+        let ok = tar_of(&[("Dockerfile", b"FROM x\n", tar::EntryType::Regular, None)]);
+        unpack_context(ok.as_slice(), d.path()).unwrap();
+        assert_eq!(
+            fs::read_to_string(d.path().join("Dockerfile")).unwrap(),
+            "FROM x\n"
+        );
+
+        let outside = tempfile::tempdir().unwrap();
+        for hostile in [
+            tar_of(&[("../evil", b"x", tar::EntryType::Regular, None)]),
+            tar_of(&[
+                (
+                    "link",
+                    b"",
+                    tar::EntryType::Symlink,
+                    Some(outside.path().to_str().unwrap()),
+                ),
+                ("link/evil", b"x", tar::EntryType::Regular, None),
+            ]),
+        ] {
+            let d = tempfile::tempdir().unwrap();
+            assert!(unpack_context(hostile.as_slice(), d.path()).is_err());
+            assert!(!outside.path().join("evil").exists());
+        }
+        // The docker CLI's `-f` outside the context: last padding and trailer missing.
+        let mut unpadded = tar_of(&[("Dockerfile", b"FROM y\n", tar::EntryType::Regular, None)]);
+        unpadded.truncate(512 + 7);
+        let d = tempfile::tempdir().unwrap();
+        unpack_context(unpadded.as_slice(), d.path()).unwrap();
+        assert_eq!(
+            fs::read_to_string(d.path().join("Dockerfile")).unwrap(),
+            "FROM y\n"
+        );
+        // Cut inside the data of the last entry: no made-up bytes.
+        let mut short = tar_of(&[("f", &[9u8; 100], tar::EntryType::Regular, None)]);
+        short.truncate(512 + 50);
+        assert!(unpack_context(short.as_slice(), tempfile::tempdir().unwrap().path()).is_err());
+        // Truncated: an error, not a partial success.
+        let mut cut = tar_of(&[("big", &[7u8; 5000], tar::EntryType::Regular, None)]);
+        cut.truncate(2000);
+        let d = tempfile::tempdir().unwrap();
+        assert!(unpack_context(cut.as_slice(), d.path()).is_err());
+    }
+
+    #[test]
+    fn scoped_paths_stay_inside() {
+        let d = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/etc", d.path().join("etc-link")).unwrap();
+        std::os::unix::fs::symlink("../../..", d.path().join("up")).unwrap();
+        assert_eq!(
+            scoped_path(d.path(), "/etc-link/passwd", true).unwrap(),
+            d.path().join("etc/passwd")
+        );
+        assert_eq!(
+            scoped_path(d.path(), "up/x", true).unwrap(),
+            d.path().join("x")
+        );
+        assert_eq!(
+            scoped_path(d.path(), "../../x", true).unwrap(),
+            d.path().join("x")
+        );
+    }
+
+    #[test]
+    fn sources_are_found_hashed_and_ignored() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("src/sub")).unwrap();
+        fs::write(d.path().join("src/a.rs"), "a").unwrap();
+        fs::write(d.path().join("src/sub/b.rs"), "b").unwrap();
+        fs::write(d.path().join("secret"), "s").unwrap();
+        let ig = Ignore::parse("secret\nsrc/sub\n").unwrap();
+        let tree = SourceTree {
+            root: d.path(),
+            ignore: Some(&ig),
+            what: "build context",
+        };
+        assert!(tree
+            .find("secret")
+            .unwrap_err()
+            .to_string()
+            .contains("excluded by .dockerignore"));
+        assert!(tree
+            .find("../x")
+            .unwrap_err()
+            .to_string()
+            .contains("outside the build context"));
+        assert!(tree.find("*.none").is_err());
+        let found = tree.find("src/*.rs").unwrap();
+        assert_eq!(found.len(), 1);
+        let h1 = sources_digest(&tree, &tree.find("src").unwrap()).unwrap();
+        // An ignored file changing does not change the hash; a kept one does.
+        fs::write(d.path().join("src/sub/b.rs"), "changed").unwrap();
+        assert_eq!(
+            sources_digest(&tree, &tree.find("src").unwrap()).unwrap(),
+            h1
+        );
+        fs::write(d.path().join("src/a.rs"), "changed").unwrap();
+        assert_ne!(
+            sources_digest(&tree, &tree.find("src").unwrap()).unwrap(),
+            h1
+        );
     }
 }

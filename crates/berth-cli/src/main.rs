@@ -1,5 +1,6 @@
 //! `berth`: docker's commands and flags, over the Engine API.
 
+mod build;
 mod containers;
 mod cp;
 mod images;
@@ -66,6 +67,13 @@ enum Cmd {
     },
     /// Copy files/folders between a container and the local filesystem
     Cp(cp::CpArgs),
+    /// Build an image from a Dockerfile
+    Build(build::BuildArgs),
+    /// Manage builds
+    Builder {
+        #[command(subcommand)]
+        cmd: build::BuilderCmd,
+    },
     /// Manage volumes
     Volume {
         #[command(subcommand)]
@@ -98,6 +106,8 @@ async fn dispatch(client: &Client, cmd: Cmd) -> Result {
         Cmd::Volume { cmd } => volumes::run(client, cmd).await,
         Cmd::Network { cmd } => networks::run(client, cmd).await,
         Cmd::Cp(a) => cp::cp(client, a).await,
+        Cmd::Build(a) => build::build(client, a).await,
+        Cmd::Builder { cmd } => build::builder(client, cmd).await,
         Cmd::Version(a) => system::version(client, a).await,
         Cmd::Info(a) => system::info(client, a).await,
         Cmd::System { cmd } => system::run(client, cmd).await,

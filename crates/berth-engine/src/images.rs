@@ -12,7 +12,6 @@ use berth_api::types::{
 use berth_api::{ApiError, ImageRef};
 use berth_store::ImageRecord;
 
-use crate::changes::apply_changes;
 use crate::engine::Engine;
 use crate::Result;
 
@@ -199,17 +198,27 @@ impl Engine {
     pub fn image_history(&self, name: &str) -> Result<Vec<ImageHistoryItem>> {
         let rec = self.images.resolve(name).map_err(ApiError::from)?;
         let steps = self.images.history(&rec).map_err(ApiError::from)?;
-        let n = steps.len();
+        // Each build step added one history entry and left its image behind:
+        // walking the parents names the newest entries, as docker's legacy builder shows them.
+        let mut chain = vec![rec.clone()];
+        while chain.len() < steps.len() {
+            let last = chain.last().map(|r| r.id.to_string()).unwrap_or_default();
+            match self.images.parent_of(&last).map_err(ApiError::from)? {
+                Some(p) => match self.images.resolve(&p) {
+                    Ok(r) => chain.push(r),
+                    Err(_) => break,
+                },
+                None => break,
+            }
+        }
         Ok(steps
             .into_iter()
             .enumerate()
             .map(|(i, (h, size))| ImageHistoryItem {
-                // Only the newest step is the image itself; older ones are not images here.
-                id: if i == 0 {
-                    rec.id.to_string()
-                } else {
-                    "<missing>".into()
-                },
+                id: chain
+                    .get(i)
+                    .map(|r| r.id.to_string())
+                    .unwrap_or_else(|| "<missing>".into()),
                 created: h
                     .created
                     .as_deref()
@@ -217,11 +226,10 @@ impl Engine {
                     .map(|t| t.timestamp())
                     .unwrap_or(0),
                 created_by: h.created_by.unwrap_or_default(),
-                tags: if i == 0 { rec.familiar_tags() } else { vec![] },
+                tags: chain.get(i).map(|r| r.familiar_tags()).unwrap_or_default(),
                 size: size.unwrap_or(0),
                 comment: h.comment.unwrap_or_default(),
             })
-            .take(n)
             .collect())
     }
 
@@ -318,7 +326,8 @@ impl Engine {
             None => None,
         };
         let mut config = ImageRuntimeConfig::default();
-        apply_changes(&mut config, &changes)?;
+        berth_build::config::apply_changes(&mut config, &changes)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let images = self.images.clone();
         let id = crate::blocking(move || {
             let rec = images

@@ -4,7 +4,6 @@
 //! Errors are `berth_api::ApiError`s: the engine decides what is a 404 or a 409.
 
 pub mod build;
-pub mod changes;
 pub mod config;
 pub mod containers;
 pub mod engine;

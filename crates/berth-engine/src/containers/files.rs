@@ -238,7 +238,8 @@ impl Engine {
             on_build: c.on_build.clone(),
             extra: Default::default(),
         };
-        crate::changes::apply_changes(rc, &changes)?;
+        berth_build::config::apply_changes(rc, &changes)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         cfg.created = Some(now.clone());
         if !author.is_empty() {

@@ -241,6 +241,8 @@ impl Daemon {
         Command::new(DOCKER)
             .args(args)
             .env("DOCKER_HOST", self.host())
+            // `docker build` through the legacy builder's API, which berthd serves.
+            .env("DOCKER_BUILDKIT", "0")
             .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
             .output()
             .expect("run docker")
@@ -251,6 +253,7 @@ impl Daemon {
             Command::new(DOCKER)
                 .args(args)
                 .env("DOCKER_HOST", self.host())
+                .env("DOCKER_BUILDKIT", "0")
                 .env("DOCKER_CONFIG", self.dir.path().join("docker-config")),
             input,
         )
