@@ -7,14 +7,17 @@
 #   4. exec, cp and commit against runc exec and tar;
 #   5. networking: what the default bridge adds to `run --rm` against `--network none`,
 #      and iperf3 throughput through a published port against straight to the
-#      container's address (loopback and Berth's own bridge only).
+#      container's address (loopback and Berth's own bridge only);
+#   6. builds (FROM busybox, 5 RUN, COPY of 50 MB, CMD): cold, fully cached, and after
+#      changing the last RUN, against Docker 20.10's legacy builder (Debian's docker.io,
+#      run here with its own data root and no iptables, bridge or forwarding changes).
 # Prints medians and ratios and rewrites docs/benchmarks.md. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 berth_install_deps
-for tool in hyperfine iperf3; do
-    command -v "$tool" >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null; }
+for pkg in hyperfine:hyperfine iperf3:iperf3 dockerd:docker.io; do
+    command -v "${pkg%%:*}" >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkg##*:}" >/dev/null; }
 done
 RUNS="${RUNS:-40}"
 CONTAINERS="${CONTAINERS:-10}"
@@ -24,7 +27,12 @@ BIN="$PWD/target/release"
 WORK="$(mktemp -d /tmp/berth-bench.XXXXXX)"
 SOCK="$WORK/berth.sock"
 BERTHD_PID=""
+DOCKERD_PID=""
 cleanup() {
+    if [ -n "$DOCKERD_PID" ]; then
+        kill "$DOCKERD_PID" 2>/dev/null || true
+        wait "$DOCKERD_PID" 2>/dev/null || true
+    fi
     if [ -n "$BERTHD_PID" ]; then
         for id in $("$BIN/berth" -H "unix://$SOCK" ps -aq 2>/dev/null); do "$BIN/berth" -H "unix://$SOCK" rm -f "$id" >/dev/null 2>&1 || true; done
         kill "$BERTHD_PID" 2>/dev/null || true
@@ -133,6 +141,44 @@ for i in 1 2 3; do
 done
 "${B[@]}" rm -f "$IPERF_ID" >/dev/null
 
+# Builds, against Docker 20.10's legacy builder on the same context. dockerd gets its
+# own data root and socket, and no iptables rules, bridge, forwarding or masquerade.
+dockerd --data-root "$WORK/docker" --exec-root "$WORK/docker-exec" -H "unix://$WORK/docker.sock" \
+    --pidfile "$WORK/docker.pid" --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
+    >"$WORK/dockerd.log" 2>&1 &
+DOCKERD_PID=$!
+D=(env DOCKER_HOST="unix://$WORK/docker.sock" DOCKER_BUILDKIT=0 /usr/bin/docker)
+for _ in $(seq 1 100); do "${D[@]}" version >/dev/null 2>&1 && break; sleep 0.1; done
+"${D[@]}" import -c 'CMD ["sh"]' "$WORK/busybox.tar" busybox >/dev/null
+CTX="$WORK/buildctx"
+mkdir -p "$CTX"
+head -c $((50 * 1024 * 1024)) /dev/urandom >"$CTX/big.bin"
+cat >"$CTX/Dockerfile" <<'DOCKERFILE'
+FROM busybox
+RUN echo 1 > /s1
+RUN echo 2 > /s2
+RUN echo 3 > /s3
+RUN echo 4 > /s4
+RUN echo 5 > /s5
+COPY big.bin /big.bin
+CMD ["sh"]
+DOCKERFILE
+# The last RUN's text changes before every run of the "last step" case.
+BUMP="sed -i \"s|^RUN echo 5 .*|RUN echo 5 \$(date +%s%N) > /s5|\" $CTX/Dockerfile"
+hyperfine --style basic --warmup 1 --runs "${BUILD_RUNS:-10}" --export-json "$WORK/build.json" \
+    -n "berth build, cold" "${B[*]} build -q --no-cache -t bench-build $CTX" \
+    -n "docker 20.10 build, cold" "${D[*]} build -q --no-cache -t bench-build $CTX" \
+    -n "berth build, fully cached" "${B[*]} build -q -t bench-build $CTX" \
+    -n "docker 20.10 build, fully cached" "${D[*]} build -q -t bench-build $CTX" >&2
+hyperfine --style basic --warmup 1 --runs "${BUILD_RUNS:-10}" --export-json "$WORK/build2.json" \
+    --prepare "$BUMP" \
+    -n "berth build, last RUN changed" "${B[*]} build -q -t bench-build $CTX" \
+    -n "docker 20.10 build, last RUN changed" "${D[*]} build -q -t bench-build $CTX" >&2
+DOCKER_VERSION=$("${D[@]}" version --format '{{.Server.Version}}')
+kill "$DOCKERD_PID"
+wait "$DOCKERD_PID" 2>/dev/null || true
+DOCKERD_PID=""
+
 # Memory per running container: supervisors' PSS plus what berthd grew by.
 BEFORE_KB=$(awk '/^Pss:/ {print $2}' /proc/$BERTHD_PID/smaps_rollup)
 for i in $(seq 1 "$CONTAINERS"); do "${B[@]}" run -d busybox sleep 1000 >/dev/null; done
@@ -145,11 +191,11 @@ for pid in $(ps -eo pid,args | awk -v w="$WORK" 'index($2, "berth-shim") && inde
     SHIM_RSS_KB=$((SHIM_RSS_KB + $(awk '/^VmRSS/ {print $2}' /proc/$pid/status)))
 done
 
-python3 - "$WORK" "$CP_MB" "$IDLE_RSS_KB" "$IDLE_PSS_KB" "$BEFORE_KB" "$AFTER_KB" "$SHIM_KB" "$SHIM_RSS_KB" "$CONTAINERS" "$RUNS" "$IPERF_SECONDS" <<'PY'
+python3 - "$WORK" "$CP_MB" "$IDLE_RSS_KB" "$IDLE_PSS_KB" "$BEFORE_KB" "$AFTER_KB" "$SHIM_KB" "$SHIM_RSS_KB" "$CONTAINERS" "$RUNS" "$IPERF_SECONDS" "$DOCKER_VERSION" <<'PY'
 import json, sys, statistics, datetime, platform, subprocess
-work, cp_mb, idle_rss, idle_pss, before, after, shim_pss, shim_rss, n, runs, iperf_seconds = sys.argv[1:]
+work, cp_mb, idle_rss, idle_pss, before, after, shim_pss, shim_rss, n, runs, iperf_seconds, docker_version = sys.argv[1:]
 res = {}
-for f in ("run", "exec", "cp", "commit", "net"):
+for f in ("run", "exec", "cp", "commit", "net", "build", "build2"):
     res.update({r["command"]: r for r in json.load(open(f"{work}/{f}.json"))["results"]})
 med = lambda k: statistics.median(res[k]["times"]) * 1000
 tar_ref, cp_in, cp_out = med("tar | tar (reference)"), med("berth cp into a container"), med("berth cp out of a container")
@@ -177,6 +223,10 @@ rows = [
     ("`berth commit` of 100 MB of changes / tar of them", f"{commit / tar_commit:.2f}× ({commit:.0f} ms vs {tar_commit:.0f} ms)", "≤ 2×"),
     ("`berth run --rm` on the default bridge − with `--network none`, medians", f"{bridge - no_net:+.1f} ms ({bridge:.1f} vs {no_net:.1f} ms)", "≤ 10 ms"),
     ("iperf3 through a published port / straight to the container", f"{published / direct * 100:.0f}% ({published:.1f} vs {direct:.1f} Gbit/s)", "≥ 80%"),
+    *[
+        (f"`berth build`, {case}, median / Docker {docker_version}", f"{med('berth build, ' + case):.0f} ms / {med('docker 20.10 build, ' + case):.0f} ms = {med('berth build, ' + case) / med('docker 20.10 build, ' + case):.2f}", target)
+        for case, target in [("cold", "≤ 0.5"), ("fully cached", "≤ 100 ms"), ("last RUN changed", "≤ 0.5")]
+    ],
     ("berthd idle RSS (PSS)", f"{int(idle_rss) / 1024:.1f} MiB ({int(idle_pss) / 1024:.1f} MiB)", "≤ 15 MiB"),
     (f"memory added per running container ({n} running)", f"{per_container_kb / 1024:.2f} MiB PSS", "≤ 2 MiB"),
     ("  of which berth-shim (PSS / RSS each)", f"{int(shim_pss) / n / 1024:.2f} / {int(shim_rss) / n / 1024:.2f} MiB", ""),
@@ -199,8 +249,8 @@ out += [
     "",
     "Reference figures from the issue, measured earlier on this kind of machine: Docker 20.10",
     "`docker run --rm` about 440 ms; dockerd + containerd idle 126 MiB; about 13 MiB per",
-    "containerd-shim. Docker itself cannot run here side by side (no engine on these machines);",
-    "the Docker comparison is the subject of its own issue.",
+    "containerd-shim. The build rows run Debian's Docker 20.10 (legacy builder) side by side",
+    "in the same run; the rest of the Docker comparison is the subject of its own issue.",
     "",
     "Memory per container is proportional set size (PSS), so the pages of the `berth-shim`",
     "binary shared by all supervisors count once overall, not once per container; RSS counts",
@@ -212,6 +262,10 @@ out += [
     "host's iperf3 server bind-mounted into a busybox container; \"published\" goes to 127.0.0.1",
     "and a published port (DNAT in Berth's table, no userland proxy), \"straight\" to the",
     "container's address on the bridge. Both stay on this host.",
+    "",
+    "Builds: FROM busybox, five RUN steps, COPY of a 50 MB file, CMD; `build -q` through",
+    "each engine's own CLI, the context sent over its UNIX socket each time. \"last RUN",
+    "changed\" edits the fifth RUN before each run, so it and the COPY after it are rebuilt.",
 ]
 open("docs/benchmarks.md", "w").write("\n".join(out) + "\n")
 print("\n".join(out))

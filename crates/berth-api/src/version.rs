@@ -51,6 +51,15 @@ pub fn split_version_prefix(path: &str) -> Result<(ApiVersion, &str), crate::Api
     Ok((v, tail))
 }
 
+/// This host's architecture as OCI names it (`amd64`, `arm64`, …).
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -133,16 +133,8 @@ impl State {
         &self.image.config.config
     }
 
-    fn env_map(&self) -> BTreeMap<String, String> {
-        self.cfg()
-            .env
-            .iter()
-            .flatten()
-            .filter_map(|e| {
-                e.split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-            })
-            .collect()
+    fn env_map(&self) -> Vars {
+        crate::config::env_vars(self.cfg())
     }
 
     /// What `$name` means in this step: ARGs, overridden by ENV.
@@ -178,7 +170,7 @@ fn scratch() -> Image {
     Image {
         id: String::new(),
         config: ImageConfigFile {
-            architecture: host_arch().into(),
+            architecture: berth_api::version::host_arch().into(),
             os: "linux".into(),
             rootfs: RootFs {
                 kind: "layers".into(),
@@ -189,12 +181,35 @@ fn scratch() -> Image {
     }
 }
 
-fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
+/// Where a file named `name` lands for a COPY to `dest`: inside it when it is
+/// (or is written as) a directory, else at `dest` itself. Missing directories are made.
+fn file_target(
+    root: &Path,
+    dest: &str,
+    dir_form: bool,
+    name: &str,
+    dir_attrs: Attrs,
+) -> Result<std::path::PathBuf> {
+    let existing_dir = scoped_path(root, dest, true)
+        .ok()
+        .is_some_and(|p| p.is_dir());
+    if dir_form || existing_dir {
+        if name.is_empty() {
+            return Err(BuildError::step(format!(
+                "{dest} is a directory: give the file a name"
+            )));
+        }
+        return Ok(make_dirs(root, dest, dir_attrs)?.join(name));
     }
+    let parent = dest.rsplit_once('/').map(|x| x.0).unwrap_or("");
+    make_dirs(root, parent, dir_attrs)?;
+    scoped_path(root, dest, false)
+}
+
+fn set_owner_mode(p: &Path, uid: u32, gid: u32, mode: u32) -> Result<()> {
+    let fail = |e: std::io::Error| BuildError::step(format!("{}: {e}", p.display()));
+    std::os::unix::fs::lchown(p, Some(uid), Some(gid)).map_err(fail)?;
+    std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode)).map_err(fail)
 }
 
 /// ADD's downloads for one step, removed when the step is done.
@@ -720,59 +735,31 @@ impl Build<'_> {
                                     .is_some_and(|i| i.excluded(&rel.to_string_lossy()))
                             })
                         };
+                        let dir_attrs = Attrs {
+                            mode: None,
+                            ..attrs
+                        };
                         for body in &docs {
-                            let parent = dest.rsplit_once('/').map(|x| x.0).unwrap_or("");
-                            make_dirs(
-                                root,
-                                parent,
-                                Attrs {
-                                    mode: None,
-                                    ..attrs
-                                },
-                            )?;
-                            let target = scoped_path(root, &dest, false)?;
+                            let target = file_target(root, &dest, false, "", dir_attrs)?;
                             std::fs::write(&target, body)
                                 .map_err(|e| BuildError::step(format!("write {dest}: {e}")))?;
-                            let mode = attrs.mode.unwrap_or(0o644);
-                            std::os::unix::fs::lchown(&target, Some(uid), Some(gid))
-                                .map_err(|e| BuildError::step(e.to_string()))?;
-                            std::fs::set_permissions(
-                                &target,
-                                std::os::unix::fs::PermissionsExt::from_mode(mode),
-                            )
-                            .map_err(|e| BuildError::step(e.to_string()))?;
+                            set_owner_mode(&target, uid, gid, attrs.mode.unwrap_or(0o644))?;
                         }
                         for (name, tmp) in &downloads.files {
-                            let existing_dir = scoped_path(root, &dest, true).ok().is_some_and(|p| p.is_dir());
-                            let target = if dest_dir_form || existing_dir {
-                                if name.is_empty() {
-                                    return Err(BuildError::step("cannot determine filename from the URL; give a file name as destination"));
-                                }
-                                make_dirs(root, &dest, Attrs { mode: None, ..attrs })?.join(name)
-                            } else {
-                                let parent = dest.rsplit_once('/').map(|x| x.0).unwrap_or("");
-                                make_dirs(root, parent, Attrs { mode: None, ..attrs })?;
-                                scoped_path(root, &dest, false)?
-                            };
+                            let target = file_target(root, &dest, dest_dir_form, name, dir_attrs)?;
                             // Downloads are 0600 unless --chmod says otherwise (Docker's rule).
-                            copy_tree(tmp, &target, Attrs { mode: Some(attrs.mode.unwrap_or(0o600)), ..attrs }, &|_| false)?;
+                            let mode = Some(attrs.mode.unwrap_or(0o600));
+                            copy_tree(tmp, &target, Attrs { mode, ..attrs }, &|_| false)?;
                         }
                         for f in &found {
                             let meta = std::fs::metadata(&f.path)
                                 .map_err(|e| BuildError::step(format!("stat {}: {e}", f.rel)))?;
                             if meta.is_dir() {
-                                let target = make_dirs(
-                                    root,
-                                    &dest,
-                                    Attrs {
-                                        mode: None,
-                                        ..attrs
-                                    },
-                                )?;
-                                for e in std::fs::read_dir(&f.path)
-                                    .map_err(|e| BuildError::step(e.to_string()))?
-                                    .flatten()
-                                {
+                                // A directory's contents are copied, not the directory itself.
+                                let target = make_dirs(root, &dest, dir_attrs)?;
+                                let entries = std::fs::read_dir(&f.path)
+                                    .map_err(|e| BuildError::step(e.to_string()))?;
+                                for e in entries.flatten() {
                                     if !skip(&e.path()) {
                                         copy_tree(
                                             &e.path(),
@@ -784,49 +771,15 @@ impl Build<'_> {
                                 }
                                 continue;
                             }
-                            if add {
-                                if let Some(gz) = archive_kind(&f.path) {
-                                    let target = make_dirs(
-                                        root,
-                                        &dest,
-                                        Attrs {
-                                            mode: None,
-                                            ..attrs
-                                        },
-                                    )?;
-                                    unpack_archive(&f.path, gz, &target)?;
-                                    continue;
-                                }
+                            if let Some(gz) = add.then(|| archive_kind(&f.path)).flatten() {
+                                unpack_archive(&f.path, gz, &make_dirs(root, &dest, dir_attrs)?)?;
+                                continue;
                             }
-                            let existing_dir = scoped_path(root, &dest, true)
-                                .ok()
-                                .is_some_and(|p| p.is_dir());
-                            let target = if dest_dir_form || existing_dir {
-                                let dir = make_dirs(
-                                    root,
-                                    &dest,
-                                    Attrs {
-                                        mode: None,
-                                        ..attrs
-                                    },
-                                )?;
-                                let name = Path::new(&f.rel)
-                                    .file_name()
-                                    .map(|n| n.to_os_string())
-                                    .unwrap_or_default();
-                                dir.join(name)
-                            } else {
-                                let parent = dest.rsplit_once('/').map(|x| x.0).unwrap_or("");
-                                make_dirs(
-                                    root,
-                                    parent,
-                                    Attrs {
-                                        mode: None,
-                                        ..attrs
-                                    },
-                                )?;
-                                scoped_path(root, &dest, false)?
-                            };
+                            let name = Path::new(&f.rel)
+                                .file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default();
+                            let target = file_target(root, &dest, dest_dir_form, &name, dir_attrs)?;
                             let src = std::fs::canonicalize(&f.path)
                                 .map_err(|e| BuildError::step(e.to_string()))?;
                             copy_tree(&src, &target, attrs, &skip)?;

@@ -10,6 +10,18 @@ use crate::words::{Lexer, Vars};
 
 const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
 
+/// The config's ENV as variables for substitution.
+pub fn env_vars(cfg: &ImageRuntimeConfig) -> Vars {
+    cfg.env
+        .iter()
+        .flatten()
+        .filter_map(|e| {
+            e.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
 /// A command's argv: exec form as is, shell form under the config's SHELL.
 pub fn argv(cfg: &ImageRuntimeConfig, c: &CommandForm) -> Vec<String> {
     match c {
@@ -212,15 +224,7 @@ pub fn apply_changes(cfg: &mut ImageRuntimeConfig, changes: &[String]) -> Result
         let df = dockerfile::parse(&format!("FROM scratch\n{change}\n"))
             .map_err(|e| BuildError::step(format!("invalid change {change:?}: {e}")))?;
         let op = &df.stages[0].steps[0].op;
-        let vars: Vars = cfg
-            .env
-            .iter()
-            .flatten()
-            .filter_map(|e| {
-                e.split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-            })
-            .collect();
+        let vars = env_vars(cfg);
         let mut config = ImageConfigFile {
             config: std::mem::take(cfg),
             ..Default::default()

@@ -18,19 +18,29 @@ fn io_err(what: &str) -> impl Fn(io::Error) -> BuildError + '_ {
     move |e| BuildError::step(format!("{what}: {e}"))
 }
 
-/// Resolves `path` under `root` as if `root` were `/`: symlinks are followed
-/// (the last one only if `follow_last`) but can never lead outside `root`.
-pub fn scoped_path(root: &Path, path: &str, follow_last: bool) -> Result<PathBuf> {
-    let mut todo: Vec<String> = Path::new(path)
-        .components()
+/// The parts of a path, `..` kept: symlink targets are walked the same way.
+fn parts(p: &Path) -> Vec<String> {
+    p.components()
         .filter_map(|c| match c {
             Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
             Component::ParentDir => Some("..".into()),
             _ => None,
         })
-        .rev()
-        .collect();
-    let mut cur = PathBuf::new();
+        .collect()
+}
+
+/// Resolves `path` as a process chrooted in a root sees it: symlinks are
+/// followed (the last one only if `follow_last`) relative to that root, and
+/// `..` never climbs above it. `host` maps a clean absolute in-root path to
+/// where it lives on the host (a container's volumes map elsewhere). Returns
+/// the resolved in-root path.
+pub fn resolve_in_root(
+    path: &str,
+    follow_last: bool,
+    host: &dyn Fn(&Path) -> PathBuf,
+) -> std::result::Result<PathBuf, String> {
+    let mut todo: Vec<String> = parts(Path::new(path)).into_iter().rev().collect();
+    let mut cur = PathBuf::from("/");
     let mut links = 0;
     while let Some(part) = todo.pop() {
         if part == ".." {
@@ -39,32 +49,31 @@ pub fn scoped_path(root: &Path, path: &str, follow_last: bool) -> Result<PathBuf
         }
         let next = cur.join(&part);
         let is_last = todo.is_empty();
-        match fs::symlink_metadata(root.join(&next)) {
+        let on_host = host(&next);
+        match fs::symlink_metadata(&on_host) {
             Ok(m) if m.file_type().is_symlink() && (!is_last || follow_last) => {
                 links += 1;
                 if links > MAX_LINKS {
-                    return Err(BuildError::step(format!(
-                        "too many levels of symbolic links: {path}"
-                    )));
+                    return Err(format!("too many levels of symbolic links: {path}"));
                 }
-                let target = fs::read_link(root.join(&next)).map_err(io_err("read link"))?;
+                let target =
+                    fs::read_link(&on_host).map_err(|e| format!("read link {path}: {e}"))?;
                 if target.is_absolute() {
-                    cur = PathBuf::new();
+                    cur = PathBuf::from("/");
                 }
-                let parts: Vec<String> = target
-                    .components()
-                    .filter_map(|c| match c {
-                        Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
-                        Component::ParentDir => Some("..".into()),
-                        _ => None,
-                    })
-                    .collect();
-                todo.extend(parts.into_iter().rev());
+                todo.extend(parts(&target).into_iter().rev());
             }
             _ => cur = next,
         }
     }
-    Ok(root.join(cur))
+    Ok(cur)
+}
+
+/// `resolve_in_root` for a plain directory tree: the host path under `root`.
+pub fn scoped_path(root: &Path, path: &str, follow_last: bool) -> Result<PathBuf> {
+    let under = |p: &Path| root.join(p.strip_prefix("/").unwrap_or(p));
+    let inside = resolve_in_root(path, follow_last, &under).map_err(BuildError::step)?;
+    Ok(under(&inside))
 }
 
 /// A tree of files a COPY reads from: the build context or another stage's file system.

@@ -172,7 +172,7 @@ impl EngineBackend {
 impl Backend for EngineBackend {
     fn image(&self, name: &str, platform: Option<&str>) -> Result<Image, BuildError> {
         if let Some(p) = platform {
-            let want = format!("linux/{}", berth_store::images::host_arch());
+            let want = format!("linux/{}", berth_api::version::host_arch());
             if p != want && p != "linux" {
                 return Err(BuildError::step(format!(
                     "platform {p} is not supported here (this host runs {want})"

@@ -30,7 +30,7 @@ fn os_name() -> String {
 
 impl Engine {
     pub fn version(&self) -> Value {
-        let arch = berth_store::images::host_arch();
+        let arch = berth_api::version::host_arch();
         json!({
             "Platform": {"Name": "Berth Engine"},
             "Components": [{"Name": "Engine", "Version": BERTH_VERSION, "Details": {

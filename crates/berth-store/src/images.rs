@@ -502,7 +502,7 @@ impl ImageStore {
             let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
             let cfg = ImageConfigFile {
                 created: Some(created.clone()),
-                architecture: host_arch().into(),
+                architecture: berth_api::version::host_arch().into(),
                 os: "linux".into(),
                 config,
                 rootfs: RootFs {
@@ -970,14 +970,6 @@ impl ImageStore {
         }
         out.reverse();
         Ok(out)
-    }
-}
-
-pub fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
     }
 }
 

@@ -6,7 +6,7 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use berth_api::ApiError;
@@ -15,8 +15,6 @@ use serde_json::{json, Value};
 use super::mounts::MountPoint;
 use crate::engine::Engine;
 use crate::Result;
-
-const MAX_LINKS: usize = 40;
 
 /// Maps a container path (absolute, clean) to where it lives on the host.
 fn host_path(root: &Path, mounts: &[MountPoint], cpath: &Path) -> PathBuf {
@@ -45,52 +43,11 @@ pub fn resolve(
     path: &str,
     follow_last: bool,
 ) -> Result<(PathBuf, PathBuf)> {
-    let mut todo: Vec<String> = Path::new(path)
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
-            Component::ParentDir => Some("..".into()),
-            _ => None,
-        })
-        .rev()
-        .collect();
-    let mut cur = PathBuf::from("/");
-    let mut links = 0;
-    while let Some(part) = todo.pop() {
-        if part == ".." {
-            cur.pop();
-            continue;
-        }
-        let next = cur.join(&part);
-        let is_last = todo.is_empty();
-        let host = host_path(root, mounts, &next);
-        match fs::symlink_metadata(&host) {
-            Ok(m) if m.file_type().is_symlink() && (!is_last || follow_last) => {
-                links += 1;
-                if links > MAX_LINKS {
-                    return Err(ApiError::bad_request(format!(
-                        "too many levels of symbolic links: {path}"
-                    )));
-                }
-                let target = fs::read_link(&host).map_err(|e| ApiError::internal(e.to_string()))?;
-                if target.is_absolute() {
-                    cur = PathBuf::from("/");
-                }
-                let parts: Vec<String> = target
-                    .components()
-                    .filter_map(|c| match c {
-                        Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
-                        Component::ParentDir => Some("..".into()),
-                        _ => None,
-                    })
-                    .collect();
-                todo.extend(parts.into_iter().rev());
-            }
-            _ => cur = next,
-        }
-    }
-    let host = host_path(root, mounts, &cur);
-    Ok((cur, host))
+    let host = |p: &Path| host_path(root, mounts, p);
+    let cur = berth_build::context::resolve_in_root(path, follow_last, &host)
+        .map_err(ApiError::bad_request)?;
+    let on_host = host(&cur);
+    Ok((cur, on_host))
 }
 
 /// Before anything moves: a directory of the archive may only merge into a
