@@ -603,7 +603,9 @@ pub fn unpack_context(tar_stream: impl Read, dest: &Path) -> Result<()> {
     ar.set_preserve_permissions(true);
     ar.set_preserve_mtime(true);
     ar.set_unpack_xattrs(false);
-    ar.set_preserve_ownerships(true);
+    // Clients send the context owned by root (docker's CLI resets owners), and
+    // COPY sets owners itself: the tar's owner fields are not read at all.
+    ar.set_preserve_ownerships(false);
     let entries = ar
         .entries()
         .map_err(|e| BuildError::step(format!("read build context: {e}")))?;

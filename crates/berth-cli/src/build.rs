@@ -63,7 +63,7 @@ pub struct BuildArgs {
     /// Always remove intermediate containers (always done)
     #[arg(long = "force-rm")]
     force_rm: bool,
-    /// PATH | - (a Dockerfile or a tar on stdin) | a tar file
+    /// PATH | URL (http://, of a tar or a Dockerfile) | - (a Dockerfile or a tar on stdin) | a tar file
     context: String,
 }
 
@@ -259,8 +259,19 @@ impl Steps {
 }
 
 pub async fn build(client: &Client, a: BuildArgs) -> Result {
-    let (body, dockerfile) = context_body(&a)?;
+    let remote = ["http://", "https://", "git://", "git@"]
+        .iter()
+        .any(|p| a.context.starts_with(p));
+    let (body, dockerfile) = if remote {
+        // The daemon fetches it.
+        (berth_client::empty_body(), a.file.clone())
+    } else {
+        context_body(&a)?
+    };
     let mut q = vec![format!("rm={}", a.rm), format!("forcerm={}", a.force_rm)];
+    if remote {
+        q.push(format!("remote={}", enc(&a.context)));
+    }
     for t in &a.tags {
         q.push(format!("t={}", enc(t)));
     }

@@ -32,6 +32,8 @@ pub struct BuildRequest {
     pub options: berth_build::Options,
     /// HostConfig of the RUN containers: network mode, extra hosts, shm, limits.
     pub host_config: HostConfig,
+    /// `remote=`: an http:// URL of a context tar (or of a Dockerfile), used instead of the body.
+    pub remote: Option<String>,
 }
 
 /// What a build streams back: progress text, then the image ID; `Error` is
@@ -368,7 +370,23 @@ impl Engine {
         std::fs::create_dir_all(&context)
             .map_err(|e| ApiError::internal(format!("build context: {e}")))?;
         let dir = context.clone();
-        let received = crate::blocking(move || receive_context(body, &dir)).await;
+        let remote = req.remote.clone();
+        let received = crate::blocking(move || match remote {
+            None => receive_context(body, &dir),
+            Some(url) => {
+                let fetched = dir.with_extension("remote");
+                let r = berth_build::context::fetch_http(&url, &fetched)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))
+                    .and_then(|_| {
+                        let f = std::fs::File::open(&fetched)
+                            .map_err(|e| ApiError::internal(format!("remote context: {e}")))?;
+                        receive_context(f, &dir)
+                    });
+                let _ = std::fs::remove_file(&fetched);
+                r
+            }
+        })
+        .await;
         let result = match received {
             Ok(text) => {
                 if text.is_some() {

@@ -637,7 +637,7 @@ fn bad_dockerfiles_fail_clearly_and_leave_nothing() {
     assert_eq!(status, 400, "{body}");
     let (status, body) = post("t=Bad%20Tag", b"");
     assert_eq!(status, 400, "{body}");
-    let (status, body) = post("remote=http://127.0.0.1:1/x.tar", b"");
+    let (status, body) = post("remote=git://127.0.0.1/x.git", b"");
     assert_eq!(status, 400, "{body}");
     let mut evil = tar::Builder::new(Vec::new());
     let mut h = tar::Header::new_gnu();
@@ -670,7 +670,23 @@ fn bad_dockerfiles_fail_clearly_and_leave_nothing() {
 fn add_from_url_stdin_dockerfile_and_tar_contexts() {
     let d = Daemon::start();
     d.import_busybox("busybox");
-    // An HTTP server on loopback for ADD <url>.
+    // A context for `remote=`, served as a tar.
+    let mut remote_tar = tar::Builder::new(Vec::new());
+    for (name, body) in [
+        (
+            "Dockerfile",
+            &b"FROM busybox\nCOPY remote.txt /remote.txt\n"[..],
+        ),
+        ("remote.txt", &b"from a remote context\n"[..]),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        remote_tar.append_data(&mut h, name, body).unwrap();
+    }
+    let remote_tar = remote_tar.into_inner().unwrap();
+    // An HTTP server on loopback for ADD <url> and remote contexts.
     let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = server.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -679,14 +695,18 @@ fn add_from_url_stdin_dockerfile_and_tar_contexts() {
             let mut buf = [0u8; 1024];
             let n = std::io::Read::read(&mut c, &mut buf).unwrap_or(0);
             let req = String::from_utf8_lossy(&buf[..n]).to_string();
-            let reply = if req.starts_with("GET /file.txt ") {
-                "HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\ndownloaded!\n"
+            let reply: Vec<u8> = if req.starts_with("GET /file.txt ") {
+                b"HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\ndownloaded!\n".to_vec()
             } else if req.starts_with("GET /moved ") {
-                "HTTP/1.0 302 Found\r\nLocation: /file.txt\r\n\r\n"
+                b"HTTP/1.0 302 Found\r\nLocation: /file.txt\r\n\r\n".to_vec()
+            } else if req.starts_with("GET /context.tar ") {
+                let mut r = b"HTTP/1.0 200 OK\r\n\r\n".to_vec();
+                r.extend_from_slice(&remote_tar);
+                r
             } else {
-                "HTTP/1.0 404 Not Found\r\n\r\n"
+                b"HTTP/1.0 404 Not Found\r\n\r\n".to_vec()
             };
-            let _ = std::io::Write::write_all(&mut c, reply.as_bytes());
+            let _ = std::io::Write::write_all(&mut c, &reply);
         }
     });
     let df = format!(
@@ -708,6 +728,21 @@ fn add_from_url_stdin_dockerfile_and_tar_contexts() {
         format!("FROM busybox\nADD http://127.0.0.1:{port}/missing /x\n").as_bytes(),
     );
     assert!(stderr(&o).contains("404"), "{}", stderr(&o));
+
+    // A remote context (a tar at an http:// URL), through both CLIs; git is refused clearly.
+    let url = format!("http://127.0.0.1:{port}/context.tar");
+    assert_ok(&d.docker(&["build", "-t", "remote1", &url]));
+    assert_eq!(
+        run_in(&d, "remote1", "cat /remote.txt"),
+        "from a remote context\n"
+    );
+    assert_ok(&d.berth(&["build", "-t", "remote2", &url]));
+    assert_eq!(
+        inspect(&d, "remote2", "{{.Id}}"),
+        inspect(&d, "remote1", "{{.Id}}")
+    );
+    let o = d.berth(&["build", "git@example.invalid:x/y.git"]);
+    assert!(stderr(&o).contains("only http:// URLs"), "{}", stderr(&o));
 
     // A context that is already a tar, and -f naming a Dockerfile outside the context.
     let ctx = d.dir.path().join("tarctx");

@@ -36,10 +36,13 @@ fn string_map(p: &Params, key: &str) -> Result<BTreeMap<String, String>, ApiErro
 }
 
 fn request(p: &Params) -> Result<BuildRequest, ApiError> {
-    if p.get("remote").is_some_and(|r| !r.is_empty()) {
-        return Err(ApiError::bad_request(
-            "remote build contexts (git or URL) are not supported by this berthd; send the context as a tar",
-        ));
+    let remote = p.get("remote").filter(|r| !r.is_empty()).map(String::from);
+    if let Some(r) = &remote {
+        if !r.starts_with("http://") {
+            return Err(ApiError::bad_request(format!(
+                "remote build context {r:?}: only http:// URLs of a tar or a Dockerfile are supported by this berthd (no git, no https)"
+            )));
+        }
     }
     let tags = p
         .all("t")
@@ -82,6 +85,7 @@ fn request(p: &Params) -> Result<BuildRequest, ApiError> {
             labels: string_map(p, "labels")?,
         },
         host_config,
+        remote,
     })
 }
 
