@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::context::{
     archive_kind, copy_tree, make_dirs, parse_chmod, parse_chown, scoped_path, sources_digest,
-    unpack_archive, Attrs, Found, SourceTree,
+    unpack_archive, Attrs, Context, Found, SourceTree,
 };
 use crate::dockerfile::{self, CommandForm, CopyOp, Dockerfile, Op, Source, Stage, Step};
 use crate::error::{BuildError, Result};
@@ -105,7 +105,7 @@ const PROXY_ARGS: &[&str] = &[
 
 struct Build<'a> {
     df: Dockerfile,
-    context: &'a Path,
+    context: &'a Context,
     ignore: Option<Ignore>,
     opts: &'a Options,
     backend: &'a dyn Backend,
@@ -238,16 +238,16 @@ impl Drop for Downloads {
     }
 }
 
-/// Runs the Dockerfile `text` with `context` on the backend; returns the target stage's image.
+/// Runs the Dockerfile `text` with the `context` on the backend; returns the target stage's image.
 pub fn build(
     text: &str,
-    context: &Path,
+    context: &Context,
     opts: &Options,
     backend: &dyn Backend,
     out: &dyn Output,
 ) -> Result<Image> {
     let df = dockerfile::parse(text)?;
-    let ignore = crate::context::ignore_of(context)?;
+    let ignore = crate::context::ignore_of(&context.root)?;
     let n = df.stages.len();
     let lexer = Lexer { escape: df.escape };
     let mut b = Build {
@@ -654,12 +654,7 @@ impl Build<'_> {
         };
         let dest = format!("/{}", clean(&dest)).replace("//", "/");
         let chmod = c.chmod.as_deref().map(parse_chmod).transpose()?;
-        let mut work = |src_root: &Path, ignore: Option<&Ignore>, what_tree: &str| -> Result<()> {
-            let tree = SourceTree {
-                root: src_root,
-                ignore,
-                what: what_tree,
-            };
+        let mut work = |tree: SourceTree<'_>| -> Result<()> {
             let mut found: Vec<Found> = Vec::new();
             for p in &paths {
                 found.extend(tree.find(p)?);
@@ -678,6 +673,7 @@ impl Build<'_> {
             let mut digest = sources_digest(&tree, &found)?;
             if !downloads.files.is_empty() {
                 let dl_tree = SourceTree {
+                    digests: None,
                     root: &downloads.dir,
                     ignore: None,
                     what: "download",
@@ -791,10 +787,21 @@ impl Build<'_> {
             Ok(())
         };
         match from {
-            None => work(self.context, self.ignore.as_ref(), "build context")?,
+            None => work(SourceTree {
+                root: &self.context.root,
+                ignore: self.ignore.as_ref(),
+                digests: Some(&self.context.digests),
+                what: "build context",
+            })?,
             Some((img, name)) => {
-                self.backend
-                    .read_fs(&img, &mut |root| work(root, None, &name))?;
+                self.backend.read_fs(&img, &mut |root| {
+                    work(SourceTree {
+                        root,
+                        ignore: None,
+                        digests: None,
+                        what: &name,
+                    })
+                })?;
             }
         }
         self.out.text(&format!(" ---> {}\n", st.image.short_id()));

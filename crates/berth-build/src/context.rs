@@ -2,6 +2,7 @@
 //! `.dockerignore`, never outside the context), hashing them for the cache,
 //! and copying them into an image's file system without following links out of it.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -80,6 +81,8 @@ pub fn scoped_path(root: &Path, path: &str, follow_last: bool) -> Result<PathBuf
 pub struct SourceTree<'a> {
     pub root: &'a Path,
     pub ignore: Option<&'a Ignore>,
+    /// Digests known already (the context's, taken as it was unpacked).
+    pub digests: Option<&'a Digests>,
     /// Names shown in errors: "build context" or "stage x".
     pub what: &'a str,
 }
@@ -183,14 +186,9 @@ impl SourceTree<'_> {
                         .as_encoded_bytes(),
                 );
             } else if m.is_file() {
-                let mut file = File::open(&path).map_err(io_err("open"))?;
-                let mut buf = vec![0u8; 1 << 16];
-                loop {
-                    let n = file.read(&mut buf).map_err(io_err("read"))?;
-                    if n == 0 {
-                        break;
-                    }
-                    h.update(&buf[..n]);
+                match self.digests.and_then(|d| d.0.get(&path)) {
+                    Some(d) => h.update(d),
+                    None => h.update(file_digest(&path)?),
                 }
             } else if m.is_dir() {
                 let mut names: Vec<_> = fs::read_dir(&path)
@@ -309,12 +307,18 @@ pub fn copy_tree(
 
 /// Keeps the source's modification time, as Docker's COPY does.
 fn set_mtime(p: &Path, m: &fs::Metadata) {
+    set_times(
+        p,
+        libc::timespec {
+            tv_sec: m.mtime(),
+            tv_nsec: m.mtime_nsec(),
+        },
+    );
+}
+
+fn set_times(p: &Path, t: libc::timespec) {
     let Ok(c) = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()) else {
         return;
-    };
-    let t = libc::timespec {
-        tv_sec: m.mtime(),
-        tv_nsec: m.mtime_nsec(),
     };
     // SAFETY: a valid C string and two timespecs we own.
     unsafe {
@@ -596,9 +600,83 @@ impl<R: Read> Read for PaddedTar<R> {
     }
 }
 
-/// Unpacks a build context sent as a tar into `dest`. Hostile members
-/// (absolute, `..`, through links) are refused: the build fails, nothing outside `dest` changes.
-pub fn unpack_context(tar_stream: impl Read, dest: &Path) -> Result<()> {
+/// The content digests (sha256) of the context's regular files, taken while
+/// they were unpacked, so COPY does not read them again for its cache key.
+#[derive(Debug, Default)]
+pub struct Digests(HashMap<PathBuf, [u8; 32]>);
+
+/// A build context on disk.
+#[derive(Debug)]
+pub struct Context {
+    pub root: PathBuf,
+    pub digests: Digests,
+}
+
+impl Context {
+    /// A directory as it is (files are hashed when a COPY needs them).
+    pub fn dir(root: impl Into<PathBuf>) -> Context {
+        Context {
+            root: root.into(),
+            digests: Digests::default(),
+        }
+    }
+}
+
+/// The sha256 of a file's bytes.
+fn file_digest(path: &Path) -> Result<[u8; 32]> {
+    let mut file = File::open(path).map_err(io_err("open"))?;
+    let mut h = Sha256::new();
+    io::copy(&mut file, &mut HashWriter(&mut h)).map_err(io_err("read"))?;
+    Ok(h.finalize().into())
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Makes the directories of `rel` under `root`, refusing any existing
+/// component that is not a directory inside `root` (a link out of it).
+fn safe_parent(root: &Path, rel: &Path) -> Result<PathBuf> {
+    let mut p = root.to_path_buf();
+    for c in rel.parent().into_iter().flat_map(|d| d.components()) {
+        p.push(c);
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => {}
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = fs::canonicalize(&p).map_err(io_err("resolve link"))?;
+                if !target.starts_with(root) || !target.is_dir() {
+                    return Err(BuildError::step(format!(
+                        "build context member {:?} leaves the context",
+                        rel.display().to_string()
+                    )));
+                }
+            }
+            Ok(_) => {
+                return Err(BuildError::step(format!(
+                    "build context member {:?}: a file is in the way",
+                    rel.display().to_string()
+                )))
+            }
+            Err(_) => fs::create_dir(&p).map_err(io_err("create context dir"))?,
+        }
+    }
+    Ok(p)
+}
+
+/// Unpacks a build context sent as a tar into `dest`, hashing regular files
+/// as they pass. Hostile members (absolute, `..`, through links) are refused:
+/// the build fails, nothing outside `dest` changes.
+pub fn unpack_context(tar_stream: impl Read, dest: &Path) -> Result<Context> {
+    let root = fs::canonicalize(dest).map_err(io_err("build context dir"))?;
+    let mut digests = HashMap::new();
     let mut ar = tar::Archive::new(PaddedTar::new(tar_stream));
     ar.set_preserve_permissions(true);
     ar.set_preserve_mtime(true);
@@ -606,24 +684,62 @@ pub fn unpack_context(tar_stream: impl Read, dest: &Path) -> Result<()> {
     // Clients send the context owned by root (docker's CLI resets owners), and
     // COPY sets owners itself: the tar's owner fields are not read at all.
     ar.set_preserve_ownerships(false);
-    let entries = ar
-        .entries()
-        .map_err(|e| BuildError::step(format!("read build context: {e}")))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| BuildError::step(format!("read build context: {e}")))?;
-        let name = entry
-            .path()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        if Path::new(&name)
-            .components()
-            .any(|c| matches!(c, Component::ParentDir))
-        {
-            return Err(BuildError::step(format!(
-                "build context member {name:?} leaves the context"
-            )));
+    let read_err = |e: io::Error| BuildError::step(format!("read build context: {e}"));
+    for entry in ar.entries().map_err(read_err)? {
+        let mut entry = entry.map_err(read_err)?;
+        let path = entry.path().map_err(read_err)?.into_owned();
+        let name = path.display().to_string();
+        let leaves =
+            || BuildError::step(format!("build context member {name:?} leaves the context"));
+        if path.components().any(|c| matches!(c, Component::ParentDir)) {
+            return Err(leaves());
         }
-        let unpacked = entry.unpack_in(dest).map_err(|e| {
+        if entry.header().entry_type().is_file() {
+            let rel: PathBuf = path
+                .components()
+                .filter(|c| matches!(c, Component::Normal(_)))
+                .collect();
+            if rel.as_os_str().is_empty() {
+                continue;
+            }
+            let target = safe_parent(&root, &rel)?.join(rel.file_name().unwrap_or_default());
+            if fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
+                return Err(BuildError::step(format!(
+                    "build context member {name:?} would replace a directory"
+                )));
+            }
+            let _ = fs::remove_file(&target);
+            let mut out = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&target)
+                .map_err(io_err("write context file"))?;
+            let mut h = Sha256::new();
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                let n = entry.read(&mut buf).map_err(read_err)?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+                out.write_all(&buf[..n])
+                    .map_err(io_err("write context file"))?;
+            }
+            let header = entry.header();
+            let mode = header.mode().map_err(read_err)? & 0o7777;
+            fs::set_permissions(&target, fs::Permissions::from_mode(mode))
+                .map_err(io_err("chmod context file"))?;
+            if let Ok(mtime) = header.mtime() {
+                let t = libc::timespec {
+                    tv_sec: mtime as i64,
+                    tv_nsec: 0,
+                };
+                set_times(&target, t);
+            }
+            digests.insert(target, h.finalize().into());
+            continue;
+        }
+        let unpacked = entry.unpack_in(&root).map_err(|e| {
             // tar keeps the cause one level down.
             let cause = std::error::Error::source(&e)
                 .map(|c| format!(": {c}"))
@@ -631,12 +747,13 @@ pub fn unpack_context(tar_stream: impl Read, dest: &Path) -> Result<()> {
             BuildError::step(format!("unpack build context member {name:?}: {e}{cause}"))
         })?;
         if !unpacked {
-            return Err(BuildError::step(format!(
-                "build context member {name:?} leaves the context"
-            )));
+            return Err(leaves());
         }
     }
-    Ok(())
+    Ok(Context {
+        root,
+        digests: Digests(digests),
+    })
 }
 
 /// Hash of a COPY's sources, for the cache key.
@@ -761,6 +878,7 @@ mod tests {
         let ig = Ignore::parse("secret\nsrc/sub\n").unwrap();
         let tree = SourceTree {
             root: d.path(),
+            digests: None,
             ignore: Some(&ig),
             what: "build context",
         };

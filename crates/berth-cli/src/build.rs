@@ -196,7 +196,8 @@ fn context_body(a: &BuildArgs) -> Result<(RequestBody, Option<String>)> {
     };
     let dockerfile = name.clone();
     std::thread::spawn(move || {
-        let w = ChanWriter(tx.clone());
+        // Big chunks: one channel message per 256 KiB, not per tar write.
+        let w = std::io::BufWriter::with_capacity(256 * 1024, ChanWriter(tx.clone()));
         if let Err(e) = write_context(&path, &dockerfile, extra, w) {
             let _ = tx.blocking_send(Err(e));
         }

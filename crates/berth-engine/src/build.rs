@@ -11,6 +11,7 @@ use berth_api::types::{
     ContainerConfig, ContainerCreateBody, HealthConfig, HostConfig, ImageConfigFile,
 };
 use berth_api::{ApiError, ImageRef};
+use berth_build::context::Context;
 use berth_build::{Backend, BuildError, Image, Output, RunSpec};
 use berth_store::{overlay, ImageRecord};
 use tokio::runtime::Handle;
@@ -333,8 +334,8 @@ impl Backend for EngineBackend {
 }
 
 /// Unpacks the request body into `dir`: a tar (plain, gzip or zstd) is the
-/// context; anything else is taken as a Dockerfile sent alone.
-fn receive_context(body: impl Read, dir: &Path) -> Result<Option<String>> {
+/// context; anything else is taken as a Dockerfile sent alone (its text returned).
+fn receive_context(body: impl Read, dir: &Path) -> Result<(Context, Option<String>)> {
     let mut r = berth_store::archive::decompress(body).map_err(ApiError::from)?;
     let mut head = Vec::new();
     (&mut r)
@@ -349,11 +350,11 @@ fn receive_context(body: impl Read, dir: &Path) -> Result<Option<String>> {
         let text = String::from_utf8(text).map_err(|_| {
             ApiError::bad_request("the build context is neither a tar archive nor a Dockerfile")
         })?;
-        return Ok(Some(text));
+        return Ok((Context::dir(dir), Some(text)));
     }
-    berth_build::context::unpack_context(std::io::Cursor::new(head).chain(r), dir)
+    let context = berth_build::context::unpack_context(std::io::Cursor::new(head).chain(r), dir)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    Ok(None)
+    Ok((context, None))
 }
 
 impl Engine {
@@ -388,22 +389,25 @@ impl Engine {
         })
         .await;
         let result = match received {
-            Ok(text) => {
+            Ok((ctx, text)) => {
                 if text.is_some() {
                     req.dockerfile_text = text;
                 }
-                self.build_in(req, context.clone(), work, progress).await
+                self.build_in(req, ctx, work, progress).await
             }
             Err(e) => Err(e),
         };
-        let _ = tokio::fs::remove_dir_all(&context).await;
+        // The context goes in the background: the client has its answer already.
+        tokio::spawn(async move {
+            let _ = tokio::fs::remove_dir_all(&context).await;
+        });
         result
     }
 
     async fn build_in(
         self: &Arc<Self>,
         req: BuildRequest,
-        context: PathBuf,
+        context: Context,
         work: PathBuf,
         progress: UnboundedSender<BuildProgress>,
     ) -> Result<String> {
@@ -415,7 +419,7 @@ impl Engine {
                 } else {
                     req.dockerfile.as_str()
                 };
-                let path = berth_build::context::scoped_path(&context, name, true)
+                let path = berth_build::context::scoped_path(&context.root, name, true)
                     .map_err(|e| ApiError::bad_request(e.to_string()))?;
                 std::fs::read_to_string(&path).map_err(|_| {
                     ApiError::bad_request(format!("Cannot locate specified Dockerfile: {name}"))
