@@ -234,7 +234,7 @@ rows = [
 ]
 date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 out = [
-    "# Benchmarks",
+    "## Per-issue targets (`bench/run.sh`)",
     "",
     "Measured by `bench/run.sh` (whole processes, side by side in one run, release build,",
     f"hyperfine with {runs} runs after 3 warm-ups) on {date}, {platform.node()}: 2 cores,",
@@ -267,6 +267,8 @@ out += [
     "each engine's own CLI, the context sent over its UNIX socket each time. \"last RUN",
     "changed\" edits the fifth RUN before each run, so it and the COPY after it are rebuilt.",
 ]
-open("docs/benchmarks.md", "w").write("\n".join(out) + "\n")
+sys.path.insert(0, "bench")
+from doc_section import replace_section
+replace_section("docs/benchmarks.md", "run", "\n".join(out))
 print("\n".join(out))
 PY

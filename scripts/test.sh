@@ -10,3 +10,5 @@ cargo fmt --all -- --check
 cargo build --workspace --all-targets
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+# The side-by-side benchmark, Berth alone and briefly, so it never rots (no thresholds).
+bench/compare --quick >/dev/null

@@ -406,7 +406,84 @@ fn display(raw: &str, escape: char) -> String {
     joined.lines().next().unwrap_or_default().trim().to_string()
 }
 
+/// The heredoc operator in `s` outside quotes, if any: (start, end) byte offsets.
+fn heredoc_operator(s: &str) -> Option<(usize, usize)> {
+    let b = s.as_bytes();
+    let mut quote = None;
+    let mut i = 0;
+    while i < b.len() {
+        match (quote, b[i]) {
+            (None, b'\'' | b'"') => quote = Some(b[i]),
+            (Some(q), c) if c == q => quote = None,
+            (None, b'\\') => i += 1,
+            (None, b'<') if b.get(i + 1) == Some(&b'<') && b.get(i + 2) != Some(&b'<') => {
+                let mut j = i + 2;
+                if b.get(j) == Some(&b'-') {
+                    j += 1;
+                }
+                let quoted = matches!(b.get(j), Some(b'\'' | b'"'));
+                if quoted {
+                    j += 1;
+                }
+                let word = j;
+                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                    j += 1;
+                }
+                if j == word {
+                    return None;
+                }
+                if quoted {
+                    j += 1;
+                }
+                return Some((i, j.min(b.len())));
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `RUN cat <<EOF > f` becomes `RUN <<EOF cat > f`, the same command to a
+/// shell (redirections may come first), in the form parse-dockerfile takes:
+/// it only knows a here-document that starts the command. Lines keep their numbers.
+fn hoist_heredocs(text: &str) -> String {
+    let mut out = Vec::new();
+    for line in text.split('\n') {
+        let trimmed = line.trim_start();
+        let is_run = trimmed.len() > 4 && trimmed[..4].eq_ignore_ascii_case("RUN ");
+        if !is_run {
+            out.push(line.to_string());
+            continue;
+        }
+        let indent = &line[..line.len() - trimmed.len()];
+        let mut rest = trimmed[4..].trim_start();
+        let mut flags = String::new();
+        while rest.starts_with("--") {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            flags.push_str(&rest[..end]);
+            flags.push(' ');
+            rest = rest[end..].trim_start();
+        }
+        match heredoc_operator(rest) {
+            Some((a, b)) if a > 0 => {
+                let command = format!("{} {}", rest[..a].trim_end(), rest[b..].trim_start());
+                out.push(format!(
+                    "{indent}{} {flags}{} {}",
+                    &trimmed[..3],
+                    &rest[a..b],
+                    command.trim()
+                ));
+            }
+            _ => out.push(line.to_string()),
+        }
+    }
+    out.join("\n")
+}
+
 pub fn parse(text: &str) -> Result<Dockerfile, BuildError> {
+    let hoisted = hoist_heredocs(text);
+    let text = hoisted.as_str();
     let parsed = pd::parse(text).map_err(|e| BuildError::parse(e.line(), format!("{e:#}")))?;
     let escape = parsed
         .parser_directives
@@ -555,6 +632,39 @@ mod tests {
             ),
             o => panic!("{o:?}"),
         }
+    }
+
+    #[test]
+    fn heredoc_after_the_command() {
+        let df = parse("FROM a\nRUN cat <<EOF > /f && echo \"<<not\"\nline $HOME\nEOF\nRUN --network=none tee <<-'X' /g\n\tq\n\tX\nRUN echo '<<EOF'\n").unwrap();
+        let st = &df.stages[0].steps;
+        assert_eq!(
+            st[0].op,
+            Op::Run {
+                command: CommandForm::Shell(
+                    "<<BERTH_HEREDOC_EOF cat > /f && echo \"<<not\"\nline $HOME\nBERTH_HEREDOC_EOF"
+                        .into()
+                ),
+                network: None
+            }
+        );
+        assert_eq!(st[1].line, 5);
+        assert_eq!(
+            st[1].op,
+            Op::Run {
+                command: CommandForm::Shell(
+                    "<<'BERTH_HEREDOC_EOF' tee /g\nq\nBERTH_HEREDOC_EOF".into()
+                ),
+                network: Some("none".into())
+            }
+        );
+        assert_eq!(
+            st[2].op,
+            Op::Run {
+                command: CommandForm::Shell("echo '<<EOF'".into()),
+                network: None
+            }
+        );
     }
 
     #[test]

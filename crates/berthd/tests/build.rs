@@ -93,6 +93,9 @@ EOF
 RUN <<'EOF' sh
 echo '$NAME stays literal' > /srv/app/quoted
 EOF
+RUN cat <<EOF > /srv/app/catdoc
+cat $GREETING
+EOF
 COPY --chown=1:2 --chmod=640 files/a.txt files/b.txt ./copied/
 COPY files/dir /srv/dir
 COPY ["files/with space.txt", "/srv/space/"]
@@ -117,7 +120,7 @@ CMD ["cat /srv/app/greeting"]
 "#;
 
 /// Steps in CORPUS (FROM included).
-const CORPUS_STEPS: usize = 35;
+const CORPUS_STEPS: usize = 36;
 
 fn corpus_context(dir: &Path) {
     write(
@@ -227,7 +230,7 @@ fn corpus_through_docker_and_berth_gives_the_same_image() {
     assert_eq!(cfg("{{.Author}}"), "someone@example.com");
 
     // Files, modes and owners, from a container of the image.
-    let script = "cd /srv && cat app/greeting app/uid app/exec app/heredoc app/quoted inline.txt shell \
+    let script = "cd /srv && cat app/greeting app/uid app/exec app/heredoc app/quoted app/catdoc inline.txt shell \
          dir/sub/deep.txt space/*.txt md/one.md md/two.md unpacked/inside/x.txt added-file dir/keep.log; \
          stat -c '%n %a %u:%g' app/copied/a.txt app/copied/b.txt owned-by-app; \
          test -e /srv/dir/skip.log && echo IGNORED-LOG-SENT; true";
@@ -245,7 +248,7 @@ fn corpus_through_docker_and_berth_gives_the_same_image() {
     assert_ok(&listing);
     let l = stdout(&listing);
     for want in [
-        "hi, the world\n0\nexec-form\nheredoc-line-1\nheredoc-line-2\n$NAME stays literal\ninline hi\nshell is /bin/sh\ndeep\nspaced\none\ntwo\nfrom the archive\nfile a\nkept by an exception\n",
+        "hi, the world\n0\nexec-form\nheredoc-line-1\nheredoc-line-2\n$NAME stays literal\ncat hi\ninline hi\nshell is /bin/sh\ndeep\nspaced\none\ntwo\nfrom the archive\nfile a\nkept by an exception\n",
         "app/copied/a.txt 640 1:2",
         "app/copied/b.txt 640 1:2",
         "owned-by-app 644 1234:1234",
