@@ -6,6 +6,7 @@ mod cp;
 mod images;
 mod networks;
 mod output;
+mod registry;
 mod run;
 mod system;
 mod template;
@@ -95,6 +96,11 @@ enum Cmd {
     },
     /// Return low-level information on Berth objects
     Inspect(system::InspectArgs),
+    /// Berth's registry server
+    Registry {
+        #[command(subcommand)]
+        cmd: registry::RegistryCmd,
+    },
 }
 
 async fn dispatch(client: &Client, cmd: Cmd) -> Result {
@@ -112,6 +118,7 @@ async fn dispatch(client: &Client, cmd: Cmd) -> Result {
         Cmd::Info(a) => system::info(client, a).await,
         Cmd::System { cmd } => system::run(client, cmd).await,
         Cmd::Inspect(a) => system::inspect(client, a).await,
+        Cmd::Registry { cmd } => registry::run(cmd).await,
     }
 }
 
