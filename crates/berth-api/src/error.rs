@@ -15,6 +15,8 @@ pub enum ErrorKind {
     Forbidden,
     /// 304: the operation was already done (start of a running container).
     NotModified,
+    /// 401: a registry wants credentials (pull, push, login).
+    Unauthorized,
     /// 500: anything the user could not have prevented.
     Internal,
 }
@@ -27,6 +29,7 @@ impl ErrorKind {
             ErrorKind::Conflict => 409,
             ErrorKind::Forbidden => 403,
             ErrorKind::NotModified => 304,
+            ErrorKind::Unauthorized => 401,
             ErrorKind::Internal => 500,
         }
     }
@@ -38,6 +41,7 @@ impl ErrorKind {
             409 => ErrorKind::Conflict,
             403 => ErrorKind::Forbidden,
             304 => ErrorKind::NotModified,
+            401 => ErrorKind::Unauthorized,
             _ => ErrorKind::Internal,
         }
     }

@@ -6,6 +6,7 @@
 pub mod build;
 pub mod config;
 pub mod containers;
+pub mod distribution;
 pub mod engine;
 pub mod events;
 pub mod images;

@@ -1,7 +1,8 @@
-//! Berth's registry server: the OCI distribution API (which is the Docker
-//! registry v2 API) over a filesystem store (`storage`), served by `server`.
-//! `berth registry serve` runs it.
+//! Berth's registry: the server (the OCI distribution API, which is the
+//! Docker registry v2 API, over a filesystem store: `storage`, `server`; run by
+//! `berth registry serve`) and the `client` the engine pulls and pushes with.
 
+pub mod client;
 pub mod error;
 pub mod server;
 pub mod storage;

@@ -369,22 +369,11 @@ impl ImageStore {
         let mut undo = Undo::default();
         let r = (|| {
             let mut layers = Vec::new();
-            {
-                let conn = self.db.lock();
-                for d in base_layers {
-                    let (tar_size, content_size): (i64, i64) = conn.query_row(
-                        "SELECT tar_size, content_size FROM layers WHERE diff_id = ?1",
-                        params![d.as_str()],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )?;
-                    layers.push(IngestedLayer {
-                        diff_id: d.clone(),
-                        tar_size: tar_size as u64,
-                        content_size: content_size as u64,
-                        created_snapshot: false,
-                        created_blob: false,
-                    });
-                }
+            for d in base_layers {
+                layers.push(
+                    self.known_layer(d)?
+                        .ok_or_else(|| StoreError::NotFound(format!("layer {d}")))?,
+                );
             }
             if let Some(layer) = layer {
                 let new = self.snapshots.ingest(&self.blobs, layer, None)?;
@@ -401,6 +390,52 @@ impl ImageStore {
                 &mut undo,
             )
         })();
+        if r.is_err() {
+            undo.run(self);
+        }
+        r
+    }
+
+    /// A layer the store has already (a pull skips downloading it).
+    pub fn known_layer(&self, diff_id: &Digest) -> Result<Option<IngestedLayer>> {
+        let row: Option<(i64, i64)> = self
+            .db
+            .lock()
+            .query_row(
+                "SELECT tar_size, content_size FROM layers WHERE diff_id = ?1",
+                params![diff_id.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(row
+            .filter(|_| self.snapshots.exists(diff_id))
+            .map(|(tar_size, content_size)| IngestedLayer {
+                diff_id: diff_id.clone(),
+                tar_size: tar_size as u64,
+                content_size: content_size as u64,
+                created_snapshot: false,
+                created_blob: false,
+            }))
+    }
+
+    /// A pulled image: the config as the registry sent it and its layers,
+    /// ingested (or known) already. Layers created for it go if this fails.
+    pub fn commit_pulled(
+        &self,
+        config_raw: &[u8],
+        layers: &[IngestedLayer],
+        tag: Option<&ImageRef>,
+    ) -> Result<ImageRecord> {
+        let mut undo = Undo::default();
+        for l in layers {
+            undo.record(l);
+        }
+        let r = self.commit_image(
+            config_raw,
+            layers,
+            tag.into_iter().cloned().collect::<Vec<_>>().as_slice(),
+            &mut undo,
+        );
         if r.is_err() {
             undo.run(self);
         }

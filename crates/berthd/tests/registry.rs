@@ -128,7 +128,7 @@ fn digest(b: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(b)))
 }
 
-fn code(r: &Reply) -> String {
+fn error_code(r: &Reply) -> String {
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
     v["errors"][0]["code"]
         .as_str()
@@ -194,7 +194,7 @@ fn distribution_api_uploads_manifests_and_listing() {
         b"layer-one",
     );
     assert_eq!(
-        (r.status, code(&r)),
+        (r.status, error_code(&r)),
         (400, "DIGEST_INVALID".to_string()),
         "{}",
         r.text()
@@ -306,7 +306,7 @@ fn distribution_api_uploads_manifests_and_listing() {
         &bad,
     );
     assert_eq!(
-        (r.status, code(&r)),
+        (r.status, error_code(&r)),
         (400, "MANIFEST_BLOB_UNKNOWN".to_string())
     );
     let m = manifest(&cd, config.len(), &[(&layer1, 9), (&d, 16)]);
@@ -329,7 +329,7 @@ fn distribution_api_uploads_manifests_and_listing() {
         &[],
         &m,
     );
-    assert_eq!(code(&r), "DIGEST_INVALID");
+    assert_eq!(error_code(&r), "DIGEST_INVALID");
     let r = http(
         a,
         "GET",
@@ -347,7 +347,10 @@ fn distribution_api_uploads_manifests_and_listing() {
         200
     );
     let r = http(a, "GET", "/v2/lib/app/manifests/nope", &[], b"");
-    assert_eq!((r.status, code(&r)), (404, "MANIFEST_UNKNOWN".to_string()));
+    assert_eq!(
+        (r.status, error_code(&r)),
+        (404, "MANIFEST_UNKNOWN".to_string())
+    );
     let r = http(a, "GET", "/v2/lib/app/tags/list", &[], b"");
     assert_eq!(
         r.text(),
@@ -362,7 +365,7 @@ fn distribution_api_uploads_manifests_and_listing() {
     let r = http(a, "GET", "/v2/_catalog?n=10", &[], b"");
     assert_eq!(r.text(), r#"{"repositories":["lib/app","other"]}"#);
     assert_eq!(
-        code(&http(a, "GET", "/v2/nothere/tags/list", &[], b"")),
+        error_code(&http(a, "GET", "/v2/nothere/tags/list", &[], b"")),
         "NAME_UNKNOWN"
     );
 
@@ -439,7 +442,7 @@ fn distribution_api_uploads_manifests_and_listing() {
             "GET"
         };
         let r = http(a, method, path, &[], b"");
-        assert_eq!(code(&r), want, "{path}: {}", r.text());
+        assert_eq!(error_code(&r), want, "{path}: {}", r.text());
     }
     let r = http(
         a,
@@ -448,9 +451,9 @@ fn distribution_api_uploads_manifests_and_listing() {
         &[],
         b"{\"schemaVersion\": 2",
     );
-    assert_eq!(code(&r), "MANIFEST_INVALID");
+    assert_eq!(error_code(&r), "MANIFEST_INVALID");
     let r = http(a, "PATCH", "/v2/lib/app/blobs/uploads/0000", &[], b"x");
-    assert_eq!(code(&r), "BLOB_UPLOAD_UNKNOWN");
+    assert_eq!(error_code(&r), "BLOB_UPLOAD_UNKNOWN");
 }
 
 #[test]
@@ -491,7 +494,7 @@ fn an_interrupted_upload_keeps_what_arrived_and_can_resume() {
     drop(reg);
     let ro = Registry::start(&["--read-only"]);
     let r = http(&ro.addr, "POST", "/v2/app/blobs/uploads/", &[], b"");
-    assert_eq!((r.status, code(&r)), (405, "UNSUPPORTED".to_string()));
+    assert_eq!((r.status, error_code(&r)), (405, "UNSUPPORTED".to_string()));
     assert_eq!(http(&ro.addr, "GET", "/v2/", &[], b"").status, 200);
 }
 
@@ -550,4 +553,147 @@ fn skopeo_copies_images_in_and_out() {
     assert_eq!(serde_json::json!(layers), inspect["Layers"]);
     let tags = http(&reg.addr, "GET", "/v2/library/busybox/tags/list", &[], b"");
     assert_eq!(tags.text(), r#"{"name":"library/busybox","tags":["1"]}"#);
+}
+
+#[test]
+fn docker_cli_pushes_and_pulls_through_berthd() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let reg = Registry::start(&[]);
+    let image = format!("{}/team/bb:1", reg.addr);
+    assert_ok(&d.docker(&["tag", "busybox", &image]));
+    let o = d.docker(&["push", &image]);
+    assert_ok(&o);
+    assert!(
+        stdout(&o).contains("Pushed") && stdout(&o).contains("1: digest: sha256:"),
+        "{}",
+        stdout(&o)
+    );
+    // Again: the registry has every blob.
+    let o = d.docker(&["push", &image]);
+    assert!(
+        stdout(&o).contains("Layer already exists"),
+        "{}",
+        stdout(&o)
+    );
+    let id = stdout(&d.docker(&["inspect", "-f", "{{.Id}}", "busybox"]))
+        .trim()
+        .to_string();
+
+    assert_ok(&d.docker(&["rmi", &image, "busybox"]));
+    let o = d.docker(&["pull", &image]);
+    assert_ok(&o);
+    assert!(stdout(&o).contains("Pull complete"), "{}", stdout(&o));
+    // The same image came back: the same config, so the same ID.
+    assert_eq!(
+        stdout(&d.docker(&["inspect", "-f", "{{.Id}}", &image])).trim(),
+        id
+    );
+    assert_eq!(
+        stdout(&d.docker(&["run", "--rm", &image, "echo", "pulled"])),
+        "pulled\n"
+    );
+    // `run` pulls what is missing; layers the store has are not fetched again.
+    let other = format!("{}/team/bb:other", reg.addr);
+    assert_ok(&d.docker(&["tag", &image, &other]));
+    assert_ok(&d.docker(&["push", &other]));
+    assert_ok(&d.docker(&["rmi", &other]));
+    let o = d.docker(&["pull", &other]);
+    assert!(stdout(&o).contains("Already exists"), "{}", stdout(&o));
+    assert_ok(&d.docker(&["rmi", &other, &image]));
+    let o = d.docker(&["run", "--rm", &image, "echo", "auto-pulled"]);
+    assert_eq!(stdout(&o), "auto-pulled\n", "{}", stderr(&o));
+    let o = d.docker(&["pull", &format!("{}/team/bb:missing", reg.addr)]);
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
+
+    // A multi-platform index: this host's entry is picked.
+    let m = http(
+        &reg.addr,
+        "GET",
+        "/v2/team/bb/manifests/1",
+        &[("Accept", "application/vnd.oci.image.manifest.v1+json")],
+        b"",
+    );
+    let md = digest(&m.body);
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": m.body.len(),
+             "platform": {"os": "linux", "architecture": "amd64"}},
+        ],
+    }))
+    .unwrap();
+    let r = http(
+        &reg.addr,
+        "PUT",
+        "/v2/team/bb/manifests/multi",
+        &[("Content-Type", "application/vnd.oci.image.index.v1+json")],
+        &index,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let o = d.docker(&["pull", &format!("{}/team/bb:multi", reg.addr)]);
+    assert_ok(&o);
+    let o = d.docker(&[
+        "pull",
+        "--platform",
+        "linux/s390x",
+        &format!("{}/team/bb:multi", reg.addr),
+    ]);
+    assert!(
+        stderr(&o).contains("no matching manifest"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A registry that lies: the manifest names a layer by one digest and the blob it sends is other bytes.
+#[test]
+fn a_layer_that_does_not_match_its_digest_is_refused() {
+    let d = Daemon::start();
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = server.local_addr().unwrap().to_string();
+    let real = b"the layer the manifest promises";
+    let layer_digest = digest(real);
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+    }))
+    .unwrap();
+    let cd = digest(&config);
+    let m = manifest(&cd, config.len(), &[(&layer_digest, real.len())]);
+    std::thread::spawn(move || {
+        for conn in server.incoming() {
+            let Ok(mut c) = conn else { return };
+            let mut buf = [0u8; 4096];
+            let n = c.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
+            let (ctype, body): (&str, Vec<u8>) = if path.contains("/manifests/") {
+                ("application/vnd.oci.image.manifest.v1+json", m.clone())
+            } else if path.ends_with(&cd) {
+                ("application/octet-stream", config.clone())
+            } else if path.contains("/blobs/") {
+                (
+                    "application/octet-stream",
+                    b"not the promised bytes at all!!".to_vec(),
+                )
+            } else {
+                ("application/json", b"{}".to_vec())
+            };
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = c.write_all(head.as_bytes());
+            let _ = c.write_all(&body);
+        }
+    });
+    let before = stdout(&d.docker(&["images", "-aq"]));
+    let o = d.docker(&["pull", &format!("{addr}/liar:1")]);
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("verification failed"), "{}", stderr(&o));
+    assert_eq!(stdout(&d.docker(&["images", "-aq"])), before);
+    let tmp = d.data_root().join("tmp");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .map(|r| r.flatten().collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "partial downloads left: {left:?}");
 }

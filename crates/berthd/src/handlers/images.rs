@@ -37,19 +37,85 @@ fn progress(lines: &[serde_json::Value]) -> Response {
         .into_response()
 }
 
+/// `X-Registry-Auth`: base64url JSON with `username` and `password` (an empty or `{}` header means none).
+fn registry_credentials(
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<berth_registry::client::Credentials>, ApiError> {
+    use base64::Engine as _;
+    let Some(raw) = headers.get("x-registry-auth").and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE
+        .decode(raw)
+        .or_else(|_| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw.trim_end_matches('='))
+        })
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(raw))
+        .map_err(|_| ApiError::bad_request("invalid X-Registry-Auth header: not base64"))?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid X-Registry-Auth header: {e}")))?;
+    let user = v["username"].as_str().unwrap_or_default();
+    if user.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(berth_registry::client::Credentials {
+        username: user.to_string(),
+        password: v["password"].as_str().unwrap_or_default().to_string(),
+    }))
+}
+
+/// A JSON-lines progress stream fed by `work`; its error becomes the last line, as dockerd does.
+fn progress_stream<F, Fut>(work: F) -> Response
+where
+    F: FnOnce(tokio::sync::mpsc::UnboundedSender<serde_json::Value>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), ApiError>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let fut = work(tx.clone());
+    tokio::spawn(async move {
+        if let Err(err) = fut.await {
+            let _ = tx.send(json!({"errorDetail": {"message": err.message}, "error": err.message}));
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let v = rx.recv().await?;
+        let mut line = serde_json::to_vec(&v).unwrap_or_default();
+        line.push(b'\n');
+        Some((
+            Ok::<_, std::convert::Infallible>(bytes::Bytes::from(line)),
+            rx,
+        ))
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
 pub async fn create(State(e): State<AppState>, RawQuery(q): RawQuery, req: Request) -> ApiResult {
     let p = Params::parse(q.as_deref());
     if let Some(image) = p.get("fromImage").filter(|s| !s.is_empty()) {
-        // Pulling arrives with the registry work; say so plainly.
-        let tag = p
-            .get("tag")
-            .filter(|t| !t.is_empty())
-            .map(|t| format!(":{t}"))
-            .unwrap_or_default();
-        return Err(ApiError::not_found(format!(
-            "pull access denied for {image}{tag}: pulling from registries is not supported by this berthd yet; load or import the image instead"
-        ))
-        .into());
+        let reference = match p.get("tag").filter(|t| !t.is_empty()) {
+            Some(t) if t.contains(':') => format!("{image}@{t}"),
+            Some(t) => format!("{image}:{t}"),
+            None => image.to_string(),
+        };
+        let platform = p
+            .get("platform")
+            .filter(|s| !s.is_empty())
+            .map(String::from);
+        let creds = registry_credentials(req.headers())?;
+        return Ok(progress_stream(move |tx| async move {
+            e.pull_image(&reference, platform.as_deref(), creds, tx)
+                .await
+                .map(drop)
+        }));
     }
     match p.get("fromSrc") {
         Some("-") => {}
@@ -118,6 +184,7 @@ pub async fn prune(State(e): State<AppState>, RawQuery(q): RawQuery) -> ApiResul
 pub async fn by_name(
     State(e): State<AppState>,
     method: Method,
+    headers: axum::http::HeaderMap,
     Path(rest): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
@@ -139,11 +206,13 @@ pub async fn by_name(
             e.tag_image(&name, repo, p.get("tag"))?;
             Ok((StatusCode::CREATED, Body::empty()).into_response())
         }
-        (Method::POST, "push") => Err(ApiError::new(
-            berth_api::ErrorKind::Internal,
-            "pushing to registries is not supported by this berthd yet",
-        )
-        .into()),
+        (Method::POST, "push") => {
+            let creds = registry_credentials(&headers)?;
+            let tag = p.get("tag").map(String::from);
+            Ok(progress_stream(move |tx| async move {
+                e.push_image(&name, tag.as_deref(), creds, tx).await
+            }))
+        }
         (Method::DELETE, "") => Ok(json(
             StatusCode::OK,
             &e.remove_image(&name, p.bool("force")?).await?,

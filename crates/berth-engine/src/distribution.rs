@@ -1,0 +1,411 @@
+//! `docker pull` and `docker push`: images between the store and a registry,
+//! with Docker's progress messages. Pull: the manifest (an index picks this
+//! host's platform), the config, then the layers in parallel, each verified
+//! against its digest as it arrives and against the config's diff ID as it
+//! is unpacked; a layer the store has is not fetched. Push: blobs the
+//! registry has are skipped; layers go up uncompressed (their digest is the
+//! diff ID), then the config, then the manifest.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use berth_api::{ApiError, ImageRef};
+use berth_registry::client::{is_index, is_manifest, Client, Credentials};
+use berth_store::blobs::ContentStore;
+use berth_store::Digest;
+use futures_util::StreamExt;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use sha2::{Digest as _, Sha256};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::engine::Engine;
+use crate::Result;
+
+/// Where a reference lives: (registry host, repository path).
+fn registry_of(r: &ImageRef) -> (String, String) {
+    (r.domain.clone(), r.path.clone())
+}
+
+fn short(d: &str) -> String {
+    d.trim_start_matches("sha256:").chars().take(12).collect()
+}
+
+fn upstream(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+fn status(tx: &UnboundedSender<Value>, v: Value) {
+    let _ = tx.send(v);
+}
+
+impl Engine {
+    /// Pulls `reference` (a tag or digest) for `platform` (`os/arch`, default this host's).
+    pub async fn pull_image(
+        self: &Arc<Self>,
+        reference: &str,
+        platform: Option<&str>,
+        credentials: Option<Credentials>,
+        tx: UnboundedSender<Value>,
+    ) -> Result<String> {
+        let r = ImageRef::parse(reference)?;
+        let (registry, repo) = registry_of(&r);
+        let want_ref = r
+            .digest
+            .clone()
+            .or_else(|| r.tag.clone())
+            .unwrap_or_else(|| "latest".into());
+        let client = Arc::new(Client::new(credentials));
+        status(
+            &tx,
+            json!({"status": format!("Pulling from {}", r.path), "id": want_ref}),
+        );
+        let mut fetched = client
+            .manifest(&registry, &repo, &want_ref)
+            .await
+            .map_err(pull_error)?;
+        let mut top_digest = format!("sha256:{}", hex::encode(Sha256::digest(&fetched.bytes)));
+        if let Some(d) = &r.digest {
+            if *d != top_digest {
+                return Err(ApiError::bad_request(format!(
+                    "manifest verification failed for digest {d}: the registry sent {top_digest}"
+                )));
+            }
+        }
+        if is_index(&fetched.media_type) {
+            let index: Value = serde_json::from_slice(&fetched.bytes).map_err(upstream)?;
+            let want = platform
+                .map(String::from)
+                .unwrap_or_else(|| format!("linux/{}", berth_api::version::host_arch()));
+            let chosen = index["manifests"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|m| {
+                    let p = &m["platform"];
+                    let id = format!(
+                        "{}/{}",
+                        p["os"].as_str().unwrap_or(""),
+                        p["architecture"].as_str().unwrap_or("")
+                    );
+                    let with_variant = p["variant"].as_str().map(|v| format!("{id}/{v}"));
+                    id == want || with_variant.as_deref() == Some(want.as_str())
+                })
+                .and_then(|m| m["digest"].as_str().map(String::from))
+                .ok_or_else(|| {
+                    ApiError::not_found(format!(
+                        "no matching manifest for {want} in the manifest list entries"
+                    ))
+                })?;
+            fetched = client
+                .manifest(&registry, &repo, &chosen)
+                .await
+                .map_err(pull_error)?;
+            let got = format!("sha256:{}", hex::encode(Sha256::digest(&fetched.bytes)));
+            if got != chosen {
+                return Err(ApiError::bad_request(format!(
+                    "manifest {chosen} from the registry hashes to {got}"
+                )));
+            }
+            top_digest = chosen;
+        }
+        if !is_manifest(&fetched.media_type) {
+            return Err(ApiError::bad_request(format!(
+                "unsupported manifest type {:?} for {reference}",
+                fetched.media_type
+            )));
+        }
+        let manifest: Value = serde_json::from_slice(&fetched.bytes).map_err(upstream)?;
+        let config_digest = manifest["config"]["digest"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let config_raw = fetch_verified(&client, &registry, &repo, &config_digest).await?;
+        let config: berth_api::types::ImageConfigFile = serde_json::from_slice(&config_raw)
+            .map_err(|e| {
+                ApiError::bad_request(format!("the image config of {reference} is invalid: {e}"))
+            })?;
+        let layers: Vec<(String, Digest)> = manifest["layers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| l["digest"].as_str().unwrap_or_default().to_string())
+            .zip(config.rootfs.diff_ids.iter().map(|d| Digest::parse(d)))
+            .map(|(blob, diff)| diff.map(|d| (blob, d)))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(ApiError::from)?;
+        if layers.len() != config.rootfs.diff_ids.len()
+            || manifest["layers"].as_array().map(|a| a.len()) != Some(layers.len())
+        {
+            return Err(ApiError::bad_request(
+                "the manifest and the image config list different numbers of layers",
+            ));
+        }
+        // Layers in parallel, each into the store.
+        let mut tasks = Vec::new();
+        for (blob, diff_id) in layers.clone() {
+            let (engine, client, registry, repo, tx) = (
+                self.clone(),
+                client.clone(),
+                registry.clone(),
+                repo.clone(),
+                tx.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                engine
+                    .pull_layer(&client, &registry, &repo, &blob, &diff_id, &tx)
+                    .await
+            }));
+        }
+        let mut ingested = Vec::new();
+        let mut failure = None;
+        for t in tasks {
+            match t.await.map_err(|e| ApiError::internal(e.to_string())) {
+                Ok(Ok(l)) => ingested.push(l),
+                Ok(Err(e)) | Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        let images = self.images.clone();
+        if let Some(e) = failure {
+            // Layers this pull brought in go again; nothing refers to them.
+            crate::blocking(move || {
+                for l in ingested.iter().filter(|l| l.created_snapshot) {
+                    let _ = images.snapshots.remove(&l.diff_id);
+                }
+                Ok(())
+            })
+            .await?;
+            return Err(e);
+        }
+        let tag = (r.digest.is_none()).then(|| r.clone());
+        let rec = crate::blocking(move || {
+            images
+                .commit_pulled(&config_raw, &ingested, tag.as_ref())
+                .map_err(ApiError::from)
+        })
+        .await?;
+        status(&tx, json!({"status": format!("Digest: {top_digest}")}));
+        status(
+            &tx,
+            json!({"status": format!("Status: Downloaded newer image for {}", r.familiar())}),
+        );
+        self.image_event(rec.id.as_str(), &r.familiar(), "pull");
+        Ok(rec.id.to_string())
+    }
+
+    async fn pull_layer(
+        self: &Arc<Self>,
+        client: &Client,
+        registry: &str,
+        repo: &str,
+        blob: &str,
+        diff_id: &Digest,
+        tx: &UnboundedSender<Value>,
+    ) -> Result<berth_store::snapshots::IngestedLayer> {
+        let id = short(blob);
+        let images = self.images.clone();
+        let d = diff_id.clone();
+        if let Some(l) =
+            crate::blocking(move || images.known_layer(&d).map_err(ApiError::from)).await?
+        {
+            status(tx, json!({"status": "Already exists", "id": id}));
+            return Ok(l);
+        }
+        status(tx, json!({"status": "Pulling fs layer", "id": id}));
+        let body = client
+            .blob(registry, repo, blob)
+            .await
+            .map_err(pull_error)?;
+        // The download streams into a file, hashed on the way; then it is unpacked.
+        let tmp = self.images.blobs.temp_path("pull");
+        let mut file =
+            std::fs::File::create(&tmp).map_err(|e| ApiError::internal(e.to_string()))?;
+        let mut h = Sha256::new();
+        let mut stream = body.into_data_stream();
+        let mut got = 0u64;
+        let mut last_report = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let c = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(ApiError::internal(format!("pulling layer {blob}: {e}")));
+                }
+            };
+            h.update(&c);
+            if let Err(e) = file.write_all(&c) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(ApiError::internal(e.to_string()));
+            }
+            got += c.len() as u64;
+            if got - last_report > 512 * 1024 {
+                last_report = got;
+                status(
+                    tx,
+                    json!({"status": "Downloading", "id": id, "progressDetail": {"current": got}}),
+                );
+            }
+        }
+        drop(file);
+        let actual = format!("sha256:{}", hex::encode(h.finalize()));
+        if actual != blob {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(ApiError::bad_request(format!(
+                "filesystem layer verification failed for digest {blob}: the registry sent {actual}"
+            )));
+        }
+        status(tx, json!({"status": "Download complete", "id": id}));
+        let images = self.images.clone();
+        let d = diff_id.clone();
+        let path = tmp.clone();
+        let layer = crate::blocking(move || {
+            let f = std::fs::File::open(&path).map_err(|e| ApiError::internal(e.to_string()))?;
+            images
+                .snapshots
+                .ingest(&images.blobs, f, Some(&d))
+                .map_err(ApiError::from)
+        })
+        .await;
+        let _ = std::fs::remove_file(&tmp);
+        let layer = layer?;
+        status(tx, json!({"status": "Pull complete", "id": id}));
+        Ok(layer)
+    }
+
+    /// Pushes `name` (`repo[:tag]`) to its registry.
+    pub async fn push_image(
+        self: &Arc<Self>,
+        name: &str,
+        tag: Option<&str>,
+        credentials: Option<Credentials>,
+        tx: UnboundedSender<Value>,
+    ) -> Result<()> {
+        let mut r = ImageRef::parse(name)?;
+        if let Some(t) = tag.filter(|t| !t.is_empty()) {
+            r.tag = Some(t.to_string());
+        }
+        let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
+        let full = format!("{}:{tag}", r.familiar_repository());
+        let rec = self.images.resolve(&full).map_err(|_| {
+            ApiError::not_found(format!(
+                "An image does not exist locally with the tag: {}",
+                r.familiar_repository()
+            ))
+        })?;
+        let (registry, repo) = registry_of(&r);
+        let client = Client::new(credentials);
+        status(
+            &tx,
+            json!({"status": format!("The push refers to repository [{}]", r.familiar_repository())}),
+        );
+        let manifest_raw = self
+            .images
+            .blobs
+            .read(&rec.manifest_digest)
+            .map_err(ApiError::from)?;
+        let config_raw = self.images.blobs.read(&rec.id).map_err(ApiError::from)?;
+        for d in rec.layers.iter().rev() {
+            let id = short(d.as_str());
+            if client
+                .blob_exists(&registry, &repo, d.as_str())
+                .await
+                .map_err(push_error)?
+            {
+                status(&tx, json!({"status": "Layer already exists", "id": id}));
+                continue;
+            }
+            status(&tx, json!({"status": "Pushing", "id": id}));
+            let path = self.images.blobs.path(d);
+            let bytes = bytes::Bytes::from(
+                tokio::fs::read(&path)
+                    .await
+                    .map_err(|e| ApiError::internal(e.to_string()))?,
+            );
+            client
+                .upload(&registry, &repo, d.as_str(), &|| {
+                    berth_registry::client::full(bytes.clone())
+                })
+                .await
+                .map_err(push_error)?;
+            status(&tx, json!({"status": "Pushed", "id": id}));
+        }
+        if !client
+            .blob_exists(&registry, &repo, rec.id.as_str())
+            .await
+            .map_err(push_error)?
+        {
+            let cfg = bytes::Bytes::from(config_raw);
+            client
+                .upload(&registry, &repo, rec.id.as_str(), &|| {
+                    berth_registry::client::full(cfg.clone())
+                })
+                .await
+                .map_err(push_error)?;
+        }
+        let size = manifest_raw.len();
+        client
+            .put_manifest(
+                &registry,
+                &repo,
+                &tag,
+                berth_store::images::MEDIA_OCI_MANIFEST,
+                bytes::Bytes::from(manifest_raw),
+            )
+            .await
+            .map_err(push_error)?;
+        let digest = rec.manifest_digest.to_string();
+        status(
+            &tx,
+            json!({"status": format!("{tag}: digest: {digest} size: {size}")}),
+        );
+        status(
+            &tx,
+            json!({"progressDetail": {}, "aux": {"Tag": tag, "Digest": digest, "Size": size}}),
+        );
+        self.image_event(rec.id.as_str(), &full, "push");
+        Ok(())
+    }
+}
+
+async fn fetch_verified(
+    client: &Client,
+    registry: &str,
+    repo: &str,
+    digest: &str,
+) -> Result<Vec<u8>> {
+    let body = client
+        .blob(registry, repo, digest)
+        .await
+        .map_err(pull_error)?;
+    let bytes = body.collect().await.map_err(upstream)?.to_bytes();
+    let got = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+    if got != digest {
+        return Err(ApiError::bad_request(format!(
+            "blob {digest} from the registry hashes to {got}"
+        )));
+    }
+    Ok(bytes.to_vec())
+}
+
+fn pull_error(e: berth_registry::client::ClientError) -> ApiError {
+    use berth_registry::client::ClientError::*;
+    match e {
+        Registry(404, m) => ApiError::not_found(m),
+        Unauthorized => ApiError::new(
+            berth_api::ErrorKind::Unauthorized,
+            "pull access denied: authentication required".to_string(),
+        ),
+        other => ApiError::internal(other.to_string()),
+    }
+}
+
+fn push_error(e: berth_registry::client::ClientError) -> ApiError {
+    use berth_registry::client::ClientError::*;
+    match e {
+        Unauthorized => ApiError::new(
+            berth_api::ErrorKind::Unauthorized,
+            "unauthorized: authentication required".to_string(),
+        ),
+        other => ApiError::internal(other.to_string()),
+    }
+}
