@@ -69,13 +69,22 @@ const RIGHT: &[&str] = &[
     "knuth",
 ];
 
-pub fn generate() -> String {
+/// A random `adjective_scientist` name. After a few collisions (`attempt` > 2)
+/// a number is appended, as dockerd does, with more digits as attempts grow, so
+/// a host with more containers than plain names still gets a free one.
+pub fn generate(attempt: u32) -> String {
+    use rand::Rng;
     let mut rng = rand::rng();
-    format!(
+    let base = format!(
         "{}_{}",
         LEFT.choose(&mut rng).unwrap_or(&"brave"),
         RIGHT.choose(&mut rng).unwrap_or(&"turing")
-    )
+    );
+    if attempt < 3 {
+        return base;
+    }
+    let digits = (attempt / 3).min(9);
+    format!("{base}{}", rng.random_range(0..10u64.pow(digits)))
 }
 
 /// Returns the name with its leading slash, as stored and inspected.
@@ -99,12 +108,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn generated_names_never_run_out() {
+        // More containers than plain names: suffixes keep every name free.
+        let mut taken = std::collections::HashSet::new();
+        for _ in 0..(LEFT.len() * RIGHT.len() + 500) {
+            let name = (0..).map(generate).find(|n| !taken.contains(n)).unwrap();
+            validate(&name).unwrap();
+            taken.insert(name);
+        }
+    }
+
+    #[test]
     fn names() {
         assert_eq!(validate("web").unwrap(), "/web");
         assert_eq!(validate("/web-1.a_b").unwrap(), "/web-1.a_b");
         for bad in ["", "a", "-x", "a b", "a/b", "ü1"] {
             assert!(validate(bad).is_err(), "{bad}");
         }
-        assert!(validate(&generate()).is_ok());
+        assert!(validate(&generate(0)).is_ok());
     }
 }

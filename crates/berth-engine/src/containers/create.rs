@@ -185,18 +185,18 @@ impl Engine {
         )?;
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => names::validate(n)?,
-            None => loop {
-                let n = format!("/{}", names::generate());
-                if self
-                    .images
-                    .db
-                    .container_name_owner(&n)
-                    .map_err(ApiError::from)?
-                    .is_none()
-                {
-                    break n;
-                }
-            },
+            None => (0..)
+                .map(|attempt| format!("/{}", names::generate(attempt)))
+                .map(|n| {
+                    self.images
+                        .db
+                        .container_name_owner(&n)
+                        .map(|owner| (n, owner.is_none()))
+                })
+                .find(|r| !matches!(r, Ok((_, false))))
+                .expect("an endless iterator")
+                .map(|(n, _)| n)
+                .map_err(ApiError::from)?,
         };
         if let Some(owner) = self
             .images
