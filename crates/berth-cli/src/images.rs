@@ -32,6 +32,10 @@ pub enum TopImageCmd {
     Import(ImportArgs),
     /// Show the history of an image
     History(HistoryArgs),
+    /// Download an image from a registry
+    Pull(crate::distribution::PullArgs),
+    /// Upload an image to a registry
+    Push(crate::distribution::PushArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -56,6 +60,10 @@ pub enum ImageCmd {
     Inspect(crate::system::InspectArgs),
     /// Remove unused images
     Prune(PruneArgs),
+    /// Download an image from a registry
+    Pull(crate::distribution::PullArgs),
+    /// Upload an image to a registry
+    Push(crate::distribution::PushArgs),
 }
 
 #[derive(Args, Debug)]
@@ -164,6 +172,8 @@ pub async fn run_top(client: &Client, cmd: TopImageCmd) -> Result {
         TopImageCmd::Save(a) => save(client, a).await,
         TopImageCmd::Import(a) => import(client, a).await,
         TopImageCmd::History(a) => history(client, a).await,
+        TopImageCmd::Pull(a) => crate::distribution::pull(client, &a).await,
+        TopImageCmd::Push(a) => crate::distribution::push(client, &a).await,
     }
 }
 
@@ -176,6 +186,8 @@ pub async fn run(client: &Client, cmd: ImageCmd) -> Result {
         ImageCmd::Save(a) => save(client, a).await,
         ImageCmd::Import(a) => import(client, a).await,
         ImageCmd::History(a) => history(client, a).await,
+        ImageCmd::Pull(a) => crate::distribution::pull(client, &a).await,
+        ImageCmd::Push(a) => crate::distribution::push(client, &a).await,
         ImageCmd::Inspect(mut a) => {
             a.kind = Some("image".into());
             crate::system::inspect(client, a).await

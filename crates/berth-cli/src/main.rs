@@ -3,6 +3,7 @@
 mod build;
 mod containers;
 mod cp;
+mod distribution;
 mod images;
 mod networks;
 mod output;

@@ -24,6 +24,9 @@ pub struct CreateArgs {
     /// Assign a name to the container
     #[arg(long)]
     pub name: Option<String>,
+    /// Pull image before running ("always", "missing", "never")
+    #[arg(long, default_value = "missing")]
+    pub pull: String,
     /// Set environment variables
     #[arg(short = 'e', long = "env")]
     pub env: Vec<String>,
@@ -511,6 +514,32 @@ fn health_config(a: &CreateArgs) -> Result<Option<berth_api::types::HealthConfig
 }
 
 pub async fn create(client: &Client, a: &CreateArgs) -> Result<String> {
+    match a.pull.as_str() {
+        "always" => pull_for_create(client, a).await?,
+        "missing" | "never" => {}
+        other => return Err(CliError::Usage(format!(
+            "invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""
+        ))),
+    }
+    match create_once(client, a).await {
+        Err(CliError::Client(ClientError::Api {
+            status: 404,
+            message,
+        })) if message.starts_with("No such image") && a.pull == "missing" => {
+            eprintln!("Unable to find image '{}' locally", a.image);
+            pull_for_create(client, a).await?;
+            create_once(client, a).await
+        }
+        other => other,
+    }
+}
+
+/// Docker prints the pull's progress on stderr for run and create: stdout is for the ID.
+async fn pull_for_create(client: &Client, a: &CreateArgs) -> Result {
+    crate::distribution::pull_image(client, &a.image, None, false, true).await
+}
+
+async fn create_once(client: &Client, a: &CreateArgs) -> Result<String> {
     let body = create_body(a)?;
     let q = a
         .name
@@ -526,17 +555,6 @@ pub async fn create(client: &Client, a: &CreateArgs) -> Result<String> {
                 eprintln!("WARNING: {w}");
             }
             Ok(r.id)
-        }
-        Err(ClientError::Api {
-            status: 404,
-            message,
-        }) if message.starts_with("No such image") => {
-            eprintln!("Unable to find image '{}' locally", a.image);
-            Err(ClientError::Api {
-                status: 404,
-                message,
-            }
-            .into())
         }
         Err(e) => Err(e.into()),
     }

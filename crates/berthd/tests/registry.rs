@@ -645,6 +645,33 @@ fn docker_cli_pushes_and_pulls_through_berthd() {
         "{}",
         stderr(&o)
     );
+
+    // The berth CLI: push, pull, and run's --pull (progress on stderr, stdout kept for output).
+    let mine = format!("{}/team/mine:1", reg.addr);
+    assert_ok(&d.berth(&["tag", &image, &mine]));
+    let o = d.berth(&["push", &mine]);
+    assert_ok(&o);
+    assert!(stdout(&o).contains("1: digest: sha256:"), "{}", stdout(&o));
+    assert_ok(&d.berth(&["rmi", &mine]));
+    let o = d.berth(&["pull", &mine]);
+    assert_ok(&o);
+    assert!(
+        stdout(&o).contains("Status: Downloaded newer image"),
+        "{}",
+        stdout(&o)
+    );
+    assert_ok(&d.berth(&["rmi", &mine]));
+    let o = d.berth(&["run", "--rm", "--pull", "never", &mine, "true"]);
+    assert!(stderr(&o).contains("No such image"), "{}", stderr(&o));
+    let o = d.berth(&["run", "--rm", &mine, "echo", "ran"]);
+    assert_eq!(stdout(&o), "ran\n", "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Unable to find image"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.berth(&["run", "--rm", "--pull", "always", &mine, "echo", "again"]);
+    assert_eq!(stdout(&o), "again\n", "{}", stderr(&o));
 }
 
 /// A registry that lies: the manifest names a layer by one digest and the blob it sends is other bytes.
