@@ -517,9 +517,11 @@ pub async fn create(client: &Client, a: &CreateArgs) -> Result<String> {
     match a.pull.as_str() {
         "always" => pull_for_create(client, a).await?,
         "missing" | "never" => {}
-        other => return Err(CliError::Usage(format!(
+        other => {
+            return Err(CliError::Usage(format!(
             "invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""
-        ))),
+        )))
+        }
     }
     match create_once(client, a).await {
         Err(CliError::Client(ClientError::Api {
