@@ -315,36 +315,24 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result {
             Some("application/x-tar"),
         )
         .await?;
-    let mut body = resp.into_body();
-    let mut pending = Vec::new();
     let mut steps = Steps { current: None };
     let mut image_id = None;
     let mut error = None;
-    while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(|e| CliError::Usage(format!("reading the build's progress: {e}")))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        pending.extend_from_slice(&data);
-        while let Some(i) = pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=i).collect();
-            let Ok(v) = serde_json::from_slice::<Value>(&line) else {
-                continue;
-            };
-            if let Some(e) = v["error"].as_str() {
-                error = Some(e.to_string());
-            } else if let Some(id) = v["aux"]["ID"].as_str() {
-                image_id = Some(id.to_string());
-            } else if let Some(s) = v["stream"].as_str() {
-                if !a.quiet {
-                    steps.line(s);
-                    print!("{s}");
-                    let _ = std::io::stdout().flush();
-                }
+    crate::output::json_lines(resp, |v| {
+        if let Some(e) = v["error"].as_str() {
+            error = Some(e.to_string());
+        } else if let Some(id) = v["aux"]["ID"].as_str() {
+            image_id = Some(id.to_string());
+        } else if let Some(s) = v["stream"].as_str() {
+            if !a.quiet {
+                steps.line(s);
+                print!("{s}");
+                let _ = std::io::stdout().flush();
             }
         }
-    }
+        Ok(())
+    })
+    .await?;
     if !a.quiet {
         steps.finish();
     }

@@ -2,11 +2,9 @@
 
 use berth_client::{enc, Client};
 use clap::Args;
-use http_body_util::BodyExt;
 use hyper::Method;
-use serde_json::Value;
 
-use crate::{CliError, Result};
+use crate::Result;
 
 #[derive(Args, Debug)]
 pub struct PullArgs {
@@ -37,42 +35,28 @@ async fn follow(
     quiet: bool,
     on_stderr: bool,
 ) -> Result {
-    let mut body = resp.into_body();
-    let mut pending = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| CliError::Usage(format!("reading progress: {e}")))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        pending.extend_from_slice(&data);
-        while let Some(i) = pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=i).collect();
-            let Ok(v) = serde_json::from_slice::<Value>(&line) else {
-                continue;
-            };
-            if let Some(e) = v["error"].as_str() {
-                return Err(berth_client::ClientError::Api {
-                    status: 500,
-                    message: e.to_string(),
-                }
-                .into());
+    crate::output::json_lines(resp, |v| {
+        if let Some(e) = v["error"].as_str() {
+            return Err(berth_client::ClientError::Api {
+                status: 500,
+                message: e.to_string(),
             }
-            if quiet {
-                continue;
-            }
-            let text = match (v["id"].as_str(), v["status"].as_str()) {
-                (Some(id), Some(s)) => format!("{id}: {s}"),
-                (None, Some(s)) => s.to_string(),
-                _ => continue,
-            };
-            if on_stderr {
-                eprintln!("{text}");
-            } else {
-                println!("{text}");
-            }
+            .into());
         }
-    }
-    Ok(())
+        let text = match (v["id"].as_str(), v["status"].as_str()) {
+            (_, None) => return Ok(()),
+            _ if quiet => return Ok(()),
+            (Some(id), Some(s)) => format!("{id}: {s}"),
+            (None, Some(s)) => s.to_string(),
+        };
+        if on_stderr {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+        Ok(())
+    })
+    .await
 }
 
 pub async fn pull(client: &Client, a: &PullArgs) -> Result {

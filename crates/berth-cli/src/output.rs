@@ -161,6 +161,31 @@ pub fn key_values(list: &[String]) -> crate::Result<serde_json::Map<String, Valu
         .collect()
 }
 
+/// Calls `f` with each JSON line of a streamed answer (build, pull and push
+/// progress) as it arrives, not when the stream ends.
+pub async fn json_lines(
+    resp: hyper::Response<hyper::body::Incoming>,
+    mut f: impl FnMut(serde_json::Value) -> crate::Result,
+) -> crate::Result {
+    use http_body_util::BodyExt;
+    let mut body = resp.into_body();
+    let mut pending = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| crate::CliError::Usage(format!("reading progress: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        pending.extend_from_slice(&data);
+        while let Some(i) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=i).collect();
+            if let Ok(v) = serde_json::from_slice(&line) {
+                f(v)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
