@@ -23,6 +23,9 @@ pub struct ServeArgs {
     /// Serve pulls only: every write is refused
     #[arg(long = "read-only")]
     read_only: bool,
+    /// An htpasswd file (bcrypt): every request then needs basic credentials
+    #[arg(long)]
+    htpasswd: Option<PathBuf>,
 }
 
 pub async fn run(cmd: RegistryCmd) -> Result {
@@ -31,12 +34,22 @@ pub async fn run(cmd: RegistryCmd) -> Result {
             let storage = berth_registry::Storage::open(&a.storage).map_err(|e| {
                 CliError::Usage(format!("registry storage {}: {e}", a.storage.display()))
             })?;
-            let listener = tokio::net::TcpListener::bind(&a.listen).await?;
-            println!("listening on {}", listener.local_addr()?);
+            let htpasswd =
+                match &a.htpasswd {
+                    Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
+                        CliError::Usage(format!("htpasswd file {}: {e}", p.display()))
+                    })?),
+                    None => None,
+                };
             let options = berth_registry::Options {
                 read_only: a.read_only,
+                htpasswd,
             };
-            berth_registry::serve(listener, storage, options).await?;
+            // A bad htpasswd file fails here, before the address is announced.
+            let app = berth_registry::router(storage, options).map_err(CliError::Usage)?;
+            let listener = tokio::net::TcpListener::bind(&a.listen).await?;
+            println!("listening on {}", listener.local_addr()?);
+            berth_registry::serve(listener, app).await?;
             Ok(())
         }
     }

@@ -409,3 +409,38 @@ fn push_error(e: berth_registry::client::ClientError) -> ApiError {
         other => ApiError::internal(other.to_string()),
     }
 }
+
+impl Engine {
+    /// `POST /auth`: checks the credentials against the registry's `/v2/`.
+    pub async fn login(&self, server: &str, credentials: Credentials) -> Result<()> {
+        let registry = server
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .trim_end_matches('/')
+            .trim_end_matches("/v1")
+            .trim_end_matches("/v2")
+            .to_string();
+        if registry.is_empty() {
+            return Err(ApiError::bad_request("a registry address is required"));
+        }
+        let client = Client::new(Some(credentials));
+        let failed = |why: String| {
+            ApiError::new(
+                berth_api::ErrorKind::Unauthorized,
+                format!("login attempt to http://{registry}/v2/ failed with status: {why}"),
+            )
+        };
+        let empty = berth_registry::client::empty;
+        match client
+            .send(&registry, hyper::Method::GET, "/v2/", &[], &empty)
+            .await
+        {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(failed(r.status().to_string())),
+            Err(berth_registry::client::ClientError::Unauthorized) => {
+                Err(failed("401 Unauthorized".into()))
+            }
+            Err(e) => Err(ApiError::internal(e.to_string())),
+        }
+    }
+}

@@ -44,7 +44,8 @@ pub struct Credentials {
 pub struct Client {
     http: hyper_util::client::legacy::Client<HttpConnector, Body>,
     credentials: Option<Credentials>,
-    /// Bearer tokens by scope.
+    /// `Authorization` values: bearer tokens by registry and repository, basic
+    /// credentials by registry.
     tokens: Mutex<HashMap<String, String>>,
 }
 
@@ -145,12 +146,15 @@ impl Client {
             r.body(body()).map_err(|e| ClientError::Http(e.to_string()))
         };
         let scope_key = format!("{registry}{}", path.split("/blobs/").next().unwrap_or(""));
-        let known = self
-            .tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&scope_key)
-            .cloned();
+        // A token for this repository, or basic credentials this registry asked for
+        // before: sent up front, since a 401 may cut a request's body short.
+        let known = {
+            let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+            tokens
+                .get(&scope_key)
+                .or_else(|| tokens.get(registry))
+                .cloned()
+        };
         let resp = self
             .http
             .request(build(known.clone())?)
@@ -174,10 +178,15 @@ impl Client {
                 .insert(scope_key, a.clone());
             a
         } else if let Some(c) = &self.credentials {
-            format!(
+            let a = format!(
                 "Basic {}",
                 base64(&format!("{}:{}", c.username, c.password))
-            )
+            );
+            self.tokens
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(registry.to_string(), a.clone());
+            a
         } else {
             return Err(ClientError::Unauthorized);
         };

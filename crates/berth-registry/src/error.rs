@@ -31,6 +31,8 @@ pub enum RegistryError {
     TooBig,
     #[error("the operation is unsupported: {0}")]
     Unsupported(String),
+    #[error("authentication required")]
+    Unauthorized,
     #[error("{0}")]
     Internal(String),
 }
@@ -54,6 +56,7 @@ impl RegistryError {
             RangeInvalid(_) => ("BLOB_UPLOAD_INVALID", StatusCode::RANGE_NOT_SATISFIABLE),
             TooBig => ("MANIFEST_INVALID", StatusCode::PAYLOAD_TOO_LARGE),
             Unsupported(_) => ("UNSUPPORTED", StatusCode::METHOD_NOT_ALLOWED),
+            Unauthorized => ("UNAUTHORIZED", StatusCode::UNAUTHORIZED),
             Internal(_) => ("UNKNOWN", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }

@@ -11,11 +11,7 @@ pub use error::{RegistryError, Result};
 pub use server::{router, Options};
 pub use storage::Storage;
 
-/// Serves the registry on `listener` until the process ends.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    storage: Storage,
-    options: Options,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(storage, options)).await
+/// Serves `app` (from [`router`]) on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
+    axum::serve(listener, app).await
 }

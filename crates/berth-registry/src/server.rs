@@ -2,7 +2,8 @@
 //! (and so the Docker registry v2 API). Repository names contain slashes, so
 //! paths are split by their last known segment (`/blobs/`, `/manifests/` …).
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -20,17 +21,119 @@ use crate::storage::{check_name, parse_digest, Storage, MEDIA_OCI_INDEX};
 pub struct Options {
     /// Refuse every write (PUT, POST, PATCH, DELETE) with UNSUPPORTED.
     pub read_only: bool,
+    /// `user:bcrypt-hash` lines (an htpasswd file): when set, every request
+    /// needs HTTP basic credentials that match one.
+    pub htpasswd: Option<String>,
 }
 
 struct Registry {
     storage: Storage,
     options: Options,
+    users: HashMap<String, String>,
+    /// Credentials bcrypt has accepted already (their sha256), so a push's
+    /// many requests do not pay bcrypt's cost each.
+    verified: Mutex<HashSet<[u8; 32]>>,
+    /// A lock per upload in progress.
+    uploads: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-pub fn router(storage: Storage, options: Options) -> Router {
-    Router::new()
+/// Parses an htpasswd file; only bcrypt (`$2a$`, `$2b$`, `$2y$`) hashes are accepted.
+pub fn parse_htpasswd(text: &str) -> std::result::Result<HashMap<String, String>, String> {
+    let mut users = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (user, hash) = line
+            .split_once(':')
+            .ok_or_else(|| format!("htpasswd line {}: no ':'", n + 1))?;
+        if !["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p)) {
+            return Err(format!(
+                "htpasswd line {}: only bcrypt hashes are supported",
+                n + 1
+            ));
+        }
+        users.insert(user.to_string(), hash.to_string());
+    }
+    Ok(users)
+}
+
+pub fn router(storage: Storage, options: Options) -> std::result::Result<Router, String> {
+    let users = match &options.htpasswd {
+        Some(text) => parse_htpasswd(text)?,
+        None => HashMap::new(),
+    };
+    Ok(Router::new()
         .fallback(handle)
-        .with_state(Arc::new(Registry { storage, options }))
+        .with_state(Arc::new(Registry {
+            storage,
+            options,
+            users,
+            verified: Mutex::new(HashSet::new()),
+            uploads: Mutex::new(HashMap::new()),
+        })))
+}
+
+impl Registry {
+    fn upload_lock(&self, uuid: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.uploads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(uuid.to_string())
+            .or_default()
+            .clone()
+    }
+
+    fn forget_upload(&self, uuid: &str) {
+        self.uploads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uuid);
+    }
+
+    /// Basic credentials checked against the htpasswd users, when there are any.
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        if self.options.htpasswd.is_none() {
+            return true;
+        }
+        let Some(encoded) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+        else {
+            return false;
+        };
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+            return false;
+        };
+        let key: [u8; 32] = sha2::Sha256::digest(&decoded).into();
+        if self
+            .verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&key)
+        {
+            return true;
+        }
+        let text = String::from_utf8_lossy(&decoded);
+        let Some((user, pass)) = text.split_once(':') else {
+            return false;
+        };
+        let ok = self
+            .users
+            .get(user)
+            .is_some_and(|hash| bcrypt::verify(pass, hash).unwrap_or(false));
+        if ok {
+            self.verified
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key);
+        }
+        ok
+    }
 }
 
 /// What a `/v2/...` path names.
@@ -129,11 +232,18 @@ async fn handle(State(reg): State<Arc<Registry>>, req: Request) -> Response {
     match dispatch(reg, req).await {
         Ok(r) => r,
         Err(e) => {
+            let unauthorized = matches!(e, RegistryError::Unauthorized);
             let mut r = e.into_response();
             r.headers_mut().insert(
                 "docker-distribution-api-version",
                 HeaderValue::from_static("registry/2.0"),
             );
+            if unauthorized {
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"berth-registry\""),
+                );
+            }
             r
         }
     }
@@ -148,6 +258,9 @@ async fn dispatch(reg: Arc<Registry>, req: Request) -> Result<Response> {
         ));
     };
     let method = req.method().clone();
+    if !reg.authorized(req.headers()) {
+        return Err(RegistryError::Unauthorized);
+    }
     if reg.options.read_only && !matches!(method, Method::GET | Method::HEAD) {
         return Err(RegistryError::Unsupported(
             "this registry is read-only".into(),
@@ -169,6 +282,10 @@ async fn dispatch(reg: Arc<Registry>, req: Request) -> Result<Response> {
         }
         Route::Upload(name, uuid) => {
             check_name(&name)?;
+            // One request at a time per upload: a chunk cut short is rolled back
+            // before the next one starts, and its size is read under the lock.
+            let lock = reg.upload_lock(&uuid);
+            let _held = lock.lock().await;
             let (owner, size) = reg.storage.upload_state(&uuid)?;
             if owner != name {
                 return Err(RegistryError::UploadUnknown(uuid));
@@ -187,10 +304,12 @@ async fn dispatch(reg: Arc<Registry>, req: Request) -> Result<Response> {
                         })?
                         .to_string();
                     append(&reg, &uuid, size, req).await?;
+                    reg.forget_upload(&uuid);
                     finish(reg, name, uuid, digest).await
                 }
                 Method::DELETE => {
                     reg.storage.cancel_upload(&uuid)?;
+                    reg.forget_upload(&uuid);
                     Ok(response(StatusCode::NO_CONTENT, &[], Body::empty()))
                 }
                 _ => Err(RegistryError::Unsupported(format!("{method} on an upload"))),

@@ -99,6 +99,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
     let api = Router::new()
         .route("/_ping", get(system::ping).head(system::ping))
         .route("/version", get(system::version))
+        .route("/auth", post(images::auth))
         .route("/info", get(system::info))
         .route("/system/df", get(system::df))
         .route("/events", get(events::events))

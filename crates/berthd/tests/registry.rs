@@ -724,3 +724,100 @@ fn a_layer_that_does_not_match_its_digest_is_refused() {
         .unwrap_or_default();
     assert!(left.is_empty(), "partial downloads left: {left:?}");
 }
+
+#[test]
+fn htpasswd_auth_and_docker_login() {
+    use base64::Engine as _;
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let dir = tempfile::tempdir().unwrap();
+    let htpasswd = dir.path().join("htpasswd");
+    std::fs::write(
+        &htpasswd,
+        format!("alice:{}\n", bcrypt::hash("s3cret", 4).unwrap()),
+    )
+    .unwrap();
+    let reg = Registry::start(&["--htpasswd", htpasswd.to_str().unwrap()]);
+    let a = reg.addr.as_str();
+    let basic = |user: &str, pass: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+        )
+    };
+    let r = http(a, "GET", "/v2/", &[], b"");
+    assert_eq!(
+        (r.status, error_code(&r)),
+        (401, "UNAUTHORIZED".to_string())
+    );
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Basic realm=\"berth-registry\"")
+    );
+    assert_eq!(
+        http(
+            a,
+            "GET",
+            "/v2/",
+            &[("Authorization", &basic("alice", "wrong"))],
+            b""
+        )
+        .status,
+        401
+    );
+    assert_eq!(
+        http(
+            a,
+            "GET",
+            "/v2/",
+            &[("Authorization", &basic("bob", "s3cret"))],
+            b""
+        )
+        .status,
+        401
+    );
+    assert_eq!(
+        http(
+            a,
+            "GET",
+            "/v2/",
+            &[("Authorization", &basic("alice", "s3cret"))],
+            b""
+        )
+        .status,
+        200
+    );
+
+    let image = format!("{a}/private/bb:1");
+    assert_ok(&d.docker(&["tag", "busybox", &image]));
+    // No credentials: refused, and nothing lands in the registry.
+    let o = d.docker(&["push", &image]);
+    assert_ne!(code(&o), 0, "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("authentication required"),
+        "{}",
+        stderr(&o)
+    );
+    let catalog = http(
+        a,
+        "GET",
+        "/v2/_catalog",
+        &[("Authorization", &basic("alice", "s3cret"))],
+        b"",
+    );
+    assert_eq!(catalog.text(), r#"{"repositories":[]}"#);
+    // docker login goes through berthd's POST /auth.
+    let o = d.docker_stdin(&["login", "-u", "alice", "--password-stdin", a], b"wrong\n");
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("401"), "{}", stderr(&o));
+    let o = d.docker_stdin(
+        &["login", "-u", "alice", "--password-stdin", a],
+        b"s3cret\n",
+    );
+    assert_ok(&o);
+    assert!(stdout(&o).contains("Login Succeeded"), "{}", stdout(&o));
+    // The CLI now sends X-Registry-Auth: push and pull work.
+    assert_ok(&d.docker(&["push", &image]));
+    assert_ok(&d.docker(&["rmi", &image]));
+    assert_ok(&d.docker(&["pull", &image]));
+}

@@ -98,6 +98,22 @@ where
         .into_response()
 }
 
+/// `POST /auth` (docker login): the credentials are checked against the registry.
+pub async fn auth(State(e): State<AppState>, body: axum::body::Bytes) -> ApiResult {
+    let v: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|err| ApiError::bad_request(format!("invalid auth config: {err}")))?;
+    let server = v["serveraddress"].as_str().unwrap_or_default();
+    let creds = berth_registry::client::Credentials {
+        username: v["username"].as_str().unwrap_or_default().to_string(),
+        password: v["password"].as_str().unwrap_or_default().to_string(),
+    };
+    e.login(server, creds).await?;
+    Ok(json(
+        StatusCode::OK,
+        &json!({"Status": "Login Succeeded", "IdentityToken": ""}),
+    ))
+}
+
 pub async fn create(State(e): State<AppState>, RawQuery(q): RawQuery, req: Request) -> ApiResult {
     let p = Params::parse(q.as_deref());
     if let Some(image) = p.get("fromImage").filter(|s| !s.is_empty()) {
