@@ -754,39 +754,20 @@ fn htpasswd_auth_and_docker_login() {
         r.header("www-authenticate"),
         Some("Basic realm=\"berth-registry\"")
     );
-    assert_eq!(
-        http(
+    for (user, pass, status) in [
+        ("alice", "wrong", 401),
+        ("bob", "s3cret", 401),
+        ("alice", "s3cret", 200),
+    ] {
+        let r = http(
             a,
             "GET",
             "/v2/",
-            &[("Authorization", &basic("alice", "wrong"))],
-            b""
-        )
-        .status,
-        401
-    );
-    assert_eq!(
-        http(
-            a,
-            "GET",
-            "/v2/",
-            &[("Authorization", &basic("bob", "s3cret"))],
-            b""
-        )
-        .status,
-        401
-    );
-    assert_eq!(
-        http(
-            a,
-            "GET",
-            "/v2/",
-            &[("Authorization", &basic("alice", "s3cret"))],
-            b""
-        )
-        .status,
-        200
-    );
+            &[("Authorization", &basic(user, pass))],
+            b"",
+        );
+        assert_eq!(r.status, status, "{user}:{pass}");
+    }
 
     let image = format!("{a}/private/bb:1");
     assert_ok(&d.docker(&["tag", "busybox", &image]));
