@@ -60,6 +60,8 @@ struct EngineBackend {
     host_config: HostConfig,
     /// Scratch space for COPY mounts, removed after the build.
     work: PathBuf,
+    /// Where a pull of a missing FROM image reports.
+    progress: UnboundedSender<BuildProgress>,
 }
 
 fn berr(e: ApiError) -> BuildError {
@@ -182,6 +184,32 @@ impl Backend for EngineBackend {
                 )));
             }
         }
+        if let Ok(rec) = self.engine.images.resolve(name) {
+            return Ok(image_of(rec));
+        }
+        // Not here: pulled, as docker build does, its progress shown as build output.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
+        let progress = self.progress.clone();
+        let relay = self.rt.spawn(async move {
+            while let Some(v) = rx.recv().await {
+                let line = match (v["id"].as_str(), v["status"].as_str()) {
+                    (Some(id), Some(s)) => format!("{id}: {s}\n"),
+                    (None, Some(s)) => format!("{s}\n"),
+                    _ => continue,
+                };
+                let _ = progress.send(BuildProgress::Stream(line));
+            }
+        });
+        let pulled = self
+            .rt
+            .block_on(self.engine.pull_image(name, platform, None, tx));
+        let _ = self.rt.block_on(relay);
+        pulled.map_err(|e| {
+            BuildError::step(format!(
+                "No such image: {name}, and pulling it failed: {}",
+                e.message
+            ))
+        })?;
         self.engine
             .images
             .resolve(name)
@@ -431,6 +459,7 @@ impl Engine {
             rt: Handle::current(),
             host_config: req.host_config.clone(),
             work,
+            progress: progress.clone(),
         };
         let out = Progress(progress.clone());
         let options = req.options;

@@ -116,6 +116,30 @@ impl Client {
         }
     }
 
+    /// Plain HTTP is only for this host's own registries: anything else would
+    /// need TLS, which this client does not speak yet, so it is refused before
+    /// any traffic leaves (Docker Hub included).
+    pub fn check_registry(registry: &str) -> Result<()> {
+        let host = match registry.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => registry
+                .rsplit_once(':')
+                .map(|(h, _)| h)
+                .unwrap_or(registry),
+        };
+        let local = host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if local {
+            Ok(())
+        } else {
+            Err(ClientError::Http(format!(
+                "registry {registry}: only registries on this host (plain HTTP on loopback) are supported by this berthd yet; TLS registries such as Docker Hub are not"
+            )))
+        }
+    }
+
     fn url(registry: &str, path: &str) -> String {
         if path.starts_with("http://") || path.starts_with("https://") {
             path.to_string()
@@ -134,6 +158,7 @@ impl Client {
         headers: &[(&str, &str)],
         body: &(dyn Fn() -> Body + Sync),
     ) -> Result<Response<hyper::body::Incoming>> {
+        Self::check_registry(registry)?;
         let url = Self::url(registry, path);
         let build = |auth: Option<String>| {
             let mut r = Request::builder().method(method.clone()).uri(&url);
@@ -204,6 +229,12 @@ impl Client {
     /// The token flow: GET realm?service=…&scope=…, with basic credentials if any.
     async fn token(&self, p: &HashMap<String, String>) -> Result<String> {
         let realm = p.get("realm").ok_or(ClientError::Unauthorized)?;
+        let realm_host = realm
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap_or("");
+        Self::check_registry(realm_host)?;
         let query = {
             let mut q = url::form_urlencoded::Serializer::new(String::new());
             if let Some(s) = p.get("service") {
@@ -325,6 +356,12 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .ok_or_else(|| ClientError::Http("redirect without a Location".into()))?
                 .to_string();
+            let host = loc
+                .trim_start_matches("http://")
+                .split('/')
+                .next()
+                .unwrap_or("");
+            Self::check_registry(host)?;
             let req = Request::get(loc)
                 .body(empty())
                 .map_err(|e| ClientError::Http(e.to_string()))?;
@@ -489,6 +526,28 @@ mod tests {
         assert!(bearer_challenge("Basic realm=x").is_none());
         assert_eq!(base64("user:pass"), "dXNlcjpwYXNz");
         assert_eq!(base64("a"), "YQ==");
+    }
+
+    #[test]
+    fn only_this_hosts_registries() {
+        for ok in [
+            "127.0.0.1:5000",
+            "localhost:1",
+            "localhost",
+            "[::1]:5000",
+            "127.1.2.3",
+        ] {
+            assert!(Client::check_registry(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "docker.io",
+            "registry-1.docker.io",
+            "10.0.0.1:5000",
+            "example.com:443",
+            "[2001:db8::1]:5000",
+        ] {
+            assert!(Client::check_registry(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -672,6 +672,34 @@ fn docker_cli_pushes_and_pulls_through_berthd() {
     );
     let o = d.berth(&["run", "--rm", "--pull", "always", &mine, "echo", "again"]);
     assert_eq!(stdout(&o), "again\n", "{}", stderr(&o));
+
+    // A build pulls its missing FROM image.
+    let ctx = d.dir.path().join("fromreg");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {mine}\nRUN echo built > /b\n"),
+    )
+    .unwrap();
+    assert_ok(&d.docker(&["rmi", &mine]));
+    let o = d.docker(&["build", "-t", "fromreg", ctx.to_str().unwrap()]);
+    assert_ok(&o);
+    assert!(
+        stdout(&o).contains("Pulling from team/mine"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        stdout(&d.docker(&["run", "--rm", "fromreg", "cat", "/b"])),
+        "built\n"
+    );
+    // Registries off this host would need TLS: refused before any traffic leaves.
+    let o = d.docker(&["pull", "example.com/x:1"]);
+    assert!(
+        stderr(&o).contains("only registries on this host"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// A registry that lies: the manifest names a layer by one digest and the blob it sends is other bytes.
