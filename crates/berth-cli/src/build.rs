@@ -380,17 +380,7 @@ pub async fn builder(client: &Client, cmd: BuilderCmd) -> Result {
                 return Ok(());
             }
             let r: Value = client.post_json("/build/prune", &Value::Null).await?;
-            let ids: Vec<String> = r["CachesDeleted"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect();
-            crate::output::print_prune(
-                "Deleted build cache objects",
-                &ids,
-                r["SpaceReclaimed"].as_f64().unwrap_or(0.0),
-            );
+            crate::output::print_prune("Deleted build cache objects", &r, "CachesDeleted");
             Ok(())
         }
     }

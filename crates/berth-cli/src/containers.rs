@@ -553,17 +553,7 @@ pub async fn run_group(client: &Client, cmd: ContainerGroupCmd) -> Result {
                     &json!({}),
                 )
                 .await?;
-            let deleted: Vec<String> = r["ContainersDeleted"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|d| d.as_str().map(String::from))
-                .collect();
-            crate::output::print_prune(
-                "Deleted Containers",
-                &deleted,
-                r["SpaceReclaimed"].as_f64().unwrap_or(0.0),
-            );
+            crate::output::print_prune("Deleted Containers", &r, "ContainersDeleted");
             Ok(())
         }
     }

@@ -154,15 +154,7 @@ pub async fn run(client: &Client, cmd: NetworkCmd) -> Result {
             )
         }
         NetworkCmd::Inspect { format, names } => {
-            let mut out = Vec::new();
-            for n in &names {
-                out.push(
-                    client
-                        .get_json::<Value>(&format!("/networks/{}", enc(n)))
-                        .await?,
-                );
-            }
-            crate::system::print_all(&out, format.as_deref())
+            crate::system::inspect_each(client, "/networks", &names, format.as_deref()).await
         }
         NetworkCmd::Rm { names } => {
             let mut outcome = crate::output::Outcome::default();

@@ -97,9 +97,16 @@ impl Outcome {
     }
 }
 
-/// A prune report as docker prints it: the removed items under a title,
-/// then the space reclaimed.
-pub fn print_prune(title: &str, deleted: &[String], reclaimed: f64) {
+/// A prune answer as docker prints it: the removed items (the strings in
+/// `report[key]`) under a title, then `SpaceReclaimed`.
+pub fn print_prune(title: &str, report: &serde_json::Value, key: &str) {
+    let deleted: Vec<&str> = report[key]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.as_str())
+        .collect();
+    let reclaimed = report["SpaceReclaimed"].as_f64().unwrap_or(0.0);
     if !deleted.is_empty() {
         println!("{title}:");
         for d in deleted {

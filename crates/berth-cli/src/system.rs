@@ -64,6 +64,24 @@ pub struct InspectArgs {
     pub names: Vec<String>,
 }
 
+/// `volume inspect` and `network inspect`: `GET {base}/{name}` for each name, printed together.
+pub async fn inspect_each(
+    client: &berth_client::Client,
+    base: &str,
+    names: &[String],
+    format: Option<&str>,
+) -> Result {
+    let mut out = Vec::new();
+    for n in names {
+        out.push(
+            client
+                .get_json::<Value>(&format!("{base}/{}", berth_client::enc(n)))
+                .await?,
+        );
+    }
+    print_all(&out, format)
+}
+
 /// Prints inspected objects: each with a template, or all as one JSON array.
 pub fn print_all(out: &[Value], format: Option<&str>) -> Result {
     match format.filter(|f| !f.is_empty() && *f != "json") {

@@ -97,15 +97,7 @@ pub async fn run(client: &Client, cmd: VolumeCmd) -> Result {
             )
         }
         VolumeCmd::Inspect { format, names } => {
-            let mut out = Vec::new();
-            for n in &names {
-                out.push(
-                    client
-                        .get_json::<Value>(&format!("/volumes/{}", enc(n)))
-                        .await?,
-                );
-            }
-            crate::system::print_all(&out, format.as_deref())
+            crate::system::inspect_each(client, "/volumes", &names, format.as_deref()).await
         }
         VolumeCmd::Rm { force, names } => {
             let mut outcome = crate::output::Outcome::default();
@@ -134,17 +126,7 @@ pub async fn run(client: &Client, cmd: VolumeCmd) -> Result {
                     &json!({}),
                 )
                 .await?;
-            let deleted: Vec<String> = r["VolumesDeleted"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|d| d.as_str().map(String::from))
-                .collect();
-            crate::output::print_prune(
-                "Deleted Volumes",
-                &deleted,
-                r["SpaceReclaimed"].as_f64().unwrap_or(0.0),
-            );
+            crate::output::print_prune("Deleted Volumes", &r, "VolumesDeleted");
             Ok(())
         }
     }

@@ -171,34 +171,32 @@ impl Client {
         read_json(resp).await
     }
 
+    async fn post_body(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<Response<Incoming>> {
+        let raw = serde_json::to_vec(body).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        self.call(
+            Method::POST,
+            path,
+            bytes_body(raw),
+            Some("application/json"),
+        )
+        .await
+    }
+
     pub async fn post_json<T: DeserializeOwned>(
         &self,
         path: &str,
         body: &impl serde::Serialize,
     ) -> Result<T> {
-        let raw = serde_json::to_vec(body).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let resp = self
-            .call(
-                Method::POST,
-                path,
-                bytes_body(raw),
-                Some("application/json"),
-            )
-            .await?;
-        read_json(resp).await
+        read_json(self.post_body(path, body).await?).await
     }
 
     /// A JSON request whose answer has no body (network connect, say).
     pub async fn post_empty(&self, path: &str, body: &impl serde::Serialize) -> Result<()> {
-        let raw = serde_json::to_vec(body).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let resp = self
-            .call(
-                Method::POST,
-                path,
-                bytes_body(raw),
-                Some("application/json"),
-            )
-            .await?;
+        let resp = self.post_body(path, body).await?;
         let _ = resp.into_body().collect().await;
         Ok(())
     }
