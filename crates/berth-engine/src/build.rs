@@ -271,24 +271,11 @@ impl Backend for EngineBackend {
         f: &mut dyn FnMut(&Path) -> Result<(), BuildError>,
     ) -> Result<Image, BuildError> {
         let base_layers = self.layers(parent)?;
-        let lowers = if parent.id.is_empty() {
-            vec![self
-                .engine
-                .images
-                .snapshots
-                .empty_dir()
-                .map_err(|e| berr(e.into()))?]
-        } else {
-            let rec = self
-                .engine
-                .images
-                .resolve(&parent.id)
-                .map_err(|e| berr(e.into()))?;
-            self.engine
-                .images
-                .lower_dirs(&rec)
-                .map_err(|e| berr(e.into()))?
-        };
+        let lowers = self
+            .engine
+            .images
+            .layer_dirs(&base_layers)
+            .map_err(|e| berr(e.into()))?;
         let dir = self.scratch_dir()?;
         let root = dir.join("root");
         let result = overlay::mount_overlay(&lowers, &dir.join("upper"), &dir.join("work"), &root)

@@ -316,14 +316,9 @@ impl Engine {
             }
             status(&tx, json!({"status": "Pushing", "id": id}));
             let path = self.images.blobs.path(d);
-            let bytes = bytes::Bytes::from(
-                tokio::fs::read(&path)
-                    .await
-                    .map_err(|e| ApiError::internal(e.to_string()))?,
-            );
             client
                 .upload(&registry, &repo, d.as_str(), &|| {
-                    berth_registry::client::full(bytes.clone())
+                    berth_registry::client::file(&path)
                 })
                 .await
                 .map_err(push_error)?;

@@ -72,6 +72,28 @@ pub fn empty() -> Body {
         .boxed()
 }
 
+/// A file's bytes as a request body, read as they are sent (layers can be large).
+pub fn file(path: &std::path::Path) -> Body {
+    use tokio::io::AsyncReadExt;
+    let opened = std::fs::File::open(path).map(tokio::fs::File::from_std);
+    let stream = futures_util::stream::unfold(Some(opened), |state| async move {
+        let mut f = match state? {
+            Ok(f) => f,
+            Err(e) => return Some((Err(e), None)),
+        };
+        let mut buf = vec![0u8; 256 * 1024];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(hyper::body::Frame::data(Bytes::from(buf))), Some(Ok(f))))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    http_body_util::StreamBody::new(stream).boxed()
+}
+
 pub fn full(b: impl Into<Bytes>) -> Body {
     Full::new(b.into()).map_err(|never| match never {}).boxed()
 }

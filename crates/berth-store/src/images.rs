@@ -256,11 +256,16 @@ impl ImageStore {
 
     /// The image's snapshot directories, top layer first (overlayfs order).
     pub fn lower_dirs(&self, image: &ImageRecord) -> Result<Vec<PathBuf>> {
-        if image.layers.is_empty() {
+        self.layer_dirs(&image.layers)
+    }
+
+    /// The snapshot directories of `layers` (bottom first), top first; an
+    /// empty directory for none (overlayfs needs a lower dir).
+    pub fn layer_dirs(&self, layers: &[Digest]) -> Result<Vec<PathBuf>> {
+        if layers.is_empty() {
             return Ok(vec![self.snapshots.empty_dir()?]);
         }
-        Ok(image
-            .layers
+        Ok(layers
             .iter()
             .rev()
             .map(|d| self.snapshots.path(d))
