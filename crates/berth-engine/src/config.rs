@@ -20,6 +20,8 @@ pub struct EngineConfig {
     /// Run every container with the init (`daemon.json` `init`).
     pub init_by_default: bool,
     pub network: crate::networks::NetworkConfig,
+    /// How registries are reached (`insecure-registries`, mirrors, certificates).
+    pub registries: std::sync::Arc<berth_registry::client::Settings>,
 }
 
 pub const BUILTIN_RUNTIME: &str = "berth";
@@ -39,6 +41,7 @@ impl EngineConfig {
             init_binary,
             init_by_default: false,
             network: Default::default(),
+            registries: Default::default(),
         }
     }
 }

@@ -22,9 +22,15 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::engine::Engine;
 use crate::Result;
 
-/// Where a reference lives: (registry host, repository path).
+/// Where a reference lives: (registry host, repository path). Docker Hub's
+/// images are named `docker.io/…` and served by `registry-1.docker.io`.
 fn registry_of(r: &ImageRef) -> (String, String) {
-    (r.domain.clone(), r.path.clone())
+    let host = if r.domain == "docker.io" {
+        "registry-1.docker.io".to_string()
+    } else {
+        r.domain.clone()
+    };
+    (host, r.path.clone())
 }
 
 fn short(d: &str) -> String {
@@ -55,15 +61,36 @@ impl Engine {
             .clone()
             .or_else(|| r.tag.clone())
             .unwrap_or_else(|| "latest".into());
-        let client = Arc::new(Client::new(credentials));
+        let client = Arc::new(Client::new(self.config().registries.clone(), credentials));
         status(
             &tx,
             json!({"status": format!("Pulling from {}", r.path), "id": want_ref}),
         );
-        let mut fetched = client
-            .manifest(&registry, &repo, &want_ref)
-            .await
-            .map_err(pull_error)?;
+        // Docker Hub's mirrors first, in order; the first that has it serves the pull.
+        let mut candidates: Vec<String> = Vec::new();
+        if r.domain == "docker.io" {
+            candidates.extend(client.settings().mirrors.iter().cloned());
+        }
+        candidates.push(registry);
+        let mut found = None;
+        let mut last_error = None;
+        for c in candidates {
+            match client.manifest(&c, &repo, &want_ref).await {
+                Ok(f) => {
+                    found = Some((c, f));
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!("pull {reference} from {c}: {e}");
+                    last_error = Some(e);
+                }
+            }
+        }
+        let (registry, mut fetched) = match (found, last_error) {
+            (Some(f), _) => f,
+            (None, Some(e)) => return Err(pull_error(e)),
+            (None, None) => return Err(ApiError::internal("no registry to pull from")),
+        };
         let mut top_digest = format!("sha256:{}", hex::encode(Sha256::digest(&fetched.bytes)));
         if let Some(d) = &r.digest {
             if *d != top_digest {
@@ -293,7 +320,7 @@ impl Engine {
             ))
         })?;
         let (registry, repo) = registry_of(&r);
-        let client = Client::new(credentials);
+        let client = Client::new(self.config().registries.clone(), credentials);
         status(
             &tx,
             json!({"status": format!("The push refers to repository [{}]", r.familiar_repository())}),
@@ -418,11 +445,16 @@ impl Engine {
         if registry.is_empty() {
             return Err(ApiError::bad_request("a registry address is required"));
         }
-        let client = Client::new(Some(credentials));
+        let registry = if registry == "docker.io" || registry == "index.docker.io" {
+            "registry-1.docker.io".to_string()
+        } else {
+            registry
+        };
+        let client = Client::new(self.config().registries.clone(), Some(credentials));
         let failed = |why: String| {
             ApiError::new(
                 berth_api::ErrorKind::Unauthorized,
-                format!("login attempt to http://{registry}/v2/ failed with status: {why}"),
+                format!("login attempt to {registry}/v2/ failed with status: {why}"),
             )
         };
         let empty = berth_registry::client::empty;

@@ -3,10 +3,13 @@
 //! Docker token flow (a 401 with `WWW-Authenticate: Bearer` sends us to the
 //! realm for a token, with basic credentials if we have them).
 //!
-//! Plain HTTP only for now: registries on loopback and the `insecure-registries`.
+//! HTTPS by default, trusting the system's roots plus `<certs-dir>/<host:port>/`;
+//! plain HTTP (after HTTPS without verification has failed to connect, as
+//! dockerd does) only for loopback and the `insecure-registries`.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -41,12 +44,82 @@ pub struct Credentials {
     pub password: String,
 }
 
+/// Where and how registries may be reached: daemon.json's
+/// `insecure-registries` and `registry-mirrors`, and the certificates directory.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// `host[:port]` names and CIDRs whose registries may be plain HTTP or
+    /// have certificates that are not checked. Loopback always is.
+    pub insecure: Vec<String>,
+    /// Mirrors of Docker Hub (`http://…` or `https://…`), tried in order before it.
+    pub mirrors: Vec<String>,
+    /// `<certs_dir>/<host:port>/`: `*.crt` CAs, `*.cert` + `*.key` client pair.
+    pub certs_dir: Option<PathBuf>,
+    /// Berth's own: refuse registries off this host before any traffic leaves
+    /// (air-gapped hosts and test daemons).
+    pub loopback_only: bool,
+}
+
+/// Splits `host[:port]` (or `[v6]:port`) into its host.
+fn host_of(registry: &str) -> &str {
+    match registry.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => registry
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or(registry),
+    }
+}
+
+fn is_loopback(registry: &str) -> bool {
+    let host = host_of(registry);
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Settings {
+    /// Loopback, a listed `host[:port]`, or an address inside a listed CIDR.
+    pub fn is_insecure(&self, registry: &str) -> bool {
+        if is_loopback(registry) {
+            return true;
+        }
+        let ip = host_of(registry).parse::<std::net::IpAddr>().ok();
+        self.insecure.iter().any(|e| {
+            if e == registry || e == host_of(registry) {
+                return true;
+            }
+            match (e.parse::<ipnet::IpNet>(), ip) {
+                (Ok(net), Some(ip)) => net.contains(&ip),
+                _ => false,
+            }
+        })
+    }
+
+    /// Refuses what `loopback_only` forbids, before any lookup or connection.
+    pub fn check(&self, registry: &str) -> Result<()> {
+        if self.loopback_only && !is_loopback(registry) {
+            return Err(ClientError::Http(format!(
+                "registry {registry}: this berthd only reaches registries on this host (registry-loopback-only)"
+            )));
+        }
+        Ok(())
+    }
+}
+
+type Http = hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector>, Body>;
+
 pub struct Client {
-    http: hyper_util::client::legacy::Client<HttpConnector, Body>,
+    settings: Arc<Settings>,
     credentials: Option<Credentials>,
     /// `Authorization` values: bearer tokens by registry and repository, basic
     /// credentials by registry.
     tokens: Mutex<HashMap<String, String>>,
+    /// The base URL (`https://host:port` or `http://…`) chosen per registry.
+    bases: tokio::sync::Mutex<HashMap<String, String>>,
+    /// HTTP clients by host and whether certificates are checked.
+    https: Mutex<HashMap<(String, bool), Http>>,
 }
 
 /// A manifest as fetched: bytes, media type and the digest the registry gave.
@@ -130,44 +203,109 @@ fn base64(s: &str) -> String {
 }
 
 impl Client {
-    pub fn new(credentials: Option<Credentials>) -> Client {
+    pub fn new(settings: Arc<Settings>, credentials: Option<Credentials>) -> Client {
         Client {
-            http: hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http(),
+            settings,
             credentials,
             tokens: Mutex::new(HashMap::new()),
+            bases: tokio::sync::Mutex::new(HashMap::new()),
+            https: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Plain HTTP is only for this host's own registries: anything else would
-    /// need TLS, which this client does not speak yet, so it is refused before
-    /// any traffic leaves (Docker Hub included).
-    pub fn check_registry(registry: &str) -> Result<()> {
-        let host = match registry.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or(""),
-            None => registry
-                .rsplit_once(':')
-                .map(|(h, _)| h)
-                .unwrap_or(registry),
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The HTTP(S) client for a host: its TLS trust comes from the certs directory.
+    fn http(&self, host: &str, verify: bool) -> Result<Http> {
+        let key = (host.to_string(), verify);
+        if let Some(h) = self
+            .https
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(h.clone());
+        }
+        let tls = crate::tls::client_config(self.settings.certs_dir.as_deref(), host, verify)
+            .map_err(ClientError::Http)?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let h = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector);
+        self.https
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, h.clone());
+        Ok(h)
+    }
+
+    /// The client for an absolute URL (token realms, redirects, mirrors).
+    fn http_for_url(&self, url: &str) -> Result<Http> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| ClientError::Http(format!("not an absolute URL: {url}")))?;
+        let host = rest.split('/').next().unwrap_or("");
+        self.settings.check(host)?;
+        let verify = scheme == "https" && !self.settings.is_insecure(host);
+        self.http(host, verify)
+    }
+
+    /// `https://registry` unless the registry is insecure and HTTPS does not
+    /// connect; a registry given with its scheme (a mirror) keeps it.
+    async fn base(&self, registry: &str) -> Result<String> {
+        if registry.starts_with("http://") || registry.starts_with("https://") {
+            return Ok(registry.trim_end_matches('/').to_string());
+        }
+        self.settings.check(registry)?;
+        let mut bases = self.bases.lock().await;
+        if let Some(b) = bases.get(registry) {
+            return Ok(b.clone());
+        }
+        let https = format!("https://{registry}");
+        let base = if self.settings.is_insecure(registry) {
+            let probe = Request::get(format!("{https}/v2/"))
+                .body(empty())
+                .map_err(|e| ClientError::Http(e.to_string()))?;
+            let answered = tokio::time::timeout(
+                std::time::Duration::from_secs(15),
+                self.http(registry, false)?.request(probe),
+            )
+            .await;
+            if matches!(answered, Ok(Ok(_))) {
+                https
+            } else {
+                format!("http://{registry}")
+            }
+        } else {
+            https
         };
-        let local = host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        if local {
-            Ok(())
+        bases.insert(registry.to_string(), base.clone());
+        Ok(base)
+    }
+
+    async fn url(&self, registry: &str, path: &str) -> Result<String> {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            Ok(path.to_string())
         } else {
-            Err(ClientError::Http(format!(
-                "registry {registry}: only registries on this host (plain HTTP on loopback) are supported by this berthd yet; TLS registries such as Docker Hub are not"
-            )))
+            Ok(format!("{}{path}", self.base(registry).await?))
         }
     }
 
-    fn url(registry: &str, path: &str) -> String {
-        if path.starts_with("http://") || path.starts_with("https://") {
-            path.to_string()
-        } else {
-            format!("http://{registry}{path}")
-        }
+    async fn request(&self, req: Request<Body>) -> Result<Response<hyper::body::Incoming>> {
+        let url = req.uri().to_string();
+        let host = req
+            .uri()
+            .authority()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        self.http_for_url(&url)?
+            .request(req)
+            .await
+            .map_err(|e| ClientError::Http(format!("{host}: {}", error_chain(&e))))
     }
 
     /// One request, retried once with a bearer token (or basic credentials)
@@ -180,8 +318,7 @@ impl Client {
         headers: &[(&str, &str)],
         body: &(dyn Fn() -> Body + Sync),
     ) -> Result<Response<hyper::body::Incoming>> {
-        Self::check_registry(registry)?;
-        let url = Self::url(registry, path);
+        let url = self.url(registry, path).await?;
         let build = |auth: Option<String>| {
             let mut r = Request::builder().method(method.clone()).uri(&url);
             for (k, v) in headers {
@@ -192,7 +329,7 @@ impl Client {
             }
             r.body(body()).map_err(|e| ClientError::Http(e.to_string()))
         };
-        let scope_key = format!("{registry}{}", path.split("/blobs/").next().unwrap_or(""));
+        let scope_key = format!("{registry}/{}", repository_of(path));
         // A token for this repository, or basic credentials this registry asked for
         // before: sent up front, since a 401 may cut a request's body short.
         let known = {
@@ -202,11 +339,7 @@ impl Client {
                 .or_else(|| tokens.get(registry))
                 .cloned()
         };
-        let resp = self
-            .http
-            .request(build(known.clone())?)
-            .await
-            .map_err(|e| ClientError::Http(format!("{registry}: {e}")))?;
+        let resp = self.request(build(known.clone())?).await?;
         if resp.status() != StatusCode::UNAUTHORIZED {
             return Ok(resp);
         }
@@ -237,11 +370,7 @@ impl Client {
         } else {
             return Err(ClientError::Unauthorized);
         };
-        let resp = self
-            .http
-            .request(build(Some(auth))?)
-            .await
-            .map_err(|e| ClientError::Http(format!("{registry}: {e}")))?;
+        let resp = self.request(build(Some(auth))?).await?;
         if resp.status() == StatusCode::UNAUTHORIZED {
             return Err(ClientError::Unauthorized);
         }
@@ -251,12 +380,6 @@ impl Client {
     /// The token flow: GET realm?service=…&scope=…, with basic credentials if any.
     async fn token(&self, p: &HashMap<String, String>) -> Result<String> {
         let realm = p.get("realm").ok_or(ClientError::Unauthorized)?;
-        let realm_host = realm
-            .trim_start_matches("http://")
-            .split('/')
-            .next()
-            .unwrap_or("");
-        Self::check_registry(realm_host)?;
         let query = {
             let mut q = url::form_urlencoded::Serializer::new(String::new());
             if let Some(s) = p.get("service") {
@@ -278,13 +401,11 @@ impl Client {
             );
         }
         let resp = self
-            .http
             .request(
                 r.body(empty())
                     .map_err(|e| ClientError::Http(e.to_string()))?,
             )
-            .await
-            .map_err(|e| ClientError::Http(format!("token: {e}")))?;
+            .await?;
         if !resp.status().is_success() {
             return Err(ClientError::Unauthorized);
         }
@@ -378,20 +499,10 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .ok_or_else(|| ClientError::Http("redirect without a Location".into()))?
                 .to_string();
-            let host = loc
-                .trim_start_matches("http://")
-                .split('/')
-                .next()
-                .unwrap_or("");
-            Self::check_registry(host)?;
             let req = Request::get(loc)
                 .body(empty())
                 .map_err(|e| ClientError::Http(e.to_string()))?;
-            resp = self
-                .http
-                .request(req)
-                .await
-                .map_err(|e| ClientError::Http(e.to_string()))?;
+            resp = self.request(req).await?;
         }
         Err(ClientError::Http("too many redirects".into()))
     }
@@ -515,6 +626,31 @@ impl Client {
     }
 }
 
+/// The repository a `/v2/<name>/…` path (or URL) is about: bearer tokens are
+/// scoped to it.
+fn repository_of(path: &str) -> &str {
+    let Some((_, rest)) = path.split_once("/v2/") else {
+        return "";
+    };
+    ["/blobs/", "/manifests/", "/tags/", "/referrers/"]
+        .iter()
+        .filter_map(|sep| rest.find(sep))
+        .min()
+        .map(|i| &rest[..i])
+        .unwrap_or("")
+}
+
+/// hyper's errors say "client error (Connect)"; the cause says why.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out = format!("{out}: {s}");
+        source = s.source();
+    }
+    out
+}
+
 pub async fn read_all(resp: Response<hyper::body::Incoming>) -> Result<Bytes> {
     resp.into_body()
         .collect()
@@ -551,7 +687,25 @@ mod tests {
     }
 
     #[test]
-    fn only_this_hosts_registries() {
+    fn insecure_and_loopback_only() {
+        let s = Settings {
+            insecure: vec!["myreg:5000".into(), "10.1.0.0/16".into(), "plain".into()],
+            loopback_only: true,
+            ..Default::default()
+        };
+        for yes in [
+            "127.0.0.1:5000",
+            "localhost",
+            "[::1]:5000",
+            "myreg:5000",
+            "10.1.2.3:443",
+            "plain:80",
+        ] {
+            assert!(s.is_insecure(yes), "{yes}");
+        }
+        for no in ["myreg:5001", "10.2.0.1", "docker.io", "[2001:db8::1]:5000"] {
+            assert!(!s.is_insecure(no), "{no}");
+        }
         for ok in [
             "127.0.0.1:5000",
             "localhost:1",
@@ -559,7 +713,7 @@ mod tests {
             "[::1]:5000",
             "127.1.2.3",
         ] {
-            assert!(Client::check_registry(ok).is_ok(), "{ok}");
+            assert!(s.check(ok).is_ok(), "{ok}");
         }
         for bad in [
             "docker.io",
@@ -568,8 +722,17 @@ mod tests {
             "example.com:443",
             "[2001:db8::1]:5000",
         ] {
-            assert!(Client::check_registry(bad).is_err(), "{bad}");
+            assert!(s.check(bad).is_err(), "{bad}");
         }
+        assert!(Settings::default().check("docker.io").is_ok());
+    }
+
+    #[test]
+    fn tokens_are_kept_per_repository() {
+        assert_eq!(repository_of("/v2/a/b/blobs/uploads/x"), "a/b");
+        assert_eq!(repository_of("https://h:1/v2/a/manifests/blobs/v"), "a");
+        assert_eq!(repository_of("/v2/x/tags/list"), "x");
+        assert_eq!(repository_of("/v2/"), "");
     }
 
     #[test]

@@ -31,8 +31,9 @@ pub enum RegistryError {
     TooBig,
     #[error("the operation is unsupported: {0}")]
     Unsupported(String),
+    /// Holds the `WWW-Authenticate` challenge to answer with.
     #[error("authentication required")]
-    Unauthorized,
+    Unauthorized(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -56,7 +57,7 @@ impl RegistryError {
             RangeInvalid(_) => ("BLOB_UPLOAD_INVALID", StatusCode::RANGE_NOT_SATISFIABLE),
             TooBig => ("MANIFEST_INVALID", StatusCode::PAYLOAD_TOO_LARGE),
             Unsupported(_) => ("UNSUPPORTED", StatusCode::METHOD_NOT_ALLOWED),
-            Unauthorized => ("UNAUTHORIZED", StatusCode::UNAUTHORIZED),
+            Unauthorized(_) => ("UNAUTHORIZED", StatusCode::UNAUTHORIZED),
             Internal(_) => ("UNKNOWN", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
@@ -66,11 +67,18 @@ impl IntoResponse for RegistryError {
     fn into_response(self) -> Response {
         let (code, status) = self.code_and_status();
         let body = serde_json::json!({"errors": [{"code": code, "message": self.to_string()}]});
-        (
+        let mut r = (
             status,
             [("content-type", "application/json")],
             serde_json::to_vec(&body).unwrap_or_default(),
         )
-            .into_response()
+            .into_response();
+        if let RegistryError::Unauthorized(challenge) = &self {
+            if let Ok(v) = axum::http::HeaderValue::from_str(challenge) {
+                r.headers_mut()
+                    .insert(axum::http::header::WWW_AUTHENTICATE, v);
+            }
+        }
+        r
     }
 }

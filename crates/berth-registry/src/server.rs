@@ -2,7 +2,7 @@
 //! (and so the Docker registry v2 API). Repository names contain slashes, so
 //! paths are split by their last known segment (`/blobs/`, `/manifests/` …).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -13,66 +13,33 @@ use axum::Router;
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
+use crate::auth::{Auth, Grant, Scope};
 use crate::error::{RegistryError, Result};
 use crate::storage::{check_name, parse_digest, Storage, MEDIA_OCI_INDEX};
 
 /// Server settings besides storage.
-#[derive(Debug, Clone, Default)]
+#[derive(Default)]
 pub struct Options {
     /// Refuse every write (PUT, POST, PATCH, DELETE) with UNSUPPORTED.
     pub read_only: bool,
-    /// `user:bcrypt-hash` lines (an htpasswd file): when set, every request
-    /// needs HTTP basic credentials that match one.
-    pub htpasswd: Option<String>,
+    pub auth: Auth,
 }
 
 struct Registry {
     storage: Storage,
     options: Options,
-    users: HashMap<String, String>,
-    /// Credentials bcrypt has accepted already (their sha256), so a push's
-    /// many requests do not pay bcrypt's cost each.
-    verified: Mutex<HashSet<[u8; 32]>>,
     /// A lock per upload in progress.
     uploads: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-/// Parses an htpasswd file; only bcrypt (`$2a$`, `$2b$`, `$2y$`) hashes are accepted.
-pub fn parse_htpasswd(text: &str) -> std::result::Result<HashMap<String, String>, String> {
-    let mut users = HashMap::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (user, hash) = line
-            .split_once(':')
-            .ok_or_else(|| format!("htpasswd line {}: no ':'", n + 1))?;
-        if !["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p)) {
-            return Err(format!(
-                "htpasswd line {}: only bcrypt hashes are supported",
-                n + 1
-            ));
-        }
-        users.insert(user.to_string(), hash.to_string());
-    }
-    Ok(users)
-}
-
-pub fn router(storage: Storage, options: Options) -> std::result::Result<Router, String> {
-    let users = match &options.htpasswd {
-        Some(text) => parse_htpasswd(text)?,
-        None => HashMap::new(),
-    };
-    Ok(Router::new()
+pub fn router(storage: Storage, options: Options) -> Router {
+    Router::new()
         .fallback(handle)
         .with_state(Arc::new(Registry {
             storage,
             options,
-            users,
-            verified: Mutex::new(HashSet::new()),
             uploads: Mutex::new(HashMap::new()),
-        })))
+        }))
 }
 
 impl Registry {
@@ -90,49 +57,6 @@ impl Registry {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(uuid);
-    }
-
-    /// Basic credentials checked against the htpasswd users, when there are any.
-    fn authorized(&self, headers: &HeaderMap) -> bool {
-        use base64::Engine as _;
-        use sha2::Digest as _;
-        if self.options.htpasswd.is_none() {
-            return true;
-        }
-        let Some(encoded) = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Basic "))
-        else {
-            return false;
-        };
-        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
-            return false;
-        };
-        let key: [u8; 32] = sha2::Sha256::digest(&decoded).into();
-        if self
-            .verified
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(&key)
-        {
-            return true;
-        }
-        let text = String::from_utf8_lossy(&decoded);
-        let Some((user, pass)) = text.split_once(':') else {
-            return false;
-        };
-        let ok = self
-            .users
-            .get(user)
-            .is_some_and(|hash| bcrypt::verify(pass, hash).unwrap_or(false));
-        if ok {
-            self.verified
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key);
-        }
-        ok
     }
 }
 
@@ -185,6 +109,31 @@ fn route(path: &str) -> Option<Route> {
     None
 }
 
+impl Route {
+    /// What a request on this route needs the client to be allowed (None:
+    /// only to be someone, for `/v2/`).
+    fn need(&self, method: &Method) -> Option<Scope> {
+        let (name, actions): (&str, &[&str]) = match self {
+            Route::Base => return None,
+            Route::Catalog => {
+                return Some(Scope {
+                    kind: "registry".into(),
+                    name: "catalog".into(),
+                    actions: vec!["*".into()],
+                })
+            }
+            Route::Uploads(n) | Route::Upload(n, _) => (n, &["pull", "push"]),
+            Route::Tags(n) | Route::Referrers(n, _) => (n, &["pull"]),
+            Route::Blob(n, _) | Route::Manifest(n, _) => match *method {
+                Method::GET | Method::HEAD => (n, &["pull"]),
+                Method::DELETE => (n, &["delete"]),
+                _ => (n, &["pull", "push"]),
+            },
+        };
+        Some(Scope::repository(name, actions))
+    }
+}
+
 fn query(req: &Request) -> Vec<(String, String)> {
     url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
         .into_owned()
@@ -229,27 +178,28 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 }
 
 async fn handle(State(reg): State<Arc<Registry>>, req: Request) -> Response {
-    match dispatch(reg, req).await {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let r = match dispatch(reg, req).await {
         Ok(r) => r,
         Err(e) => {
-            let unauthorized = matches!(e, RegistryError::Unauthorized);
+            tracing::debug!(%method, %path, "refused: {e}");
             let mut r = e.into_response();
             r.headers_mut().insert(
                 "docker-distribution-api-version",
                 HeaderValue::from_static("registry/2.0"),
             );
-            if unauthorized {
-                r.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"berth-registry\""),
-                );
-            }
             r
         }
-    }
+    };
+    tracing::info!(%method, %path, status = r.status().as_u16(), "request");
+    r
 }
 
 async fn dispatch(reg: Arc<Registry>, req: Request) -> Result<Response> {
+    if req.uri().path() == "/token" && req.method() == Method::GET {
+        let body = reg.options.auth.issue(req.headers(), &query(&req))?;
+        return Ok(json(StatusCode::OK, &body, &[]));
+    }
     let Some(route) = route(req.uri().path()) else {
         return Ok(response(
             StatusCode::NOT_FOUND,
@@ -258,9 +208,10 @@ async fn dispatch(reg: Arc<Registry>, req: Request) -> Result<Response> {
         ));
     };
     let method = req.method().clone();
-    if !reg.authorized(req.headers()) {
-        return Err(RegistryError::Unauthorized);
-    }
+    let grant = reg
+        .options
+        .auth
+        .check(req.headers(), route.need(&method).as_ref())?;
     if reg.options.read_only && !matches!(method, Method::GET | Method::HEAD) {
         return Err(RegistryError::Unsupported(
             "this registry is read-only".into(),
@@ -276,7 +227,7 @@ async fn dispatch(reg: Arc<Registry>, req: Request) -> Result<Response> {
         Route::Uploads(name) => {
             check_name(&name)?;
             match method {
-                Method::POST => start_upload(reg, name, req).await,
+                Method::POST => start_upload(reg, name, req, grant).await,
                 _ => Err(RegistryError::Unsupported(format!("{method} on uploads"))),
             }
         }
@@ -444,13 +395,21 @@ fn upload_status(status: StatusCode, name: &str, uuid: &str, size: u64) -> Respo
     )
 }
 
-async fn start_upload(reg: Arc<Registry>, name: String, req: Request) -> Result<Response> {
+async fn start_upload(
+    reg: Arc<Registry>,
+    name: String,
+    req: Request,
+    grant: Grant,
+) -> Result<Response> {
     let q = query(&req);
     if let Some(mount) = param(&q, "mount") {
         let hex = parse_digest(mount)?;
         if let Some(from) = param(&q, "from") {
             check_name(from)?;
-            if reg.storage.mount(&name, from, &hex)? {
+            // Mounting reads `from`: the client must be allowed to pull it.
+            if grant.allows(&Scope::repository(from, &["pull"]))
+                && reg.storage.mount(&name, from, &hex)?
+            {
                 return Ok(blob_created(&name, mount));
             }
         }

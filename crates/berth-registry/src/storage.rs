@@ -101,7 +101,7 @@ fn io(what: &str) -> impl Fn(io::Error) -> RegistryError + '_ {
 }
 
 pub struct Storage {
-    root: PathBuf,
+    pub(crate) root: PathBuf,
 }
 
 /// A manifest as stored: its bytes, media type and digest.
@@ -127,7 +127,7 @@ impl Storage {
         })
     }
 
-    fn repo(&self, name: &str) -> PathBuf {
+    pub(crate) fn repo(&self, name: &str) -> PathBuf {
         self.root.join("repositories").join(name)
     }
 

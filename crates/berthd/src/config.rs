@@ -44,6 +44,18 @@ pub struct DaemonConfig {
     pub dns_opts: Vec<String>,
     /// Berth's own: the nftables table its rules live in (default `berth`).
     pub nftables_table: Option<String>,
+    /// Registries (`host[:port]` or CIDR) reached over plain HTTP or with
+    /// unchecked certificates.
+    #[serde(default)]
+    pub insecure_registries: Vec<String>,
+    /// Docker Hub mirrors, `http(s)://host[:port]`, tried before Docker Hub.
+    #[serde(default)]
+    pub registry_mirrors: Vec<String>,
+    /// Berth's own: per-registry CAs and client certificates, as in
+    /// dockerd's `/etc/docker/certs.d` (the default).
+    pub certs_dir: Option<PathBuf>,
+    /// Berth's own: reach registries on this host only (air-gapped hosts, tests).
+    pub registry_loopback_only: Option<bool>,
     /// Keys dockerd knows that Berth does not act on (yet); kept to warn about.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
@@ -98,6 +110,33 @@ impl DaemonConfig {
         Ok(n)
     }
 
+    /// The registry client's settings, checked.
+    pub fn registries(&self) -> anyhow::Result<berth_registry::client::Settings> {
+        for m in &self.registry_mirrors {
+            let ok = url::Url::parse(m).is_ok_and(|u| {
+                ["http", "https"].contains(&u.scheme()) && u.host().is_some() && u.path() == "/"
+            });
+            if !ok {
+                anyhow::bail!("invalid registry mirror {m:?}: http(s)://host[:port] only");
+            }
+        }
+        for r in &self.insecure_registries {
+            if r.is_empty() || r.contains("://") || r.contains(char::is_whitespace) {
+                anyhow::bail!("invalid insecure registry {r:?}: host[:port] or a CIDR");
+            }
+        }
+        Ok(berth_registry::client::Settings {
+            insecure: self.insecure_registries.clone(),
+            mirrors: self.registry_mirrors.clone(),
+            certs_dir: Some(
+                self.certs_dir
+                    .clone()
+                    .unwrap_or_else(|| "/etc/docker/certs.d".into()),
+            ),
+            loopback_only: self.registry_loopback_only.unwrap_or(false),
+        })
+    }
+
     /// A missing file at the default path is fine; a named one must exist.
     pub fn load(path: &Path, required: bool) -> anyhow::Result<DaemonConfig> {
         let raw = match std::fs::read(path) {
@@ -135,5 +174,22 @@ mod tests {
         assert!(DaemonConfig::load(&p, true).is_err());
         assert!(DaemonConfig::load(&d.path().join("none"), false).is_ok());
         assert!(DaemonConfig::load(&d.path().join("none"), true).is_err());
+    }
+
+    #[test]
+    fn registry_keys() {
+        let c: DaemonConfig = serde_json::from_str(r#"{"insecure-registries":["r:5000","10.0.0.0/8"],"registry-mirrors":["https://m.example"],"registry-loopback-only":true}"#).unwrap();
+        let s = c.registries().unwrap();
+        assert_eq!(s.insecure, ["r:5000", "10.0.0.0/8"]);
+        assert!(s.loopback_only && s.mirrors == ["https://m.example"]);
+        for bad in [
+            r#"{"registry-mirrors":["m.example"]}"#,
+            r#"{"registry-mirrors":["ftp://m"]}"#,
+            r#"{"registry-mirrors":["https://m/path"]}"#,
+            r#"{"insecure-registries":["http://r"]}"#,
+        ] {
+            let c: DaemonConfig = serde_json::from_str(bad).unwrap();
+            assert!(c.registries().is_err(), "{bad}");
+        }
     }
 }

@@ -122,6 +122,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let network = file.network()?;
+    let registries = file.registries()?;
     for k in file.other.keys() {
         tracing::warn!("daemon.json key {k:?} is not used by berthd");
     }
@@ -147,6 +148,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let mut cfg = EngineConfig::new(&data_root, &exec_root);
     cfg.network = network;
+    cfg.registries = std::sync::Arc::new(registries);
     for (name, rt) in file.runtimes {
         if !rt.path.exists() && which(&rt.path).is_none() {
             bail!("runtime {name:?}: {} does not exist", rt.path.display());

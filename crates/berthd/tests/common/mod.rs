@@ -154,6 +154,16 @@ impl Daemon {
         self.dir.path().join("exec")
     }
 
+    /// Per-registry CAs for this daemon, as `/etc/docker/certs.d` is for dockerd.
+    pub fn certs_dir(&self) -> PathBuf {
+        self.dir.path().join("certs.d")
+    }
+
+    /// The berth CLI's config directory (`BERTH_CONFIG`: credentials).
+    pub fn berth_config(&self) -> PathBuf {
+        self.dir.path().join("berth-config")
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
@@ -166,6 +176,9 @@ impl Daemon {
             "bip": format!("10.{n}.0.1/24"),
             "default-address-pools": [{"base": format!("10.{n}.0.0/16"), "size": 24}],
             "nftables-table": self.nft_table,
+            // Tests never reach a registry off this host (Docker Hub included).
+            "registry-loopback-only": true,
+            "certs-dir": self.certs_dir(),
         });
         if let (Some(m), Some(extra)) = (cfg.as_object_mut(), self.extra_config.as_object()) {
             for (k, v) in extra {
@@ -264,6 +277,7 @@ impl Daemon {
             .arg("-H")
             .arg(self.host())
             .args(args)
+            .env("BERTH_CONFIG", self.berth_config())
             .output()
             .expect("run berth")
     }
@@ -273,7 +287,8 @@ impl Daemon {
             Command::new(bin("berth"))
                 .arg("-H")
                 .arg(self.host())
-                .args(args),
+                .args(args)
+                .env("BERTH_CONFIG", self.berth_config()),
             input,
         )
     }
@@ -457,4 +472,70 @@ pub fn raw_http(
         body
     };
     (status, body)
+}
+
+/// A `berth registry serve` on a free loopback port, stopped by PID on drop.
+pub struct Registry {
+    child: std::process::Child,
+    pub addr: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Registry {
+    /// On storage of its own.
+    pub fn start(extra: &[&str]) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Registry::serve(&dir.path().join("storage"), extra);
+        r._dir = Some(dir);
+        r
+    }
+
+    /// On `storage`, which outlives it.
+    pub fn serve(storage: &Path, extra: &[&str]) -> Registry {
+        Registry::try_serve(storage, extra).unwrap_or_else(|e| panic!("registry: {e}"))
+    }
+
+    /// The error output when it does not start.
+    pub fn try_serve(storage: &Path, extra: &[&str]) -> Result<Registry, String> {
+        use std::io::BufRead as _;
+        let mut child = Command::new(bin("berth"))
+            .args([
+                "registry",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-level",
+                "warn",
+                "--storage",
+            ])
+            .arg(storage)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let Some(addr) = line.trim().strip_prefix("listening on ") else {
+            let out = child.wait_with_output().unwrap();
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        };
+        // Its log is not needed once it is up; a full pipe must not block it.
+        let mut err = child.stderr.take().unwrap();
+        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+        Ok(Registry {
+            addr: addr.to_string(),
+            child,
+            _dir: None,
+        })
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

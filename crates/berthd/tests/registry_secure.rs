@@ -1,0 +1,443 @@
+//! The registry with TLS and the Docker token flow, driven by clients no one
+//! here wrote (curl, skopeo, the docker CLI through berthd); Docker Hub
+//! mirrors; the config file; and `berth registry gc`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// A CA and a certificate for 127.0.0.1 it signed: (ca.crt, cert.pem, key.pem).
+fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let openssl = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_ok(&o);
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=berth test CA",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "key.pem",
+                "-out",
+                "req.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(dir.join("ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "req.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext",
+    ]);
+    (
+        dir.join("ca.crt"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    )
+}
+
+fn htpasswd(dir: &Path) -> PathBuf {
+    let p = dir.join("htpasswd");
+    std::fs::write(
+        &p,
+        format!("alice:{}\n", bcrypt::hash("s3cret", 4).unwrap()),
+    )
+    .unwrap();
+    p
+}
+
+/// curl's output (headers included) and exit code.
+fn curl(args: &[&str]) -> (String, i32) {
+    let o = Command::new("curl")
+        .args(["-s", "-i"])
+        .args(args)
+        .output()
+        .unwrap();
+    (stdout(&o), code(&o))
+}
+
+fn skopeo(args: &[&str]) -> std::process::Output {
+    Command::new("skopeo").args(args).output().unwrap()
+}
+
+#[test]
+fn tls_and_tokens_with_curl_skopeo_and_docker() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(dir.path());
+    let users = htpasswd(dir.path());
+    let reg = Registry::start(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "--htpasswd",
+        users.to_str().unwrap(),
+        "--token",
+    ]);
+    let a = reg.addr.as_str();
+    let ca_arg = ca.to_str().unwrap();
+
+    // TLS is real: without the CA the certificate is refused (curl exit 60).
+    assert_eq!(curl(&[&format!("https://{a}/v2/")]).1, 60);
+    // The challenge sends clients to the token endpoint, with the scope needed.
+    let (out, _) = curl(&[
+        "--cacert",
+        ca_arg,
+        &format!("https://{a}/v2/lib/bb/tags/list"),
+    ]);
+    assert!(out.starts_with("HTTP/1.1 401"), "{out}");
+    assert!(
+        out.contains(&format!("www-authenticate: Bearer realm=\"https://{a}/token\",service=\"berth-registry\",scope=\"repository:lib/bb:pull\"")),
+        "{out}"
+    );
+    // Wrong password: no token.
+    let token_url =
+        format!("https://{a}/token?service=berth-registry&scope=repository:lib/bb:pull,push");
+    let (out, _) = curl(&["--cacert", ca_arg, "-u", "alice:wrong", &token_url]);
+    assert!(out.starts_with("HTTP/1.1 401"), "{out}");
+    let (out, _) = curl(&["--cacert", ca_arg, "-u", "alice:s3cret", &token_url]);
+    let body = out.split("\r\n\r\n").nth(1).unwrap();
+    let token = serde_json::from_str::<serde_json::Value>(body).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bearer = format!("Authorization: Bearer {token}");
+    // The token opens what it names, not the catalog, and not a changed token.
+    let (out, _) = curl(&[
+        "--cacert",
+        ca_arg,
+        "-H",
+        &bearer,
+        &format!("https://{a}/v2/lib/bb/tags/list"),
+    ]);
+    assert!(
+        out.starts_with("HTTP/1.1 404") && out.contains("NAME_UNKNOWN"),
+        "{out}"
+    );
+    let (out, _) = curl(&[
+        "--cacert",
+        ca_arg,
+        "-H",
+        &bearer,
+        &format!("https://{a}/v2/_catalog"),
+    ]);
+    assert!(
+        out.starts_with("HTTP/1.1 401") && out.contains("insufficient_scope"),
+        "{out}"
+    );
+    let forged = format!("Authorization: Bearer {token}x");
+    let (out, _) = curl(&[
+        "--cacert",
+        ca_arg,
+        "-H",
+        &forged,
+        &format!("https://{a}/v2/lib/bb/tags/list"),
+    ]);
+    assert!(
+        out.starts_with("HTTP/1.1 401") && out.contains("invalid_token"),
+        "{out}"
+    );
+
+    // skopeo, verifying TLS against the CA, through the token flow.
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let archive = dir.path().join("busybox.tar");
+    assert_ok(&d.docker(&["save", "-o", archive.to_str().unwrap(), "busybox"]));
+    let certdir = dir.path().join("skopeo-certs");
+    std::fs::create_dir(&certdir).unwrap();
+    std::fs::copy(&ca, certdir.join("ca.crt")).unwrap();
+    let src = format!("docker-archive:{}", archive.display());
+    let dest = format!("docker://{a}/lib/bb:1");
+    let o = skopeo(&["copy", "--dest-creds", "alice:s3cret", &src, &dest]);
+    assert_ne!(
+        code(&o),
+        0,
+        "without the CA skopeo must refuse the certificate"
+    );
+    let o = skopeo(&[
+        "copy",
+        "--dest-cert-dir",
+        certdir.to_str().unwrap(),
+        "--dest-creds",
+        "alice:wrong",
+        &src,
+        &dest,
+    ]);
+    assert_ne!(code(&o), 0, "wrong credentials must be refused");
+    assert_ok(&skopeo(&[
+        "copy",
+        "--dest-cert-dir",
+        certdir.to_str().unwrap(),
+        "--dest-creds",
+        "alice:s3cret",
+        &src,
+        &dest,
+    ]));
+    let o = skopeo(&[
+        "inspect",
+        "--cert-dir",
+        certdir.to_str().unwrap(),
+        "--creds",
+        "alice:s3cret",
+        &dest,
+    ]);
+    assert_ok(&o);
+    let layers = serde_json::from_str::<serde_json::Value>(&stdout(&o)).unwrap()["Layers"].clone();
+
+    // The docker CLI through berthd: login (the token flow), pull, run, push.
+    std::fs::create_dir_all(d.certs_dir().join(a)).unwrap();
+    std::fs::copy(&ca, d.certs_dir().join(a).join("ca.crt")).unwrap();
+    let image = format!("{a}/lib/bb:1");
+    let o = d.docker(&["pull", &image]);
+    assert_ne!(code(&o), 0, "a pull without login is refused");
+    let o = d.docker_stdin(&["login", "-u", "alice", "--password-stdin", a], b"wrong\n");
+    assert_ne!(code(&o), 0);
+    let o = d.docker_stdin(
+        &["login", "-u", "alice", "--password-stdin", a],
+        b"s3cret\n",
+    );
+    assert_ok(&o);
+    assert_ok(&d.docker(&["pull", &image]));
+    let o = d.docker(&["run", "--rm", &image, "echo", "over tls"]);
+    assert_ok(&o);
+    assert_eq!(stdout(&o), "over tls\n");
+    let mine = format!("{a}/lib/mine:2");
+    assert_ok(&d.docker(&["tag", "busybox", &mine]));
+    assert_ok(&d.docker(&["push", &mine]));
+    let o = skopeo(&[
+        "inspect",
+        "--cert-dir",
+        certdir.to_str().unwrap(),
+        "--creds",
+        "alice:s3cret",
+        &format!("docker://{mine}"),
+    ]);
+    assert_ok(&o);
+    let pushed = serde_json::from_str::<serde_json::Value>(&stdout(&o)).unwrap();
+    assert_eq!(
+        pushed["Layers"].as_array().unwrap().len(),
+        layers.as_array().unwrap().len()
+    );
+}
+
+#[test]
+fn docker_hub_pulls_go_to_the_mirror_and_nowhere_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let mirror = Registry::start(&[]);
+    {
+        let d = Daemon::start();
+        d.import_busybox("busybox");
+        let archive = dir.path().join("busybox.tar");
+        assert_ok(&d.docker(&["save", "-o", archive.to_str().unwrap(), "busybox"]));
+        assert_ok(&skopeo(&[
+            "copy",
+            "--dest-tls-verify=false",
+            &format!("docker-archive:{}", archive.display()),
+            &format!("docker://{}/library/mirrored:1", mirror.addr),
+        ]));
+    }
+    let d = Daemon::start_with(
+        serde_json::json!({"registry-mirrors": [format!("http://{}", mirror.addr)]}),
+    );
+    let o = d.docker(&["pull", "mirrored:1"]);
+    assert_ok(&o);
+    assert!(
+        stdout(&o).contains("docker.io/library/mirrored:1"),
+        "{}",
+        stdout(&o)
+    );
+    let o = d.docker(&["run", "--rm", "mirrored:1", "echo", "from the mirror"]);
+    assert_eq!(stdout(&o), "from the mirror\n");
+    // Not on the mirror: Docker Hub is next, which this test daemon refuses
+    // to reach (registry-loopback-only) before any lookup.
+    let o = d.docker(&["pull", "absent:1"]);
+    assert_ne!(code(&o), 0);
+    assert!(
+        stderr(&o).contains("registry-loopback-only"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn config_file_and_garbage_collection() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage");
+
+    // A config file in Distribution's shape: htpasswd from it, storage from the flag.
+    let users = htpasswd(dir.path());
+    let yml = dir.path().join("config.yml");
+    std::fs::write(
+        &yml,
+        format!(
+            "version: 0.1\nlog:\n  level: warn\n  fields:\n    service: registry\nstorage:\n  filesystem:\n    rootdirectory: /nonexistent/overridden\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:1\n  headers:\n    X-Content-Type-Options: [nosniff]\nauth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n",
+            users.display()
+        ),
+    )
+    .unwrap();
+    {
+        let reg = Registry::serve(&storage, &["--config", yml.to_str().unwrap()]);
+        let (out, _) = curl(&[&format!("http://{}/v2/", reg.addr)]);
+        assert!(out.starts_with("HTTP/1.1 401"), "{out}");
+        let (out, _) = curl(&["-u", "alice:s3cret", &format!("http://{}/v2/", reg.addr)]);
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    }
+    let bad = dir.path().join("bad.toml");
+    for (text, says) in [
+        ("[http\naddr = 1", "config file"),
+        (
+            "[auth.htpasswd]\npath = \"/nonexistent/htpasswd\"\n",
+            "htpasswd file /nonexistent/htpasswd",
+        ),
+        (
+            "[http.tls]\ncertificate = \"/nonexistent/c\"\nkey = \"/nonexistent/k\"\n",
+            "certificate /nonexistent/c",
+        ),
+        ("[auth.token]\nservice = \"x\"\n", "token auth needs"),
+    ] {
+        std::fs::write(&bad, text).unwrap();
+        let e = Registry::try_serve(&storage, &["--config", bad.to_str().unwrap()])
+            .err()
+            .unwrap();
+        assert!(e.contains(says), "{text}: {e}");
+    }
+
+    // Two images; one is deleted; gc removes what only it used.
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let reg = Registry::serve(&storage, &[]);
+    let a = reg.addr.clone();
+    assert_ok(&d.docker(&[
+        "run",
+        "--name",
+        "cb",
+        "busybox",
+        "sh",
+        "-c",
+        "echo only in b > /b",
+    ]));
+    assert_ok(&d.docker(&["commit", "cb", &format!("{a}/lib/b:1")]));
+    assert_ok(&d.docker(&["rm", "cb"]));
+    assert_ok(&d.docker(&["tag", "busybox", &format!("{a}/lib/a:1")]));
+    assert_ok(&d.docker(&["push", &format!("{a}/lib/a:1")]));
+    assert_ok(&d.docker(&["push", &format!("{a}/lib/b:1")]));
+    let inspect = |name: &str| -> serde_json::Value {
+        let o = skopeo(&[
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{a}/{name}"),
+        ]);
+        assert_ok(&o);
+        serde_json::from_str(&stdout(&o)).unwrap()
+    };
+    let b = inspect("lib/b:1");
+    let b_only = b["Layers"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (out, _) = curl(&[
+        "-X",
+        "DELETE",
+        &format!(
+            "http://{a}/v2/lib/b/manifests/{}",
+            b["Digest"].as_str().unwrap()
+        ),
+    ]);
+    assert!(out.starts_with("HTTP/1.1 202"), "{out}");
+
+    let gc = |args: &[&str]| {
+        Command::new(bin("berth"))
+            .args(["registry", "gc", "--storage"])
+            .arg(&storage)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = gc(&[]);
+    assert_ne!(code(&o), 0, "gc while a registry writes is refused");
+    assert!(stderr(&o).contains("in use"), "{}", stderr(&o));
+    drop(reg);
+    let o = gc(&["--dry-run"]);
+    assert_ok(&o);
+    assert!(
+        stdout(&o).contains(&format!("would remove blob {b_only}")),
+        "{}",
+        stdout(&o)
+    );
+    let o = gc(&[]);
+    assert_ok(&o);
+    assert!(
+        stdout(&o).contains(&format!("removed blob {b_only}")),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!stdout(&o).contains("removed manifest"), "{}", stdout(&o));
+
+    // What is left works; what went is gone.
+    let reg = Registry::serve(&storage, &[]);
+    let a = reg.addr.clone();
+    let (out, _) = curl(&["-I", &format!("http://{a}/v2/lib/b/blobs/{b_only}")]);
+    assert!(out.starts_with("HTTP/1.1 404"), "{out}");
+    // (A new port: the image is new to berthd, so this is a real pull.)
+    let o = d.docker(&["pull", &format!("{a}/lib/a:1")]);
+    assert_ok(&o);
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        &format!("{a}/lib/a:1"),
+        "echo",
+        "still whole",
+    ]);
+    assert_eq!(stdout(&o), "still whole\n");
+}
