@@ -307,12 +307,16 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result {
             q.push(format!("{key}={bytes}"));
         }
     }
+    let registry_config = crate::credentials::registry_config()?;
     let resp = client
-        .call(
+        .call_with(
             Method::POST,
             &format!("/build?{}", q.join("&")),
             body,
-            Some("application/x-tar"),
+            &[
+                ("content-type", "application/x-tar"),
+                ("x-registry-config", &registry_config),
+            ],
         )
         .await?;
     let mut steps = Steps { current: None };

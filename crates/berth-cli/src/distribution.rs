@@ -1,13 +1,21 @@
-//! `berth pull` and `berth push`: Docker's progress, a line per layer as it changes.
+//! `berth pull` and `berth push`: credentials from the config file sent as
+//! `X-Registry-Auth`, and Docker's progress: on a terminal a line per layer
+//! redrawn in place with a bar, elsewhere a line per change.
+
+use std::io::{IsTerminal as _, Write as _};
 
 use berth_client::{enc, Client};
 use clap::Args;
 use hyper::Method;
+use serde_json::Value;
 
 use crate::Result;
 
 #[derive(Args, Debug)]
 pub struct PullArgs {
+    /// Download all tagged images in the repository
+    #[arg(short = 'a', long = "all-tags")]
+    pub all_tags: bool,
     /// Suppress verbose output
     #[arg(short, long)]
     pub quiet: bool,
@@ -27,14 +35,110 @@ pub struct PushArgs {
     image: String,
 }
 
-/// Reads a JSON-lines progress stream, printing `id: status` lines unless
-/// quiet (on stderr when stdout is for something else); the stream's error
-/// line becomes the command's error.
-async fn follow(
-    resp: hyper::Response<hyper::body::Incoming>,
+/// Where progress goes and how it looks.
+struct Progress {
     quiet: bool,
     on_stderr: bool,
-) -> Result {
+    terminal: bool,
+    /// Every line shown so far, and which layer each belongs to.
+    lines: Vec<Option<String>>,
+}
+
+/// Docker's sizes: `12.35MB`.
+fn size(n: f64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut n = n;
+    let mut u = 0;
+    while n >= 1000.0 && u < units.len() - 1 {
+        n /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n}{}", units[u])
+    } else {
+        format!("{n:.2}{}", units[u])
+    }
+}
+
+/// `[=====>      ]  12.35MB/40.12MB`, or just the count without a total.
+fn bar(detail: &Value) -> Option<String> {
+    let current = detail["current"].as_f64()?;
+    let Some(total) = detail["total"].as_f64().filter(|t| *t > 0.0) else {
+        return Some(size(current));
+    };
+    let width = 50usize;
+    let filled = ((current / total).min(1.0) * width as f64) as usize;
+    let mut b = "=".repeat(filled);
+    if filled < width {
+        b.push('>');
+        b.push_str(&" ".repeat(width - filled - 1));
+    }
+    Some(format!("[{b}] {:>8}/{}", size(current), size(total)))
+}
+
+impl Progress {
+    fn new(quiet: bool, on_stderr: bool) -> Progress {
+        let terminal = if on_stderr {
+            std::io::stderr().is_terminal()
+        } else {
+            std::io::stdout().is_terminal()
+        };
+        Progress {
+            quiet,
+            on_stderr,
+            terminal,
+            lines: Vec::new(),
+        }
+    }
+
+    fn write(&self, text: &str) {
+        if self.on_stderr {
+            let _ = write!(std::io::stderr(), "{text}");
+        } else {
+            let _ = write!(std::io::stdout(), "{text}");
+            let _ = std::io::stdout().flush();
+        }
+    }
+
+    fn show(&mut self, v: &Value) {
+        let Some(status) = v["status"].as_str() else {
+            return;
+        };
+        if self.quiet {
+            return;
+        }
+        let id = v["id"].as_str();
+        let mut text = match id {
+            Some(id) => format!("{id}: {status}"),
+            None => status.to_string(),
+        };
+        if !self.terminal {
+            // A line per change, without the bars' churn.
+            if v["progressDetail"]["current"].is_null() {
+                self.write(&format!("{text}\n"));
+            }
+            return;
+        }
+        if let Some(b) = bar(&v["progressDetail"]) {
+            text = format!("{text} {b}");
+        }
+        let known = id.and_then(|id| self.lines.iter().position(|l| l.as_deref() == Some(id)));
+        match known {
+            Some(i) => {
+                let up = self.lines.len() - i;
+                self.write(&format!("\x1b[{up}A\r\x1b[2K{text}\x1b[{up}B\r"));
+            }
+            None => {
+                self.lines.push(id.map(String::from));
+                self.write(&format!("\x1b[2K{text}\n"));
+            }
+        }
+    }
+}
+
+/// Reads a JSON-lines progress stream, showing it; the stream's error line
+/// becomes the command's error.
+async fn follow(resp: hyper::Response<hyper::body::Incoming>, mut p: Progress) -> Result {
     crate::output::json_lines(resp, |v| {
         if let Some(e) = v["error"].as_str() {
             return Err(berth_client::ClientError::Api {
@@ -43,56 +147,122 @@ async fn follow(
             }
             .into());
         }
-        let text = match (v["id"].as_str(), v["status"].as_str()) {
-            (_, None) => return Ok(()),
-            _ if quiet => return Ok(()),
-            (Some(id), Some(s)) => format!("{id}: {s}"),
-            (None, Some(s)) => s.to_string(),
-        };
-        if on_stderr {
-            eprintln!("{text}");
-        } else {
-            println!("{text}");
-        }
+        p.show(&v);
         Ok(())
     })
     .await
 }
 
+/// `name[:tag|@digest]` split as the API wants it: `tag` is the tag or the
+/// digest, None when the reference has neither.
+fn split_reference(image: &str) -> (&str, Option<&str>) {
+    if let Some((name, digest)) = image.split_once('@') {
+        return (name, Some(digest));
+    }
+    match image.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name, Some(tag)),
+        _ => (image, None),
+    }
+}
+
 pub async fn pull(client: &Client, a: &PullArgs) -> Result {
-    pull_image(client, &a.image, a.platform.as_deref(), a.quiet, false).await?;
+    let (name, tag) = split_reference(&a.image);
+    if a.all_tags && tag.is_some() {
+        return Err(crate::CliError::Usage(
+            "tag can't be used with --all-tags/-a".into(),
+        ));
+    }
+    // No tag asks the daemon for every tag, as the API says.
+    let tag = if a.all_tags {
+        None
+    } else {
+        Some(tag.unwrap_or("latest"))
+    };
+    request_pull(client, name, tag, a.platform.as_deref(), a.quiet, false).await?;
     if a.quiet {
         println!("{}", a.image);
     }
     Ok(())
 }
 
-/// The pull itself; `run` and `create` show its progress on stderr.
-pub async fn pull_image(
+/// The pull `run` and `create` do, its progress on stderr.
+pub async fn pull_image(client: &Client, image: &str, platform: Option<&str>) -> Result {
+    let (name, tag) = split_reference(image);
+    request_pull(
+        client,
+        name,
+        Some(tag.unwrap_or("latest")),
+        platform,
+        false,
+        true,
+    )
+    .await
+}
+
+async fn request_pull(
     client: &Client,
-    image: &str,
+    name: &str,
+    tag: Option<&str>,
     platform: Option<&str>,
     quiet: bool,
     on_stderr: bool,
 ) -> Result {
-    let mut q = format!("/images/create?fromImage={}", enc(image));
+    let mut q = format!("/images/create?fromImage={}", enc(name));
+    if let Some(t) = tag {
+        q.push_str(&format!("&tag={}", enc(t)));
+    }
     if let Some(p) = platform {
         q.push_str(&format!("&platform={}", enc(p)));
     }
+    let auth = crate::credentials::registry_auth(name)?;
+    let headers: Vec<(&str, &str)> = auth
+        .iter()
+        .map(|a| ("x-registry-auth", a.as_str()))
+        .collect();
     let resp = client
-        .call(Method::POST, &q, berth_client::empty_body(), None)
+        .call_with(Method::POST, &q, berth_client::empty_body(), &headers)
         .await?;
-    follow(resp, quiet, on_stderr).await
+    follow(resp, Progress::new(quiet, on_stderr)).await
 }
 
 pub async fn push(client: &Client, a: &PushArgs) -> Result {
+    let (name, tag) = split_reference(&a.image);
+    let mut path = format!("/images/{name}/push");
+    if let Some(t) = tag {
+        path.push_str(&format!("?tag={}", enc(t)));
+    }
+    let auth = crate::credentials::registry_auth(name)?;
+    let headers: Vec<(&str, &str)> = auth
+        .iter()
+        .map(|a| ("x-registry-auth", a.as_str()))
+        .collect();
     let resp = client
-        .call(
-            Method::POST,
-            &format!("/images/{}/push", a.image),
-            berth_client::empty_body(),
-            None,
-        )
+        .call_with(Method::POST, &path, berth_client::empty_body(), &headers)
         .await?;
-    follow(resp, a.quiet, false).await
+    follow(resp, Progress::new(a.quiet, false)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_and_bars() {
+        assert_eq!(split_reference("a/b:1"), ("a/b", Some("1")));
+        assert_eq!(
+            split_reference("127.0.0.1:5000/a"),
+            ("127.0.0.1:5000/a", None)
+        );
+        assert_eq!(
+            split_reference("127.0.0.1:5000/a:v"),
+            ("127.0.0.1:5000/a", Some("v"))
+        );
+        assert_eq!(split_reference("a@sha256:00"), ("a", Some("sha256:00")));
+        assert_eq!(size(999.0), "999B");
+        assert_eq!(size(12_345_678.0), "12.35MB");
+        let b = bar(&serde_json::json!({"current": 50, "total": 100})).unwrap();
+        assert!(b.starts_with(&format!("[{}>", "=".repeat(25))), "{b}");
+        assert!(b.ends_with("50B/100B"), "{b}");
+        assert!(bar(&serde_json::json!({})).is_none());
+    }
 }

@@ -3,8 +3,10 @@
 mod build;
 mod containers;
 mod cp;
+mod credentials;
 mod distribution;
 mod images;
+mod login;
 mod networks;
 mod output;
 mod registry;
@@ -97,6 +99,10 @@ enum Cmd {
     },
     /// Return low-level information on Berth objects
     Inspect(system::InspectArgs),
+    /// Log in to a registry
+    Login(login::LoginArgs),
+    /// Log out from a registry
+    Logout(login::LogoutArgs),
     /// Berth's registry server
     Registry {
         #[command(subcommand)]
@@ -119,6 +125,8 @@ async fn dispatch(client: &Client, cmd: Cmd) -> Result {
         Cmd::Info(a) => system::info(client, a).await,
         Cmd::System { cmd } => system::run(client, cmd).await,
         Cmd::Inspect(a) => system::inspect(client, a).await,
+        Cmd::Login(a) => login::login(client, &a).await,
+        Cmd::Logout(a) => login::logout(&a),
         Cmd::Registry { cmd } => registry::run(cmd).await,
     }
 }

@@ -538,7 +538,7 @@ pub async fn create(client: &Client, a: &CreateArgs) -> Result<String> {
 
 /// Docker prints the pull's progress on stderr for run and create: stdout is for the ID.
 async fn pull_for_create(client: &Client, a: &CreateArgs) -> Result {
-    crate::distribution::pull_image(client, &a.image, None, false, true).await
+    crate::distribution::pull_image(client, &a.image, None).await
 }
 
 async fn create_once(client: &Client, a: &CreateArgs) -> Result<String> {

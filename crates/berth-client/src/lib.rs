@@ -135,14 +135,14 @@ impl Client {
         method: Method,
         path: &str,
         body: RequestBody,
-        content_type: Option<&str>,
+        headers: &[(&str, &str)],
     ) -> Result<Request<RequestBody>> {
         let mut b = Request::builder()
             .method(method)
             .uri(format!("/v{API_VERSION}{path}"))
             .header("host", "berth");
-        if let Some(ct) = content_type {
-            b = b.header("content-type", ct);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
         }
         b.body(body)
             .map_err(|e| ClientError::Protocol(e.to_string()))
@@ -156,9 +156,22 @@ impl Client {
         body: RequestBody,
         content_type: Option<&str>,
     ) -> Result<Response<Incoming>> {
-        let resp = self
-            .send(self.build(method, path, body, content_type)?)
-            .await?;
+        let headers: Vec<(&str, &str)> = content_type
+            .map(|ct| ("content-type", ct))
+            .into_iter()
+            .collect();
+        self.call_with(method, path, body, &headers).await
+    }
+
+    /// [`Client::call`] with any headers (`X-Registry-Auth`, …).
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: RequestBody,
+        headers: &[(&str, &str)],
+    ) -> Result<Response<Incoming>> {
+        let resp = self.send(self.build(method, path, body, headers)?).await?;
         let status = resp.status();
         if status.is_client_error() || status.is_server_error() {
             return Err(api_error(resp).await);
@@ -232,7 +245,12 @@ impl Client {
         } else {
             "application/json"
         };
-        let mut req = self.build(Method::POST, path, bytes_body(json), Some(ct))?;
+        let mut req = self.build(
+            Method::POST,
+            path,
+            bytes_body(json),
+            &[("content-type", ct)],
+        )?;
         req.headers_mut()
             .insert("connection", "Upgrade".parse().expect("static header"));
         req.headers_mut()

@@ -35,6 +35,8 @@ pub struct BuildRequest {
     pub host_config: HostConfig,
     /// `remote=`: an http:// URL of a context tar (or of a Dockerfile), used instead of the body.
     pub remote: Option<String>,
+    /// Credentials by registry (`X-Registry-Config`), for FROM images pulled.
+    pub registry_auth: std::collections::HashMap<String, berth_registry::client::Credentials>,
 }
 
 /// What a build streams back: progress text, then the image ID; `Error` is
@@ -62,6 +64,7 @@ struct EngineBackend {
     work: PathBuf,
     /// Where a pull of a missing FROM image reports.
     progress: UnboundedSender<BuildProgress>,
+    registry_auth: std::collections::HashMap<String, berth_registry::client::Credentials>,
 }
 
 fn berr(e: ApiError) -> BuildError {
@@ -200,9 +203,23 @@ impl Backend for EngineBackend {
                 let _ = progress.send(BuildProgress::Stream(line));
             }
         });
+        // Keyed as docker's config.json is: Docker Hub by its v1 URL.
+        let credentials = berth_api::ImageRef::parse(name).ok().and_then(|r| {
+            let hub = r.domain == "docker.io";
+            self.registry_auth
+                .iter()
+                .find(|(k, _)| {
+                    let k = k
+                        .trim_start_matches("https://")
+                        .trim_start_matches("http://");
+                    let k = k.trim_end_matches('/').trim_end_matches("/v1");
+                    k == r.domain || (hub && k == "index.docker.io")
+                })
+                .map(|(_, c)| c.clone())
+        });
         let pulled = self
             .rt
-            .block_on(self.engine.pull_image(name, platform, None, tx));
+            .block_on(self.engine.pull_image(name, platform, credentials, tx));
         let _ = self.rt.block_on(relay);
         pulled.map_err(|e| {
             BuildError::step(format!(
@@ -445,6 +462,7 @@ impl Engine {
             engine: self.clone(),
             rt: Handle::current(),
             host_config: req.host_config.clone(),
+            registry_auth: req.registry_auth.clone(),
             work,
             progress: progress.clone(),
         };

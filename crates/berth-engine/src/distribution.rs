@@ -91,7 +91,8 @@ impl Engine {
             (None, Some(e)) => return Err(pull_error(e)),
             (None, None) => return Err(ApiError::internal("no registry to pull from")),
         };
-        let mut top_digest = format!("sha256:{}", hex::encode(Sha256::digest(&fetched.bytes)));
+        // What was asked for: an index, when the image is multi-platform (as docker, RepoDigests holds it).
+        let top_digest = format!("sha256:{}", hex::encode(Sha256::digest(&fetched.bytes)));
         if let Some(d) = &r.digest {
             if *d != top_digest {
                 return Err(ApiError::bad_request(format!(
@@ -134,7 +135,6 @@ impl Engine {
                     "manifest {chosen} from the registry hashes to {got}"
                 )));
             }
-            top_digest = chosen;
         }
         if !is_manifest(&fetched.media_type) {
             return Err(ApiError::bad_request(format!(
@@ -152,13 +152,18 @@ impl Engine {
             .map_err(|e| {
                 ApiError::bad_request(format!("the image config of {reference} is invalid: {e}"))
             })?;
-        let layers: Vec<(String, Digest)> = manifest["layers"]
+        let layers: Vec<(String, u64, Digest)> = manifest["layers"]
             .as_array()
             .into_iter()
             .flatten()
-            .map(|l| l["digest"].as_str().unwrap_or_default().to_string())
+            .map(|l| {
+                (
+                    l["digest"].as_str().unwrap_or_default().to_string(),
+                    l["size"].as_u64().unwrap_or(0),
+                )
+            })
             .zip(config.rootfs.diff_ids.iter().map(|d| Digest::parse(d)))
-            .map(|(blob, diff)| diff.map(|d| (blob, d)))
+            .map(|((blob, size), diff)| diff.map(|d| (blob, size, d)))
             .collect::<std::result::Result<_, _>>()
             .map_err(ApiError::from)?;
         if layers.len() != config.rootfs.diff_ids.len()
@@ -170,7 +175,7 @@ impl Engine {
         }
         // Layers in parallel, each into the store.
         let mut tasks = Vec::new();
-        for (blob, diff_id) in layers.clone() {
+        for layer in layers.clone() {
             let (engine, client, registry, repo, tx) = (
                 self.clone(),
                 client.clone(),
@@ -180,7 +185,7 @@ impl Engine {
             );
             tasks.push(tokio::spawn(async move {
                 engine
-                    .pull_layer(&client, &registry, &repo, &blob, &diff_id, &tx)
+                    .pull_layer(&client, &registry, &repo, &layer, &tx)
                     .await
             }));
         }
@@ -211,6 +216,12 @@ impl Engine {
                 .map_err(ApiError::from)
         })
         .await?;
+        let (images, id, at) = (
+            self.images.clone(),
+            rec.id.clone(),
+            format!("{}@{top_digest}", r.repository()),
+        );
+        crate::blocking(move || images.add_repo_digest(&id, &at).map_err(ApiError::from)).await?;
         status(&tx, json!({"status": format!("Digest: {top_digest}")}));
         status(
             &tx,
@@ -225,10 +236,10 @@ impl Engine {
         client: &Client,
         registry: &str,
         repo: &str,
-        blob: &str,
-        diff_id: &Digest,
+        (blob, size, diff_id): &(String, u64, Digest),
         tx: &UnboundedSender<Value>,
     ) -> Result<berth_store::snapshots::IngestedLayer> {
+        let (blob, size) = (blob.as_str(), *size);
         let id = short(blob);
         let images = self.images.clone();
         let d = diff_id.clone();
@@ -269,7 +280,7 @@ impl Engine {
                 last_report = got;
                 status(
                     tx,
-                    json!({"status": "Downloading", "id": id, "progressDetail": {"current": got}}),
+                    json!({"status": "Downloading", "id": id, "progressDetail": {"current": got, "total": size}}),
                 );
             }
         }
@@ -297,6 +308,76 @@ impl Engine {
         let layer = layer?;
         status(tx, json!({"status": "Pull complete", "id": id}));
         Ok(layer)
+    }
+
+    /// `GET /distribution/{name}/json`: what the registry has under `name`:
+    /// its top descriptor and the platforms it serves.
+    pub async fn distribution_inspect(
+        self: &Arc<Self>,
+        name: &str,
+        credentials: Option<Credentials>,
+    ) -> Result<Value> {
+        let r = ImageRef::parse(name)?;
+        let (registry, repo) = registry_of(&r);
+        let reference = r
+            .digest
+            .clone()
+            .or_else(|| r.tag.clone())
+            .unwrap_or_default();
+        let client = Client::new(self.config().registries.clone(), credentials);
+        let fetched = client
+            .manifest(&registry, &repo, &reference)
+            .await
+            .map_err(pull_error)?;
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&fetched.bytes)));
+        let doc: Value = serde_json::from_slice(&fetched.bytes).map_err(upstream)?;
+        let platforms: Vec<Value> = if is_index(&fetched.media_type) {
+            doc["manifests"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m.get("platform").cloned())
+                .collect()
+        } else {
+            let config_digest = doc["config"]["digest"].as_str().unwrap_or_default();
+            let raw = fetch_verified(&client, &registry, &repo, config_digest).await?;
+            let c: Value = serde_json::from_slice(&raw).map_err(upstream)?;
+            let mut p = json!({"architecture": c["architecture"], "os": c["os"]});
+            if let Some(v) = c["variant"].as_str() {
+                p["variant"] = v.into();
+            }
+            vec![p]
+        };
+        Ok(json!({
+            "Descriptor": {"mediaType": fetched.media_type, "digest": digest, "size": fetched.bytes.len()},
+            "Platforms": platforms,
+        }))
+    }
+
+    /// Pulls every tag of `name`'s repository (`docker pull -a`).
+    pub async fn pull_all_tags(
+        self: &Arc<Self>,
+        name: &str,
+        platform: Option<&str>,
+        credentials: Option<Credentials>,
+        tx: UnboundedSender<Value>,
+    ) -> Result<()> {
+        let r = ImageRef::parse(name)?;
+        let (registry, repo) = registry_of(&r);
+        let client = Client::new(self.config().registries.clone(), credentials.clone());
+        let tags = client.tags(&registry, &repo).await.map_err(pull_error)?;
+        if tags.is_empty() {
+            return Err(ApiError::not_found(format!(
+                "no tags in {}",
+                r.familiar_repository()
+            )));
+        }
+        for t in tags {
+            let one = format!("{}:{t}", r.familiar_repository());
+            self.pull_image(&one, platform, credentials.clone(), tx.clone())
+                .await?;
+        }
+        Ok(())
     }
 
     /// Pushes `name` (`repo[:tag]`) to its registry.
@@ -376,6 +457,12 @@ impl Engine {
             .await
             .map_err(push_error)?;
         let digest = rec.manifest_digest.to_string();
+        let (images, id, at) = (
+            self.images.clone(),
+            rec.id.clone(),
+            format!("{}@{digest}", r.repository()),
+        );
+        crate::blocking(move || images.add_repo_digest(&id, &at).map_err(ApiError::from)).await?;
         status(
             &tx,
             json!({"status": format!("{tag}: digest: {digest} size: {size}")}),

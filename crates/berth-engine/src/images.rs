@@ -29,19 +29,33 @@ pub fn glob_match(pattern: &str, s: &str) -> bool {
     m(pattern.as_bytes(), s.as_bytes())
 }
 
+fn tag_matches(pattern: &str, tag: &str) -> bool {
+    ImageRef::parse(tag).is_ok_and(|r| {
+        glob_match(pattern, &r.familiar())
+            || glob_match(pattern, &r.familiar_repository())
+            || glob_match(pattern, &r.canonical())
+    })
+}
+
 fn reference_matches(pattern: &str, rec: &ImageRecord) -> bool {
-    rec.tags
-        .iter()
-        .filter_map(|t| ImageRef::parse(t).ok())
-        .any(|r| {
-            let repo = r.familiar_repository();
-            glob_match(pattern, &r.familiar())
-                || glob_match(pattern, &repo)
-                || glob_match(pattern, &r.canonical())
-        })
+    rec.tags.iter().any(|t| tag_matches(pattern, t))
 }
 
 impl Engine {
+    /// RepoDigests as docker shows them: `busybox@sha256:…`.
+    fn familiar_repo_digests(&self, id: &berth_store::Digest) -> Vec<String> {
+        self.images
+            .repo_digests(id)
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                ImageRef::parse(r)
+                    .map(|p| p.familiar())
+                    .unwrap_or_else(|_| r.clone())
+            })
+            .collect()
+    }
+
     fn summary_of(&self, rec: &ImageRecord, containers: i64, shared: bool) -> ImageSummary {
         let mut repo_tags = rec.familiar_tags();
         if repo_tags.is_empty() {
@@ -56,7 +70,7 @@ impl Engine {
                 .flatten()
                 .unwrap_or_default(),
             repo_tags,
-            repo_digests: vec![],
+            repo_digests: self.familiar_repo_digests(&rec.id),
             created: rec.created,
             size: rec.size,
             shared_size: if shared {
@@ -140,7 +154,15 @@ impl Engine {
             {
                 continue;
             }
-            out.push(self.summary_of(&rec, self.containers_using(rec.id.as_str()), shared_size));
+            let mut summary =
+                self.summary_of(&rec, self.containers_using(rec.id.as_str()), shared_size);
+            // As dockerd: with a reference filter, RepoTags holds the matching tags only.
+            if filters.has("reference") {
+                summary
+                    .repo_tags
+                    .retain(|t| filters.get("reference").iter().any(|p| tag_matches(p, t)));
+            }
+            out.push(summary);
         }
         Ok(out)
     }
@@ -152,7 +174,7 @@ impl Engine {
         Ok(ImageInspect {
             id: rec.id.to_string(),
             repo_tags: rec.familiar_tags(),
-            repo_digests: vec![],
+            repo_digests: self.familiar_repo_digests(&rec.id),
             parent: self
                 .images
                 .parent_of(rec.id.as_str())

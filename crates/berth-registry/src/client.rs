@@ -459,6 +459,40 @@ impl Client {
         })
     }
 
+    /// Every tag of a repository, following the `Link` pages.
+    pub async fn tags(&self, registry: &str, repo: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut path = format!("/v2/{repo}/tags/list");
+        loop {
+            let resp = self.send(registry, Method::GET, &path, &[], &empty).await?;
+            let status = resp.status();
+            let next = resp
+                .headers()
+                .get(header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| l.split_once('<'))
+                .and_then(|(_, rest)| rest.split_once('>'))
+                .map(|(url, _)| url.to_string());
+            let bytes = read_all(resp).await?;
+            if !status.is_success() {
+                return Err(registry_error(status, &bytes, &format!("tags of {repo}")));
+            }
+            let v: serde_json::Value = serde_json::from_slice(&bytes)
+                .map_err(|e| ClientError::Http(format!("tags of {repo}: {e}")))?;
+            out.extend(
+                v["tags"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| t.as_str().map(String::from)),
+            );
+            match next {
+                Some(n) if out.len() < 100_000 => path = n,
+                _ => return Ok(out),
+            }
+        }
+    }
+
     /// A blob's bytes as they stream (the caller verifies the digest).
     pub async fn blob(
         &self,

@@ -194,6 +194,26 @@ impl ImageStore {
         }))
     }
 
+    /// Records that `image_id` is `reference` (`repo@sha256:…`) in a registry.
+    pub fn add_repo_digest(&self, image_id: &Digest, reference: &str) -> Result<()> {
+        self.db.lock().execute(
+            "INSERT OR REPLACE INTO repo_digests (reference, image_id) VALUES (?1, ?2)",
+            params![reference, image_id.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// The image's `repo@sha256:…` references, sorted.
+    pub fn repo_digests(&self, image_id: &Digest) -> Result<Vec<String>> {
+        let conn = self.db.lock();
+        let mut st = conn
+            .prepare("SELECT reference FROM repo_digests WHERE image_id = ?1 ORDER BY reference")?;
+        let out = st
+            .query_map(params![image_id.as_str()], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(out)
+    }
+
     /// Finds an image by reference, full ID, or unique ID prefix, as docker does.
     pub fn resolve(&self, name: &str) -> Result<ImageRecord> {
         let not_found = || StoreError::NotFound(format!("No such image: {name}"));
@@ -206,12 +226,17 @@ impl ImageStore {
             return Err(StoreError::Invalid(e.message.clone()));
         }
         if let Ok(r) = parsed {
+            // `repo@sha256:…` is a RepoDigest; anything else, a tag.
+            let (table, key) = match &r.digest {
+                Some(d) => ("repo_digests", format!("{}@{d}", r.repository())),
+                None => ("tags", r.canonical()),
+            };
             let id: Option<String> = self
                 .db
                 .lock()
                 .query_row(
-                    "SELECT image_id FROM tags WHERE reference = ?1",
-                    params![r.canonical()],
+                    &format!("SELECT image_id FROM {table} WHERE reference = ?1"),
+                    params![key],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -920,6 +945,7 @@ impl ImageStore {
     fn delete_image(&self, rec: &ImageRecord) -> Result<()> {
         let orphans: Vec<String> = self.db.transaction(|tx| {
             tx.execute("DELETE FROM tags WHERE image_id = ?1", params![rec.id.as_str()])?;
+            tx.execute("DELETE FROM repo_digests WHERE image_id = ?1", params![rec.id.as_str()])?;
             tx.execute("DELETE FROM image_layers WHERE image_id = ?1", params![rec.id.as_str()])?;
             tx.execute("DELETE FROM images WHERE id = ?1", params![rec.id.as_str()])?;
             let mut st = tx.prepare("SELECT diff_id FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)")?;

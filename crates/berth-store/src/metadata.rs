@@ -33,6 +33,12 @@ CREATE TABLE IF NOT EXISTS tags (
     image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
     tagged_at INTEGER NOT NULL
 );
+-- `repo@sha256:…`: the manifest digest an image has in a registry, from a
+-- pull or a push (docker's RepoDigests).
+CREATE TABLE IF NOT EXISTS repo_digests (
+    reference TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+);
 CREATE TABLE IF NOT EXISTS volumes (
     name TEXT PRIMARY KEY,
     doc TEXT NOT NULL

@@ -100,6 +100,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/_ping", get(system::ping).head(system::ping))
         .route("/version", get(system::version))
         .route("/auth", post(images::auth))
+        .route("/distribution/{*rest}", get(images::distribution))
         .route("/info", get(system::info))
         .route("/system/df", get(system::df))
         .route("/events", get(events::events))

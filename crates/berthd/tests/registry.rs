@@ -6,6 +6,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
@@ -591,8 +592,53 @@ fn docker_cli_pushes_and_pulls_through_berthd() {
         &index,
     );
     assert_eq!(r.status, 201, "{}", r.text());
+    // What the registry has, through berthd: GET /distribution/{name}/json.
+    let socket = d.host().trim_start_matches("unix://").to_string();
+    let ask = |name: &str| {
+        let (status, body) = raw_http(
+            Path::new(&socket),
+            "GET",
+            &format!("/v1.47/distribution/{}/{name}/json", reg.addr),
+            "",
+            b"",
+        );
+        (
+            status,
+            serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default(),
+        )
+    };
+    let (status, v) = ask("team/bb:multi");
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["Descriptor"]["digest"], digest(&index));
+    assert_eq!(
+        v["Descriptor"]["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(
+        v["Platforms"],
+        serde_json::json!([{"os": "linux", "architecture": "amd64"}])
+    );
+    let (status, v) = ask("team/bb:1");
+    assert_eq!(
+        (status, v["Descriptor"]["digest"].as_str()),
+        (200, Some(md.as_str()))
+    );
+    assert_eq!(v["Platforms"][0]["os"], "linux");
+    assert_eq!(ask("team/bb:absent").0, 404);
     let o = d.docker(&["pull", &format!("{}/team/bb:multi", reg.addr)]);
     assert_ok(&o);
+    // RepoDigests: the digest it has in the registry.
+    let o = d.docker(&[
+        "inspect",
+        "-f",
+        "{{json .RepoDigests}}",
+        &format!("{}/team/bb:multi", reg.addr),
+    ]);
+    assert!(
+        stdout(&o).contains(&format!("{}/team/bb@{}", reg.addr, digest(&index))),
+        "{}",
+        stdout(&o)
+    );
     let o = d.docker(&[
         "pull",
         "--platform",

@@ -86,6 +86,7 @@ fn request(p: &Params) -> Result<BuildRequest, ApiError> {
         },
         host_config,
         remote,
+        registry_auth: Default::default(),
     })
 }
 
@@ -97,7 +98,16 @@ fn line(v: serde_json::Value) -> Result<bytes::Bytes, Infallible> {
 
 pub async fn build(State(e): State<AppState>, RawQuery(q): RawQuery, req: Request) -> ApiResult {
     let p = Params::parse(q.as_deref());
-    let build = request(&p)?;
+    let mut build = request(&p)?;
+    // `X-Registry-Config`: every registry's credentials, by server.
+    if let Some(v) = super::images::base64_json(req.headers(), "x-registry-config")? {
+        build.registry_auth = v
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(server, a)| super::images::credentials_of(a).map(|c| (server.clone(), c)))
+            .collect();
+    }
     let quiet = p.bool("q")?;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let body = BodyReader::new(req.into_body());

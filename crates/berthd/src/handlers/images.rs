@@ -37,12 +37,13 @@ fn progress(lines: &[serde_json::Value]) -> Response {
         .into_response()
 }
 
-/// `X-Registry-Auth`: base64url JSON with `username` and `password` (an empty or `{}` header means none).
-fn registry_credentials(
+/// A header holding base64url JSON (docker pads it or not); None when absent or empty.
+pub(crate) fn base64_json(
     headers: &axum::http::HeaderMap,
-) -> Result<Option<berth_registry::client::Credentials>, ApiError> {
+    name: &str,
+) -> Result<Option<serde_json::Value>, ApiError> {
     use base64::Engine as _;
-    let Some(raw) = headers.get("x-registry-auth").and_then(|v| v.to_str().ok()) else {
+    let Some(raw) = headers.get(name).and_then(|v| v.to_str().ok()) else {
         return Ok(None);
     };
     let raw = raw.trim();
@@ -55,17 +56,26 @@ fn registry_credentials(
             base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw.trim_end_matches('='))
         })
         .or_else(|_| base64::engine::general_purpose::STANDARD.decode(raw))
-        .map_err(|_| ApiError::bad_request("invalid X-Registry-Auth header: not base64"))?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("invalid X-Registry-Auth header: {e}")))?;
-    let user = v["username"].as_str().unwrap_or_default();
-    if user.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(berth_registry::client::Credentials {
+        .map_err(|_| ApiError::bad_request(format!("invalid {name} header: not base64")))?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| ApiError::bad_request(format!("invalid {name} header: {e}")))
+}
+
+/// `{"username": …, "password": …}` as credentials; none without a username.
+pub(crate) fn credentials_of(v: &serde_json::Value) -> Option<berth_registry::client::Credentials> {
+    let user = v["username"].as_str().filter(|u| !u.is_empty())?;
+    Some(berth_registry::client::Credentials {
         username: user.to_string(),
         password: v["password"].as_str().unwrap_or_default().to_string(),
-    }))
+    })
+}
+
+/// `X-Registry-Auth`: base64url JSON with `username` and `password` (an empty or `{}` header means none).
+fn registry_credentials(
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<berth_registry::client::Credentials>, ApiError> {
+    Ok(base64_json(headers, "x-registry-auth")?.and_then(|v| credentials_of(&v)))
 }
 
 /// A JSON-lines progress stream fed by `work`; its error becomes the last line, as dockerd does.
@@ -114,6 +124,23 @@ pub async fn auth(State(e): State<AppState>, body: axum::body::Bytes) -> ApiResu
     ))
 }
 
+/// `GET /distribution/{name}/json`: the registry's descriptor and platforms for an image.
+pub async fn distribution(
+    State(e): State<AppState>,
+    Path(rest): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult {
+    let name = rest
+        .strip_suffix("/json")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::not_found(format!("page not found: /distribution/{rest}")))?;
+    let creds = registry_credentials(&headers)?;
+    Ok(json(
+        StatusCode::OK,
+        &e.distribution_inspect(name, creds).await?,
+    ))
+}
+
 pub async fn create(State(e): State<AppState>, RawQuery(q): RawQuery, req: Request) -> ApiResult {
     let p = Params::parse(q.as_deref());
     if let Some(image) = p.get("fromImage").filter(|s| !s.is_empty()) {
@@ -127,10 +154,23 @@ pub async fn create(State(e): State<AppState>, RawQuery(q): RawQuery, req: Reque
             .filter(|s| !s.is_empty())
             .map(String::from);
         let creds = registry_credentials(req.headers())?;
+        // No tag in either place: every tag, as the API says (`docker pull -a`).
+        // (A `:` in the last path component is a tag; before a `/`, a port.)
+        let all_tags = p.get("tag").is_none_or(|t| t.is_empty())
+            && !image.contains('@')
+            && !image
+                .rsplit('/')
+                .next()
+                .is_some_and(|last| last.contains(':'));
         return Ok(progress_stream(move |tx| async move {
-            e.pull_image(&reference, platform.as_deref(), creds, tx)
-                .await
-                .map(drop)
+            if all_tags {
+                e.pull_all_tags(&reference, platform.as_deref(), creds, tx)
+                    .await
+            } else {
+                e.pull_image(&reference, platform.as_deref(), creds, tx)
+                    .await
+                    .map(drop)
+            }
         }));
     }
     match p.get("fromSrc") {

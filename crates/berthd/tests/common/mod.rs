@@ -375,7 +375,7 @@ impl Drop for Daemon {
     }
 }
 
-fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
     use std::io::Write;
     let mut child = cmd
         .stdin(Stdio::piped())

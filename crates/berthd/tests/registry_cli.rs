@@ -1,0 +1,192 @@
+//! The berth CLI's registry commands: `login`/`logout` with credentials in
+//! `config.json` (docker's format: the docker CLI reads what berth wrote) or
+//! in a credential helper program, and `pull -a`/`-q`, `push`, and `build`
+//! of a FROM image behind auth.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::*;
+
+/// berth with this daemon's config dir and a PATH that finds `bin`'s helpers.
+fn berth(d: &Daemon, bin_dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    run_with_stdin(
+        Command::new(bin("berth"))
+            .arg("-H")
+            .arg(d.host())
+            .args(args)
+            .env("BERTH_CONFIG", d.berth_config())
+            .env("PATH", path),
+        stdin,
+    )
+}
+
+/// A `docker-credential-test` helper keeping credentials in a JSON file.
+fn helper(bin_dir: &Path) -> std::path::PathBuf {
+    let store = bin_dir.join("helper-store.json");
+    let script = format!(
+        r#"#!/usr/bin/env python3
+import json, os, sys
+store = {store:?}
+verb, data = sys.argv[1], sys.stdin.read()
+db = json.load(open(store)) if os.path.exists(store) else {{}}
+if verb == "store":
+    c = json.loads(data)
+    db[c["ServerURL"]] = c
+elif verb in ("get", "erase"):
+    s = data.strip()
+    if s not in db:
+        print("credentials not found in native keychain")
+        sys.exit(1)
+    if verb == "get":
+        print(json.dumps(db[s]))
+    else:
+        del db[s]
+elif verb == "list":
+    print(json.dumps({{k: v["Username"] for k, v in db.items()}}))
+json.dump(db, open(store, "w"))
+"#,
+        store = store.display().to_string()
+    );
+    let p = bin_dir.join("docker-credential-test");
+    std::fs::write(&p, script).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    store
+}
+
+#[test]
+fn login_logout_config_json_helpers_and_pulls() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("htpasswd");
+    std::fs::write(
+        &users,
+        format!("alice:{}\n", bcrypt::hash("s3cret", 4).unwrap()),
+    )
+    .unwrap();
+    let reg = Registry::start(&["--htpasswd", users.to_str().unwrap()]);
+    let a = reg.addr.as_str();
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let bin_dir = dir.path().join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    let b = |args: &[&str], stdin: &[u8]| berth(&d, &bin_dir, args, stdin);
+    let config = d.berth_config().join("config.json");
+
+    let o = b(&["login", "-u", "alice", "--password-stdin", a], b"wrong\n");
+    assert_ne!(code(&o), 0);
+    assert!(!config.exists(), "a failed login keeps nothing");
+    let o = b(
+        &["login", "-u", "alice", "--password-stdin", a],
+        b"s3cret\n",
+    );
+    assert_ok(&o);
+    assert_eq!(stdout(&o), "Login Succeeded\n");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    assert_eq!(
+        saved["auths"][a]["auth"],
+        base64::engine::general_purpose::STANDARD.encode("alice:s3cret")
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&config).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // Two tags pushed with the kept credentials; `pull -a` brings both back.
+    for t in ["1", "2"] {
+        assert_ok(&b(&["tag", "busybox", &format!("{a}/lib/bb:{t}")], b""));
+        assert_ok(&b(&["push", &format!("{a}/lib/bb:{t}")], b""));
+        assert_ok(&b(&["rmi", &format!("{a}/lib/bb:{t}")], b""));
+    }
+    let o = b(&["pull", "-a", &format!("{a}/lib/bb")], b"");
+    assert_ok(&o);
+    let listed = stdout(&b(
+        &[
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            &format!("{a}/lib/bb"),
+        ],
+        b"",
+    ));
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    let o = b(&["pull", "-a", &format!("{a}/lib/bb:1")], b"");
+    assert_ne!(code(&o), 0, "-a with a tag is refused");
+    let o = b(&["pull", "-q", &format!("{a}/lib/bb:1")], b"");
+    assert_ok(&o);
+    assert_eq!(stdout(&o), format!("{a}/lib/bb:1\n"));
+
+    // The docker CLI reads the file berth wrote: same format.
+    assert_ok(&d.docker(&["tag", "busybox", &format!("{a}/lib/bydocker:1")]));
+    let o = Command::new(DOCKER)
+        .args([
+            "--config",
+            d.berth_config().to_str().unwrap(),
+            "push",
+            &format!("{a}/lib/bydocker:1"),
+        ])
+        .env("DOCKER_HOST", d.host())
+        .output()
+        .unwrap();
+    assert_ok(&o);
+
+    let o = b(&["logout", a], b"");
+    assert_eq!(stdout(&o), format!("Removing login credentials for {a}\n"));
+    let o = b(&["pull", &format!("{a}/lib/bb:1")], b"");
+    assert_ne!(code(&o), 0, "logged out: the pull is refused");
+    assert!(
+        stderr(&o).contains("authentication required"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        stdout(&b(&["logout", a], b"")),
+        format!("Not logged in to {a}\n")
+    );
+
+    // A credential helper keeps them instead; the file only names the server.
+    let store = helper(&bin_dir);
+    std::fs::write(
+        &config,
+        r#"{"credsStore": "test", "psFormat": "kept as is"}"#,
+    )
+    .unwrap();
+    assert_ok(&b(
+        &["login", "-u", "alice", "--password-stdin", a],
+        b"s3cret\n",
+    ));
+    let held: serde_json::Value = serde_json::from_slice(&std::fs::read(&store).unwrap()).unwrap();
+    assert_eq!(held[a]["Secret"], "s3cret");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    assert_eq!(saved["auths"][a], serde_json::json!({}));
+    assert_eq!(saved["psFormat"], "kept as is");
+    // A build pulls its FROM image with them (X-Registry-Config).
+    assert_ok(&b(&["rmi", &format!("{a}/lib/bb:1")], b""));
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {a}/lib/bb:1\nRUN echo built > /b\n"),
+    )
+    .unwrap();
+    let o = b(&["build", "-t", "built", ctx.to_str().unwrap()], b"");
+    assert_ok(&o);
+    assert_eq!(
+        stdout(&b(&["run", "--rm", "built", "cat", "/b"], b"")),
+        "built\n"
+    );
+    assert_ok(&b(&["logout", a], b""));
+    let held: serde_json::Value = serde_json::from_slice(&std::fs::read(&store).unwrap()).unwrap();
+    assert!(held.get(a).is_none(), "{held}");
+}
