@@ -20,6 +20,22 @@ berth_install_deps() {
     fi
 }
 
+# Debian's docker-registry (the reference Distribution server), for the interop
+# tests and the benchmark: its files are unpacked into target/deps, not
+# installed, so that no service, user or port is added to the host. Prints
+# the binary's path.
+berth_distribution() {
+    local dir
+    dir="$(pwd)/target/deps/docker-registry"
+    if [ ! -x "$dir/usr/bin/docker-registry" ]; then
+        mkdir -p "$dir"
+        (cd "$dir" && apt-get download -qq docker-registry >/dev/null 2>&1 \
+            || { apt-get update -qq && apt-get download -qq docker-registry; }) >&2
+        dpkg-deb -x "$dir"/docker-registry_*.deb "$dir"
+    fi
+    echo "$dir/usr/bin/docker-registry"
+}
+
 # A busybox root file system as a tar, from Debian's static busybox.
 berth_busybox_tar() {
     local out="$1" root

@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 berth_install_deps
+# The interop tests run the reference registry from here.
+BERTH_DISTRIBUTION="$(berth_distribution)"
+export BERTH_DISTRIBUTION
 
 cargo fmt --all -- --check
 cargo build --workspace --all-targets
