@@ -222,6 +222,10 @@ impl Engine {
             format!("{}@{top_digest}", r.repository()),
         );
         crate::blocking(move || images.add_repo_digest(&id, &at).map_err(ApiError::from)).await?;
+        for (blob, _, diff_id) in &layers {
+            self.remember_source(diff_id, &registry, &repo, blob)
+                .await?;
+        }
         status(&tx, json!({"status": format!("Digest: {top_digest}")}));
         status(
             &tx,
@@ -420,17 +424,24 @@ impl Engine {
                 .map_err(push_error)?
             {
                 status(&tx, json!({"status": "Layer already exists", "id": id}));
-                continue;
+            } else if let Some(from) = self.mount_layer(&client, &registry, &repo, d).await? {
+                status(
+                    &tx,
+                    json!({"status": format!("Mounted from {from}"), "id": id}),
+                );
+            } else {
+                status(&tx, json!({"status": "Pushing", "id": id}));
+                let path = self.images.blobs.path(d);
+                client
+                    .upload(&registry, &repo, d.as_str(), &|| {
+                        berth_registry::client::file(&path)
+                    })
+                    .await
+                    .map_err(push_error)?;
+                status(&tx, json!({"status": "Pushed", "id": id}));
             }
-            status(&tx, json!({"status": "Pushing", "id": id}));
-            let path = self.images.blobs.path(d);
-            client
-                .upload(&registry, &repo, d.as_str(), &|| {
-                    berth_registry::client::file(&path)
-                })
-                .await
-                .map_err(push_error)?;
-            status(&tx, json!({"status": "Pushed", "id": id}));
+            self.remember_source(d, &registry, &repo, d.as_str())
+                .await?;
         }
         if !client
             .blob_exists(&registry, &repo, rec.id.as_str())
@@ -473,6 +484,60 @@ impl Engine {
         );
         self.image_event(rec.id.as_str(), &full, "push");
         Ok(())
+    }
+}
+
+impl Engine {
+    /// Records that `registry`'s `repo` holds layer `diff_id` as blob `digest`.
+    async fn remember_source(
+        self: &Arc<Self>,
+        diff_id: &Digest,
+        registry: &str,
+        repo: &str,
+        digest: &str,
+    ) -> Result<()> {
+        let (images, d, reg, repo, digest) = (
+            self.images.clone(),
+            diff_id.clone(),
+            registry.to_string(),
+            repo.to_string(),
+            digest.to_string(),
+        );
+        crate::blocking(move || {
+            images
+                .add_layer_source(&d, &reg, &repo, &digest)
+                .map_err(ApiError::from)
+        })
+        .await
+    }
+
+    /// A cross-repository mount of a layer another repository of the same
+    /// registry is known to hold (as pushed: uncompressed, digest = diff ID).
+    /// The repository it came from, or None when no mount worked.
+    async fn mount_layer(
+        self: &Arc<Self>,
+        client: &Client,
+        registry: &str,
+        repo: &str,
+        diff_id: &Digest,
+    ) -> Result<Option<String>> {
+        let (images, d, reg) = (self.images.clone(), diff_id.clone(), registry.to_string());
+        let sources = crate::blocking(move || {
+            images
+                .layer_sources(&d, &reg, d.as_str())
+                .map_err(ApiError::from)
+        })
+        .await?;
+        for from in sources.iter().filter(|f| *f != repo).take(3) {
+            if client
+                .mount(registry, repo, from, diff_id.as_str())
+                .await
+                .map_err(push_error)?
+            {
+                return Ok(Some(from.clone()));
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -116,6 +116,9 @@ pub struct Client {
     /// `Authorization` values: bearer tokens by registry and repository, basic
     /// credentials by registry.
     tokens: Mutex<HashMap<String, String>>,
+    /// The last bearer challenge per registry (realm and service), for tokens
+    /// asked for before a request needs them (cross-repository mounts).
+    challenges: Mutex<HashMap<String, HashMap<String, String>>>,
     /// The base URL (`https://host:port` or `http://…`) chosen per registry.
     bases: tokio::sync::Mutex<HashMap<String, String>>,
     /// HTTP clients by host and whether certificates are checked.
@@ -208,6 +211,7 @@ impl Client {
             settings,
             credentials,
             tokens: Mutex::new(HashMap::new()),
+            challenges: Mutex::new(HashMap::new()),
             bases: tokio::sync::Mutex::new(HashMap::new()),
             https: Mutex::new(HashMap::new()),
         }
@@ -350,7 +354,12 @@ impl Client {
             .unwrap_or("")
             .to_string();
         let auth = if let Some(p) = bearer_challenge(&challenge) {
-            let token = self.token(&p).await?;
+            let scopes: Vec<String> = p.get("scope").cloned().into_iter().collect();
+            let token = self.token(&p, &scopes).await?;
+            self.challenges
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(registry.to_string(), p);
             let a = format!("Bearer {token}");
             self.tokens
                 .lock()
@@ -378,14 +387,14 @@ impl Client {
     }
 
     /// The token flow: GET realm?service=…&scope=…, with basic credentials if any.
-    async fn token(&self, p: &HashMap<String, String>) -> Result<String> {
+    async fn token(&self, p: &HashMap<String, String>, scopes: &[String]) -> Result<String> {
         let realm = p.get("realm").ok_or(ClientError::Unauthorized)?;
         let query = {
             let mut q = url::form_urlencoded::Serializer::new(String::new());
             if let Some(s) = p.get("service") {
                 q.append_pair("service", s);
             }
-            if let Some(s) = p.get("scope") {
+            for s in scopes {
                 q.append_pair("scope", s);
             }
             q.finish()
@@ -555,7 +564,42 @@ impl Client {
     }
 
     /// Cross-repository mount; false when the registry started an upload instead.
+    /// With bearer tokens, a token for this repository may not name `from`:
+    /// the mount is tried again with one that does, as docker asks for both.
     pub async fn mount(
+        &self,
+        registry: &str,
+        repo: &str,
+        from: &str,
+        digest: &str,
+    ) -> Result<bool> {
+        if self.try_mount(registry, repo, from, digest).await? {
+            return Ok(true);
+        }
+        let challenge = self
+            .challenges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(registry)
+            .cloned();
+        let Some(p) = challenge else {
+            return Ok(false);
+        };
+        let scopes = [
+            format!("repository:{repo}:pull,push"),
+            format!("repository:{from}:pull"),
+        ];
+        let Ok(token) = self.token(&p, &scopes).await else {
+            return Ok(false);
+        };
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(format!("{registry}/{repo}"), format!("Bearer {token}"));
+        self.try_mount(registry, repo, from, digest).await
+    }
+
+    async fn try_mount(
         &self,
         registry: &str,
         repo: &str,

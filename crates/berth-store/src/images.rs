@@ -214,6 +214,40 @@ impl ImageStore {
         Ok(out)
     }
 
+    /// Records that `registry`'s `repository` has the layer `diff_id` as blob `digest`.
+    pub fn add_layer_source(
+        &self,
+        diff_id: &Digest,
+        registry: &str,
+        repository: &str,
+        digest: &str,
+    ) -> Result<()> {
+        self.db.lock().execute(
+            "INSERT OR IGNORE INTO layer_sources (diff_id, registry, repository, digest) VALUES (?1, ?2, ?3, ?4)",
+            params![diff_id.as_str(), registry, repository, digest],
+        )?;
+        Ok(())
+    }
+
+    /// The repositories of `registry` known to hold `diff_id` as blob `digest`.
+    pub fn layer_sources(
+        &self,
+        diff_id: &Digest,
+        registry: &str,
+        digest: &str,
+    ) -> Result<Vec<String>> {
+        let conn = self.db.lock();
+        let mut st = conn.prepare(
+            "SELECT repository FROM layer_sources WHERE diff_id = ?1 AND registry = ?2 AND digest = ?3 ORDER BY repository",
+        )?;
+        let out = st
+            .query_map(params![diff_id.as_str(), registry, digest], |r| {
+                r.get::<_, String>(0)
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(out)
+    }
+
     /// Finds an image by reference, full ID, or unique ID prefix, as docker does.
     pub fn resolve(&self, name: &str) -> Result<ImageRecord> {
         let not_found = || StoreError::NotFound(format!("No such image: {name}"));

@@ -39,6 +39,15 @@ CREATE TABLE IF NOT EXISTS repo_digests (
     reference TEXT PRIMARY KEY,
     image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
 );
+-- Where a layer is known to be, by blob digest, from pulls and pushes: a push
+-- to another repository of the same registry mounts it from there.
+CREATE TABLE IF NOT EXISTS layer_sources (
+    diff_id TEXT NOT NULL,
+    registry TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    PRIMARY KEY (diff_id, registry, repository, digest)
+);
 CREATE TABLE IF NOT EXISTS volumes (
     name TEXT PRIMARY KEY,
     doc TEXT NOT NULL

@@ -108,6 +108,11 @@ fn login_logout_config_json_helpers_and_pulls() {
         assert_ok(&b(&["push", &format!("{a}/lib/bb:{t}")], b""));
         assert_ok(&b(&["rmi", &format!("{a}/lib/bb:{t}")], b""));
     }
+    // A repository of its own: the layer is mounted from lib/bb.
+    assert_ok(&b(&["tag", "busybox", &format!("{a}/lib/other:1")], b""));
+    let o = b(&["push", &format!("{a}/lib/other:1")], b"");
+    assert_ok(&o);
+    assert!(stdout(&o).contains("Mounted from lib/bb"), "{}", stdout(&o));
     let o = b(&["pull", "-a", &format!("{a}/lib/bb")], b"");
     assert_ok(&o);
     let listed = stdout(&b(
@@ -189,4 +194,87 @@ fn login_logout_config_json_helpers_and_pulls() {
     assert_ok(&b(&["logout", a], b""));
     let held: serde_json::Value = serde_json::from_slice(&std::fs::read(&store).unwrap()).unwrap();
     assert!(held.get(a).is_none(), "{held}");
+}
+
+/// A loopback proxy to `upstream` that, once, cuts a blob download short
+/// after 64 KiB (the connection drops mid-layer).
+fn cutting_proxy(upstream: String) -> String {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let cut_done = Arc::new(AtomicBool::new(false));
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut client) = conn else { return };
+            let Ok(mut server) = std::net::TcpStream::connect(&upstream) else {
+                return;
+            };
+            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let wants_blob = Arc::new(AtomicBool::new(false));
+            let seen = wants_blob.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16384];
+                while let Ok(n) = c2.read(&mut buf) {
+                    if n == 0 || s2.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    let text = String::from_utf8_lossy(&buf[..n]);
+                    if text.starts_with("GET ") && text.contains("/blobs/sha256:") {
+                        seen.store(true, Ordering::SeqCst);
+                    }
+                }
+                let _ = s2.shutdown(std::net::Shutdown::Write);
+            });
+            let cut_done = cut_done.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16384];
+                let mut sent = 0usize;
+                while let Ok(n) = server.read(&mut buf) {
+                    if n == 0 || client.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    sent += n;
+                    if sent > 65536
+                        && wants_blob.load(Ordering::SeqCst)
+                        && !cut_done.swap(true, Ordering::SeqCst)
+                    {
+                        let _ = client.shutdown(std::net::Shutdown::Both);
+                        let _ = server.shutdown(std::net::Shutdown::Both);
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_pull_cut_short_leaves_nothing_and_can_be_retried() {
+    let reg = Registry::start(&[]);
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let up = format!("{}/lib/bb:1", reg.addr);
+    assert_ok(&d.docker(&["tag", "busybox", &up]));
+    assert_ok(&d.docker(&["push", &up]));
+    assert_ok(&d.docker(&["rmi", &up, "busybox"]));
+    let before = stdout(&d.docker(&["images", "-aq"]));
+    let proxy = cutting_proxy(reg.addr.clone());
+    let image = format!("{proxy}/lib/bb:1");
+    let o = d.docker(&["pull", &image]);
+    assert_ne!(code(&o), 0, "{}", stdout(&o));
+    assert_eq!(stdout(&d.docker(&["images", "-aq"])), before);
+    let tmp = d.data_root().join("tmp");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .map(|r| r.flatten().collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "partial downloads left: {left:?}");
+    // Again, with nothing cut: it works.
+    assert_ok(&d.docker(&["pull", &image]));
+    assert_eq!(
+        stdout(&d.docker(&["run", "--rm", &image, "echo", "whole"])),
+        "whole\n"
+    );
 }
