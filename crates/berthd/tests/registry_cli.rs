@@ -108,6 +108,17 @@ fn login_logout_config_json_helpers_and_pulls() {
         assert_ok(&b(&["push", &format!("{a}/lib/bb:{t}")], b""));
         assert_ok(&b(&["rmi", &format!("{a}/lib/bb:{t}")], b""));
     }
+    // skopeo, basic auth over plain HTTP: refused without credentials.
+    let skopeo = |creds: &[&str]| {
+        Command::new("skopeo")
+            .args(["inspect", "--tls-verify=false"])
+            .args(creds)
+            .arg(format!("docker://{a}/lib/bb:1"))
+            .output()
+            .unwrap()
+    };
+    assert_ne!(code(&skopeo(&[])), 0);
+    assert_ok(&skopeo(&["--creds", "alice:s3cret"]));
     // A repository of its own: the layer is mounted from lib/bb.
     assert_ok(&b(&["tag", "busybox", &format!("{a}/lib/other:1")], b""));
     let o = b(&["push", &format!("{a}/lib/other:1")], b"");
@@ -277,4 +288,95 @@ fn a_pull_cut_short_leaves_nothing_and_can_be_retried() {
         stdout(&d.docker(&["run", "--rm", &image, "echo", "whole"])),
         "whole\n"
     );
+}
+
+#[test]
+fn pull_on_a_terminal_redraws_a_line_per_layer() {
+    let reg = Registry::start(&[]);
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let image = format!("{}/lib/bb:1", reg.addr);
+    assert_ok(&d.docker(&["tag", "busybox", &image]));
+    assert_ok(&d.docker(&["push", &image]));
+    assert_ok(&d.docker(&["rmi", &image, "busybox"]));
+    let t = Tmux::new(&format!(
+        "{} -H {} pull {image}; echo EXITED=$?; sleep 30",
+        bin("berth").display(),
+        d.host()
+    ));
+    t.wait_for("EXITED=");
+    let screen = t.screen();
+    assert!(screen.contains("EXITED=0"), "{screen}");
+    // Each layer's states (pulling, downloading with a bar, complete) took one
+    // line, rewritten in place.
+    let layer_lines: Vec<&str> = screen
+        .lines()
+        .filter(|l| {
+            l.split_once(": ")
+                .is_some_and(|(id, _)| id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
+        .collect();
+    assert_eq!(layer_lines.len(), 1, "{screen}");
+    assert!(layer_lines[0].ends_with(": Pull complete"), "{screen}");
+    assert!(screen.contains("Digest: sha256:"), "{screen}");
+}
+
+#[test]
+fn bad_credentials_files_and_headers_are_clear_errors() {
+    let reg = Registry::start(&[]);
+    let d = Daemon::start();
+    let bin_dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.berth_config()).unwrap();
+    let config = d.berth_config().join("config.json");
+    for (text, says) in [
+        ("{bad", "is not valid JSON"),
+        ("[1]", "not a JSON object"),
+        (r#"{"auths": {"REG": {"auth": "%%%"}}}"#, "bad auth for"),
+        (
+            r#"{"credsStore": "absent-helper"}"#,
+            "docker-credential-absent-helper",
+        ),
+    ] {
+        std::fs::write(&config, text.replace("REG", &reg.addr)).unwrap();
+        let o = berth(
+            &d,
+            bin_dir.path(),
+            &["pull", &format!("{}/lib/x:1", reg.addr)],
+            b"",
+        );
+        assert_ne!(code(&o), 0, "{text}");
+        assert!(stderr(&o).contains(says), "{text}: {}", stderr(&o));
+    }
+    // Malformed X-Registry-Auth and X-Registry-Config: 400 with what is wrong.
+    let socket = d.host().trim_start_matches("unix://").to_string();
+    for (header, path) in [
+        (
+            "X-Registry-Auth: %%%",
+            format!("/v1.47/images/create?fromImage={}/lib/x&tag=1", reg.addr),
+        ),
+        (
+            "X-Registry-Auth: eyJ1c2Vy",
+            format!("/v1.47/images/create?fromImage={}/lib/x&tag=1", reg.addr),
+        ),
+        ("X-Registry-Config: %%%", "/v1.47/build".to_string()),
+    ] {
+        let o = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--unix-socket",
+                &socket,
+                "-X",
+                "POST",
+                "-H",
+                header,
+            ])
+            .arg(format!("http://berth{path}"))
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&o), "400", "{header}");
+    }
 }

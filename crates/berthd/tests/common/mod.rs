@@ -539,3 +539,83 @@ impl Drop for Registry {
         let _ = self.child.wait();
     }
 }
+
+/// A tmux server of our own (its own socket name), killed on drop.
+pub struct Tmux {
+    name: String,
+}
+
+impl Tmux {
+    pub fn new(cmd: &str) -> Tmux {
+        let name = format!(
+            "berth-it-{}-{:x}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &name,
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+                "-y",
+                "40",
+                "-s",
+                "t",
+                cmd,
+            ])
+            .output()
+            .expect("tmux");
+        assert!(out.status.success(), "tmux: {}", stderr(&out));
+        Tmux { name }
+    }
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["-L", &self.name, "send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        assert!(Command::new("tmux").args(&args).status().unwrap().success());
+    }
+    pub fn screen(&self) -> String {
+        stdout(
+            &Command::new("tmux")
+                .args(["-L", &self.name, "capture-pane", "-p", "-t", "t"])
+                .output()
+                .unwrap(),
+        )
+    }
+    pub fn wait_for(&self, text: &str) {
+        let mut last = String::new();
+        for _ in 0..250 {
+            last = self.screen();
+            if last.contains(text) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(40));
+        }
+        panic!("{text:?} never appeared on the screen:\n{last}");
+    }
+    pub fn resize(&self, cols: u16, rows: u16) {
+        let _ = Command::new("tmux")
+            .args([
+                "-L",
+                &self.name,
+                "resize-window",
+                "-t",
+                "t",
+                "-x",
+                &cols.to_string(),
+                "-y",
+                &rows.to_string(),
+            ])
+            .status();
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.name, "kill-server"])
+            .status();
+    }
+}
