@@ -153,7 +153,8 @@ class Berth(Engine):
         super().__init__(work)
         self.bin_dir = bin_dir
         with open(os.path.join(self.dir, "daemon.json"), "w") as f:
-            json.dump({"bridge": "bcmp0", "nftables-table": "berth_compare", "cgroup-parent": "berth-compare"}, f)
+            json.dump({"bridge": "bcmp0", "nftables-table": "berth_compare", "cgroup-parent": "berth-compare",
+                       "registry-loopback-only": True}, f)
 
     def command(self):
         return [os.path.join(self.bin_dir, "berthd"), "-H", f"unix://{self.sock}",

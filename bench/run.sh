@@ -48,7 +48,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Its own bridge and nftables table, so a berthd already running here is not touched.
-echo '{"cgroup-parent": "berth-bench", "bridge": "berthbench0", "nftables-table": "berth_bench"}' >"$WORK/daemon.json"
+echo '{"cgroup-parent": "berth-bench", "bridge": "berthbench0", "nftables-table": "berth_bench", "registry-loopback-only": true}' >"$WORK/daemon.json"
 "$BIN/berthd" -H "unix://$SOCK" --data-root "$WORK/data" --exec-root "$WORK/exec" --config-file "$WORK/daemon.json" --log-level warn 2>"$WORK/berthd.log" &
 BERTHD_PID=$!
 for _ in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
