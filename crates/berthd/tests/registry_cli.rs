@@ -205,6 +205,19 @@ fn login_logout_config_json_helpers_and_pulls() {
     assert_ok(&b(&["logout", a], b""));
     let held: serde_json::Value = serde_json::from_slice(&std::fs::read(&store).unwrap()).unwrap();
     assert!(held.get(a).is_none(), "{held}");
+
+    // credHelpers: a helper for this registry only.
+    std::fs::write(&config, format!(r#"{{"credHelpers": {{"{a}": "test"}}}}"#)).unwrap();
+    assert_ok(&b(
+        &["login", "-u", "alice", "--password-stdin", a],
+        b"s3cret\n",
+    ));
+    let held: serde_json::Value = serde_json::from_slice(&std::fs::read(&store).unwrap()).unwrap();
+    assert_eq!(held[a]["Username"], "alice");
+    assert_ok(&b(&["pull", &format!("{a}/lib/bb:2")], b""));
+    assert_ok(&b(&["logout", a], b""));
+    let o = b(&["pull", &format!("{a}/lib/bb:1")], b"");
+    assert_ne!(code(&o), 0, "logged out of the helper: refused");
 }
 
 /// A loopback proxy to `upstream` that, once, cuts a blob download short
