@@ -13,7 +13,7 @@ use crate::{CliError, Result};
 #[derive(Subcommand, Debug)]
 pub enum RegistryCmd {
     /// Serve a registry (OCI distribution / Docker registry v2 API)
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Remove the blobs no manifest references (the registry must not be serving writes)
     Gc(GcArgs),
 }
@@ -41,6 +41,9 @@ pub struct ServeArgs {
     /// TLS private key (PEM)
     #[arg(long = "tls-key", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// A CA whose certificates clients must present (mutual TLS; repeatable)
+    #[arg(long = "tls-client-ca")]
+    tls_client_ca: Vec<PathBuf>,
     /// Token auth: clients need bearer tokens, issued at /token to --htpasswd users
     #[arg(long)]
     token: bool,
@@ -99,6 +102,7 @@ fn log_to_stderr(level: &str) -> Result {
 pub async fn run(cmd: RegistryCmd) -> Result {
     match cmd {
         RegistryCmd::Serve(a) => {
+            let a = *a;
             let file = config(&a.config)?;
             let level = a
                 .log_level
@@ -122,6 +126,9 @@ pub async fn run(cmd: RegistryCmd) -> Result {
             }
             if let (Some(c), Some(k)) = (a.tls_cert, a.tls_key) {
                 s.tls = Some((c, k));
+            }
+            if !a.tls_client_ca.is_empty() {
+                s.client_cas = a.tls_client_ca;
             }
             let any_token_flag = a.token
                 || a.token_realm.is_some()

@@ -432,9 +432,27 @@ impl Engine {
             } else {
                 status(&tx, json!({"status": "Pushing", "id": id}));
                 let path = self.images.blobs.path(d);
+                let total = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                // A line every 512 KiB at most, as pulls do.
+                let progress: Arc<dyn Fn(u64) + Send + Sync> = {
+                    let (tx, id) = (tx.clone(), id.clone());
+                    let last = Arc::new(std::sync::atomic::AtomicU64::new(0));
+                    Arc::new(move |sent: u64| {
+                        use std::sync::atomic::Ordering;
+                        // (A retried upload starts again from 0.)
+                        let prev = last.load(Ordering::Relaxed);
+                        if sent < prev || sent - prev >= 512 * 1024 || sent == total {
+                            last.store(sent, Ordering::Relaxed);
+                            status(
+                                &tx,
+                                json!({"status": "Pushing", "id": id, "progressDetail": {"current": sent, "total": total}}),
+                            );
+                        }
+                    })
+                };
                 client
                     .upload(&registry, &repo, d.as_str(), &|| {
-                        berth_registry::client::file(&path)
+                        berth_registry::client::file_with_progress(&path, progress.clone())
                     })
                     .await
                     .map_err(push_error)?;

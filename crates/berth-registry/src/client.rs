@@ -148,23 +148,36 @@ pub fn empty() -> Body {
         .boxed()
 }
 
-/// A file's bytes as a request body, read as they are sent (layers can be large).
-pub fn file(path: &std::path::Path) -> Body {
+/// A file's bytes as a request body, read as they are sent (layers can be
+/// large), calling `progress` with the bytes read so far as they go.
+pub fn file_with_progress(
+    path: &std::path::Path,
+    progress: Arc<dyn Fn(u64) + Send + Sync>,
+) -> Body {
     use tokio::io::AsyncReadExt;
     let opened = std::fs::File::open(path).map(tokio::fs::File::from_std);
-    let stream = futures_util::stream::unfold(Some(opened), |state| async move {
-        let mut f = match state? {
-            Ok(f) => f,
-            Err(e) => return Some((Err(e), None)),
-        };
-        let mut buf = vec![0u8; 256 * 1024];
-        match f.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(hyper::body::Frame::data(Bytes::from(buf))), Some(Ok(f))))
+    let stream = futures_util::stream::unfold(Some((opened, 0u64)), move |state| {
+        let progress = progress.clone();
+        async move {
+            let (f, sent) = state?;
+            let mut f = match f {
+                Ok(f) => f,
+                Err(e) => return Some((Err(e), None)),
+            };
+            let mut buf = vec![0u8; 256 * 1024];
+            match f.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    let sent = sent + n as u64;
+                    progress(sent);
+                    Some((
+                        Ok(hyper::body::Frame::data(Bytes::from(buf))),
+                        Some((Ok(f), sent)),
+                    ))
+                }
+                Err(e) => Some((Err(e), None)),
             }
-            Err(e) => Some((Err(e), None)),
         }
     });
     http_body_util::StreamBody::new(stream).boxed()

@@ -10,7 +10,8 @@
 //!   maintenance: { readonly: { enabled: false } }
 //! http:
 //!   addr: 127.0.0.1:5000
-//!   tls: { certificate: /etc/registry/cert.pem, key: /etc/registry/key.pem }
+//!   tls: { certificate: /etc/registry/cert.pem, key: /etc/registry/key.pem,
+//!          clientcas: [/etc/registry/client-ca.pem] }
 //! auth:
 //!   htpasswd: { realm: berth, path: /etc/registry/htpasswd }
 //!   token:            # Berth's: HS256 tokens, issued at /token when htpasswd is set
@@ -88,6 +89,9 @@ pub struct Http {
 pub struct Tls {
     pub certificate: PathBuf,
     pub key: PathBuf,
+    /// CAs whose certificates clients must present (mutual TLS).
+    #[serde(default)]
+    pub clientcas: Vec<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -21,6 +21,8 @@ pub struct ServeSettings {
     pub htpasswd: Option<PathBuf>,
     /// Certificate chain and key (PEM).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// CAs for client certificates: set, every client must present one.
+    pub client_cas: Vec<PathBuf>,
     /// The token flow, when on.
     pub token: Option<Token>,
 }
@@ -41,6 +43,12 @@ impl ServeSettings {
                 .and_then(|m| m.readonly)
                 .is_some_and(|r| r.enabled),
             htpasswd: c.auth.htpasswd.map(|h| h.path),
+            client_cas: c
+                .http
+                .tls
+                .as_ref()
+                .map(|t| t.clientcas.clone())
+                .unwrap_or_default(),
             tls: c.http.tls.map(|t| (t.certificate, t.key)),
             token: c.auth.token,
         }
@@ -129,7 +137,10 @@ pub async fn run(s: ServeSettings, ready: impl FnOnce(SocketAddr)) -> Result<(),
     let storage = Storage::open(&s.storage)
         .map_err(|e| format!("registry storage {}: {e}", s.storage.display()))?;
     let tls = match &s.tls {
-        Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
+        Some((cert, key)) => Some(crate::tls::server_config(cert, key, &s.client_cas)?),
+        None if !s.client_cas.is_empty() => {
+            return Err("client CAs need TLS: a certificate and key".into())
+        }
         None => None,
     };
     let listen = if s.listen.is_empty() {

@@ -35,12 +35,36 @@ pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| format!("key {}: {e}", path.display()))
 }
 
-/// The server's configuration from a PEM certificate chain and key.
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
-    let mut cfg = ServerConfig::builder_with_provider(provider())
+/// The server's configuration from a PEM certificate chain and key. With
+/// client CAs, every client must present a certificate one of them signed.
+pub fn server_config(
+    cert: &Path,
+    key: &Path,
+    client_cas: &[std::path::PathBuf],
+) -> Result<Arc<ServerConfig>, String> {
+    let builder = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
+        .map_err(|e| e.to_string())?;
+    let builder = if client_cas.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        let mut roots = RootCertStore::empty();
+        for ca in client_cas {
+            for c in load_certs(ca)? {
+                roots
+                    .add(c)
+                    .map_err(|e| format!("client CA {}: {e}", ca.display()))?;
+            }
+        }
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider(),
+        )
+        .build()
+        .map_err(|e| format!("client CAs: {e}"))?;
+        builder.with_client_cert_verifier(verifier)
+    };
+    let mut cfg = builder
         .with_single_cert(load_certs(cert)?, load_key(key)?)
         .map_err(|e| {
             format!(

@@ -303,6 +303,17 @@ fn a_pull_cut_short_leaves_nothing_and_can_be_retried() {
     );
 }
 
+/// The lines of a screen about one layer (`0123456789ab: …`).
+fn lines_of_layers(screen: &str) -> Vec<&str> {
+    screen
+        .lines()
+        .filter(|l| {
+            l.split_once(": ")
+                .is_some_and(|(id, _)| id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
+        .collect()
+}
+
 #[test]
 fn pull_on_a_terminal_redraws_a_line_per_layer() {
     let reg = Registry::start(&[]);
@@ -322,16 +333,26 @@ fn pull_on_a_terminal_redraws_a_line_per_layer() {
     assert!(screen.contains("EXITED=0"), "{screen}");
     // Each layer's states (pulling, downloading with a bar, complete) took one
     // line, rewritten in place.
-    let layer_lines: Vec<&str> = screen
-        .lines()
-        .filter(|l| {
-            l.split_once(": ")
-                .is_some_and(|(id, _)| id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()))
-        })
-        .collect();
+    let layer_lines = lines_of_layers(&screen);
     assert_eq!(layer_lines.len(), 1, "{screen}");
     assert!(layer_lines[0].ends_with(": Pull complete"), "{screen}");
     assert!(screen.contains("Digest: sha256:"), "{screen}");
+
+    // A push to another registry: the same, ending in "Pushed".
+    let other = Registry::start(&[]);
+    let target = format!("{}/lib/bb:1", other.addr);
+    assert_ok(&d.docker(&["tag", &image, &target]));
+    let t = Tmux::new(&format!(
+        "{} -H {} push {target}; echo EXITED=$?; sleep 30",
+        bin("berth").display(),
+        d.host()
+    ));
+    t.wait_for("EXITED=");
+    let screen = t.screen();
+    assert!(screen.contains("EXITED=0"), "{screen}");
+    let layer_lines = lines_of_layers(&screen);
+    assert_eq!(layer_lines.len(), 1, "{screen}");
+    assert!(layer_lines[0].ends_with(": Pushed"), "{screen}");
 }
 
 #[test]

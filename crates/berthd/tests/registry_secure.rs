@@ -452,3 +452,112 @@ fn config_file_and_garbage_collection() {
     ]);
     assert_eq!(stdout(&o), "still whole\n");
 }
+
+/// A client certificate the test CA in `dir` signs: (client.cert, client.key).
+fn client_certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let openssl = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_ok(&o);
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "client.key",
+                "-out",
+                "client.csr",
+                "-subj",
+                "/CN=berth test client",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(dir.join("client-ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "client.cert",
+        "-days",
+        "2",
+        "-extfile",
+        "client-ext",
+    ]);
+    (dir.join("client.cert"), dir.join("client.key"))
+}
+
+#[test]
+fn mutual_tls_with_client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(dir.path());
+    let (client_cert, client_key) = client_certificate(dir.path());
+    let reg = Registry::start(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "--tls-client-ca",
+        ca.to_str().unwrap(),
+    ]);
+    let a = reg.addr.as_str();
+    let url = format!("https://{a}/v2/");
+    let (_, code_without) = curl(&["--cacert", ca.to_str().unwrap(), &url]);
+    assert_ne!(
+        code_without, 0,
+        "no client certificate: the handshake fails"
+    );
+    let (out, _) = curl(&[
+        "--cacert",
+        ca.to_str().unwrap(),
+        "--cert",
+        client_cert.to_str().unwrap(),
+        "--key",
+        client_key.to_str().unwrap(),
+        &url,
+    ]);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+
+    // berthd: refused until certs.d/<host:port>/ holds the client pair.
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let image = format!("{a}/lib/mtls:1");
+    assert_ok(&d.docker(&["tag", "busybox", &image]));
+    let o = d.docker(&["push", &image]);
+    assert_ne!(code(&o), 0, "{}", stdout(&o));
+    let certs = d.certs_dir().join(a);
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(&ca, certs.join("ca.crt")).unwrap();
+    std::fs::copy(&client_cert, certs.join("client.cert")).unwrap();
+    std::fs::copy(&client_key, certs.join("client.key")).unwrap();
+    assert_ok(&d.docker(&["push", &image]));
+    assert_ok(&d.docker(&["rmi", &image]));
+    assert_ok(&d.docker(&["pull", &image]));
+    // skopeo with the same directory.
+    let o = skopeo(&[
+        "inspect",
+        "--cert-dir",
+        certs.to_str().unwrap(),
+        &format!("docker://{image}"),
+    ]);
+    assert_ok(&o);
+}
