@@ -75,6 +75,9 @@ pub struct GcArgs {
     /// Also remove manifests no tag reaches, and what only they reference
     #[arg(long = "delete-untagged")]
     delete_untagged: bool,
+    /// Remove uploads untouched for this many hours
+    #[arg(long = "upload-age-hours", default_value_t = 168)]
+    upload_age_hours: u64,
 }
 
 fn config(path: &Option<PathBuf>) -> Result<Config> {
@@ -156,7 +159,12 @@ pub async fn run(cmd: RegistryCmd) -> Result {
             let _lock = StorageLock::take(&dir, true).map_err(CliError::Usage)?;
             let storage = berth_registry::Storage::open(&dir)
                 .map_err(|e| CliError::Usage(format!("registry storage {}: {e}", dir.display())))?;
-            let r = berth_registry::gc::collect(&storage, a.delete_untagged, a.dry_run)
+            let options = berth_registry::gc::Options {
+                delete_untagged: a.delete_untagged,
+                dry_run: a.dry_run,
+                upload_age: std::time::Duration::from_secs(a.upload_age_hours * 3600),
+            };
+            let r = berth_registry::gc::collect(&storage, &options)
                 .map_err(|e| CliError::Usage(e.to_string()))?;
             let verb = if a.dry_run { "would remove" } else { "removed" };
             for m in &r.manifests {
@@ -164,6 +172,9 @@ pub async fn run(cmd: RegistryCmd) -> Result {
             }
             for b in &r.blobs {
                 println!("{verb} blob {b}");
+            }
+            for u in &r.uploads {
+                println!("{verb} abandoned upload {u}");
             }
             println!("{} {} blobs, {} bytes", verb, r.blobs.len(), r.bytes);
             Ok(())

@@ -369,7 +369,20 @@ impl Engine {
         let r = ImageRef::parse(name)?;
         let (registry, repo) = registry_of(&r);
         let client = Client::new(self.config().registries.clone(), credentials.clone());
-        let tags = client.tags(&registry, &repo).await.map_err(pull_error)?;
+        // Docker Hub's mirrors first, as for one tag.
+        let mut candidates: Vec<String> = Vec::new();
+        if r.domain == "docker.io" {
+            candidates.extend(client.settings().mirrors.iter().cloned());
+        }
+        candidates.push(registry);
+        let mut listed = Err(ApiError::internal("no registry to list tags from"));
+        for c in &candidates {
+            listed = client.tags(c, &repo).await.map_err(pull_error);
+            if listed.is_ok() {
+                break;
+            }
+        }
+        let tags = listed?;
         if tags.is_empty() {
             return Err(ApiError::not_found(format!(
                 "no tags in {}",

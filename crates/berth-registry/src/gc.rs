@@ -22,6 +22,8 @@ pub struct Report {
     /// Digests of the blobs removed.
     pub blobs: Vec<String>,
     pub bytes: u64,
+    /// Uploads abandoned for longer than the age given, removed.
+    pub uploads: Vec<String>,
 }
 
 fn list(dir: &std::path::Path) -> Vec<String> {
@@ -54,8 +56,44 @@ fn named(doc: &Value, field: &str) -> Vec<String> {
         .collect()
 }
 
-pub fn collect(storage: &Storage, delete_untagged: bool, dry_run: bool) -> Result<Report> {
+/// What gc is asked to do.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Also remove manifests no tag reaches (and what only they reference).
+    pub delete_untagged: bool,
+    /// Say what would go; remove nothing.
+    pub dry_run: bool,
+    /// Uploads whose data has not changed for this long are abandoned (as
+    /// Distribution's upload purging: a week by default).
+    pub upload_age: std::time::Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            delete_untagged: false,
+            dry_run: false,
+            upload_age: std::time::Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+pub fn collect(storage: &Storage, o: &Options) -> Result<Report> {
+    let (delete_untagged, dry_run) = (o.delete_untagged, o.dry_run);
     let mut report = Report::default();
+    let uploads = storage.root.join("uploads");
+    for uuid in list(&uploads) {
+        let age = fs::metadata(uploads.join(&uuid).join("data"))
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok());
+        if age.is_some_and(|a| a > o.upload_age) {
+            report.uploads.push(uuid.clone());
+            if !dry_run {
+                fs::remove_dir_all(uploads.join(&uuid)).map_err(io)?;
+            }
+        }
+    }
     let mut marked: HashSet<String> = HashSet::new();
     let doc_of = |hex: &str| -> Value {
         fs::read(storage.blob_path(hex))
@@ -189,14 +227,19 @@ mod tests {
             m
         };
 
-        let dry = collect(&s, true, true).unwrap();
+        let opts = |delete_untagged, dry_run| Options {
+            delete_untagged,
+            dry_run,
+            ..Default::default()
+        };
+        let dry = collect(&s, &opts(true, true)).unwrap();
         assert!(dry.blobs.contains(&orphan));
         assert!(
             s.blob_path(&orphan[7..]).exists(),
             "a dry run removes nothing"
         );
 
-        let r = collect(&s, false, false).unwrap();
+        let r = collect(&s, &opts(false, false)).unwrap();
         assert_eq!(r.blobs, vec![orphan.clone()]);
         assert!(r.manifests.is_empty());
         assert!(!s.blob_path(&orphan[7..]).exists());
@@ -209,7 +252,7 @@ mod tests {
             "untagged kept by default"
         );
 
-        let r = collect(&s, true, false).unwrap();
+        let r = collect(&s, &opts(true, false)).unwrap();
         assert_eq!(r.manifests, vec![format!("b@{untagged}")]);
         assert!(s.get_manifest("b", &untagged).is_err());
         assert!(r
@@ -227,5 +270,24 @@ mod tests {
             s.blob_path(&config).exists(),
             "a config still referenced stays"
         );
+    }
+
+    #[test]
+    fn abandoned_uploads_go_recent_ones_stay() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Storage::open(d.path()).unwrap();
+        let old = s.start_upload("a").unwrap();
+        let fresh = s.start_upload("a").unwrap();
+        let week_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(8 * 24 * 3600);
+        fs::File::options()
+            .write(true)
+            .open(s.upload_data(&old).unwrap())
+            .unwrap()
+            .set_modified(week_ago)
+            .unwrap();
+        let r = collect(&s, &Options::default()).unwrap();
+        assert_eq!(r.uploads, vec![old.clone()]);
+        assert!(s.upload_state(&old).is_err());
+        assert!(s.upload_state(&fresh).is_ok());
     }
 }

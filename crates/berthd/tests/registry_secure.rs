@@ -306,6 +306,9 @@ fn docker_hub_pulls_go_to_the_mirror_and_nowhere_else() {
     );
     let o = d.docker(&["run", "--rm", "mirrored:1", "echo", "from the mirror"]);
     assert_eq!(stdout(&o), "from the mirror\n");
+    // Every tag, listed on the mirror too.
+    let o = d.berth(&["pull", "-a", "mirrored"]);
+    assert_ok(&o);
     // Not on the mirror: Docker Hub is next, which this test daemon refuses
     // to reach (registry-loopback-only) before any lookup.
     let o = d.docker(&["pull", "absent:1"]);
