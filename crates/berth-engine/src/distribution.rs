@@ -464,9 +464,7 @@ impl Engine {
                     })
                 };
                 client
-                    .upload(&registry, &repo, d.as_str(), &|| {
-                        berth_registry::client::file_with_progress(&path, progress.clone())
-                    })
+                    .upload_file(&registry, &repo, d.as_str(), &path, progress)
                     .await
                     .map_err(push_error)?;
                 status(&tx, json!({"status": "Pushed", "id": id}));

@@ -148,38 +148,51 @@ pub fn empty() -> Body {
         .boxed()
 }
 
-/// A file's bytes as a request body, read as they are sent (layers can be
-/// large), calling `progress` with the bytes read so far as they go.
-pub fn file_with_progress(
+/// `len` bytes of a file from `offset` as a request body, read as they are
+/// sent (layers can be large), calling `progress` with the position reached.
+pub fn file_range(
     path: &std::path::Path,
+    offset: u64,
+    len: u64,
     progress: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Body {
-    use tokio::io::AsyncReadExt;
-    let opened = std::fs::File::open(path).map(tokio::fs::File::from_std);
-    let stream = futures_util::stream::unfold(Some((opened, 0u64)), move |state| {
-        let progress = progress.clone();
-        async move {
-            let (f, sent) = state?;
-            let mut f = match f {
-                Ok(f) => f,
-                Err(e) => return Some((Err(e), None)),
-            };
-            let mut buf = vec![0u8; 256 * 1024];
-            match f.read(&mut buf).await {
-                Ok(0) => None,
-                Ok(n) => {
-                    buf.truncate(n);
-                    let sent = sent + n as u64;
-                    progress(sent);
-                    Some((
-                        Ok(hyper::body::Frame::data(Bytes::from(buf))),
-                        Some((Ok(f), sent)),
-                    ))
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let path = path.to_path_buf();
+    let opened = async move {
+        let mut f = tokio::fs::File::open(&path).await?;
+        f.seek(std::io::SeekFrom::Start(offset)).await?;
+        Ok::<_, std::io::Error>(f.take(len))
+    };
+    let stream = futures_util::stream::unfold(
+        (None, Some(Box::pin(opened)), offset),
+        move |(file, opening, at)| {
+            let progress = progress.clone();
+            async move {
+                let mut f = match (file, opening) {
+                    (Some(f), _) => f,
+                    (None, Some(o)) => match o.await {
+                        Ok(f) => f,
+                        Err(e) => return Some((Err(e), (None, None, at))),
+                    },
+                    (None, None) => return None,
+                };
+                let mut buf = vec![0u8; 256 * 1024];
+                match f.read(&mut buf).await {
+                    Ok(0) => None,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        let at = at + n as u64;
+                        progress(at);
+                        Some((
+                            Ok(hyper::body::Frame::data(Bytes::from(buf))),
+                            (Some(f), None, at),
+                        ))
+                    }
+                    Err(e) => Some((Err(e), (None, None, at))),
                 }
-                Err(e) => Some((Err(e), None)),
             }
-        }
-    });
+        },
+    );
     http_body_util::StreamBody::new(stream).boxed()
 }
 
@@ -549,12 +562,8 @@ impl Client {
             if !resp.status().is_redirection() {
                 return Ok(resp);
             }
-            let loc = resp
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| ClientError::Http("redirect without a Location".into()))?
-                .to_string();
+            let loc = location(&resp)
+                .ok_or_else(|| ClientError::Http("redirect without a Location".into()))?;
             let req = Request::get(loc)
                 .body(empty())
                 .map_err(|e| ClientError::Http(e.to_string()))?;
@@ -625,26 +634,15 @@ impl Client {
             .await?;
         if resp.status() == StatusCode::ACCEPTED {
             // Close the session it opened instead.
-            if let Some(loc) = resp
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(String::from)
-            {
+            if let Some(loc) = location(&resp) {
                 let _ = self.send(registry, Method::DELETE, &loc, &[], &empty).await;
             }
         }
         Ok(resp.status() == StatusCode::CREATED)
     }
 
-    /// A monolithic upload (POST, then PUT with the whole blob).
-    pub async fn upload(
-        &self,
-        registry: &str,
-        repo: &str,
-        digest: &str,
-        body: &(dyn Fn() -> Body + Sync),
-    ) -> Result<()> {
+    /// Opens an upload session: its Location.
+    async fn start_upload(&self, registry: &str, repo: &str) -> Result<String> {
         let resp = self
             .send(
                 registry,
@@ -655,16 +653,22 @@ impl Client {
             )
             .await?;
         let status = resp.status();
-        let loc = resp
-            .headers()
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(String::from);
+        let loc = location(&resp);
         let bytes = read_all(resp).await?;
         if status != StatusCode::ACCEPTED {
             return Err(registry_error(status, &bytes, "upload"));
         }
-        let loc = loc.ok_or_else(|| ClientError::Http("upload without a Location".into()))?;
+        loc.ok_or_else(|| ClientError::Http("upload without a Location".into()))
+    }
+
+    /// Closes an upload session with the blob's digest (and the last bytes, if any).
+    async fn finish_upload(
+        &self,
+        registry: &str,
+        loc: &str,
+        digest: &str,
+        body: &(dyn Fn() -> Body + Sync),
+    ) -> Result<()> {
         let sep = if loc.contains('?') { '&' } else { '?' };
         let resp = self
             .send(
@@ -685,6 +689,99 @@ impl Client {
             ));
         }
         Ok(())
+    }
+
+    /// A monolithic upload (POST, then PUT with the whole blob): small blobs.
+    pub async fn upload(
+        &self,
+        registry: &str,
+        repo: &str,
+        digest: &str,
+        body: &(dyn Fn() -> Body + Sync),
+    ) -> Result<()> {
+        let loc = self.start_upload(registry, repo).await?;
+        self.finish_upload(registry, &loc, digest, body).await
+    }
+
+    /// Where the registry says an upload is: (Location, bytes it has). None
+    /// when it cannot say for sure (a lost session, or the ambiguous `0-0`).
+    async fn upload_offset(&self, registry: &str, loc: &str) -> Option<(String, u64)> {
+        let resp = self
+            .send(registry, Method::GET, loc, &[], &empty)
+            .await
+            .ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        let range = resp
+            .headers()
+            .get(header::RANGE)?
+            .to_str()
+            .ok()?
+            .to_string();
+        let loc = location(&resp).unwrap_or_else(|| loc.to_string());
+        let last: u64 = range.strip_prefix("0-")?.parse().ok()?;
+        (last > 0).then_some((loc, last + 1))
+    }
+
+    /// A file in chunks (PATCH with `Content-Range`), then the closing PUT.
+    /// After a failed chunk the upload goes on from where the registry says it
+    /// is, so a cut connection costs at most one chunk, not the whole layer.
+    pub async fn upload_file(
+        &self,
+        registry: &str,
+        repo: &str,
+        digest: &str,
+        path: &std::path::Path,
+        progress: Arc<dyn Fn(u64) + Send + Sync>,
+    ) -> Result<()> {
+        const CHUNK: u64 = 16 << 20;
+        const RETRIES: u32 = 3;
+        let size = std::fs::metadata(path)
+            .map_err(|e| ClientError::Http(format!("{}: {e}", path.display())))?
+            .len();
+        let mut loc = self.start_upload(registry, repo).await?;
+        let (mut offset, mut failures) = (0u64, 0u32);
+        while offset < size {
+            let len = CHUNK.min(size - offset);
+            let range = format!("{offset}-{}", offset + len - 1);
+            let length = len.to_string();
+            let headers = [
+                ("content-type", "application/octet-stream"),
+                ("content-range", range.as_str()),
+                ("content-length", length.as_str()),
+            ];
+            let sent = self
+                .send(registry, Method::PATCH, &loc, &headers, &|| {
+                    file_range(path, offset, len, progress.clone())
+                })
+                .await;
+            let error = match sent {
+                Ok(resp) if resp.status() == StatusCode::ACCEPTED => {
+                    loc = location(&resp).unwrap_or(loc);
+                    read_all(resp).await?;
+                    offset += len;
+                    failures = 0;
+                    continue;
+                }
+                Ok(resp) => {
+                    let status = resp.status();
+                    let bytes = read_all(resp).await.unwrap_or_default();
+                    registry_error(status, &bytes, &format!("upload of {digest}"))
+                }
+                Err(e) => e,
+            };
+            failures += 1;
+            if failures > RETRIES || matches!(error, ClientError::Unauthorized) {
+                return Err(error);
+            }
+            tracing::debug!("upload of {digest} at {offset}: {error}; resuming");
+            match self.upload_offset(registry, &loc).await {
+                Some((l, o)) if o <= size => (loc, offset) = (l, o),
+                _ => (loc, offset) = (self.start_upload(registry, repo).await?, 0),
+            }
+        }
+        self.finish_upload(registry, &loc, digest, &empty).await
     }
 
     pub async fn put_manifest(
@@ -715,6 +812,13 @@ impl Client {
         }
         Ok(())
     }
+}
+
+fn location(resp: &Response<hyper::body::Incoming>) -> Option<String> {
+    resp.headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
 }
 
 /// The repository a `/v2/<name>/…` path (or URL) is about: bearer tokens are

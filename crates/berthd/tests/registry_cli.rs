@@ -220,15 +220,31 @@ fn login_logout_config_json_helpers_and_pulls() {
     assert_ne!(code(&o), 0, "logged out of the helper: refused");
 }
 
-/// A loopback proxy to `upstream` that, once, cuts a blob download short
-/// after 64 KiB (the connection drops mid-layer).
-fn cutting_proxy(upstream: String) -> String {
+/// Which transfer a [`cutting_proxy`] cuts, once, and after how many bytes.
+#[derive(Clone, Copy)]
+enum Cut {
+    /// A blob download (registry to client), after this many bytes of answer.
+    Download(usize),
+    /// A chunk upload (client to registry), after this many bytes since the
+    /// connection's first PATCH.
+    Upload(usize),
+}
+
+/// A loopback proxy to `upstream` that cuts one transfer short (the
+/// connection drops mid-layer). Returns its address and the bytes it carried
+/// from clients to the registry.
+fn cutting_proxy(
+    upstream: String,
+    cut: Cut,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::io::{Read, Write};
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let cut_done = Arc::new(AtomicBool::new(false));
+    let uploaded = Arc::new(AtomicUsize::new(0));
+    let total = uploaded.clone();
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(mut client) = conn else { return };
@@ -237,16 +253,29 @@ fn cutting_proxy(upstream: String) -> String {
             };
             let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
             let wants_blob = Arc::new(AtomicBool::new(false));
-            let seen = wants_blob.clone();
+            let (seen, up_cut, uploaded) = (wants_blob.clone(), cut_done.clone(), uploaded.clone());
             std::thread::spawn(move || {
                 let mut buf = [0u8; 16384];
+                let mut since_patch: Option<usize> = None;
                 while let Ok(n) = c2.read(&mut buf) {
                     if n == 0 || s2.write_all(&buf[..n]).is_err() {
                         break;
                     }
+                    uploaded.fetch_add(n, Ordering::SeqCst);
                     let text = String::from_utf8_lossy(&buf[..n]);
                     if text.starts_with("GET ") && text.contains("/blobs/sha256:") {
                         seen.store(true, Ordering::SeqCst);
+                    }
+                    if text.starts_with("PATCH ") && since_patch.is_none() {
+                        since_patch = Some(0);
+                    }
+                    if let (Some(s), Cut::Upload(after)) = (since_patch.as_mut(), cut) {
+                        *s += n;
+                        if *s > after && !up_cut.swap(true, Ordering::SeqCst) {
+                            let _ = c2.shutdown(std::net::Shutdown::Both);
+                            let _ = s2.shutdown(std::net::Shutdown::Both);
+                            return;
+                        }
                     }
                 }
                 let _ = s2.shutdown(std::net::Shutdown::Write);
@@ -260,19 +289,65 @@ fn cutting_proxy(upstream: String) -> String {
                         break;
                     }
                     sent += n;
-                    if sent > 65536
-                        && wants_blob.load(Ordering::SeqCst)
-                        && !cut_done.swap(true, Ordering::SeqCst)
-                    {
-                        let _ = client.shutdown(std::net::Shutdown::Both);
-                        let _ = server.shutdown(std::net::Shutdown::Both);
-                        break;
+                    if let Cut::Download(after) = cut {
+                        if sent > after
+                            && wants_blob.load(Ordering::SeqCst)
+                            && !cut_done.swap(true, Ordering::SeqCst)
+                        {
+                            let _ = client.shutdown(std::net::Shutdown::Both);
+                            let _ = server.shutdown(std::net::Shutdown::Both);
+                            break;
+                        }
                     }
                 }
             });
         }
     });
-    addr
+    (addr, total)
+}
+
+#[test]
+fn a_push_cut_short_resumes_where_the_registry_is() {
+    let reg = Registry::start(&[]);
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    // A 40 MB layer: three chunks of at most 16 MiB.
+    let ctx = tempfile::tempdir().unwrap();
+    let mut data = vec![0u8; 40 << 20];
+    for (i, b) in data.iter_mut().enumerate() {
+        *b = (i.wrapping_mul(2654435761) >> 13) as u8;
+    }
+    std::fs::write(ctx.path().join("big"), &data).unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nCOPY big /big\n",
+    )
+    .unwrap();
+    // The second chunk is cut 4 MiB in: 16 + 4 MiB after the first PATCH.
+    let (proxy, uploaded) = cutting_proxy(reg.addr.clone(), Cut::Upload(20 << 20));
+    let image = format!("{proxy}/lib/big:1");
+    assert_ok(&d.docker(&["build", "-t", &image, ctx.path().to_str().unwrap()]));
+    assert_ok(&d.docker(&["push", &image]));
+    // The cut happened (4 MiB were sent twice) and the upload resumed at
+    // 16 MiB, not from the start (that would be 60 MiB or more).
+    let carried = uploaded.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        carried > 40 << 20 && carried < 48 << 20,
+        "{carried} bytes uploaded"
+    );
+    // What the registry has is whole.
+    assert_ok(&d.docker(&["rmi", &image]));
+    let straight = format!("{}/lib/big:1", reg.addr);
+    assert_ok(&d.docker(&["pull", &straight]));
+    let o = d.docker(&["run", "--rm", &straight, "md5sum", "/big"]);
+    let want = md5_of(&data);
+    assert!(stdout(&o).starts_with(&want), "{} vs {want}", stdout(&o));
+}
+
+/// md5 by the host's md5sum (the container's busybox computes the other side).
+fn md5_of(data: &[u8]) -> String {
+    let o = run_with_stdin(&mut Command::new("md5sum"), data);
+    stdout(&o).split_whitespace().next().unwrap().to_string()
 }
 
 #[test]
@@ -285,7 +360,7 @@ fn a_pull_cut_short_leaves_nothing_and_can_be_retried() {
     assert_ok(&d.docker(&["push", &up]));
     assert_ok(&d.docker(&["rmi", &up, "busybox"]));
     let before = stdout(&d.docker(&["images", "-aq"]));
-    let proxy = cutting_proxy(reg.addr.clone());
+    let (proxy, _) = cutting_proxy(reg.addr.clone(), Cut::Download(64 << 10));
     let image = format!("{proxy}/lib/bb:1");
     let o = d.docker(&["pull", &image]);
     assert_ne!(code(&o), 0, "{}", stdout(&o));
