@@ -70,19 +70,26 @@ impl Users {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(encoded.trim())
             .ok()?;
-        let key: [u8; 32] = sha2::Sha256::digest(&decoded).into();
-        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(user) = verified.get(&key) {
-            return Some(user.clone());
-        }
-        let text = String::from_utf8_lossy(&decoded);
+        let text = String::from_utf8(decoded).ok()?;
         let (user, pass) = text.split_once(':')?;
-        let hash = self.hashes.get(user)?;
-        if !bcrypt::verify(pass, hash).unwrap_or(false) {
-            return None;
+        self.check(user, pass).then(|| user.to_string())
+    }
+
+    /// Whether `pass` is `user`'s password.
+    pub fn check(&self, user: &str, pass: &str) -> bool {
+        let key: [u8; 32] = sha2::Sha256::digest(format!("{user}:{pass}")).into();
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if verified.contains_key(&key) {
+            return true;
         }
-        verified.insert(key, user.to_string());
-        Some(user.to_string())
+        let ok = self
+            .hashes
+            .get(user)
+            .is_some_and(|hash| bcrypt::verify(pass, hash).unwrap_or(false));
+        if ok {
+            verified.insert(key, user.to_string());
+        }
+        ok
     }
 }
 
@@ -302,13 +309,15 @@ impl Auth {
         }
     }
 
-    /// `GET /token?service=…&scope=…`: a token for the basic credentials'
-    /// user, granting the pull, push and delete actions asked for (and the
-    /// catalog). Anonymous or wrong credentials get 401.
+    /// `GET /token?service=…&scope=…` with basic credentials, or the OAuth2
+    /// form (`POST /token`, `grant_type=password`, as containerd and BuildKit
+    /// try first): a token for that user, granting the pull, push and delete
+    /// actions asked for (and the catalog). Anonymous or wrong credentials get 401.
     pub fn issue(
         &self,
         headers: &HeaderMap,
-        query: &[(String, String)],
+        params: &[(String, String)],
+        form: bool,
     ) -> Result<serde_json::Value, RegistryError> {
         let Auth::Token {
             settings,
@@ -319,20 +328,35 @@ impl Auth {
                 "this registry does not issue tokens".into(),
             ));
         };
-        let user = users.basic(headers).ok_or_else(|| {
-            RegistryError::Unauthorized("Basic realm=\"berth-registry-token\"".into())
-        })?;
-        if let Some(service) = query.iter().find(|(k, _)| k == "service") {
-            if service.1 != settings.service {
+        let param = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let refused = || RegistryError::Unauthorized("Basic realm=\"berth-registry-token\"".into());
+        let user = if form {
+            if param("grant_type") != Some("password") {
+                return Err(RegistryError::Unsupported(
+                    "only grant_type=password is supported".into(),
+                ));
+            }
+            let (u, p) = (
+                param("username").unwrap_or(""),
+                param("password").unwrap_or(""),
+            );
+            users
+                .check(u, p)
+                .then(|| u.to_string())
+                .ok_or_else(refused)?
+        } else {
+            users.basic(headers).ok_or_else(refused)?
+        };
+        if let Some(service) = param("service") {
+            if service != settings.service {
                 return Err(RegistryError::Unsupported(format!(
-                    "unknown service {:?}",
-                    service.1
+                    "unknown service {service:?}"
                 )));
             }
         }
         let mut access: Vec<Scope> = Vec::new();
         let mut seen = HashSet::new();
-        for (_, s) in query.iter().filter(|(k, _)| k == "scope") {
+        for (_, s) in params.iter().filter(|(k, _)| k == "scope") {
             for one in s.split(' ') {
                 let Some(mut scope) = Scope::parse(one) else {
                     continue;
@@ -347,10 +371,12 @@ impl Auth {
                 }
             }
         }
+        let granted: Vec<String> = access.iter().map(Scope::render).collect();
         let token = settings.issue(&user, access);
         Ok(serde_json::json!({
             "token": token,
             "access_token": token,
+            "scope": granted.join(" "),
             "expires_in": settings.expiration,
             "issued_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         }))

@@ -196,8 +196,22 @@ async fn handle(State(reg): State<Arc<Registry>>, req: Request) -> Response {
 }
 
 async fn dispatch(reg: Arc<Registry>, req: Request) -> Result<Response> {
-    if req.uri().path() == "/token" && req.method() == Method::GET {
-        let body = reg.options.auth.issue(req.headers(), &query(&req))?;
+    if req.uri().path() == "/token" {
+        let mut params = query(&req);
+        let form = req.method() == Method::POST;
+        let headers = req.headers().clone();
+        if form {
+            let body = axum::body::to_bytes(req.into_body(), 64 * 1024)
+                .await
+                .map_err(|_| RegistryError::Unsupported("token request too big".into()))?;
+            params.extend(url::form_urlencoded::parse(&body).into_owned());
+        } else if req.method() != Method::GET {
+            return Err(RegistryError::Unsupported(format!(
+                "{} on /token",
+                req.method()
+            )));
+        }
+        let body = reg.options.auth.issue(&headers, &params, form)?;
         return Ok(json(StatusCode::OK, &body, &[]));
     }
     let Some(route) = route(req.uri().path()) else {

@@ -149,6 +149,41 @@ fn tls_and_tokens_with_curl_skopeo_and_docker() {
         .unwrap()
         .to_string();
     let bearer = format!("Authorization: Bearer {token}");
+    // The OAuth2 form (POST), as containerd and BuildKit ask first.
+    let post = |form: &str| {
+        curl(&[
+            "--cacert",
+            ca_arg,
+            "-X",
+            "POST",
+            "--data",
+            form,
+            &format!("https://{a}/token"),
+        ])
+        .0
+    };
+    let out = post("grant_type=password&username=alice&password=wrong&service=berth-registry&scope=repository:lib/bb:pull");
+    assert!(out.starts_with("HTTP/1.1 401"), "{out}");
+    let out = post("grant_type=refresh_token&refresh_token=x&service=berth-registry");
+    assert!(
+        out.starts_with("HTTP/1.1 405") && out.contains("UNSUPPORTED"),
+        "{out}"
+    );
+    let out = post("grant_type=password&username=alice&password=s3cret&service=berth-registry&scope=repository:lib/bb:pull&client_id=test");
+    let form_answer: serde_json::Value =
+        serde_json::from_str(out.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(form_answer["scope"], "repository:lib/bb:pull");
+    let (out, _) = curl(&[
+        "--cacert",
+        ca_arg,
+        "-H",
+        &format!(
+            "Authorization: Bearer {}",
+            form_answer["access_token"].as_str().unwrap()
+        ),
+        &format!("https://{a}/v2/lib/bb/tags/list"),
+    ]);
+    assert!(out.starts_with("HTTP/1.1 404"), "{out}");
     // The token opens what it names, not the catalog, and not a changed token.
     let (out, _) = curl(&[
         "--cacert",
