@@ -11,6 +11,11 @@ use common::*;
 
 /// A CA and a certificate for 127.0.0.1 it signed: (ca.crt, cert.pem, key.pem).
 fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    certificates_for(dir, "127.0.0.1")
+}
+
+/// A CA and a certificate for `ip` it signed: (ca.crt, cert.pem, key.pem).
+fn certificates_for(dir: &Path, ip: &str) -> (PathBuf, PathBuf, PathBuf) {
     let openssl = |args: &[&str]| {
         let o = Command::new("openssl")
             .current_dir(dir)
@@ -53,12 +58,12 @@ fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
                 "-out",
                 "req.csr",
                 "-subj",
-                "/CN=127.0.0.1",
+                &format!("/CN={ip}"),
             ],
         ]
         .concat(),
     );
-    std::fs::write(dir.join("ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    std::fs::write(dir.join("ext"), format!("subjectAltName=IP:{ip}\n")).unwrap();
     openssl(&[
         "x509",
         "-req",
@@ -598,4 +603,51 @@ fn mutual_tls_with_client_certificates() {
         &format!("docker://{image}"),
     ]);
     assert_ok(&o);
+}
+
+/// Registries that are not on loopback are HTTPS with checked certificates,
+/// unless named in `insecure-registries`. They listen on this test's own
+/// bridge address (on this host, but not loopback), so no traffic leaves.
+#[test]
+fn registries_off_loopback_need_trusted_tls_unless_insecure() {
+    let d = Daemon::start_with(serde_json::json!({"registry-loopback-only": false}));
+    d.import_busybox("busybox");
+    let gateway = format!("10.{}.0.1", d.pool);
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates_for(dir.path(), &gateway);
+    let tls = Registry::start_on(
+        &format!("{gateway}:0"),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let plain = Registry::start_on(&format!("{gateway}:0"), &[]);
+    for r in [&tls, &plain] {
+        assert_ok(&d.docker(&["tag", "busybox", &format!("{}/lib/bb:1", r.addr)]));
+    }
+
+    // TLS whose CA berthd does not know: refused.
+    let o = d.docker(&["push", &format!("{}/lib/bb:1", tls.addr)]);
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("UnknownIssuer"), "{}", stderr(&o));
+    // Plain HTTP: refused, HTTPS is required.
+    let o = d.docker(&["push", &format!("{}/lib/bb:1", plain.addr)]);
+    assert_ne!(code(&o), 0, "{}", stdout(&o));
+    // With the CA in certs.d/<host:port>/: trusted.
+    std::fs::create_dir_all(d.certs_dir().join(&tls.addr)).unwrap();
+    std::fs::copy(&ca, d.certs_dir().join(&tls.addr).join("ca.crt")).unwrap();
+    assert_ok(&d.docker(&["push", &format!("{}/lib/bb:1", tls.addr)]));
+
+    // insecure-registries: the plain one over HTTP, and TLS without its CA.
+    let d2 = Daemon::start_with(serde_json::json!({
+        "registry-loopback-only": false,
+        "insecure-registries": [plain.addr, format!("{gateway}/32")],
+    }));
+    d2.import_busybox("busybox");
+    assert_ok(&d2.docker(&["tag", "busybox", &format!("{}/lib/bb:1", plain.addr)]));
+    assert_ok(&d2.docker(&["push", &format!("{}/lib/bb:1", plain.addr)]));
+    assert_ok(&d2.docker(&["pull", &format!("{}/lib/bb:1", tls.addr)]));
 }

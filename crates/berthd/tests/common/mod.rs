@@ -497,13 +497,26 @@ impl Registry {
 
     /// The error output when it does not start.
     pub fn try_serve(storage: &Path, extra: &[&str]) -> Result<Registry, String> {
+        Registry::try_serve_on("127.0.0.1:0", storage, extra)
+    }
+
+    /// On its own storage, listening on `listen` (a test bridge's address, say).
+    pub fn start_on(listen: &str, extra: &[&str]) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Registry::try_serve_on(listen, &dir.path().join("storage"), extra)
+            .unwrap_or_else(|e| panic!("registry: {e}"));
+        r._dir = Some(dir);
+        r
+    }
+
+    fn try_serve_on(listen: &str, storage: &Path, extra: &[&str]) -> Result<Registry, String> {
         use std::io::BufRead as _;
         let mut child = Command::new(bin("berth"))
             .args([
                 "registry",
                 "serve",
                 "--listen",
-                "127.0.0.1:0",
+                listen,
                 "--log-level",
                 "warn",
                 "--storage",
