@@ -2,9 +2,12 @@
 //! with Docker's progress messages. Pull: the manifest (an index picks this
 //! host's platform), the config, then the layers in parallel, each verified
 //! against its digest as it arrives and against the config's diff ID as it
-//! is unpacked; a layer the store has is not fetched. Push: blobs the
-//! registry has are skipped; layers go up uncompressed (their digest is the
-//! diff ID), then the config, then the manifest.
+//! is unpacked; a layer the store has is not fetched. Push: a layer the
+//! repository has (as its tar, or as the blob a pull brought it as) is
+//! skipped; one another repository of the registry holds is mounted from
+//! there; the rest go up uncompressed in resumable chunks (their digest is
+//! the diff ID); then the config, then the manifest, naming each layer as the
+//! blob it is in that registry. Where layers are is remembered per registry.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -12,6 +15,7 @@ use std::sync::Arc;
 use berth_api::{ApiError, ImageRef};
 use berth_registry::client::{is_index, is_manifest, Client, Credentials};
 use berth_store::blobs::ContentStore;
+use berth_store::images::LayerBlob;
 use berth_store::Digest;
 use futures_util::StreamExt;
 use http_body_util::BodyExt;
@@ -152,18 +156,18 @@ impl Engine {
             .map_err(|e| {
                 ApiError::bad_request(format!("the image config of {reference} is invalid: {e}"))
             })?;
-        let layers: Vec<(String, u64, Digest)> = manifest["layers"]
+        let layers: Vec<(LayerBlob, Digest)> = manifest["layers"]
             .as_array()
             .into_iter()
             .flatten()
-            .map(|l| {
-                (
-                    l["digest"].as_str().unwrap_or_default().to_string(),
-                    l["size"].as_u64().unwrap_or(0),
-                )
+            .map(|l| LayerBlob {
+                repository: repo.clone(),
+                digest: l["digest"].as_str().unwrap_or_default().to_string(),
+                media_type: oci_layer_type(l["mediaType"].as_str().unwrap_or_default()),
+                size: l["size"].as_u64().unwrap_or(0),
             })
             .zip(config.rootfs.diff_ids.iter().map(|d| Digest::parse(d)))
-            .map(|((blob, size), diff)| diff.map(|d| (blob, size, d)))
+            .map(|(blob, diff)| diff.map(|d| (blob, d)))
             .collect::<std::result::Result<_, _>>()
             .map_err(ApiError::from)?;
         if layers.len() != config.rootfs.diff_ids.len()
@@ -222,9 +226,8 @@ impl Engine {
             format!("{}@{top_digest}", r.repository()),
         );
         crate::blocking(move || images.add_repo_digest(&id, &at).map_err(ApiError::from)).await?;
-        for (blob, _, diff_id) in &layers {
-            self.remember_source(diff_id, &registry, &repo, blob)
-                .await?;
+        for (blob, diff_id) in &layers {
+            self.remember_blob(diff_id, &registry, blob).await?;
         }
         status(&tx, json!({"status": format!("Digest: {top_digest}")}));
         status(
@@ -240,10 +243,10 @@ impl Engine {
         client: &Client,
         registry: &str,
         repo: &str,
-        (blob, size, diff_id): &(String, u64, Digest),
+        (remote, diff_id): &(LayerBlob, Digest),
         tx: &UnboundedSender<Value>,
     ) -> Result<berth_store::snapshots::IngestedLayer> {
-        let (blob, size) = (blob.as_str(), *size);
+        let (blob, size) = (remote.digest.as_str(), remote.size);
         let id = short(blob);
         let images = self.images.clone();
         let d = diff_id.clone();
@@ -429,49 +432,53 @@ impl Engine {
             .read(&rec.manifest_digest)
             .map_err(ApiError::from)?;
         let config_raw = self.images.blobs.read(&rec.id).map_err(ApiError::from)?;
+        // The blob each layer goes up as: the uncompressed tar, or a blob the
+        // registry already holds it as (a pull's compressed layer, say).
+        let mut chosen: Vec<LayerBlob> = Vec::new();
         for d in rec.layers.iter().rev() {
             let id = short(d.as_str());
-            if client
-                .blob_exists(&registry, &repo, d.as_str())
-                .await
-                .map_err(push_error)?
+            let (images, d2, reg) = (self.images.clone(), d.clone(), registry.clone());
+            let known =
+                crate::blocking(move || images.layer_blobs(&d2, &reg).map_err(ApiError::from))
+                    .await?;
+            let (blob, how) = match self
+                .place_layer(&client, &registry, &repo, d, &known)
+                .await?
             {
-                status(&tx, json!({"status": "Layer already exists", "id": id}));
-            } else if let Some(from) = self.mount_layer(&client, &registry, &repo, d).await? {
-                status(
-                    &tx,
-                    json!({"status": format!("Mounted from {from}"), "id": id}),
-                );
-            } else {
-                status(&tx, json!({"status": "Pushing", "id": id}));
-                let path = self.images.blobs.path(d);
-                let total = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                // A line every 512 KiB at most, as pulls do.
-                let progress: Arc<dyn Fn(u64) + Send + Sync> = {
-                    let (tx, id) = (tx.clone(), id.clone());
-                    let last = Arc::new(std::sync::atomic::AtomicU64::new(0));
-                    Arc::new(move |sent: u64| {
-                        use std::sync::atomic::Ordering;
-                        // (A retried upload starts again from 0.)
-                        let prev = last.load(Ordering::Relaxed);
-                        if sent < prev || sent - prev >= 512 * 1024 || sent == total {
-                            last.store(sent, Ordering::Relaxed);
-                            status(
-                                &tx,
-                                json!({"status": "Pushing", "id": id, "progressDetail": {"current": sent, "total": total}}),
-                            );
-                        }
-                    })
-                };
-                client
-                    .upload_file(&registry, &repo, d.as_str(), &path, progress)
-                    .await
-                    .map_err(push_error)?;
-                status(&tx, json!({"status": "Pushed", "id": id}));
-            }
-            self.remember_source(d, &registry, &repo, d.as_str())
-                .await?;
+                Some(found) => found,
+                None => {
+                    status(&tx, json!({"status": "Pushing", "id": id}));
+                    let path = self.images.blobs.path(d);
+                    let total = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                    client
+                        .upload_file(
+                            &registry,
+                            &repo,
+                            d.as_str(),
+                            &path,
+                            push_progress(&tx, &id, total),
+                        )
+                        .await
+                        .map_err(push_error)?;
+                    let plain = LayerBlob {
+                        repository: repo.clone(),
+                        digest: d.to_string(),
+                        media_type: berth_store::images::MEDIA_OCI_LAYER.into(),
+                        size: total,
+                    };
+                    (plain, "Pushed".to_string())
+                }
+            };
+            status(&tx, json!({"status": how, "id": id}));
+            let here = LayerBlob {
+                repository: repo.clone(),
+                ..blob
+            };
+            self.remember_blob(d, &registry, &here).await?;
+            chosen.push(here);
         }
+        chosen.reverse();
+        let manifest_raw = manifest_with(&manifest_raw, &chosen)?;
         if !client
             .blob_exists(&registry, &repo, rec.id.as_str())
             .await
@@ -486,17 +493,18 @@ impl Engine {
                 .map_err(push_error)?;
         }
         let size = manifest_raw.len();
+        let manifest_bytes = bytes::Bytes::from(manifest_raw);
         client
             .put_manifest(
                 &registry,
                 &repo,
                 &tag,
                 berth_store::images::MEDIA_OCI_MANIFEST,
-                bytes::Bytes::from(manifest_raw),
+                manifest_bytes.clone(),
             )
             .await
             .map_err(push_error)?;
-        let digest = rec.manifest_digest.to_string();
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&manifest_bytes)));
         let (images, id, at) = (
             self.images.clone(),
             rec.id.clone(),
@@ -517,57 +525,136 @@ impl Engine {
 }
 
 impl Engine {
-    /// Records that `registry`'s `repo` holds layer `diff_id` as blob `digest`.
-    async fn remember_source(
+    /// Records that a repository of `registry` holds layer `diff_id` as `blob`.
+    async fn remember_blob(
         self: &Arc<Self>,
         diff_id: &Digest,
         registry: &str,
-        repo: &str,
-        digest: &str,
+        blob: &LayerBlob,
     ) -> Result<()> {
-        let (images, d, reg, repo, digest) = (
+        let (images, d, reg, blob) = (
             self.images.clone(),
             diff_id.clone(),
             registry.to_string(),
-            repo.to_string(),
-            digest.to_string(),
+            blob.clone(),
         );
         crate::blocking(move || {
             images
-                .add_layer_source(&d, &reg, &repo, &digest)
+                .add_layer_blob(&d, &reg, &blob)
                 .map_err(ApiError::from)
         })
         .await
     }
 
-    /// A cross-repository mount of a layer another repository of the same
-    /// registry is known to hold (as pushed: uncompressed, digest = diff ID).
-    /// The repository it came from, or None when no mount worked.
-    async fn mount_layer(
+    /// Whether `repo` has layer `diff_id` already, or can mount it from another
+    /// repository of the registry known to hold it (as `known` lists: pushes'
+    /// uncompressed tars, pulls' compressed blobs). The blob it is there as and
+    /// what to say, or None when it must be uploaded.
+    async fn place_layer(
         self: &Arc<Self>,
         client: &Client,
         registry: &str,
         repo: &str,
         diff_id: &Digest,
-    ) -> Result<Option<String>> {
-        let (images, d, reg) = (self.images.clone(), diff_id.clone(), registry.to_string());
-        let sources = crate::blocking(move || {
-            images
-                .layer_sources(&d, &reg, d.as_str())
-                .map_err(ApiError::from)
-        })
-        .await?;
-        for from in sources.iter().filter(|f| *f != repo).take(3) {
+        known: &[LayerBlob],
+    ) -> Result<Option<(LayerBlob, String)>> {
+        let exists = |digest: String| async move {
+            client
+                .blob_exists(registry, repo, &digest)
+                .await
+                .map_err(push_error)
+        };
+        if exists(diff_id.to_string()).await? {
+            let size = std::fs::metadata(self.images.blobs.path(diff_id))
+                .map(|m| m.len())
+                .unwrap_or(0);
+            let plain = LayerBlob {
+                repository: repo.to_string(),
+                digest: diff_id.to_string(),
+                media_type: berth_store::images::MEDIA_OCI_LAYER.into(),
+                size,
+            };
+            return Ok(Some((plain, "Layer already exists".into())));
+        }
+        for b in known
+            .iter()
+            .filter(|b| b.repository == repo && b.digest != diff_id.as_str())
+        {
+            if exists(b.digest.clone()).await? {
+                return Ok(Some((b.clone(), "Layer already exists".into())));
+            }
+        }
+        for b in known.iter().filter(|b| b.repository != repo).take(3) {
             if client
-                .mount(registry, repo, from, diff_id.as_str())
+                .mount(registry, repo, &b.repository, &b.digest)
                 .await
                 .map_err(push_error)?
             {
-                return Ok(Some(from.clone()));
+                return Ok(Some((b.clone(), format!("Mounted from {}", b.repository))));
             }
         }
         Ok(None)
     }
+}
+
+/// Progress of a layer's upload: a line every 512 KiB at most, as pulls have.
+fn push_progress(
+    tx: &UnboundedSender<Value>,
+    id: &str,
+    total: u64,
+) -> Arc<dyn Fn(u64) + Send + Sync> {
+    let (tx, id) = (tx.clone(), id.to_string());
+    let last = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    Arc::new(move |sent: u64| {
+        use std::sync::atomic::Ordering;
+        // (A retried upload starts again from 0.)
+        let prev = last.load(Ordering::Relaxed);
+        if sent < prev || sent - prev >= 512 * 1024 || sent == total {
+            last.store(sent, Ordering::Relaxed);
+            status(
+                &tx,
+                json!({"status": "Pushing", "id": id, "progressDetail": {"current": sent, "total": total}}),
+            );
+        }
+    })
+}
+
+/// The OCI media type for a layer descriptor's type (Docker's types map to
+/// OCI's: the bytes are the same).
+fn oci_layer_type(media_type: &str) -> String {
+    match media_type {
+        "application/vnd.docker.image.rootfs.diff.tar.gzip" => {
+            "application/vnd.oci.image.layer.v1.tar+gzip"
+        }
+        "application/vnd.docker.image.rootfs.diff.tar" | "" => berth_store::images::MEDIA_OCI_LAYER,
+        other => other,
+    }
+    .to_string()
+}
+
+/// The image's manifest with each layer named as the blob it is pushed as.
+/// Unchanged (same bytes, same digest) when every layer goes up as its tar.
+fn manifest_with(stored: &[u8], layers: &[LayerBlob]) -> Result<Vec<u8>> {
+    let mut m: Value = serde_json::from_slice(stored).map_err(upstream)?;
+    let Some(descriptors) = m["layers"].as_array_mut() else {
+        return Err(ApiError::internal("stored manifest without layers"));
+    };
+    if descriptors.len() != layers.len() {
+        return Err(ApiError::internal(
+            "stored manifest and image layers differ",
+        ));
+    }
+    let mut changed = false;
+    for (d, b) in descriptors.iter_mut().zip(layers) {
+        if d["digest"].as_str() != Some(b.digest.as_str()) {
+            *d = json!({"mediaType": b.media_type, "digest": b.digest, "size": b.size});
+            changed = true;
+        }
+    }
+    if !changed {
+        return Ok(stored.to_vec());
+    }
+    serde_json::to_vec(&m).map_err(upstream)
 }
 
 async fn fetch_verified(

@@ -27,6 +27,15 @@ pub const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json
 pub const MEDIA_OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const MEDIA_OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
 
+/// A layer as a registry's repository holds it: a blob, perhaps compressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerBlob {
+    pub repository: String,
+    pub digest: String,
+    pub media_type: String,
+    pub size: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct ImageRecord {
     pub id: Digest,
@@ -214,35 +223,29 @@ impl ImageStore {
         Ok(out)
     }
 
-    /// Records that `registry`'s `repository` has the layer `diff_id` as blob `digest`.
-    pub fn add_layer_source(
-        &self,
-        diff_id: &Digest,
-        registry: &str,
-        repository: &str,
-        digest: &str,
-    ) -> Result<()> {
+    /// Records that a registry's repository holds layer `diff_id` as `blob`.
+    pub fn add_layer_blob(&self, diff_id: &Digest, registry: &str, blob: &LayerBlob) -> Result<()> {
         self.db.lock().execute(
-            "INSERT OR IGNORE INTO layer_sources (diff_id, registry, repository, digest) VALUES (?1, ?2, ?3, ?4)",
-            params![diff_id.as_str(), registry, repository, digest],
+            "INSERT OR REPLACE INTO layer_blobs (diff_id, registry, repository, digest, media_type, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![diff_id.as_str(), registry, blob.repository, blob.digest, blob.media_type, blob.size as i64],
         )?;
         Ok(())
     }
 
-    /// The repositories of `registry` known to hold `diff_id` as blob `digest`.
-    pub fn layer_sources(
-        &self,
-        diff_id: &Digest,
-        registry: &str,
-        digest: &str,
-    ) -> Result<Vec<String>> {
+    /// The blobs `registry` is known to hold layer `diff_id` as.
+    pub fn layer_blobs(&self, diff_id: &Digest, registry: &str) -> Result<Vec<LayerBlob>> {
         let conn = self.db.lock();
         let mut st = conn.prepare(
-            "SELECT repository FROM layer_sources WHERE diff_id = ?1 AND registry = ?2 AND digest = ?3 ORDER BY repository",
+            "SELECT repository, digest, media_type, size FROM layer_blobs WHERE diff_id = ?1 AND registry = ?2 ORDER BY repository, digest",
         )?;
         let out = st
-            .query_map(params![diff_id.as_str(), registry, digest], |r| {
-                r.get::<_, String>(0)
+            .query_map(params![diff_id.as_str(), registry], |r| {
+                Ok(LayerBlob {
+                    repository: r.get(0)?,
+                    digest: r.get(1)?,
+                    media_type: r.get(2)?,
+                    size: r.get::<_, i64>(3)? as u64,
+                })
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(out)

@@ -39,13 +39,16 @@ CREATE TABLE IF NOT EXISTS repo_digests (
     reference TEXT PRIMARY KEY,
     image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
 );
--- Where a layer is known to be, by blob digest, from pulls and pushes: a push
--- to another repository of the same registry mounts it from there.
-CREATE TABLE IF NOT EXISTS layer_sources (
+-- Where a layer is known to be, as which blob (compressed or not), from pulls
+-- and pushes: a push to another repository of the same registry mounts it
+-- from there, and names that blob in its manifest.
+CREATE TABLE IF NOT EXISTS layer_blobs (
     diff_id TEXT NOT NULL,
     registry TEXT NOT NULL,
     repository TEXT NOT NULL,
     digest TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
     PRIMARY KEY (diff_id, registry, repository, digest)
 );
 CREATE TABLE IF NOT EXISTS volumes (

@@ -474,6 +474,7 @@ fn skopeo_copies_images_in_and_out() {
     skopeo(&[
         "copy",
         "--dest-tls-verify=false",
+        "--dest-compress",
         &format!("docker-archive:{}", archive.display()),
         &dest,
     ]);
@@ -513,6 +514,47 @@ fn skopeo_copies_images_in_and_out() {
     assert_eq!(serde_json::json!(layers), inspect["Layers"]);
     let tags = http(&reg.addr, "GET", "/v2/library/busybox/tags/list", &[], b"");
     assert_eq!(tags.text(), r#"{"name":"library/busybox","tags":["1"]}"#);
+
+    // berthd pulls it (gzip layers), and a push to another repository mounts
+    // those same blobs instead of sending the layer again uncompressed.
+    let pulled = format!("{}/library/busybox:1", reg.addr);
+    assert_ok(&d.docker(&["pull", &pulled]));
+    let again = format!("{}/library/again:1", reg.addr);
+    assert_ok(&d.docker(&["tag", &pulled, &again]));
+    let o = d.docker(&["push", &again]);
+    assert_ok(&o);
+    assert!(
+        stdout(&o).contains("Mounted from library/busybox"),
+        "{}",
+        stdout(&o)
+    );
+    let copied: serde_json::Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{again}"),
+    ]))
+    .unwrap();
+    assert_eq!(copied["Layers"], inspect["Layers"]);
+    let m = http(
+        &reg.addr,
+        "GET",
+        "/v2/library/again/manifests/1",
+        &[("Accept", "application/vnd.oci.image.manifest.v1+json")],
+        b"",
+    );
+    let m: serde_json::Value = serde_json::from_slice(&m.body).unwrap();
+    assert!(
+        m["layers"][0]["mediaType"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("gzip")),
+        "{m}"
+    );
+    // And it runs, pulled back from there.
+    assert_ok(&d.docker(&["rmi", &again, &pulled]));
+    assert_eq!(
+        stdout(&d.docker(&["run", "--rm", &again, "echo", "mounted"])),
+        "mounted\n"
+    );
 }
 
 #[test]

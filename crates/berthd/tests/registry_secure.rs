@@ -291,17 +291,13 @@ fn tls_and_tokens_with_curl_skopeo_and_docker() {
     let mine = format!("{a}/lib/mine:2");
     assert_ok(&d.docker(&["tag", "busybox", &mine]));
     assert_ok(&d.docker(&["push", &mine]));
-    // Another repository: the layer is mounted from lib/mine, not sent again
+    // Another repository: the layer is mounted from lib/bb or lib/mine, not sent again
     // (the token must name both repositories; berthd asks for one that does).
     let copy = format!("{a}/lib/copy:1");
     assert_ok(&d.docker(&["tag", "busybox", &copy]));
     let o = d.docker(&["push", &copy]);
     assert_ok(&o);
-    assert!(
-        stdout(&o).contains("Mounted from lib/mine"),
-        "{}",
-        stdout(&o)
-    );
+    assert!(stdout(&o).contains("Mounted from lib/"), "{}", stdout(&o));
     let o = skopeo(&[
         "inspect",
         "--cert-dir",
