@@ -16,3 +16,12 @@ def replace_section(path, name, text):
     else:
         doc = doc.rstrip() + "\n\n" + block + "\n"
     open(path, "w").write(doc)
+
+
+def table(rows):
+    """The markdown lines of a `what | measured | target` table."""
+    return [
+        "| what | measured | target |",
+        "| --- | --- | --- |",
+        *[f"| {a} | {b} | {c} |" for a, b, c in rows],
+    ]

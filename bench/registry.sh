@@ -133,6 +133,8 @@ DOCKER_VERSION=$("${D[@]}" version --format '{{.Server.Version}}')
 
 python3 - "$WORK" "$RUNS" "$PUSHED_BYTES" "$DOCKER_VERSION" <<'PY'
 import datetime, json, platform, statistics, sys
+sys.path.insert(0, "bench")
+from doc_section import replace_section, table
 work, runs, pushed, docker_version = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 res = {}
 for f in ("push", "pull"):
@@ -163,10 +165,8 @@ out = [
     f"({mb:.0f} MB pushed). Every push starts from empty registries; every pull from an",
     "engine that has only busybox's layer. These shared machines are noisy: read the ratios.",
     "",
-    "| what | measured | target |",
-    "| --- | --- | --- |",
+    *table(rows),
 ]
-out += [f"| {a} | {b} | {c} |" for a, b, c in rows]
 out += [
     "",
     "Why Berth is faster: it pushes layers uncompressed (the tar it already has, whose digest",
@@ -180,8 +180,6 @@ out += [
     "instructions and Rust's `sha2` does; and each byte is hashed once (by the registry as",
     "the upload closes, by berthd as the pull streams), with no pass of the client's own.",
 ]
-sys.path.insert(0, "bench")
-from doc_section import replace_section
 replace_section("docs/benchmarks.md", "registry", "\n".join(out))
 print("\n".join(out))
 PY

@@ -193,6 +193,8 @@ done
 
 python3 - "$WORK" "$CP_MB" "$IDLE_RSS_KB" "$IDLE_PSS_KB" "$BEFORE_KB" "$AFTER_KB" "$SHIM_KB" "$SHIM_RSS_KB" "$CONTAINERS" "$RUNS" "$IPERF_SECONDS" "$DOCKER_VERSION" <<'PY'
 import json, sys, statistics, datetime, platform, subprocess
+sys.path.insert(0, "bench")
+from doc_section import replace_section, table
 work, cp_mb, idle_rss, idle_pss, before, after, shim_pss, shim_rss, n, runs, iperf_seconds, docker_version = sys.argv[1:]
 res = {}
 for f in ("run", "exec", "cp", "commit", "net", "build", "build2"):
@@ -241,10 +243,8 @@ out = [
     f"Debian 12, kernel {platform.release()}, hybrid cgroups, {runc_version}.",
     "These shared machines are noisy: read the ratios, not the absolute times.",
     "",
-    "| what | measured | target |",
-    "| --- | --- | --- |",
+    *table(rows),
 ]
-out += [f"| {a} | {b} | {c} |" for a, b, c in rows]
 out += [
     "",
     "Reference figures from the issue, measured earlier on this kind of machine: Docker 20.10",
@@ -267,8 +267,6 @@ out += [
     "each engine's own CLI, the context sent over its UNIX socket each time. \"last RUN",
     "changed\" edits the fifth RUN before each run, so it and the COPY after it are rebuilt.",
 ]
-sys.path.insert(0, "bench")
-from doc_section import replace_section
 replace_section("docs/benchmarks.md", "run", "\n".join(out))
 print("\n".join(out))
 PY

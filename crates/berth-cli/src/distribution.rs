@@ -214,15 +214,21 @@ async fn request_pull(
     if let Some(p) = platform {
         q.push_str(&format!("&platform={}", enc(p)));
     }
-    let auth = crate::credentials::registry_auth(name)?;
+    post_with_progress(client, &q, name, Progress::new(quiet, on_stderr)).await
+}
+
+/// POSTs to a progress endpoint with `image`'s registry credentials, if any
+/// are kept, as `X-Registry-Auth`, and shows the progress.
+async fn post_with_progress(client: &Client, path: &str, image: &str, p: Progress) -> Result {
+    let auth = crate::credentials::registry_auth(image)?;
     let headers: Vec<(&str, &str)> = auth
         .iter()
         .map(|a| ("x-registry-auth", a.as_str()))
         .collect();
     let resp = client
-        .call_with(Method::POST, &q, berth_client::empty_body(), &headers)
+        .call_with(Method::POST, path, berth_client::empty_body(), &headers)
         .await?;
-    follow(resp, Progress::new(quiet, on_stderr)).await
+    follow(resp, p).await
 }
 
 pub async fn push(client: &Client, a: &PushArgs) -> Result {
@@ -231,15 +237,7 @@ pub async fn push(client: &Client, a: &PushArgs) -> Result {
     if let Some(t) = tag {
         path.push_str(&format!("?tag={}", enc(t)));
     }
-    let auth = crate::credentials::registry_auth(name)?;
-    let headers: Vec<(&str, &str)> = auth
-        .iter()
-        .map(|a| ("x-registry-auth", a.as_str()))
-        .collect();
-    let resp = client
-        .call_with(Method::POST, &path, berth_client::empty_body(), &headers)
-        .await?;
-    follow(resp, Progress::new(a.quiet, false)).await
+    post_with_progress(client, &path, name, Progress::new(a.quiet, false)).await
 }
 
 #[cfg(test)]

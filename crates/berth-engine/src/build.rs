@@ -203,18 +203,12 @@ impl Backend for EngineBackend {
                 let _ = progress.send(BuildProgress::Stream(line));
             }
         });
-        // Keyed as docker's config.json is: Docker Hub by its v1 URL.
+        // Keyed as docker's config.json is (Docker Hub by its v1 URL).
         let credentials = berth_api::ImageRef::parse(name).ok().and_then(|r| {
-            let hub = r.domain == "docker.io";
+            let host = crate::distribution::registry_host(&r.domain);
             self.registry_auth
                 .iter()
-                .find(|(k, _)| {
-                    let k = k
-                        .trim_start_matches("https://")
-                        .trim_start_matches("http://");
-                    let k = k.trim_end_matches('/').trim_end_matches("/v1");
-                    k == r.domain || (hub && k == "index.docker.io")
-                })
+                .find(|(k, _)| crate::distribution::registry_host(k) == host)
                 .map(|(_, c)| c.clone())
         });
         let pulled = self

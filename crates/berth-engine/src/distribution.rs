@@ -26,15 +26,36 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::engine::Engine;
 use crate::Result;
 
-/// Where a reference lives: (registry host, repository path). Docker Hub's
-/// images are named `docker.io/…` and served by `registry-1.docker.io`.
+/// The host to reach for a registry as users name it: an image's domain, a
+/// login's server, a `config.json` key (`https://index.docker.io/v1/`).
+/// Docker Hub, whatever its name, is served by `registry-1.docker.io`.
+pub(crate) fn registry_host(server: &str) -> String {
+    let host = server
+        .trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .trim_end_matches("/v1")
+        .trim_end_matches("/v2");
+    match host {
+        "docker.io" | "index.docker.io" => "registry-1.docker.io".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Where a reference lives: (registry host, repository path).
 fn registry_of(r: &ImageRef) -> (String, String) {
-    let host = if r.domain == "docker.io" {
-        "registry-1.docker.io".to_string()
-    } else {
-        r.domain.clone()
-    };
-    (host, r.path.clone())
+    (registry_host(&r.domain), r.path.clone())
+}
+
+/// The registries to try for `r`, in order: Docker Hub's mirrors first, then
+/// its own registry.
+fn sources(client: &Client, r: &ImageRef, registry: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if r.domain == "docker.io" {
+        out.extend(client.settings().mirrors.iter().cloned());
+    }
+    out.push(registry.to_string());
+    out
 }
 
 fn short(d: &str) -> String {
@@ -70,15 +91,10 @@ impl Engine {
             &tx,
             json!({"status": format!("Pulling from {}", r.path), "id": want_ref}),
         );
-        // Docker Hub's mirrors first, in order; the first that has it serves the pull.
-        let mut candidates: Vec<String> = Vec::new();
-        if r.domain == "docker.io" {
-            candidates.extend(client.settings().mirrors.iter().cloned());
-        }
-        candidates.push(registry);
+        // The first source that has it serves the pull.
         let mut found = None;
         let mut last_error = None;
-        for c in candidates {
+        for c in sources(&client, &r, &registry) {
             match client.manifest(&c, &repo, &want_ref).await {
                 Ok(f) => {
                     found = Some((c, f));
@@ -372,15 +388,9 @@ impl Engine {
         let r = ImageRef::parse(name)?;
         let (registry, repo) = registry_of(&r);
         let client = Client::new(self.config().registries.clone(), credentials.clone());
-        // Docker Hub's mirrors first, as for one tag.
-        let mut candidates: Vec<String> = Vec::new();
-        if r.domain == "docker.io" {
-            candidates.extend(client.settings().mirrors.iter().cloned());
-        }
-        candidates.push(registry);
         let mut listed = Err(ApiError::internal("no registry to list tags from"));
-        for c in &candidates {
-            listed = client.tags(c, &repo).await.map_err(pull_error);
+        for c in sources(&client, &r, &registry) {
+            listed = client.tags(&c, &repo).await.map_err(pull_error);
             if listed.is_ok() {
                 break;
             }
@@ -703,21 +713,10 @@ fn push_error(e: berth_registry::client::ClientError) -> ApiError {
 impl Engine {
     /// `POST /auth`: checks the credentials against the registry's `/v2/`.
     pub async fn login(&self, server: &str, credentials: Credentials) -> Result<()> {
-        let registry = server
-            .trim_start_matches("http://")
-            .trim_start_matches("https://")
-            .trim_end_matches('/')
-            .trim_end_matches("/v1")
-            .trim_end_matches("/v2")
-            .to_string();
+        let registry = registry_host(server);
         if registry.is_empty() {
             return Err(ApiError::bad_request("a registry address is required"));
         }
-        let registry = if registry == "docker.io" || registry == "index.docker.io" {
-            "registry-1.docker.io".to_string()
-        } else {
-            registry
-        };
         let client = Client::new(self.config().registries.clone(), Some(credentials));
         let failed = |why: String| {
             ApiError::new(
@@ -737,5 +736,24 @@ impl Engine {
             }
             Err(e) => Err(ApiError::internal(e.to_string())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_hosts_of_every_name() {
+        for hub in [
+            "docker.io",
+            "index.docker.io",
+            "https://index.docker.io/v1/",
+        ] {
+            assert_eq!(registry_host(hub), "registry-1.docker.io", "{hub}");
+        }
+        assert_eq!(registry_host("http://127.0.0.1:5000/v2/"), "127.0.0.1:5000");
+        assert_eq!(registry_host("reg.example:443"), "reg.example:443");
+        assert_eq!(registry_host(""), "");
     }
 }

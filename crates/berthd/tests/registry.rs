@@ -806,13 +806,8 @@ fn htpasswd_auth_and_docker_login() {
     let d = Daemon::start();
     d.import_busybox("busybox");
     let dir = tempfile::tempdir().unwrap();
-    let htpasswd = dir.path().join("htpasswd");
-    std::fs::write(
-        &htpasswd,
-        format!("alice:{}\n", bcrypt::hash("s3cret", 4).unwrap()),
-    )
-    .unwrap();
-    let reg = Registry::start(&["--htpasswd", htpasswd.to_str().unwrap()]);
+    let users = htpasswd(dir.path());
+    let reg = Registry::start(&["--htpasswd", users.to_str().unwrap()]);
     let a = reg.addr.as_str();
     let basic = |user: &str, pass: &str| {
         format!(

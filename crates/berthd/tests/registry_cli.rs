@@ -66,12 +66,7 @@ json.dump(db, open(store, "w"))
 fn login_logout_config_json_helpers_and_pulls() {
     use base64::Engine as _;
     let dir = tempfile::tempdir().unwrap();
-    let users = dir.path().join("htpasswd");
-    std::fs::write(
-        &users,
-        format!("alice:{}\n", bcrypt::hash("s3cret", 4).unwrap()),
-    )
-    .unwrap();
+    let users = htpasswd(dir.path());
     let reg = Registry::start(&["--htpasswd", users.to_str().unwrap()]);
     let a = reg.addr.as_str();
     let d = Daemon::start();
@@ -389,6 +384,19 @@ fn lines_of_layers(screen: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The screen `berth ARGS` leaves on a terminal (tmux), once it has succeeded.
+fn berth_on_a_terminal(d: &Daemon, args: &str) -> String {
+    let t = Tmux::new(&format!(
+        "{} -H {} {args}; echo EXITED=$?; sleep 30",
+        bin("berth").display(),
+        d.host()
+    ));
+    t.wait_for("EXITED=");
+    let screen = t.screen();
+    assert!(screen.contains("EXITED=0"), "{screen}");
+    screen
+}
+
 #[test]
 fn pull_on_a_terminal_redraws_a_line_per_layer() {
     let reg = Registry::start(&[]);
@@ -398,14 +406,7 @@ fn pull_on_a_terminal_redraws_a_line_per_layer() {
     assert_ok(&d.docker(&["tag", "busybox", &image]));
     assert_ok(&d.docker(&["push", &image]));
     assert_ok(&d.docker(&["rmi", &image, "busybox"]));
-    let t = Tmux::new(&format!(
-        "{} -H {} pull {image}; echo EXITED=$?; sleep 30",
-        bin("berth").display(),
-        d.host()
-    ));
-    t.wait_for("EXITED=");
-    let screen = t.screen();
-    assert!(screen.contains("EXITED=0"), "{screen}");
+    let screen = berth_on_a_terminal(&d, &format!("pull {image}"));
     // Each layer's states (pulling, downloading with a bar, complete) took one
     // line, rewritten in place.
     let layer_lines = lines_of_layers(&screen);
@@ -417,14 +418,7 @@ fn pull_on_a_terminal_redraws_a_line_per_layer() {
     let other = Registry::start(&[]);
     let target = format!("{}/lib/bb:1", other.addr);
     assert_ok(&d.docker(&["tag", &image, &target]));
-    let t = Tmux::new(&format!(
-        "{} -H {} push {target}; echo EXITED=$?; sleep 30",
-        bin("berth").display(),
-        d.host()
-    ));
-    t.wait_for("EXITED=");
-    let screen = t.screen();
-    assert!(screen.contains("EXITED=0"), "{screen}");
+    let screen = berth_on_a_terminal(&d, &format!("push {target}"));
     let layer_lines = lines_of_layers(&screen);
     assert_eq!(layer_lines.len(), 1, "{screen}");
     assert!(layer_lines[0].ends_with(": Pushed"), "{screen}");

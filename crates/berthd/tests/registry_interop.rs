@@ -32,12 +32,7 @@ fn distribution_binary() -> String {
 
 fn start_distribution() -> Distribution {
     let dir = tempfile::tempdir().unwrap();
-    let users = dir.path().join("htpasswd");
-    std::fs::write(
-        &users,
-        format!("alice:{}\n", bcrypt::hash("s3cret", 5).unwrap()),
-    )
-    .unwrap();
+    let users = htpasswd(dir.path());
     // A free port: taken from the kernel, then handed over.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

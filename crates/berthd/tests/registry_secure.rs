@@ -9,32 +9,79 @@ use std::process::Command;
 
 use common::*;
 
-/// A CA and a certificate for 127.0.0.1 it signed: (ca.crt, cert.pem, key.pem).
+/// A CA and a certificate for 127.0.0.1 it signed: (ca.crt, server.cert, server.key).
 fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     certificates_for(dir, "127.0.0.1")
 }
 
-/// A CA and a certificate for `ip` it signed: (ca.crt, cert.pem, key.pem).
-fn certificates_for(dir: &Path, ip: &str) -> (PathBuf, PathBuf, PathBuf) {
-    let openssl = |args: &[&str]| {
-        let o = Command::new("openssl")
-            .current_dir(dir)
-            .args(args)
-            .output()
-            .unwrap();
-        assert_ok(&o);
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
+/// Runs openssl in `dir`, which must work.
+fn openssl(dir: &Path, args: &[&str]) {
+    let o = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+}
+
+/// A new P-256 key, unencrypted.
+const EC_KEY: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+];
+
+/// A key and a certificate for `subject`, with the extensions `ext`, signed by
+/// the CA in `dir` (ca.crt, ca.key): (`name`.cert, `name`.key).
+fn signed(dir: &Path, name: &str, subject: &str, ext: &str) -> (PathBuf, PathBuf) {
+    let (key, csr, cert, extfile) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.cert"),
+        format!("{name}.ext"),
+    );
     openssl(
+        dir,
+        &[
+            &["req"][..],
+            &EC_KEY,
+            &["-keyout", &key, "-out", &csr, "-subj", subject],
+        ]
+        .concat(),
+    );
+    std::fs::write(dir.join(&extfile), format!("{ext}\n")).unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &cert,
+            "-days",
+            "2",
+            "-extfile",
+            &extfile,
+        ],
+    );
+    (dir.join(cert), dir.join(key))
+}
+
+/// A CA and a certificate for `ip` it signed: (ca.crt, server.cert, server.key).
+fn certificates_for(dir: &Path, ip: &str) -> (PathBuf, PathBuf, PathBuf) {
+    openssl(
+        dir,
         &[
             &["req", "-x509"][..],
-            &ec,
+            &EC_KEY,
             &[
                 "-keyout",
                 "ca.key",
@@ -48,54 +95,13 @@ fn certificates_for(dir: &Path, ip: &str) -> (PathBuf, PathBuf, PathBuf) {
         ]
         .concat(),
     );
-    openssl(
-        &[
-            &["req"][..],
-            &ec,
-            &[
-                "-keyout",
-                "key.pem",
-                "-out",
-                "req.csr",
-                "-subj",
-                &format!("/CN={ip}"),
-            ],
-        ]
-        .concat(),
+    let (cert, key) = signed(
+        dir,
+        "server",
+        &format!("/CN={ip}"),
+        &format!("subjectAltName=IP:{ip}"),
     );
-    std::fs::write(dir.join("ext"), format!("subjectAltName=IP:{ip}\n")).unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "req.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "cert.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "ext",
-    ]);
-    (
-        dir.join("ca.crt"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    )
-}
-
-fn htpasswd(dir: &Path) -> PathBuf {
-    let p = dir.join("htpasswd");
-    std::fs::write(
-        &p,
-        format!("alice:{}\n", bcrypt::hash("s3cret", 4).unwrap()),
-    )
-    .unwrap();
-    p
+    (dir.join("ca.crt"), cert, key)
 }
 
 /// curl's output (headers included) and exit code.
@@ -494,55 +500,12 @@ fn config_file_and_garbage_collection() {
 
 /// A client certificate the test CA in `dir` signs: (client.cert, client.key).
 fn client_certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let openssl = |args: &[&str]| {
-        let o = Command::new("openssl")
-            .current_dir(dir)
-            .args(args)
-            .output()
-            .unwrap();
-        assert_ok(&o);
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    openssl(
-        &[
-            &["req"][..],
-            &ec,
-            &[
-                "-keyout",
-                "client.key",
-                "-out",
-                "client.csr",
-                "-subj",
-                "/CN=berth test client",
-            ],
-        ]
-        .concat(),
-    );
-    std::fs::write(dir.join("client-ext"), "extendedKeyUsage=clientAuth\n").unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "client.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "client.cert",
-        "-days",
-        "2",
-        "-extfile",
-        "client-ext",
-    ]);
-    (dir.join("client.cert"), dir.join("client.key"))
+    signed(
+        dir,
+        "client",
+        "/CN=berth test client",
+        "extendedKeyUsage=clientAuth",
+    )
 }
 
 #[test]

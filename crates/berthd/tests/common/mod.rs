@@ -474,6 +474,17 @@ pub fn raw_http(
     (status, body)
 }
 
+/// An htpasswd file in `dir` with one user, `alice`, password `s3cret` (bcrypt).
+pub fn htpasswd(dir: &Path) -> PathBuf {
+    let p = dir.join("htpasswd");
+    std::fs::write(
+        &p,
+        format!("alice:{}\n", bcrypt::hash("s3cret", 4).unwrap()),
+    )
+    .unwrap();
+    p
+}
+
 /// A `berth registry serve` on a free loopback port, stopped by PID on drop.
 pub struct Registry {
     child: std::process::Child,
