@@ -10,70 +10,26 @@ use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use berth_rootpath::{resolve_mapped, Follow, RootDir};
+
 use crate::error::{BuildError, Result};
 use crate::ignore::{clean, glob_regex, Ignore};
-
-const MAX_LINKS: usize = 40;
 
 fn io_err(what: &str) -> impl Fn(io::Error) -> BuildError + '_ {
     move |e| BuildError::step(format!("{what}: {e}"))
 }
 
-/// The parts of a path, `..` kept: symlink targets are walked the same way.
-fn parts(p: &Path) -> Vec<String> {
-    p.components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
-            Component::ParentDir => Some("..".into()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Resolves `path` as a process chrooted in a root sees it: symlinks are
-/// followed (the last one only if `follow_last`) relative to that root, and
-/// `..` never climbs above it. `host` maps a clean absolute in-root path to
-/// where it lives on the host (a container's volumes map elsewhere). Returns
-/// the resolved in-root path.
-pub fn resolve_in_root(
-    path: &str,
-    follow_last: bool,
-    host: &dyn Fn(&Path) -> PathBuf,
-) -> std::result::Result<PathBuf, String> {
-    let mut todo: Vec<String> = parts(Path::new(path)).into_iter().rev().collect();
-    let mut cur = PathBuf::from("/");
-    let mut links = 0;
-    while let Some(part) = todo.pop() {
-        if part == ".." {
-            cur.pop();
-            continue;
-        }
-        let next = cur.join(&part);
-        let is_last = todo.is_empty();
-        let on_host = host(&next);
-        match fs::symlink_metadata(&on_host) {
-            Ok(m) if m.file_type().is_symlink() && (!is_last || follow_last) => {
-                links += 1;
-                if links > MAX_LINKS {
-                    return Err(format!("too many levels of symbolic links: {path}"));
-                }
-                let target =
-                    fs::read_link(&on_host).map_err(|e| format!("read link {path}: {e}"))?;
-                if target.is_absolute() {
-                    cur = PathBuf::from("/");
-                }
-                todo.extend(parts(&target).into_iter().rev());
-            }
-            _ => cur = next,
-        }
-    }
-    Ok(cur)
-}
-
-/// `resolve_in_root` for a plain directory tree: the host path under `root`.
+/// Where `path` inside the image root `root` lives on the host (resolved by
+/// berth-rootpath's rules: links followed inside the root, never out of it).
 pub fn scoped_path(root: &Path, path: &str, follow_last: bool) -> Result<PathBuf> {
     let under = |p: &Path| root.join(p.strip_prefix("/").unwrap_or(p));
-    let inside = resolve_in_root(path, follow_last, &under).map_err(BuildError::step)?;
+    let follow = if follow_last {
+        Follow::All
+    } else {
+        Follow::NotLast
+    };
+    let inside =
+        resolve_mapped(path, follow, &under).map_err(|e| BuildError::step(e.to_string()))?;
     Ok(under(&inside))
 }
 
@@ -221,27 +177,9 @@ pub struct Attrs {
 
 /// Creates the directories of `path` (relative to the rootfs) that are missing, owned by `attrs`.
 pub fn make_dirs(root: &Path, path: &str, attrs: Attrs) -> Result<PathBuf> {
-    let mut cur = String::new();
-    for part in path.split('/').filter(|p| !p.is_empty()) {
-        cur = format!("{cur}/{part}");
-        let p = scoped_path(root, &cur, true)?;
-        match fs::symlink_metadata(&p) {
-            Ok(m) if m.is_dir() => continue,
-            Ok(_) => {
-                return Err(BuildError::step(format!(
-                    "cannot create directory {cur}: a file is in the way"
-                )))
-            }
-            Err(_) => {
-                fs::create_dir(&p).map_err(io_err("mkdir"))?;
-                fs::set_permissions(&p, fs::Permissions::from_mode(0o755))
-                    .map_err(io_err("chmod"))?;
-                std::os::unix::fs::lchown(&p, Some(attrs.uid), Some(attrs.gid))
-                    .map_err(io_err("chown"))?;
-            }
-        }
-    }
-    scoped_path(root, path, true)
+    let dir = RootDir::open(root).map_err(|e| BuildError::step(e.to_string()))?;
+    dir.mkdir_all(path, 0o755, Some((attrs.uid, attrs.gid)))
+        .map_err(|e| BuildError::step(format!("cannot create directory {path}: {e}")))
 }
 
 /// Copies `src` (file, link or directory tree) to `dst` on the host path that

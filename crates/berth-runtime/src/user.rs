@@ -1,9 +1,24 @@
 //! Resolving `User` ("name", "uid", "name:group", "uid:gid") against the
-//! container's own /etc/passwd and /etc/group, as Docker does.
+//! container's own /etc/passwd and /etc/group, as Docker does. The files are
+//! read inside the container's root (a link to the host's /etc/shadow finds
+//! nothing), only if they are regular files, and only so much of them.
 
 use std::path::Path;
 
+use berth_rootpath::RootDir;
+
 use crate::error::{Result, RuntimeError};
+
+/// More than any real passwd or group file; a bound on what a hostile one costs.
+const MAX_FILE: u64 = 16 << 20;
+
+/// One of the container's account files, as text; empty when it has none.
+fn account_file(root: &RootDir, path: &str) -> Result<String> {
+    let raw = root
+        .read(path, MAX_FILE)
+        .map_err(|e| RuntimeError::Invalid(format!("unable to read {path}: {e}")))?;
+    Ok(String::from_utf8_lossy(&raw.unwrap_or_default()).into_owned())
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedUser {
@@ -20,8 +35,7 @@ struct PasswdEntry {
     home: String,
 }
 
-fn passwd(rootfs: &Path) -> Vec<PasswdEntry> {
-    let text = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
+fn passwd(text: &str) -> Vec<PasswdEntry> {
     text.lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split(':').collect();
@@ -39,8 +53,7 @@ fn passwd(rootfs: &Path) -> Vec<PasswdEntry> {
 }
 
 /// (name, gid, members)
-fn groups(rootfs: &Path) -> Vec<(String, u32, Vec<String>)> {
-    let text = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+fn groups(text: &str) -> Vec<(String, u32, Vec<String>)> {
     text.lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split(':').collect();
@@ -65,7 +78,9 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
-    let users = passwd(rootfs);
+    let root = RootDir::open(rootfs)
+        .map_err(|e| RuntimeError::Other(format!("open container root: {e}")))?;
+    let users = passwd(&account_file(&root, "/etc/passwd")?);
     let (uid, mut gid, home, name) = if user.is_empty() {
         (0, 0, "/root".to_string(), Some("root".to_string()))
     } else if let Some(e) = users.iter().find(|e| e.name == user) {
@@ -80,7 +95,7 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
             "unable to find user {user}: no matching entries in passwd file"
         )));
     };
-    let all_groups = groups(rootfs);
+    let all_groups = groups(&account_file(&root, "/etc/group")?);
     if let Some(g) = group.filter(|g| !g.is_empty()) {
         gid = match all_groups.iter().find(|(n, _, _)| n == g) {
             Some((_, id, _)) => *id,

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use berth_api::ApiError;
+use berth_rootpath::{resolve_mapped, Follow};
 use serde_json::{json, Value};
 
 use super::mounts::MountPoint;
@@ -44,8 +45,13 @@ pub fn resolve(
     follow_last: bool,
 ) -> Result<(PathBuf, PathBuf)> {
     let host = |p: &Path| host_path(root, mounts, p);
-    let cur = berth_build::context::resolve_in_root(path, follow_last, &host)
-        .map_err(ApiError::bad_request)?;
+    let follow = if follow_last {
+        Follow::All
+    } else {
+        Follow::NotLast
+    };
+    let cur =
+        resolve_mapped(path, follow, &host).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let on_host = host(&cur);
     Ok((cur, on_host))
 }

@@ -244,6 +244,13 @@ impl Engine {
                 config.working_dir
             )));
         }
+        // Cleaned as dockerd does: `/../../tmp/x` is `/tmp/x` inside the root.
+        config.working_dir = berth_rootpath::clean(&config.working_dir).map_err(|_| {
+            ApiError::bad_request(format!(
+                "the working directory {:?} is invalid: it contains a NUL byte",
+                config.working_dir
+            ))
+        })?;
         if config.user.is_empty() {
             config.user = img.user.clone();
         }

@@ -237,7 +237,11 @@ impl Engine {
             )));
         }
         let tty = tty_override.unwrap_or(config.tty);
-        let process = self.exec_process(&cid, &config, tty)?;
+        // A process that cannot be made (no such user) ends the exec as
+        // dockerd's does: exit code 126, which the CLI reports.
+        let process = self.exec_process(&cid, &config, tty).inspect_err(|_| {
+            lock(&inst).exit_code = Some(126);
+        })?;
         let dir = self.paths(&cid).state.join("exec").join(id);
         std::fs::create_dir_all(&dir).map_err(|e| ApiError::internal(format!("exec dir: {e}")))?;
         std::fs::write(

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use berth_api::types::{ContainerConfig, HostConfig};
 use berth_api::ApiError;
+use berth_rootpath::{Follow, RootDir, RootPathError};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -322,10 +323,7 @@ impl Engine {
                         let data = self.prepare_volume(&v)?;
                         if !v.initialized {
                             if !m.nocopy {
-                                copy_up(
-                                    &rootfs.join(m.destination.trim_start_matches('/')),
-                                    &data,
-                                )?;
+                                copy_up(rootfs, &m.destination, &data)?;
                             }
                             v.initialized = true;
                             self.save_volume(&v)?;
@@ -353,8 +351,16 @@ impl Engine {
 }
 
 /// Docker's copy-up: a new, empty volume mounted over image content starts
-/// with a copy of it (modes and owners kept).
-fn copy_up(from: &Path, to: &Path) -> Result<()> {
+/// with a copy of it (modes and owners kept). The content is looked up inside
+/// the root, where the runtime mounts the volume: an image whose `/data`
+/// links to `/etc` gets its own `/etc` copied, never the host's.
+fn copy_up(rootfs: &Path, destination: &str, to: &Path) -> Result<()> {
+    let from = match RootDir::open(rootfs).and_then(|r| r.resolve(destination, Follow::All)) {
+        Ok(p) => p,
+        Err(RootPathError::NotFound(_) | RootPathError::NotDirectory(_)) => return Ok(()),
+        Err(e) => return Err(bad(format!("volume at {destination}: {e}"))),
+    };
+    let from = from.as_path();
     let meta = match fs::symlink_metadata(from) {
         Ok(m) if m.is_dir() => m,
         _ => return Ok(()),

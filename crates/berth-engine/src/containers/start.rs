@@ -175,12 +175,11 @@ impl Engine {
         if !env.iter().any(|e| e.starts_with("HOME=")) {
             env.push(format!("HOME={}", user.home));
         }
-        // Docker creates a missing working directory.
-        let wd = rootfs.join(rec.config.working_dir.trim_start_matches('/'));
-        if !wd.exists() {
-            fs::create_dir_all(&wd).map_err(RuntimeError::io("create working directory"))?;
-            let _ = std::os::unix::fs::chown(&wd, Some(user.uid), Some(user.gid));
-        }
+        // Docker creates a missing working directory, owned by (remapped) root,
+        // inside the container's root whatever links the image has on the way.
+        berth_rootpath::RootDir::open(&rootfs)
+            .and_then(|root| root.mkdir_all(&rec.config.working_dir, 0o755, Some((0, 0))))
+            .map_err(|e| RuntimeError::Invalid(format!("create working directory: {e}")))?;
         // The supervisor makes an isolated namespace itself and points the spec at it.
         let (network, new_netns) = match plan {
             NetPlan::Host => (NetworkNamespace::Host, false),
@@ -234,6 +233,7 @@ impl Engine {
                 m.push(serde_json::json!({"destination": INIT_PATH, "type": "bind", "source": self.cfg.init_binary, "options": ["rbind", "ro"]}));
             }
         }
+        prepare_mount_points(&rootfs, &spec["mounts"])?;
         let bundle = paths.bundle();
         let _ = fs::remove_dir_all(&paths.state);
         fs::create_dir_all(&bundle).map_err(RuntimeError::io("create bundle"))?;
@@ -280,4 +280,32 @@ impl Engine {
         };
         supervisor::spawn(&self.cfg.shim_binary, &paths.state, &cfg)
     }
+}
+
+/// Creates every mount point inside the root before the runtime mounts on
+/// it, through the root-confined resolver: an image's links (dangling ones
+/// too) lead to places inside its root, never to the host's. The runtime's
+/// own file systems (/proc, /dev, /sys) are set up by the runtime.
+fn prepare_mount_points(
+    rootfs: &std::path::Path,
+    mounts: &serde_json::Value,
+) -> Result<(), RuntimeError> {
+    let root = berth_rootpath::RootDir::open(rootfs)
+        .map_err(|e| RuntimeError::Other(format!("open container root: {e}")))?;
+    for m in mounts.as_array().into_iter().flatten() {
+        let dest = m["destination"].as_str().unwrap_or_default();
+        let runtime_owned = ["/proc", "/dev", "/sys"]
+            .iter()
+            .any(|r| dest == *r || dest.starts_with(&format!("{r}/")));
+        if runtime_owned {
+            continue;
+        }
+        let dir = m["type"] != "bind"
+            || m["source"]
+                .as_str()
+                .is_some_and(|s| std::path::Path::new(s).is_dir());
+        root.mount_point(dest, dir)
+            .map_err(|e| RuntimeError::Invalid(format!("mount point {dest}: {e}")))?;
+    }
+    Ok(())
 }
