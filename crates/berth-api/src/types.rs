@@ -184,8 +184,91 @@ pub struct HostConfig {
     pub publish_all_ports: bool,
     #[serde(default)]
     pub dns_options: Option<Vec<String>>,
+    /// `--security-opt`: `seccomp=…`, `no-new-privileges[:true|false]`,
+    /// `apparmor=…`, `label=…`.
+    #[serde(default)]
+    pub security_opt: Option<Vec<String>>,
+    /// `private`, `host`, or empty for the daemon's default.
+    #[serde(default)]
+    pub cgroupns_mode: String,
+    #[serde(default)]
+    pub ulimits: Option<Vec<Ulimit>>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub oom_score_adj: i64,
+    #[serde(default)]
+    pub sysctls: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub devices: Option<Vec<DeviceMapping>>,
+    #[serde(default)]
+    pub device_cgroup_rules: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub blkio_weight: i64,
+    #[serde(default)]
+    pub blkio_weight_device: Option<Vec<WeightDevice>>,
+    #[serde(default, rename = "BlkioDeviceReadBps")]
+    pub blkio_device_read_bps: Option<Vec<ThrottleDevice>>,
+    #[serde(default, rename = "BlkioDeviceWriteBps")]
+    pub blkio_device_write_bps: Option<Vec<ThrottleDevice>>,
+    #[serde(default, rename = "BlkioDeviceReadIOps")]
+    pub blkio_device_read_iops: Option<Vec<ThrottleDevice>>,
+    #[serde(default, rename = "BlkioDeviceWriteIOps")]
+    pub blkio_device_write_iops: Option<Vec<ThrottleDevice>>,
+    #[serde(default)]
+    pub memory_swappiness: Option<i64>,
+    #[serde(default)]
+    pub ipc_mode: String,
+    #[serde(default)]
+    pub pid_mode: String,
+    #[serde(default, rename = "UTSMode")]
+    pub uts_mode: String,
+    #[serde(default)]
+    pub userns_mode: String,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// `--ulimit name=soft[:hard]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Ulimit {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub soft: i64,
+    #[serde(default)]
+    pub hard: i64,
+}
+
+/// `--device host[:container[:rwm]]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeviceMapping {
+    #[serde(default)]
+    pub path_on_host: String,
+    #[serde(default)]
+    pub path_in_container: String,
+    #[serde(default)]
+    pub cgroup_permissions: String,
+}
+
+/// `--blkio-weight-device path:weight`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct WeightDevice {
+    #[serde(default)]
+    pub path: String,
+    #[serde(default)]
+    pub weight: i64,
+}
+
+/// `--device-read-bps path:rate` and its siblings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ThrottleDevice {
+    #[serde(default)]
+    pub path: String,
+    #[serde(default)]
+    pub rate: i64,
 }
 
 /// The body of `POST /containers/create`.

@@ -22,6 +22,8 @@ pub struct EngineConfig {
     pub network: crate::networks::NetworkConfig,
     /// How registries are reached (`insecure-registries`, mirrors, certificates).
     pub registries: std::sync::Arc<berth_registry::client::Settings>,
+    /// Confinement defaults (seccomp profile, no-new-privileges, cgroupns, ulimits).
+    pub security: crate::containers::confinement::SecurityConfig,
 }
 
 pub const BUILTIN_RUNTIME: &str = "berth";
@@ -42,6 +44,7 @@ impl EngineConfig {
             init_by_default: false,
             network: Default::default(),
             registries: Default::default(),
+            security: Default::default(),
         }
     }
 }

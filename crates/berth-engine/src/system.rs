@@ -118,9 +118,27 @@ impl Engine {
             "LiveRestoreEnabled": true,
             "Isolation": "",
             "InitBinary": "",
-            "SecurityOptions": ["name=cgroupns"],
+            "SecurityOptions": self.security_options(),
             "Warnings": [],
         })
+    }
+
+    /// What confines containers by default, in dockerd's `SecurityOptions` form.
+    fn security_options(&self) -> Vec<String> {
+        use crate::containers::confinement::DaemonSeccomp;
+        let sec = &self.cfg.security;
+        let mut out = vec![match &sec.seccomp {
+            DaemonSeccomp::Builtin => "name=seccomp,profile=builtin".to_string(),
+            DaemonSeccomp::Unconfined => "name=seccomp,profile=unconfined".to_string(),
+            DaemonSeccomp::File { path, .. } => format!("name=seccomp,profile={path}"),
+        }];
+        if sec.no_new_privileges {
+            out.push("name=no-new-privileges".into());
+        }
+        if sec.cgroupns_private {
+            out.push("name=cgroupns".into());
+        }
+        out
     }
 
     pub fn system_df(&self) -> Result<SystemDf> {

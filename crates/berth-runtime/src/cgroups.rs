@@ -26,6 +26,86 @@ pub fn version() -> CgroupVersion {
     }
 }
 
+/// One cgroup hierarchy mounted under /sys/fs/cgroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    pub mount_point: PathBuf,
+    /// Its controllers, and `name=…` for a named v1 hierarchy.
+    pub options: Vec<String>,
+    pub v2: bool,
+}
+
+/// The v1 controllers libcgroups makes a cgroup in for each container; a
+/// hierarchy with none of them (`name=systemd`, hybrid's cgroup2) is one the
+/// supervisor joins itself (`join_unmanaged`).
+const MANAGED_V1: &[&str] = &[
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "devices",
+    "hugetlb",
+    "memory",
+    "pids",
+    "perf_event",
+    "blkio",
+    "net_prio",
+    "net_cls",
+    "freezer",
+];
+
+impl Hierarchy {
+    /// Whether libcgroups' v1 manager makes the container's cgroup here.
+    fn managed(&self) -> bool {
+        !self.v2
+            && self
+                .options
+                .iter()
+                .any(|o| MANAGED_V1.contains(&o.as_str()))
+    }
+
+    /// Whether a `/proc/<pid>/cgroup` line's controller field names this hierarchy.
+    fn is_named_by(&self, controllers: &str) -> bool {
+        if self.v2 {
+            return controllers.is_empty();
+        }
+        !controllers.is_empty()
+            && controllers
+                .split(',')
+                .all(|c| self.options.iter().any(|o| o == c))
+    }
+}
+
+/// The cgroup hierarchies mounted at or under /sys/fs/cgroup, from mountinfo.
+pub fn hierarchies() -> Vec<Hierarchy> {
+    parse_hierarchies(&read(PathBuf::from("/proc/self/mountinfo")).unwrap_or_default())
+}
+
+fn parse_hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
+    mountinfo
+        .lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let mount_point = PathBuf::from(pre.split(' ').nth(4)?);
+            let mut post = post.split(' ');
+            let fstype = post.next()?;
+            let opts = post.nth(1).unwrap_or_default();
+            if !mount_point.starts_with(ROOT) || !matches!(fstype, "cgroup" | "cgroup2") {
+                return None;
+            }
+            let options = opts
+                .split(',')
+                .filter(|o| !matches!(*o, "rw" | "ro") && !o.contains("relatime"))
+                .map(String::from)
+                .collect();
+            Some(Hierarchy {
+                mount_point,
+                options,
+                v2: fstype == "cgroup2",
+            })
+        })
+        .collect()
+}
+
 /// A container's cgroup, given the spec's `cgroupsPath` (e.g. `/berth/<id>`).
 #[derive(Debug, Clone)]
 pub struct Cgroup {
@@ -68,6 +148,52 @@ impl Cgroup {
 
     fn v2(&self) -> PathBuf {
         Path::new(ROOT).join(&self.rel)
+    }
+
+    /// Where this cgroup is in each hierarchy.
+    fn dirs(&self) -> Vec<PathBuf> {
+        hierarchies()
+            .into_iter()
+            .map(|h| h.mount_point.join(&self.rel))
+            .collect()
+    }
+
+    /// Removes the cgroup in every hierarchy, child cgroups the container
+    /// made first (bottom-up: a cgroup with children cannot be removed).
+    /// What is already gone is fine; a cgroup still holding processes stays.
+    pub fn remove_tree(&self) {
+        if self.rel.is_empty() {
+            return;
+        }
+        for d in self.dirs() {
+            remove_bottom_up(&d);
+        }
+    }
+
+    /// Moves the calling process into this cgroup in the hierarchies the
+    /// runtime does not manage (a named `name=systemd` one, hybrid's
+    /// cgroup2), so that the container it starts is in its own cgroup
+    /// everywhere. Returns where the process was, for `leave`.
+    pub fn join_unmanaged(&self) -> std::io::Result<Vec<(PathBuf, String)>> {
+        let mut was = Vec::new();
+        if self.version == CgroupVersion::V2 {
+            return Ok(was);
+        }
+        let own = read(PathBuf::from("/proc/self/cgroup")).unwrap_or_default();
+        for h in hierarchies().into_iter().filter(|h| !h.managed()) {
+            let Some(path) = own.lines().find_map(|l| {
+                let mut f = l.splitn(3, ':');
+                let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
+                h.is_named_by(ctl).then(|| path.to_string())
+            }) else {
+                continue;
+            };
+            let dir = h.mount_point.join(&self.rel);
+            fs::create_dir_all(&dir)?;
+            fs::write(dir.join("cgroup.procs"), std::process::id().to_string())?;
+            was.push((h.mount_point.clone(), path));
+        }
+        Ok(was)
     }
 
     pub fn exists(&self) -> bool {
@@ -324,6 +450,26 @@ impl Cgroup {
     }
 }
 
+/// Moves the calling process back to where `join_unmanaged` found it.
+pub fn leave(was: &[(PathBuf, String)]) {
+    for (mount, path) in was {
+        let dir = mount.join(path.trim_start_matches('/'));
+        let _ = fs::write(dir.join("cgroup.procs"), std::process::id().to_string());
+    }
+}
+
+fn remove_bottom_up(dir: &Path) {
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            // Only directories are child cgroups; a cgroup's files are not removable.
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_bottom_up(&e.path());
+            }
+        }
+    }
+    let _ = fs::remove_dir(dir);
+}
+
 fn clock_ticks() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
@@ -361,6 +507,26 @@ pub fn host_memory() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hierarchies_from_mountinfo() {
+        let info = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,relatime shared:9 - cgroup cgroup rw,cpu,cpuacct
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate
+50 23 0:40 / /mnt/other rw - cgroup cgroup rw,memory
+bad line";
+        let h = parse_hierarchies(info);
+        assert_eq!(h.len(), 3, "{h:?}");
+        assert_eq!(h[0].mount_point, Path::new("/sys/fs/cgroup/cpu,cpuacct"));
+        assert_eq!(h[0].options, ["cpu", "cpuacct"]);
+        assert!(h[0].managed());
+        assert_eq!(h[1].options, ["xattr", "name=systemd"]);
+        assert!(!h[1].managed());
+        assert!(h[1].is_named_by("name=systemd") && !h[1].is_named_by("cpu"));
+        assert!(h[2].v2 && !h[2].managed() && h[2].is_named_by(""));
+        assert!(h[0].is_named_by("cpu,cpuacct") && !h[0].is_named_by(""));
+    }
 
     #[test]
     fn host_readings() {

@@ -6,6 +6,7 @@ pub mod cgroups;
 pub mod error;
 pub mod frames;
 pub mod logs;
+pub mod seccomp;
 pub mod shim;
 pub mod signal;
 pub mod spec;

@@ -2,6 +2,7 @@
 //! (https://github.com/opencontainers/runtime-spec/blob/main/config.md), with
 //! Docker's defaults: its capability set, mounts, masked and read-only paths.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
@@ -117,6 +118,7 @@ pub struct Resources {
     pub cpuset_cpus: String,
     pub cpuset_mems: String,
     pub pids_limit: Option<i64>,
+    pub memory_swappiness: Option<i64>,
 }
 
 impl Resources {
@@ -187,10 +189,85 @@ pub struct SpecInput<'a> {
     pub resources: Resources,
     pub cgroups_path: String,
     pub readonly_rootfs: bool,
-    pub privileged: bool,
-    pub cap_add: Vec<String>,
-    pub cap_drop: Vec<String>,
     pub shm_size: i64,
+    pub confinement: Confinement,
+}
+
+/// How a namespace other than the network's is set up (`--ipc`, `--pid`, `--uts`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Namespace {
+    /// A new one of the container's own.
+    #[default]
+    Private,
+    /// The host's (the namespace is left out of the spec).
+    Host,
+    /// Another container's, by its namespace file (`/proc/<pid>/ns/ipc`).
+    Join(PathBuf),
+}
+
+/// What confines a container: everything the user may loosen or tighten.
+/// `Confinement::default()` is Docker's default for an unprivileged container.
+#[derive(Debug, Clone)]
+pub struct Confinement {
+    /// `--privileged`: every device, rw `/sys` and cgroups, no masked paths.
+    pub privileged: bool,
+    /// The capability set (bounding, effective, permitted), `CAP_…` names.
+    pub caps: Vec<String>,
+    /// The OCI `linux.seccomp` section; `None` runs unconfined.
+    pub seccomp: Option<Value>,
+    pub no_new_privileges: bool,
+    /// A cgroup namespace of its own (`--cgroupns private`).
+    pub cgroupns_private: bool,
+    /// `--security-opt writable-cgroups=true`.
+    pub writable_cgroups: bool,
+    /// `process.rlimits` entries (`--ulimit`).
+    pub rlimits: Vec<Value>,
+    pub oom_score_adj: Option<i64>,
+    pub sysctls: BTreeMap<String, String>,
+    /// Device nodes to create (`linux.devices`) and the cgroup rules that allow them.
+    pub devices: Vec<Value>,
+    pub device_rules: Vec<Value>,
+    /// `linux.resources.blockIO`, when any blkio option is set.
+    pub block_io: Option<Value>,
+    pub ipc: Namespace,
+    pub pid: Namespace,
+    pub uts: Namespace,
+    /// Mount the host's /dev/shm (`--ipc host`) or none (`--ipc none`).
+    pub shm: Shm,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Shm {
+    #[default]
+    Own,
+    Host,
+    None,
+}
+
+impl Default for Confinement {
+    fn default() -> Confinement {
+        let caps: Vec<String> = DEFAULT_CAPS.iter().map(|c| c.to_string()).collect();
+        Confinement {
+            privileged: false,
+            seccomp: Some(
+                crate::seccomp::Profile::builtin().to_oci(&caps, &crate::seccomp::Host::current()),
+            ),
+            caps,
+            no_new_privileges: false,
+            cgroupns_private: false,
+            writable_cgroups: false,
+            rlimits: Vec::new(),
+            oom_score_adj: None,
+            sysctls: BTreeMap::new(),
+            devices: Vec::new(),
+            device_rules: Vec::new(),
+            block_io: None,
+            ipc: Namespace::Private,
+            pid: Namespace::Private,
+            uts: Namespace::Private,
+            shm: Shm::Own,
+        }
+    }
 }
 
 fn normalise_cap(c: &str) -> String {
@@ -202,7 +279,16 @@ fn normalise_cap(c: &str) -> String {
     }
 }
 
-pub fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Result<Vec<String>> {
+/// The capability set of a container: Docker's default or every
+/// capability (`--privileged`), with `--cap-add`/`--cap-drop` applied (names
+/// with or without `CAP_`, `ALL`), then limited to what `bounding` (the
+/// daemon's own bounding set) holds: no one can grant what it lacks.
+pub fn capabilities(
+    privileged: bool,
+    add: &[String],
+    drop: &[String],
+    bounding: &[String],
+) -> Result<Vec<String>> {
     let known = |c: &str| ALL_CAPS.contains(&c);
     let mut caps: Vec<String> = if privileged {
         ALL_CAPS.iter().map(|s| s.to_string()).collect()
@@ -233,12 +319,77 @@ pub fn capabilities(privileged: bool, add: &[String], drop: &[String]) -> Result
             caps.retain(|x| *x != c);
         }
     }
+    caps.retain(|c| bounding.contains(c));
     Ok(caps)
+}
+
+/// The calling process's bounding set, as `CAP_…` names (from /proc).
+pub fn own_bounding_set() -> Vec<String> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let mask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(u64::MAX);
+    ALL_CAPS
+        .iter()
+        .filter(|c| cap_number(c).is_some_and(|n| mask & (1 << n) != 0))
+        .map(|c| c.to_string())
+        .collect()
+}
+
+/// The kernel's number for a capability (`linux/capability.h`).
+fn cap_number(name: &str) -> Option<u32> {
+    // ALL_CAPS is in a different order; this one is the kernel's.
+    const ORDER: &[&str] = &[
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETPCAP",
+        "CAP_LINUX_IMMUTABLE",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST",
+        "CAP_NET_ADMIN",
+        "CAP_NET_RAW",
+        "CAP_IPC_LOCK",
+        "CAP_IPC_OWNER",
+        "CAP_SYS_MODULE",
+        "CAP_SYS_RAWIO",
+        "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_PACCT",
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_BOOT",
+        "CAP_SYS_NICE",
+        "CAP_SYS_RESOURCE",
+        "CAP_SYS_TIME",
+        "CAP_SYS_TTY_CONFIG",
+        "CAP_MKNOD",
+        "CAP_LEASE",
+        "CAP_AUDIT_WRITE",
+        "CAP_AUDIT_CONTROL",
+        "CAP_SETFCAP",
+        "CAP_MAC_OVERRIDE",
+        "CAP_MAC_ADMIN",
+        "CAP_SYSLOG",
+        "CAP_WAKE_ALARM",
+        "CAP_BLOCK_SUSPEND",
+        "CAP_AUDIT_READ",
+        "CAP_PERFMON",
+        "CAP_BPF",
+        "CAP_CHECKPOINT_RESTORE",
+    ];
+    ORDER.iter().position(|c| *c == name).map(|n| n as u32)
 }
 
 pub fn build_spec(input: &SpecInput) -> Result<Value> {
     input.resources.validate()?;
-    let caps = capabilities(input.privileged, &input.cap_add, &input.cap_drop)?;
+    let c = &input.confinement;
     let shm = if input.shm_size > 0 {
         input.shm_size
     } else {
@@ -248,38 +399,109 @@ pub fn build_spec(input: &SpecInput) -> Result<Value> {
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
         json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
-        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", if input.privileged { "rw" } else { "ro" }]}),
-        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm}")]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", if c.privileged { "rw" } else { "ro" }]}),
     ];
+    mounts.extend(cgroup_mounts(input));
+    mounts.push(json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}));
+    match c.shm {
+        Shm::Own => mounts.push(json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm}")]})),
+        Shm::Host => mounts.push(json!({"destination": "/dev/shm", "type": "bind", "source": "/dev/shm", "options": ["rbind", "rprivate"]})),
+        Shm::None => {}
+    }
     for (src, dest) in &input.etc_files {
         mounts.push(json!({"destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}));
     }
-    let mut namespaces = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-        json!({"type": "mount"}),
-    ];
+    let mut namespaces = vec![json!({"type": "mount"})];
+    for (kind, ns) in [("pid", &c.pid), ("ipc", &c.ipc), ("uts", &c.uts)] {
+        match ns {
+            Namespace::Private => namespaces.push(json!({"type": kind})),
+            Namespace::Host => {}
+            Namespace::Join(p) => namespaces.push(json!({"type": kind, "path": p})),
+        }
+    }
+    if c.cgroupns_private {
+        namespaces.push(json!({"type": "cgroup"}));
+    }
     match &input.network {
         NetworkNamespace::Host => {}
         NetworkNamespace::New => namespaces.push(json!({"type": "network"})),
         NetworkNamespace::Path(p) => namespaces.push(json!({"type": "network", "path": p})),
     }
-    let r = &input.resources;
+    let mut resources = resources(&input.resources);
+    let mut devices = if c.privileged {
+        vec![json!({"allow": true, "access": "rwm"})]
+    } else {
+        default_device_rules()
+    };
+    devices.extend(c.device_rules.iter().cloned());
+    resources.insert("devices".into(), Value::Array(devices));
+    if let Some(b) = &c.block_io {
+        resources.insert("blockIO".into(), b.clone());
+    }
+    let mut linux = json!({
+        "namespaces": namespaces,
+        "resources": resources,
+        "cgroupsPath": input.cgroups_path,
+    });
+    if !c.privileged {
+        linux["maskedPaths"] = json!(MASKED_PATHS);
+        linux["readonlyPaths"] = json!(READONLY_PATHS);
+    }
+    if let Some(sc) = &c.seccomp {
+        linux["seccomp"] = sc.clone();
+    }
+    if !c.devices.is_empty() {
+        linux["devices"] = json!(c.devices);
+    }
+    if !c.sysctls.is_empty() {
+        linux["sysctl"] = json!(c.sysctls);
+    }
+    let mut process = json!({
+        "terminal": input.tty,
+        "user": {"uid": input.user.uid, "gid": input.user.gid, "additionalGids": input.user.additional_gids},
+        "args": input.args,
+        "env": input.env,
+        "cwd": if input.cwd.is_empty() { "/" } else { input.cwd.as_str() },
+        "capabilities": {"bounding": c.caps, "effective": c.caps, "permitted": c.caps},
+    });
+    // Left out when false: libcontainer loads the seccomp filter before
+    // dropping capabilities only when the field is absent.
+    if c.no_new_privileges {
+        process["noNewPrivileges"] = json!(true);
+    }
+    if !c.rlimits.is_empty() {
+        process["rlimits"] = json!(c.rlimits);
+    }
+    if let Some(adj) = c.oom_score_adj {
+        process["oomScoreAdj"] = json!(adj);
+    }
+    Ok(json!({
+        "ociVersion": "1.0.2",
+        "process": process,
+        "root": {"path": input.rootfs, "readonly": input.readonly_rootfs},
+        "hostname": input.hostname,
+        "mounts": mounts,
+        "linux": linux,
+    }))
+}
+
+/// `linux.resources` for the limits, devices aside.
+fn resources(r: &Resources) -> serde_json::Map<String, Value> {
     let mut memory = serde_json::Map::new();
     if r.memory > 0 {
         memory.insert("limit".into(), json!(r.memory));
         // Docker: unset swap means swap = 2 x memory; -1 means unlimited.
         let swap = match r.memory_swap {
-            0 => r.memory * 2,
+            0 => r.memory.saturating_mul(2),
             s => s,
         };
         memory.insert("swap".into(), json!(swap));
     }
     if r.memory_reservation > 0 {
         memory.insert("reservation".into(), json!(r.memory_reservation));
+    }
+    if let Some(sw) = r.memory_swappiness.filter(|s| *s >= 0) {
+        memory.insert("swappiness".into(), json!(sw));
     }
     let mut cpu = serde_json::Map::new();
     if r.cpu_shares > 0 {
@@ -298,14 +520,6 @@ pub fn build_spec(input: &SpecInput) -> Result<Value> {
         cpu.insert("mems".into(), json!(r.cpuset_mems));
     }
     let mut resources = serde_json::Map::new();
-    resources.insert(
-        "devices".into(),
-        if input.privileged {
-            json!([{"allow": true, "access": "rwm"}])
-        } else {
-            default_device_rules()
-        },
-    );
     if !memory.is_empty() {
         resources.insert("memory".into(), Value::Object(memory));
     }
@@ -315,48 +529,86 @@ pub fn build_spec(input: &SpecInput) -> Result<Value> {
     if let Some(p) = r.pids_limit.filter(|p| *p != 0) {
         resources.insert("pids".into(), json!({"limit": if p < 0 { -1 } else { p }}));
     }
-    let mut linux = json!({
-        "namespaces": namespaces,
-        "resources": resources,
-        "cgroupsPath": input.cgroups_path,
-    });
-    if !input.privileged {
-        linux["maskedPaths"] = json!(MASKED_PATHS);
-        linux["readonlyPaths"] = json!(READONLY_PATHS);
-    }
-    Ok(json!({
-        "ociVersion": "1.0.2",
-        "process": {
-            "terminal": input.tty,
-            "user": {"uid": input.user.uid, "gid": input.user.gid, "additionalGids": input.user.additional_gids},
-            "args": input.args,
-            "env": input.env,
-            "cwd": if input.cwd.is_empty() { "/" } else { input.cwd.as_str() },
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "noNewPrivileges": false,
-        },
-        "root": {"path": input.rootfs, "readonly": input.readonly_rootfs},
-        "hostname": input.hostname,
-        "mounts": mounts,
-        "linux": linux,
-    }))
+    resources
 }
 
-/// Docker's device cgroup allow-list: deny all, then the standard nodes.
-fn default_device_rules() -> Value {
-    json!([
-        {"allow": false, "access": "rwm"},
-        {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
-        {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
-        {"allow": true, "type": "c", "major": 1, "minor": 7, "access": "rwm"},
-        {"allow": true, "type": "c", "major": 1, "minor": 8, "access": "rwm"},
-        {"allow": true, "type": "c", "major": 1, "minor": 9, "access": "rwm"},
-        {"allow": true, "type": "c", "major": 5, "minor": 0, "access": "rwm"},
-        {"allow": true, "type": "c", "major": 5, "minor": 1, "access": "rwm"},
-        {"allow": true, "type": "c", "major": 5, "minor": 2, "access": "rwm"},
-        {"allow": true, "type": "c", "major": 136, "access": "rwm"},
-        {"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rwm"},
-    ])
+/// `/sys/fs/cgroup` as the container sees it. Unprivileged, it is read-only
+/// and shows only the container's own cgroup: on cgroup v1 (and the hybrid
+/// layout) a tmpfs holding a read-only bind of the container's cgroup in each
+/// hierarchy, then made read-only itself; on v2 a fresh read-only cgroup2
+/// mount in the container's cgroup namespace, or a read-only bind of its
+/// cgroup without one. Privileged, the runtime mounts them writable.
+fn cgroup_mounts(input: &SpecInput) -> Vec<Value> {
+    const FLAGS: [&str; 3] = ["nosuid", "noexec", "nodev"];
+    let c = &input.confinement;
+    let rw = if c.writable_cgroups { "rw" } else { "ro" };
+    if c.privileged {
+        return vec![
+            json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["rw", "nosuid", "noexec", "nodev"]}),
+        ];
+    }
+    let rel = input.cgroups_path.trim_start_matches('/');
+    if crate::cgroups::version() == crate::cgroups::CgroupVersion::V2 {
+        if c.cgroupns_private {
+            return vec![
+                json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": [rw, "nosuid", "noexec", "nodev"]}),
+            ];
+        }
+        return vec![
+            json!({"destination": "/sys/fs/cgroup", "type": "bind", "source": Path::new("/sys/fs/cgroup").join(rel), "options": ["rbind", rw, "nosuid", "noexec", "nodev"]}),
+        ];
+    }
+    let mut out = vec![
+        json!({"destination": "/sys/fs/cgroup", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "noexec", "nodev", "mode=755"]}),
+    ];
+    for h in crate::cgroups::hierarchies() {
+        if h.mount_point == Path::new("/sys/fs/cgroup") {
+            continue;
+        }
+        out.push(json!({
+            "destination": h.mount_point,
+            "type": "bind",
+            "source": h.mount_point.join(rel),
+            "options": ["rbind", rw, FLAGS[0], FLAGS[1], FLAGS[2]],
+        }));
+    }
+    // The tmpfs itself, read-only now that its mount points are made: a bind
+    // of it onto itself (before pivot_root the runtime sees it in the root).
+    out.push(json!({
+        "destination": "/sys/fs/cgroup",
+        "type": "bind",
+        "source": input.rootfs.join("sys/fs/cgroup"),
+        "options": ["rbind", "ro", FLAGS[0], FLAGS[1], FLAGS[2]],
+    }));
+    out
+}
+
+/// Docker's device cgroup allow-list: deny all, then the standard nodes
+/// (null, zero, full, random, urandom, tty, console, ptmx, pts, tun).
+fn default_device_rules() -> Vec<Value> {
+    let allow = |major: i64, minor: Option<i64>| {
+        let mut r = json!({"allow": true, "type": "c", "major": major, "access": "rwm"});
+        if let Some(m) = minor {
+            r["minor"] = json!(m);
+        }
+        r
+    };
+    let mut rules = vec![json!({"allow": false, "access": "rwm"})];
+    for (major, minor) in [
+        (1, 3),
+        (1, 5),
+        (1, 7),
+        (1, 8),
+        (1, 9),
+        (5, 0),
+        (5, 1),
+        (5, 2),
+        (10, 200),
+    ] {
+        rules.push(allow(major, Some(minor)));
+    }
+    rules.push(allow(136, None));
+    rules
 }
 
 #[cfg(test)]
@@ -364,6 +616,7 @@ mod tests {
     use super::*;
 
     fn input(rootfs: &Path) -> SpecInput<'_> {
+        let all: Vec<String> = ALL_CAPS.iter().map(|c| c.to_string()).collect();
         SpecInput {
             rootfs,
             args: vec!["sh".into()],
@@ -388,10 +641,11 @@ mod tests {
             },
             cgroups_path: "/berth/abc".into(),
             readonly_rootfs: false,
-            privileged: false,
-            cap_add: vec!["net_admin".into()],
-            cap_drop: vec!["MKNOD".into()],
             shm_size: 0,
+            confinement: Confinement {
+                caps: capabilities(false, &["net_admin".into()], &["MKNOD".into()], &all).unwrap(),
+                ..Default::default()
+            },
         }
     }
 
@@ -414,10 +668,46 @@ mod tests {
         assert!(!caps.iter().any(|c| c.to_string().contains("MKNOD")));
         assert_eq!(v["linux"]["resources"]["memory"]["swap"], json!(128 << 20));
         assert_eq!(v["linux"]["resources"]["pids"]["limit"], json!(10));
+        assert_eq!(v["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
+        // Absent, not false: libcontainer then loads seccomp with its capabilities.
+        assert!(v["process"].get("noNewPrivileges").is_none());
+        // Every cgroup mount an unprivileged container gets is read-only.
+        let cg: Vec<&Value> = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| {
+                m["destination"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("/sys/fs/cgroup")
+            })
+            .collect();
+        assert!(!cg.is_empty());
+        for m in cg {
+            let opts = m["options"].as_array().unwrap();
+            assert!(m["type"] == "tmpfs" || opts.contains(&json!("ro")), "{m}");
+        }
     }
 
     #[test]
-    fn rejects_bad_limits_and_caps() {
+    fn capabilities_are_limited_to_the_bounding_set() {
+        let some: Vec<String> = vec!["CAP_CHOWN".into(), "CAP_SYS_ADMIN".into()];
+        let all = capabilities(true, &[], &[], &some).unwrap();
+        assert_eq!(all, some);
+        let added = capabilities(false, &["ALL".into()], &["chown".into()], &some).unwrap();
+        assert_eq!(added, ["CAP_SYS_ADMIN"]);
+        let e = capabilities(false, &["NOT_A_CAP".into()], &[], &some).unwrap_err();
+        assert!(e
+            .to_string()
+            .contains("unknown capability: \"CAP_NOT_A_CAP\""));
+        assert_eq!(cap_number("CAP_SYS_RESOURCE"), Some(24));
+        assert_eq!(cap_number("CAP_CHECKPOINT_RESTORE"), Some(40));
+        assert!(own_bounding_set().contains(&"CAP_CHOWN".to_string()));
+    }
+
+    #[test]
+    fn rejects_bad_limits() {
         let d = PathBuf::from("/r");
         let mut i = input(&d);
         i.resources.memory = 1024;
@@ -425,9 +715,6 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("Minimum memory"));
-        let mut i = input(&d);
-        i.cap_add = vec!["NOT_A_CAP".into()];
-        assert!(build_spec(&i).is_err());
         let mut i = input(&d);
         i.resources.cpuset_cpus = "0-x".into();
         assert!(build_spec(&i).is_err());

@@ -61,10 +61,8 @@ fn bundle(args: &[&str], resources: Resources, runtime: Option<PathBuf>) -> Bund
         resources,
         cgroups_path: cgroups_path.clone(),
         readonly_rootfs: false,
-        privileged: false,
-        cap_add: vec![],
-        cap_drop: vec![],
         shm_size: 0,
+        confinement: Default::default(),
     })
     .unwrap();
     fs::write(dir.join("config.json"), serde_json::to_vec(&spec).unwrap()).unwrap();

@@ -56,6 +56,14 @@ pub struct DaemonConfig {
     pub certs_dir: Option<PathBuf>,
     /// Berth's own: reach registries on this host only (air-gapped hosts, tests).
     pub registry_loopback_only: Option<bool>,
+    /// A seccomp profile file in Docker's format, `builtin` or `unconfined`.
+    pub seccomp_profile: Option<String>,
+    pub no_new_privileges: Option<bool>,
+    /// `private` or `host` (dockerd's default: private on cgroup v2, host on v1).
+    pub default_cgroupns_mode: Option<String>,
+    /// `{"nofile": {"Name": "nofile", "Soft": 1024, "Hard": 2048}}`.
+    #[serde(default)]
+    pub default_ulimits: BTreeMap<String, berth_api::types::Ulimit>,
     /// Keys dockerd knows that Berth does not act on (yet); kept to warn about.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
@@ -108,6 +116,51 @@ impl DaemonConfig {
             n.nft_table = t.clone();
         }
         Ok(n)
+    }
+
+    /// The confinement defaults, checked: a profile that does not parse
+    /// stops the daemon at start rather than failing every container.
+    pub fn security(
+        &self,
+    ) -> anyhow::Result<berth_engine::containers::confinement::SecurityConfig> {
+        use berth_engine::containers::confinement::{DaemonSeccomp, SecurityConfig};
+        let seccomp = match self.seccomp_profile.as_deref() {
+            None | Some("") | Some("builtin") => DaemonSeccomp::Builtin,
+            Some("unconfined") => DaemonSeccomp::Unconfined,
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("opening seccomp profile ({path}) failed: {e}"))?;
+                let profile = berth_runtime::seccomp::Profile::parse(&text)
+                    .map_err(|e| anyhow::anyhow!("seccomp profile {path}: {e}"))?;
+                DaemonSeccomp::File {
+                    path: path.to_string(),
+                    profile,
+                }
+            }
+        };
+        let mut s = SecurityConfig {
+            seccomp,
+            no_new_privileges: self.no_new_privileges.unwrap_or(false),
+            ..Default::default()
+        };
+        match self.default_cgroupns_mode.as_deref() {
+            None => {}
+            Some("private") => s.cgroupns_private = true,
+            Some("host") => s.cgroupns_private = false,
+            Some(other) => anyhow::bail!(
+                "default cgroup namespace mode ({other}) is invalid, must be \"host\" or \"private\""
+            ),
+        }
+        for (name, u) in &self.default_ulimits {
+            let mut u = u.clone();
+            if u.name.is_empty() {
+                u.name = name.clone();
+            }
+            berth_engine::containers::confinement::check_ulimit(&u)
+                .map_err(|e| anyhow::anyhow!("default-ulimits: {}", e.message))?;
+            s.default_ulimits.insert(u.name.clone(), u);
+        }
+        Ok(s)
     }
 
     /// The registry client's settings, checked.

@@ -123,6 +123,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .init();
     let network = file.network()?;
     let registries = file.registries()?;
+    let security = file.security()?;
     for k in file.other.keys() {
         tracing::warn!("daemon.json key {k:?} is not used by berthd");
     }
@@ -149,6 +150,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut cfg = EngineConfig::new(&data_root, &exec_root);
     cfg.network = network;
     cfg.registries = std::sync::Arc::new(registries);
+    cfg.security = security;
     for (name, rt) in file.runtimes {
         if !rt.path.exists() && which(&rt.path).is_none() {
             bail!("runtime {name:?}: {} does not exist", rt.path.display());

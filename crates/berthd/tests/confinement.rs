@@ -7,6 +7,8 @@ mod common;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
 
 use common::*;
 
@@ -36,6 +38,8 @@ impl Drop for Marker {
 /// What a hand-made image adds to busybox's root.
 enum Extra<'a> {
     Link(&'a str, &'a str),
+    /// An executable file.
+    Program(&'a str, &'a [u8]),
 }
 
 /// Imports busybox's root plus `extra` as `name`, with `docker import -c` changes.
@@ -45,7 +49,7 @@ fn hostile_image(d: &Daemon, name: &str, extra: &[Extra], changes: &[&str]) {
     let replaced: Vec<&str> = extra
         .iter()
         .map(|e| match e {
-            Extra::Link(p, _) => *p,
+            Extra::Link(p, _) | Extra::Program(p, _) => *p,
         })
         .collect();
     for e in base.entries().unwrap() {
@@ -65,6 +69,11 @@ fn hostile_image(d: &Daemon, name: &str, extra: &[Extra], changes: &[&str]) {
                 h.set_size(0);
                 h.set_mode(0o777);
                 b.append_link(&mut h, path, target).unwrap();
+            }
+            Extra::Program(path, data) => {
+                h.set_size(data.len() as u64);
+                h.set_mode(0o755);
+                b.append_data(&mut h, path, *data).unwrap();
             }
         }
     }
@@ -258,4 +267,576 @@ fn mounts_and_etc_files_land_inside_the_root() {
     let vol = d.docker(&["volume", "inspect", "-f", "{{.Mountpoint}}", "cu"]);
     let vol = stdout(&vol).trim().to_string();
     assert!(!Path::new(&vol).join("secret").exists());
+}
+
+/// `fixtures/syscall-probe.c`, built statically once into the target directory.
+fn syscall_probe() -> &'static [u8] {
+    static PROBE: OnceLock<Vec<u8>> = OnceLock::new();
+    PROBE.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/syscall-probe.c");
+        let out = bin_dir().join(format!("syscall-probe-{}", std::process::id()));
+        let cc = Command::new("gcc")
+            .args(["-static", "-O1", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .output()
+            .expect("gcc");
+        assert!(cc.status.success(), "gcc: {}", stderr(&cc));
+        let bytes = std::fs::read(&out).unwrap();
+        let _ = std::fs::remove_file(&out);
+        bytes
+    })
+}
+
+/// `probe` in a container made with `flags`: name → result.
+fn probes(
+    d: &Daemon,
+    flags: &[&str],
+    names: &[&str],
+) -> std::collections::BTreeMap<String, String> {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(flags);
+    args.extend(["probe", "/bin/syscall-probe"]);
+    args.extend_from_slice(names);
+    let out = d.docker(&args);
+    assert_ok(&out);
+    stdout(&out)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn status_field(d: &Daemon, flags: &[&str], field: &str) -> String {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(flags);
+    args.extend(["busybox", "grep", field, "/proc/self/status"]);
+    let out = d.docker(&args);
+    assert_ok(&out);
+    stdout(&out)
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn seccomp_default_profile_rule_by_rule() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    hostile_image(
+        &d,
+        "probe",
+        &[Extra::Program("bin/syscall-probe", syscall_probe())],
+        &[],
+    );
+    assert_eq!(status_field(&d, &[], "Seccomp:"), "2");
+    let all = [
+        "unshare_user",
+        "unshare_ns",
+        "clone_plain",
+        "clone_ns",
+        "clone3",
+        "add_key",
+        "keyctl",
+        "bpf",
+        "perf_event_open",
+        "personality_query",
+        "personality_other",
+        "socket_vsock",
+        "socket_inet",
+        "mount",
+        "settimeofday_bad",
+        "userfaultfd",
+        "reboot_bad",
+        "open_by_handle_at",
+        "kexec_load",
+        "ptrace",
+        "chroot",
+        "setns",
+        "syslog",
+    ];
+    let got = probes(&d, &[], &all);
+    let want = [
+        // Namespaces: no new ones without CAP_SYS_ADMIN, whatever the call.
+        ("unshare_user", "EPERM"),
+        ("unshare_ns", "EPERM"),
+        ("clone_plain", "ok"),
+        ("clone_ns", "EPERM"),
+        // clone3's flags cannot be checked: ENOSYS makes libcs fall back to clone.
+        ("clone3", "ENOSYS"),
+        // Keys, BPF, perf, userfaultfd, kexec, reboot, syslog: not for containers.
+        ("add_key", "EPERM"),
+        ("keyctl", "EPERM"),
+        ("bpf", "EPERM"),
+        ("perf_event_open", "EPERM"),
+        ("userfaultfd", "EPERM"),
+        ("kexec_load", "EPERM"),
+        ("reboot_bad", "EPERM"),
+        ("syslog", "EPERM"),
+        ("open_by_handle_at", "EPERM"),
+        ("setns", "EPERM"),
+        ("mount", "EPERM"),
+        ("settimeofday_bad", "EPERM"),
+        // Only the harmless personalities; every socket family but vsock.
+        ("personality_query", "ok"),
+        ("personality_other", "EPERM"),
+        ("socket_vsock", "EPERM"),
+        ("socket_inet", "ok"),
+        // What the default capabilities allow stays allowed.
+        ("ptrace", "ok"),
+        ("chroot", "ok"),
+    ];
+    for (k, v) in want {
+        assert_eq!(got.get(k).map(String::as_str), Some(v), "{k}: {got:?}");
+    }
+
+    // --cap-add opens the groups Docker opens, and the kernel answers.
+    let got = probes(
+        &d,
+        &["--cap-add", "SYS_ADMIN"],
+        &["unshare_ns", "clone_ns", "clone3", "mount", "setns", "bpf"],
+    );
+    assert_eq!(got["unshare_ns"], "ok");
+    assert_eq!(got["clone_ns"], "ok");
+    assert_eq!(
+        got["clone3"], "EINVAL",
+        "the kernel's answer, not the filter's"
+    );
+    assert_eq!(got["mount"], "ok");
+    assert_eq!(got["setns"], "EBADF");
+    assert_ne!(got["bpf"], "EPERM");
+    let got = probes(&d, &["--cap-add", "CAP_SYS_TIME"], &["settimeofday_bad"]);
+    assert_eq!(got["settimeofday_bad"], "EINVAL");
+    let got = probes(&d, &["--cap-drop", "SYS_CHROOT"], &["chroot"]);
+    assert_eq!(got["chroot"], "EPERM");
+
+    // Unconfined and privileged: no filter at all.
+    for flags in [
+        &["--security-opt", "seccomp=unconfined"][..],
+        &["--privileged"],
+    ] {
+        let got = probes(
+            &d,
+            flags,
+            &["add_key", "personality_other", "socket_vsock", "clone3"],
+        );
+        assert_eq!(got["add_key"], "ok", "{flags:?}");
+        assert_eq!(got["personality_other"], "ok", "{flags:?}");
+        assert_ne!(got["socket_vsock"], "EPERM", "{flags:?}");
+        assert_eq!(got["clone3"], "EINVAL", "{flags:?}");
+    }
+    assert_eq!(
+        status_field(&d, &["--security-opt", "seccomp=unconfined"], "Seccomp:"),
+        "0"
+    );
+
+    // An exec gets the container's filter too.
+    assert_ok(&d.docker(&["run", "-d", "--name", "sc", "busybox", "sleep", "30"]));
+    let out = d.docker(&["exec", "sc", "grep", "Seccomp:", "/proc/self/status"]);
+    assert_eq!(stdout(&out).split_whitespace().nth(1), Some("2"));
+    assert_ok(&d.docker(&["rm", "-f", "sc"]));
+}
+
+#[test]
+fn seccomp_profiles_from_files_and_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    // Docker's format: deny mkdir with EACCES, allow everything else.
+    let profile = dir.path().join("no-mkdir.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}"#,
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"defaultAction": "SCMP_ACT_BOGUS"}"#).unwrap();
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let opt = format!("seccomp={}", profile.display());
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        &opt,
+        "busybox",
+        "mkdir",
+        "/tmp/x",
+    ]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("Permission denied"),
+        "{}",
+        stderr(&out)
+    );
+    let opt = format!("seccomp={}", bad.display());
+    let out = d.docker(&["run", "--rm", "--security-opt", &opt, "busybox", "true"]);
+    assert_eq!(code(&out), 125);
+    assert!(
+        stderr(&out).contains("unrecognized default action"),
+        "{}",
+        stderr(&out)
+    );
+    let info = d.docker(&["info", "--format", "{{json .SecurityOptions}}"]);
+    assert_eq!(stdout(&info).trim(), r#"["name=seccomp,profile=builtin"]"#);
+    drop(d);
+
+    // daemon.json seccomp-profile: every container gets it, and info says so.
+    let d = Daemon::start_with(
+        serde_json::json!({"seccomp-profile": profile, "no-new-privileges": true}),
+    );
+    d.import_busybox("busybox");
+    let out = d.docker(&["run", "--rm", "busybox", "mkdir", "/tmp/x"]);
+    assert!(
+        stderr(&out).contains("Permission denied"),
+        "{}",
+        stderr(&out)
+    );
+    let info = d.docker(&["info", "--format", "{{json .SecurityOptions}}"]);
+    assert_eq!(
+        stdout(&info).trim(),
+        format!(
+            r#"["name=seccomp,profile={}","name=no-new-privileges"]"#,
+            profile.display()
+        )
+    );
+    assert_eq!(status_field(&d, &[], "NoNewPrivs:"), "1");
+    assert_eq!(
+        status_field(
+            &d,
+            &["--security-opt", "no-new-privileges=false"],
+            "NoNewPrivs:"
+        ),
+        "0"
+    );
+    drop(d);
+    let d = Daemon::start_with(serde_json::json!({"seccomp-profile": "unconfined"}));
+    d.import_busybox("busybox");
+    assert_eq!(status_field(&d, &[], "Seccomp:"), "0");
+    let info = d.docker(&["info", "--format", "{{json .SecurityOptions}}"]);
+    assert_eq!(
+        stdout(&info).trim(),
+        r#"["name=seccomp,profile=unconfined"]"#
+    );
+    drop(d);
+    // A profile berthd cannot read or parse stops it at start, with the reason.
+    let mut d = Daemon::start();
+    d.stop_daemon(libc::SIGTERM);
+    let cfg = d.dir.path().join("bad-daemon.json");
+    std::fs::write(
+        &cfg,
+        serde_json::json!({"seccomp-profile": bad}).to_string(),
+    )
+    .unwrap();
+    let out = Command::new(bin("berthd"))
+        .arg("-H")
+        .arg(d.host())
+        .arg("--data-root")
+        .arg(d.data_root())
+        .arg("--exec-root")
+        .arg(d.exec_root())
+        .arg("--config-file")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("unrecognized default action"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn no_new_privileges_and_security_opts() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    assert_eq!(status_field(&d, &[], "NoNewPrivs:"), "0");
+    assert_eq!(
+        status_field(&d, &["--security-opt", "no-new-privileges"], "NoNewPrivs:"),
+        "1"
+    );
+    assert_eq!(
+        status_field(
+            &d,
+            &["--security-opt", "no-new-privileges:true"],
+            "NoNewPrivs:"
+        ),
+        "1"
+    );
+    for (opt, want) in [
+        ("bogus=1", r#"invalid --security-opt 2: \"bogus=1\""#),
+        (
+            "no-new-privileges=maybe",
+            r#"invalid --security-opt 2: \"no-new-privileges=maybe\""#,
+        ),
+        // The docker CLI refuses this one itself; other clients reach the daemon.
+        ("bogus", r#"invalid --security-opt 1: \"bogus\""#),
+    ] {
+        let body = serde_json::json!({"Image": "busybox", "HostConfig": {"SecurityOpt": [opt]}});
+        let (status, text) = raw_http(
+            &d.socket,
+            "POST",
+            "/v1.47/containers/create",
+            "application/json",
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(status, 400, "{opt}: {text}");
+        assert!(text.contains(want), "{opt}: {text}");
+    }
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "bogus=1",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(code(&out), 125);
+    assert!(
+        stderr(&out).contains(r#"invalid --security-opt 2: "bogus=1""#),
+        "{}",
+        stderr(&out)
+    );
+    // AppArmor and SELinux labels on a host with neither: accepted, as dockerd does.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "apparmor=unconfined",
+        "--security-opt",
+        "label=disable",
+        "busybox",
+        "true",
+    ]);
+    assert_ok(&out);
+    // Nothing was created by the refused runs.
+    let ps = d.docker(&["ps", "-aq"]);
+    assert_eq!(stdout(&ps).trim(), "");
+}
+
+/// The daemon's own bounding set, as /proc shows it.
+fn cap_bounding(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn privileged_gets_what_the_daemon_has() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let daemon_caps = cap_bounding(d.pid());
+    // Both start even when the daemon lacks a capability (CAP_SYS_RESOURCE here).
+    assert_eq!(status_field(&d, &["--privileged"], "CapBnd:"), daemon_caps);
+    assert_eq!(
+        status_field(&d, &["--cap-add", "ALL"], "CapBnd:"),
+        daemon_caps
+    );
+    assert_eq!(
+        status_field(&d, &[], "CapBnd:"),
+        "00000000a80425fb",
+        "Docker's default set"
+    );
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "busybox",
+        "sh",
+        "-c",
+        "grep Seccomp: /proc/self/status; test -b /dev/loop0 && echo devices; grep ' /sys ' /proc/mounts | grep -c rw,; test $(head -c1 /proc/timer_list | wc -c) = 1 && echo unmasked",
+    ]);
+    assert_ok(&out);
+    assert_eq!(
+        stdout(&out).split_whitespace().collect::<Vec<_>>(),
+        ["Seccomp:", "0", "devices", "1", "unmasked"]
+    );
+    let out = d.docker(&["run", "--rm", "--cap-add", "BOGUS", "busybox", "true"]);
+    assert!(
+        stderr(&out).contains("unknown capability: \"CAP_BOGUS\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Every mount at or under /sys/fs/cgroup as the container sees them, the
+/// visible (last) one per mount point: (mount point, options).
+const CGROUP_MOUNTS: &str = "awk '$5 ~ /^\\/sys\\/fs\\/cgroup/ {m[$5]=$6} END {for (k in m) print k, m[k]}' /proc/self/mountinfo";
+
+#[test]
+fn cgroups_are_read_only_and_limits_hold() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    // Every cgroup mount is read-only from inside; nothing can be written or made.
+    let out = d.docker(&["run", "--rm", "busybox", "sh", "-c", CGROUP_MOUNTS]);
+    assert_ok(&out);
+    let mounts = stdout(&out);
+    assert!(mounts.lines().count() >= 2, "{mounts}");
+    for l in mounts.lines() {
+        let opts = l.split_whitespace().nth(1).unwrap_or_default();
+        assert!(opts.split(',').any(|o| o == "ro"), "writable: {l}");
+    }
+    let out = d.docker(&[
+        "run", "--rm", "--memory", "32m", "--pids-limit", "50", "--cpus", "0.5", "busybox", "sh", "-c",
+        "for f in memory/memory.limit_in_bytes pids/pids.max cpu/cpu.cfs_quota_us; do echo -1 > /sys/fs/cgroup/$f 2>/dev/null && echo wrote $f; done; \
+         mkdir /sys/fs/cgroup/systemd/escape 2>/dev/null && echo made; mkdir /sys/fs/cgroup/memory/child 2>/dev/null && echo child; \
+         echo $$ > /sys/fs/cgroup/systemd/cgroup.procs 2>/dev/null && echo moved; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max",
+    ]);
+    assert_ok(&out);
+    assert_eq!(
+        stdout(&out).lines().collect::<Vec<_>>(),
+        ["33554432", "50"],
+        "{}",
+        stdout(&out)
+    );
+    // The limit holds: 100 MB cannot be had under --memory 32m.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--memory",
+        "32m",
+        "--memory-swap",
+        "32m",
+        "busybox",
+        "sh",
+        "-c",
+        "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo got ${#x}",
+    ]);
+    assert_eq!(code(&out), 137, "{}", stdout(&out));
+    // Nothing appeared in the host's hierarchies.
+    for h in ["systemd", "memory"] {
+        assert!(!Path::new("/sys/fs/cgroup").join(h).join("escape").exists());
+    }
+}
+
+#[test]
+fn cgroup_namespaces() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let v2 = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains(" /sys/fs/cgroup ") && l.contains(" - cgroup2 "));
+    let id_line = |flags: &[&str]| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend(["busybox", "cat", "/proc/self/cgroup"]);
+        let out = d.docker(&args);
+        assert_ok(&out);
+        stdout(&out)
+    };
+    // Private: the container's own cgroup is the root in every hierarchy.
+    let private = id_line(&["--cgroupns", "private"]);
+    assert!(private.lines().all(|l| l.ends_with(":/")), "{private}");
+    // Host: the host's paths, the container's own cgroup in each (name=systemd too).
+    let host = id_line(&["--cgroupns", "host"]);
+    assert!(host.lines().all(|l| l.contains(&d.cgroup_parent)), "{host}");
+    // dockerd's default: host on v1 (this machine), private on v2.
+    let default = id_line(&[]);
+    assert_eq!(default.lines().all(|l| l.ends_with(":/")), v2, "{default}");
+    let info = d.docker(&["info", "--format", "{{json .SecurityOptions}}"]);
+    assert_eq!(stdout(&info).contains("name=cgroupns"), v2);
+    let body = br#"{"Image": "busybox", "HostConfig": {"CgroupnsMode": "shared"}}"#;
+    let (status, text) = raw_http(
+        &d.socket,
+        "POST",
+        "/v1.47/containers/create",
+        "application/json",
+        body,
+    );
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("invalid cgroup namespace mode: shared"),
+        "{text}"
+    );
+    drop(d);
+    let d = Daemon::start_with(serde_json::json!({"default-cgroupns-mode": "private"}));
+    d.import_busybox("busybox");
+    let out = d.docker(&["run", "--rm", "busybox", "cat", "/proc/self/cgroup"]);
+    assert!(
+        stdout(&out).lines().all(|l| l.ends_with(":/")),
+        "{}",
+        stdout(&out)
+    );
+    let info = d.docker(&["info", "--format", "{{json .SecurityOptions}}"]);
+    assert!(stdout(&info).contains("name=cgroupns"), "{}", stdout(&info));
+}
+
+/// Whether the container's cgroup is left in any hierarchy.
+fn cgroup_left(d: &Daemon, id: &str) -> Vec<PathBuf> {
+    std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .map(|h| h.path().join(&d.cgroup_parent).join(id))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+#[test]
+fn removal_takes_child_cgroups_and_runtime_state() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    for flags in [
+        &["--privileged"][..],
+        &[
+            "--security-opt",
+            "writable-cgroups=true",
+            "--cgroupns",
+            "private",
+        ],
+    ] {
+        let mut args = vec!["run", "-d"];
+        args.extend_from_slice(flags);
+        args.extend([
+            "busybox",
+            "sh",
+            "-c",
+            "mkdir -p /sys/fs/cgroup/memory/a/b /sys/fs/cgroup/pids/c && sleep 30",
+        ]);
+        let out = d.docker(&args);
+        assert_ok(&out);
+        let id = stdout(&out).trim().to_string();
+        eventually("the child cgroups", 10, || {
+            Path::new("/sys/fs/cgroup/memory")
+                .join(&d.cgroup_parent)
+                .join(&id)
+                .join("a/b")
+                .exists()
+        });
+        assert_ok(&d.docker(&["rm", "-f", &id]));
+        assert_eq!(cgroup_left(&d, &id), Vec::<PathBuf>::new(), "{flags:?}");
+        assert!(!d.exec_root().join("runtime").join(&id).exists());
+    }
+    // --rm, ending by itself.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "--name",
+        "rmcg",
+        "busybox",
+        "mkdir",
+        "/sys/fs/cgroup/pids/child",
+    ]);
+    assert_ok(&out);
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let parent = h.path().join(&d.cgroup_parent);
+        let left: Vec<_> = std::fs::read_dir(&parent)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .collect();
+        assert!(left.is_empty(), "{}: {left:?}", parent.display());
+    }
+    let runtime: Vec<_> = std::fs::read_dir(d.exec_root().join("runtime"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect();
+    assert!(runtime.is_empty(), "{runtime:?}");
 }

@@ -31,6 +31,7 @@ pub(crate) fn resources_of(h: &HostConfig) -> Resources {
         cpuset_cpus: h.cpuset_cpus.clone(),
         cpuset_mems: h.cpuset_mems.clone(),
         pids_limit: h.pids_limit,
+        memory_swappiness: h.memory_swappiness,
     }
 }
 
@@ -41,9 +42,7 @@ fn refuse_unsupported(h: &HostConfig) -> Result<()> {
         Some(serde_json::Value::Object(o)) => !o.is_empty(),
         _ => false,
     };
-    let unsupported = if non_empty("Devices") {
-        Some("adding devices")
-    } else if non_empty("Links") {
+    let unsupported = if non_empty("Links") {
         // User networks resolve names through the embedded DNS, as Docker advises.
         Some("legacy links (--link)")
     } else {
@@ -101,6 +100,7 @@ pub(crate) fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()
         h.privileged,
         h.cap_add.as_deref().unwrap_or(&[]),
         h.cap_drop.as_deref().unwrap_or(&[]),
+        &engine.cfg.security.bounding,
     )
     .map_err(ApiError::from)?;
     let runtime = if h.runtime.is_empty() {
@@ -176,7 +176,7 @@ impl Engine {
         };
         validate_host_config(self, &host_config)?;
         refuse_unsupported(&host_config)?;
-        let mut warnings = vec![];
+        let mut warnings = super::confinement::validate(&host_config, &config.hostname)?;
         let networks = self.plan_container_networks(
             &config,
             &mut host_config,

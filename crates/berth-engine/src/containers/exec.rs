@@ -261,6 +261,7 @@ impl Engine {
             open_stdin: config.attach_stdin && !detach,
             attached: !detach,
             console_socket: self.paths(&cid).sockets.join(format!("{}.c", &id[..20])),
+            cgroups_path: self.cgroups_path(&cid),
         };
         let (ours, theirs) = if detach {
             (None, None)

@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod attach;
+pub mod confinement;
 pub mod create;
 pub mod exec;
 pub mod files;

@@ -37,9 +37,14 @@ impl Engine {
         }
         let id = h.id();
         let paths = self.paths(&id);
+        // What a supervisor that died before cleaning up would leave: the
+        // cgroups (children first) and the runtime's state.
+        let cgroup = berth_runtime::cgroups::Cgroup::new(&self.cgroups_path(&id));
+        let runtime_state = self.cfg.exec_root.join("runtime").join(&id);
         crate::blocking(move || {
+            cgroup.remove_tree();
             overlay::unmount(&paths.rootfs()).map_err(ApiError::from)?;
-            for d in [&paths.dir, &paths.state] {
+            for d in [&paths.dir, &paths.state, &runtime_state] {
                 match fs::remove_dir_all(d) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -217,10 +217,10 @@ impl Engine {
             resources: resources_of(hc),
             cgroups_path: self.cgroups_path(&rec.id),
             readonly_rootfs: hc.readonly_rootfs,
-            privileged: hc.privileged,
-            cap_add: hc.cap_add.clone().unwrap_or_default(),
-            cap_drop: hc.cap_drop.clone().unwrap_or_default(),
             shm_size: hc.shm_size,
+            confinement: self
+                .confinement(hc)
+                .map_err(|e| RuntimeError::Invalid(e.message))?,
         })?;
         let user_mounts = self
             .oci_mounts(&rec.mounts, &rootfs)

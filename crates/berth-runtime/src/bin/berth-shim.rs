@@ -2,6 +2,7 @@
 //! one exec'd process (see `berth_runtime::shim`).
 
 fn main() {
+    berth_runtime::shim::log_runtime_errors();
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let code = match args.as_slice() {
         [mode, dir] if mode == "exec" => berth_runtime::shim::exec::run(std::path::Path::new(dir)),

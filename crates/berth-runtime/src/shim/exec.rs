@@ -32,6 +32,9 @@ pub struct ExecConfig {
     pub attached: bool,
     /// Where the runtime hands over the terminal, with `tty`.
     pub console_socket: PathBuf,
+    /// The container's `cgroupsPath`, for the hierarchies the runtime does not join.
+    #[serde(default)]
+    pub cgroups_path: String,
 }
 
 fn start_builtin(
@@ -93,10 +96,18 @@ pub fn run(dir: &Path) -> i32 {
         Err(e) => return fail(e),
     };
     let (child_io, console_path) = stdio.for_runtime();
-    let started = match &cfg.runtime {
-        Some(rt) => start_external(&cfg, rt, child_io, console_path),
-        None => start_builtin(&cfg, child_io, console_path),
-    };
+    // As for the container itself: the hierarchies the runtime does not join.
+    let started = crate::cgroups::Cgroup::new(&cfg.cgroups_path)
+        .join_unmanaged()
+        .map_err(|e| format!("join the container's cgroup: {e}"))
+        .and_then(|was| {
+            let started = match &cfg.runtime {
+                Some(rt) => start_external(&cfg, rt, child_io, console_path),
+                None => start_builtin(&cfg, child_io, console_path),
+            };
+            crate::cgroups::leave(&was);
+            started
+        });
     let pid = match started {
         Ok(pid) => pid,
         Err(e) => return fail(e),

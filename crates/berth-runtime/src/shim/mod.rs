@@ -57,6 +57,56 @@ pub struct ShimConfig {
     pub console_socket: PathBuf,
 }
 
+/// The first error the runtime logged: libcontainer's errors say "failed to
+/// prepare rootfs" and log the cause, which belongs in the user's message
+/// (what it logs after, cleaning up, is not the cause).
+static FIRST_RUNTIME_ERROR: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+struct ErrorLog;
+
+impl std::io::Write for ErrorLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let line = String::from_utf8_lossy(buf);
+        if let Ok(mut first) = FIRST_RUNTIME_ERROR.lock() {
+            if first.is_empty() {
+                *first = line.trim().to_string();
+            }
+        }
+        std::io::stderr().write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// Sends the runtime's error logs to the supervisor's log (`shim.log`),
+/// keeping the first one for the failure message.
+pub fn log_runtime_errors() {
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::ERROR)
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .with_writer(|| ErrorLog)
+        .try_init();
+}
+
+/// `error`, with the cause the runtime logged when it adds something.
+fn with_cause(error: String) -> String {
+    let first = FIRST_RUNTIME_ERROR
+        .lock()
+        .map(|l| l.clone())
+        .unwrap_or_default();
+    let cause = first.trim_start_matches("ERROR").trim();
+    // Nothing new when the error already ends the way the cause does.
+    let tail = cause.rsplit(": ").next().unwrap_or(cause);
+    if cause.is_empty() || error.contains(tail) {
+        error
+    } else {
+        format!("{error}: {cause}")
+    }
+}
+
 /// The first message on the ready pipe: the container's PID or why it failed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReadyMessage {
@@ -69,9 +119,11 @@ pub struct ReadyMessage {
 impl ReadyMessage {
     /// A start failure; one that is about the command gets docker's 126/127.
     pub fn failed(error: String) -> ReadyMessage {
-        let is_exec = error.contains("executable")
-            || error.contains("exec")
-            || error.contains("No such file");
+        let error = with_cause(error);
+        // libcontainer: "executable 'x' not found in $PATH" or "… does not
+        // have correct permissions"; runc: `exec: "x": …`. Other failures
+        // (a mount, a device) are the runtime's, not the command's.
+        let is_exec = error.contains("executable") || error.contains("exec: \"");
         ReadyMessage {
             pid: None,
             exit_code: is_exec.then(|| exec_error_code(&error)),
@@ -313,14 +365,25 @@ pub fn run(state_dir: &Path) -> i32 {
         Err(e) => return fail(e),
     };
     let (child_io, console_path) = stdio.for_runtime();
-    let started = match &cfg.runtime {
-        Some(rt) => start_external(&cfg, rt, child_io, console_path),
-        None => start_builtin(&cfg, child_io, console_path),
-    };
+    let cgroup = Cgroup::new(&cfg.cgroups_path);
+    let started = cgroup
+        .join_unmanaged()
+        .map_err(|e| format!("join the container's cgroup: {e}"))
+        .and_then(|was| {
+            // The container is made from this process and keeps the cgroups it
+            // had then; the supervisor itself goes back to where it was.
+            let started = match &cfg.runtime {
+                Some(rt) => start_external(&cfg, rt, child_io, console_path),
+                None => start_builtin(&cfg, child_io, console_path),
+            };
+            crate::cgroups::leave(&was);
+            started
+        });
     let pid = match started {
         Ok(pid) => pid,
         Err(e) => {
             delete_container(&cfg);
+            cgroup.remove_tree();
             return fail(e);
         }
     };
@@ -348,8 +411,12 @@ pub fn run(state_dir: &Path) -> i32 {
         },
     );
     let code = wait_exit(pid);
-    let oom_killed = Cgroup::new(&cfg.cgroups_path).oom_kills() > 0;
+    let oom_killed = cgroup.oom_kills() > 0;
+    // Child cgroups the container made first: the runtime's delete fails on
+    // a cgroup that still has children, and then keeps its state too.
+    cgroup.remove_tree();
     delete_container(&cfg);
+    cgroup.remove_tree();
     let rec = ExitRecord {
         exit_code: code,
         oom_killed,
