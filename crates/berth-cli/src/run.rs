@@ -180,6 +180,60 @@ pub struct CreateArgs {
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long)]
     pub init: bool,
+    /// Security options (seccomp=PROFILE|unconfined, no-new-privileges, …)
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
+    /// Cgroup namespace: private or host
+    #[arg(long)]
+    pub cgroupns: Option<String>,
+    /// Ulimit options (name=soft[:hard])
+    #[arg(long = "ulimit")]
+    pub ulimits: Vec<String>,
+    /// Tune the host's OOM preferences (-1000 to 1000)
+    #[arg(long = "oom-score-adj", allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i64>,
+    /// Sysctl options (key=value)
+    #[arg(long = "sysctl")]
+    pub sysctls: Vec<String>,
+    /// Add a host device to the container (host[:container][:rwm])
+    #[arg(long = "device")]
+    pub devices: Vec<String>,
+    /// Add a rule to the cgroup allowed devices list
+    #[arg(long = "device-cgroup-rule")]
+    pub device_cgroup_rules: Vec<String>,
+    /// Limit read rate from a device (path:rate, e.g. /dev/sda:1mb)
+    #[arg(long = "device-read-bps")]
+    pub device_read_bps: Vec<String>,
+    /// Limit write rate to a device
+    #[arg(long = "device-write-bps")]
+    pub device_write_bps: Vec<String>,
+    /// Limit read rate (IO per second) from a device
+    #[arg(long = "device-read-iops")]
+    pub device_read_iops: Vec<String>,
+    /// Limit write rate (IO per second) to a device
+    #[arg(long = "device-write-iops")]
+    pub device_write_iops: Vec<String>,
+    /// Block IO weight (10 to 1000, 0 to disable)
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<i64>,
+    /// Block IO weight of a device (path:weight)
+    #[arg(long = "blkio-weight-device")]
+    pub blkio_weight_device: Vec<String>,
+    /// Tune container memory swappiness (0 to 100)
+    #[arg(long = "memory-swappiness", allow_hyphen_values = true)]
+    pub memory_swappiness: Option<i64>,
+    /// IPC mode to use
+    #[arg(long)]
+    pub ipc: Option<String>,
+    /// PID namespace to use
+    #[arg(long)]
+    pub pid: Option<String>,
+    /// UTS namespace to use
+    #[arg(long)]
+    pub uts: Option<String>,
+    /// User namespace to use
+    #[arg(long)]
+    pub userns: Option<String>,
     /// The image to run
     pub image: String,
     /// The command and its arguments
@@ -343,6 +397,44 @@ pub fn create_body(a: &CreateArgs) -> Result<ContainerCreateBody> {
         auto_remove: a.rm,
         init: a.init.then_some(true),
         binds: Some(binds),
+        security_opt: Some(security_opts(&a.security_opt)?).filter(|o| !o.is_empty()),
+        cgroupns_mode: a.cgroupns.clone().unwrap_or_default(),
+        ulimits: Some(
+            a.ulimits
+                .iter()
+                .map(|u| parse_ulimit(u))
+                .collect::<Result<_>>()?,
+        )
+        .filter(|u: &Vec<_>| !u.is_empty()),
+        oom_score_adj: a.oom_score_adj.unwrap_or(0),
+        sysctls: Some(parse_sysctls(&a.sysctls)?).filter(|s| !s.is_empty()),
+        devices: Some(
+            a.devices
+                .iter()
+                .map(|d| parse_device(d))
+                .collect::<Result<_>>()?,
+        )
+        .filter(|d: &Vec<_>| !d.is_empty()),
+        device_cgroup_rules: Some(a.device_cgroup_rules.clone()).filter(|r| !r.is_empty()),
+        blkio_weight: a.blkio_weight.unwrap_or(0),
+        blkio_weight_device: throttles(&a.blkio_weight_device, "--blkio-weight-device", false)?
+            .map(|v| {
+                v.into_iter()
+                    .map(|t| berth_api::types::WeightDevice {
+                        path: t.path,
+                        weight: t.rate,
+                    })
+                    .collect()
+            }),
+        blkio_device_read_bps: throttles(&a.device_read_bps, "--device-read-bps", true)?,
+        blkio_device_write_bps: throttles(&a.device_write_bps, "--device-write-bps", true)?,
+        blkio_device_read_iops: throttles(&a.device_read_iops, "--device-read-iops", false)?,
+        blkio_device_write_iops: throttles(&a.device_write_iops, "--device-write-iops", false)?,
+        memory_swappiness: a.memory_swappiness,
+        ipc_mode: a.ipc.clone().unwrap_or_default(),
+        pid_mode: a.pid.clone().unwrap_or_default(),
+        uts_mode: a.uts.clone().unwrap_or_default(),
+        userns_mode: a.userns.clone().unwrap_or_default(),
         extra,
         ..Default::default()
     };
@@ -394,6 +486,125 @@ pub fn create_body(a: &CreateArgs) -> Result<ContainerCreateBody> {
     }
     body.host_config = Some(host_config);
     Ok(body)
+}
+
+/// `--security-opt`, as the docker CLI sends it: a seccomp profile named by
+/// its path is sent as the file's content.
+fn security_opts(opts: &[String]) -> Result<Vec<String>> {
+    opts.iter()
+        .map(|o| match o.split_once('=').or_else(|| o.split_once(':')) {
+            Some(("seccomp", v)) if !matches!(v, "unconfined" | "builtin") => {
+                let text = std::fs::read_to_string(v)
+                    .map_err(|e| usage(format!("opening seccomp profile ({v}) failed: {e}")))?;
+                Ok(format!("seccomp={text}"))
+            }
+            Some(_) => Ok(o.clone()),
+            None if matches!(o.as_str(), "no-new-privileges" | "disable") => Ok(o.clone()),
+            None => Err(usage(format!("Invalid --security-opt: {o:?}"))),
+        })
+        .collect()
+}
+
+/// `--ulimit name=soft[:hard]`.
+fn parse_ulimit(u: &str) -> Result<berth_api::types::Ulimit> {
+    let bad = || {
+        usage(format!(
+            "invalid argument {u:?} for \"--ulimit\" flag: invalid ulimit argument: {u}"
+        ))
+    };
+    let (name, limits) = u.split_once('=').ok_or_else(bad)?;
+    let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
+    Ok(berth_api::types::Ulimit {
+        name: name.to_string(),
+        soft: soft.parse().map_err(|_| bad())?,
+        hard: hard.parse().map_err(|_| bad())?,
+    })
+}
+
+/// `--sysctl key=value`, refusing what the docker CLI refuses (keys outside
+/// the kernel's namespaces).
+fn parse_sysctls(list: &[String]) -> Result<BTreeMap<String, String>> {
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let mut out = BTreeMap::new();
+    for kv in list {
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            usage(format!(
+                "invalid argument {kv:?} for \"--sysctl\" flag: sysctl '{kv}' is not allowed"
+            ))
+        })?;
+        let allowed = IPC.contains(&k)
+            || k.starts_with("fs.mqueue.")
+            || k.starts_with("net.")
+            || matches!(k, "kernel.domainname" | "kernel.hostname");
+        if !allowed {
+            return Err(usage(format!(
+                "invalid argument {kv:?} for \"--sysctl\" flag: sysctl '{kv}' is not allowed"
+            )));
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+/// `--device host[:container][:perms]`.
+fn parse_device(d: &str) -> Result<berth_api::types::DeviceMapping> {
+    let parts: Vec<&str> = d.split(':').collect();
+    let is_mode = |m: &str| !m.is_empty() && m.chars().all(|c| "rwm".contains(c));
+    let (host, ctr, perms) = match parts.as_slice() {
+        [h] => (*h, *h, "rwm"),
+        [h, m] if is_mode(m) => (*h, *h, *m),
+        [h, c] => (*h, *c, "rwm"),
+        [h, c, m] if is_mode(m) => (*h, *c, *m),
+        _ => return Err(usage(format!("invalid device specification: {d}"))),
+    };
+    Ok(berth_api::types::DeviceMapping {
+        path_on_host: host.to_string(),
+        path_in_container: ctr.to_string(),
+        cgroup_permissions: perms.to_string(),
+    })
+}
+
+/// `path:rate` lists (`--device-read-bps /dev/sda:1mb`); `sizes` takes units.
+fn throttles(
+    list: &[String],
+    flag: &str,
+    sizes: bool,
+) -> Result<Option<Vec<berth_api::types::ThrottleDevice>>> {
+    if list.is_empty() {
+        return Ok(None);
+    }
+    list.iter()
+        .map(|t| {
+            let bad = || {
+                usage(format!(
+                    "invalid argument {t:?} for \"{flag}\" flag: bad format {t}"
+                ))
+            };
+            let (path, rate) = t.rsplit_once(':').ok_or_else(bad)?;
+            if !path.starts_with("/dev/") {
+                return Err(bad());
+            }
+            let rate = if sizes {
+                ram_in_bytes(rate).ok_or_else(bad)?
+            } else {
+                rate.parse().map_err(|_| bad())?
+            };
+            Ok(berth_api::types::ThrottleDevice {
+                path: path.to_string(),
+                rate,
+            })
+        })
+        .collect::<Result<_>>()
+        .map(Some)
 }
 
 type PortMap = BTreeMap<String, Option<Vec<berth_api::network::PortBinding>>>;

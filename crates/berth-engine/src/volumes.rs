@@ -96,6 +96,14 @@ impl Engine {
         } else {
             body.name.clone()
         };
+        // A name is a directory name: the file system allows 255 bytes.
+        if name.len() > 255 {
+            return Err(ApiError::bad_request(format!(
+                "create {}…: volume name is too long ({} bytes, at most 255)",
+                name.chars().take(32).collect::<String>(),
+                name.len()
+            )));
+        }
         if !valid_name(&name) {
             return Err(ApiError::bad_request(format!(
                 "create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed"

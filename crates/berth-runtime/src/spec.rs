@@ -153,14 +153,124 @@ impl Resources {
                 "invalid CPU shares: must be positive".into(),
             ));
         }
+        if self.cpuset_cpus.contains('\0') || self.cpuset_mems.contains('\0') {
+            return Err(RuntimeError::Invalid("invalid cpuset: a NUL byte".into()));
+        }
         if !self.cpuset_cpus.is_empty() && !valid_cpu_list(&self.cpuset_cpus) {
             return Err(RuntimeError::Invalid(format!(
                 "Invalid value {} for cpuset cpus",
                 self.cpuset_cpus
             )));
         }
+        if !self.cpuset_mems.is_empty() && !valid_cpu_list(&self.cpuset_mems) {
+            return Err(RuntimeError::Invalid(format!(
+                "Invalid value {} for cpuset mems",
+                self.cpuset_mems
+            )));
+        }
+        // What the kernel would refuse at start (a 500 there), refused here.
+        if self.memory < -1 || self.memory_reservation < 0 {
+            return Err(RuntimeError::Invalid(format!(
+                "invalid memory limit {}: must be positive",
+                self.memory.min(self.memory_reservation)
+            )));
+        }
+        if self.memory_swap < -1 {
+            return Err(RuntimeError::Invalid(format!(
+                "invalid memory swap limit {}: -1 (unlimited) or positive",
+                self.memory_swap
+            )));
+        }
+        if self.memory > i64::MAX / 2 && self.memory_swap == 0 {
+            return Err(RuntimeError::Invalid(format!(
+                "Memory limit {} is too large: the default swap limit is twice the memory limit; set MemorySwap",
+                self.memory
+            )));
+        }
+        if self.cpu_quota < -1 {
+            return Err(RuntimeError::Invalid(
+                "CPU cfs quota can not be less than 1ms (i.e. 1000)".into(),
+            ));
+        }
+        if self.cpu_quota > MAX_CFS_QUOTA {
+            return Err(RuntimeError::Invalid(format!(
+                "CPU cfs quota can not be more than {MAX_CFS_QUOTA} (the kernel's limit)"
+            )));
+        }
+        if self.cpu_shares > MAX_CPU_SHARES {
+            return Err(RuntimeError::Invalid(format!(
+                "invalid CPU shares {}: at most {MAX_CPU_SHARES}",
+                self.cpu_shares
+            )));
+        }
+        if let Some(p) = self.pids_limit.filter(|p| *p > MAX_PIDS) {
+            return Err(RuntimeError::Invalid(format!(
+                "invalid PIDs limit {p}: the kernel allows at most {MAX_PIDS}"
+            )));
+        }
+        if let Some(sw) = self.memory_swappiness.filter(|s| !(-1..=100).contains(s)) {
+            return Err(RuntimeError::Invalid(format!(
+                "Invalid value: {sw}, valid memory swappiness range is 0-100"
+            )));
+        }
         Ok(())
     }
+
+    /// `Requested CPUs are not available` as dockerd says it, for CPUs
+    /// (or memory nodes) this machine does not have.
+    pub fn check_available(&self) -> Result<()> {
+        for (list, what, file) in [
+            (&self.cpuset_cpus, "CPUs", "/sys/devices/system/cpu/online"),
+            (
+                &self.cpuset_mems,
+                "memory nodes",
+                "/sys/devices/system/node/online",
+            ),
+        ] {
+            if list.is_empty() {
+                continue;
+            }
+            let available = std::fs::read_to_string(file).unwrap_or_else(|_| "0".into());
+            let available = available.trim();
+            let have = cpu_numbers(available);
+            if !cpu_numbers(list).iter().all(|c| have.contains(c)) {
+                return Err(RuntimeError::Invalid(format!(
+                    "Requested {what} are not available - requested {list}, available: {available}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// cfs_quota_us above 2^44 - 1 µs is refused by the kernel.
+const MAX_CFS_QUOTA: i64 = (1 << 44) - 1;
+/// cpu.shares' kernel maximum.
+const MAX_CPU_SHARES: i64 = 262_144;
+/// PID_MAX_LIMIT: pids.max takes no more.
+const MAX_PIDS: i64 = 4_194_304;
+
+/// The numbers of a list like `0-3,8`, bounded: `0-999999999` is refused by
+/// `check_available` without making a billion numbers.
+fn cpu_numbers(s: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let mut it = part.splitn(2, '-');
+        let a = it.next().and_then(|x| x.trim().parse::<u32>().ok());
+        let b = it.next().and_then(|x| x.trim().parse::<u32>().ok());
+        match (a, b) {
+            (Some(a), None) => out.push(a),
+            (Some(a), Some(b)) => {
+                // Past 4096 CPUs no machine has them; one number stands for the rest.
+                out.extend(a..=b.min(a.saturating_add(4096)));
+                if b > a.saturating_add(4096) {
+                    out.push(b);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn valid_cpu_list(s: &str) -> bool {
@@ -475,14 +585,18 @@ pub fn build_spec(input: &SpecInput) -> Result<Value> {
     if let Some(adj) = c.oom_score_adj {
         process["oomScoreAdj"] = json!(adj);
     }
-    Ok(json!({
+    let mut spec = json!({
         "ociVersion": "1.0.2",
         "process": process,
         "root": {"path": input.rootfs, "readonly": input.readonly_rootfs},
-        "hostname": input.hostname,
         "mounts": mounts,
         "linux": linux,
-    }))
+    });
+    // Only a UTS namespace of its own can have a name of its own.
+    if c.uts != Namespace::Host {
+        spec["hostname"] = json!(input.hostname);
+    }
+    Ok(spec)
 }
 
 /// `linux.resources` for the limits, devices aside.

@@ -840,3 +840,365 @@ fn removal_takes_child_cgroups_and_runtime_state() {
         .collect();
     assert!(runtime.is_empty(), "{runtime:?}");
 }
+
+fn run_out(d: &Daemon, args: &[&str]) -> String {
+    let out = d.docker(args);
+    assert_ok(&out);
+    stdout(&out)
+}
+
+#[test]
+fn ulimits_oom_score_and_sysctls_apply() {
+    let d = Daemon::start_with(
+        serde_json::json!({"default-ulimits": {"nproc": {"Name": "nproc", "Soft": 500, "Hard": 600}}}),
+    );
+    d.import_busybox("busybox");
+    let out = run_out(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--ulimit",
+            "nofile=1024:2048",
+            "busybox",
+            "sh",
+            "-c",
+            "ulimit -n; ulimit -Hn; ulimit -u",
+        ],
+    );
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["1024", "2048", "500"]);
+    // --ulimit replaces the daemon's default of the same name; the berth CLI too.
+    let out = d.berth(&[
+        "run",
+        "--rm",
+        "--ulimit",
+        "nproc=100:200",
+        "busybox",
+        "sh",
+        "-c",
+        "ulimit -u; ulimit -Hu",
+    ]);
+    assert_ok(&out);
+    assert_eq!(stdout(&out).lines().collect::<Vec<_>>(), ["100", "200"]);
+    let out = run_out(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--oom-score-adj",
+            "500",
+            "busybox",
+            "cat",
+            "/proc/self/oom_score_adj",
+        ],
+    );
+    assert_eq!(out.trim(), "500");
+    // Namespaced sysctls reach the container's own namespaces, not the host's.
+    let host_range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+    let out = run_out(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--sysctl",
+            "net.ipv4.ip_local_port_range=1024 2048",
+            "--sysctl",
+            "kernel.shmmax=1000000",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /proc/sys/net/ipv4/ip_local_port_range /proc/sys/kernel/shmmax",
+        ],
+    );
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["1024", "2048", "1000000"]
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap(),
+        host_range
+    );
+    // Others are refused: by the docker CLI itself, and by the daemon for other clients.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--sysctl",
+        "vm.swappiness=1",
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        stderr(&out).contains("sysctl 'vm.swappiness=1' is not allowed"),
+        "{}",
+        stderr(&out)
+    );
+    let out = d.berth(&[
+        "run",
+        "--rm",
+        "--sysctl",
+        "vm.swappiness=1",
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        stderr(&out).contains("sysctl 'vm.swappiness=1' is not allowed"),
+        "{}",
+        stderr(&out)
+    );
+    let body = br#"{"Image": "busybox", "HostConfig": {"Sysctls": {"vm.swappiness": "1"}}}"#;
+    let (status, text) = raw_http(
+        &d.socket,
+        "POST",
+        "/v1.47/containers/create",
+        "application/json",
+        body,
+    );
+    assert_eq!(status, 400);
+    assert!(
+        text.contains("sysctl \\\"vm.swappiness\\\" is not in a separate kernel namespace"),
+        "{text}"
+    );
+    let out = d.docker(&["run", "--rm", "--ulimit", "bogus=1", "busybox", "true"]);
+    assert_ne!(code(&out), 0);
+}
+
+#[test]
+fn devices_and_block_io_limits() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    // Without --device the host's disks are neither there nor allowed.
+    let out = run_out(&d, &["run", "--rm", "busybox", "sh", "-c", "test -e /dev/loop0 || echo absent; mknod /tmp/l b 7 0 && head -c1 /tmp/l >/dev/null 2>&1 || echo denied"]);
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["absent", "denied"]);
+    let out = run_out(&d, &[
+        "run", "--rm", "--device", "/dev/loop0:/dev/xloop:r", "--device-cgroup-rule", "c 42:* rm",
+        "--device-read-bps", "/dev/loop0:1mb", "--device-write-iops", "/dev/loop0:100",
+        "busybox", "sh", "-c",
+        "stat -c '%t:%T' /dev/xloop; grep -E '^(b 7:0|c 42)' /sys/fs/cgroup/devices/devices.list; cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device /sys/fs/cgroup/blkio/blkio.throttle.write_iops_device",
+    ]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["7:0", "b 7:0 r", "c 42:* rm", "7:0 1048576", "7:0 100"]
+    );
+    // The berth CLI sends the same.
+    let out = d.berth(&[
+        "run",
+        "--rm",
+        "--device",
+        "/dev/loop0",
+        "busybox",
+        "stat",
+        "-c",
+        "%t:%T",
+        "/dev/loop0",
+    ]);
+    assert_ok(&out);
+    assert_eq!(stdout(&out).trim(), "7:0");
+    // No blkio weight on this kernel: dockerd's warning, and the weight is discarded.
+    let out = d.docker(&["run", "--rm", "--blkio-weight", "300", "busybox", "true"]);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains("does not support Block I/O weight"),
+        "{}",
+        stderr(&out)
+    );
+    let out = d.docker(&["run", "--rm", "--device", "/etc/passwd", "busybox", "true"]);
+    assert!(
+        stderr(&out).contains("not a device node"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn ns(pid: &str, kind: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+#[test]
+fn ipc_pid_and_uts_modes() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let readlinks = "for n in ipc pid uts; do readlink /proc/self/ns/$n; done";
+    let own = run_out(&d, &["run", "--rm", "busybox", "sh", "-c", readlinks]);
+    for (line, kind) in own.lines().zip(["ipc", "pid", "uts"]) {
+        assert_ne!(line, ns("self", kind), "{kind} is private by default");
+    }
+    let host = run_out(
+        &d,
+        &[
+            "run", "--rm", "--ipc", "host", "--pid", "host", "--uts", "host", "busybox", "sh",
+            "-c", readlinks,
+        ],
+    );
+    assert_eq!(
+        host.lines().collect::<Vec<_>>(),
+        [ns("self", "ipc"), ns("self", "pid"), ns("self", "uts")]
+    );
+    // Another container's namespaces, by name.
+    let id = run_out(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "nsowner",
+            "--ipc",
+            "shareable",
+            "busybox",
+            "sleep",
+            "60",
+        ],
+    );
+    let pid = run_out(&d, &["inspect", "-f", "{{.State.Pid}}", id.trim()]);
+    let joined = run_out(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--ipc",
+            "container:nsowner",
+            "--pid",
+            "container:nsowner",
+            "busybox",
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/ipc; readlink /proc/self/ns/pid; ps -o comm | grep -c sleep",
+        ],
+    );
+    assert_eq!(
+        joined.lines().collect::<Vec<_>>(),
+        [
+            ns(pid.trim(), "ipc").as_str(),
+            ns(pid.trim(), "pid").as_str(),
+            "1"
+        ]
+    );
+    let out = run_out(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--ipc",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            "grep -c ' /dev/shm ' /proc/mounts || true",
+        ],
+    );
+    assert_eq!(out.trim(), "0");
+    assert_ok(&d.docker(&["stop", "-t", "0", "nsowner"]));
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "container:nsowner",
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        stderr(&out).contains("cannot join ipc of a non running container"),
+        "{}",
+        stderr(&out)
+    );
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--uts",
+        "host",
+        "--hostname",
+        "x",
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        stderr(&out)
+            .to_lowercase()
+            .contains("conflicting options: hostname and the uts mode"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn resource_fields_are_validated_as_dockerd_does() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let long_volume = format!("{}:/data", "v".repeat(300));
+    for (host_config, want) in [
+        (serde_json::json!({"Memory": i64::MAX}), "is too large"),
+        (
+            serde_json::json!({"Memory": -7}),
+            "Minimum memory limit allowed is 6MB",
+        ),
+        (
+            serde_json::json!({"MemoryReservation": -7}),
+            "invalid memory limit -7",
+        ),
+        (
+            serde_json::json!({"CpuQuota": i64::MAX}),
+            "CPU cfs quota can not be more than",
+        ),
+        (
+            serde_json::json!({"CpuQuota": -5}),
+            "CPU cfs quota can not be less than 1ms",
+        ),
+        (
+            serde_json::json!({"PidsLimit": i64::MAX}),
+            "invalid PIDs limit",
+        ),
+        (
+            serde_json::json!({"CpusetCpus": "0-999999999"}),
+            "Requested CPUs are not available - requested 0-999999999",
+        ),
+        (
+            serde_json::json!({"CpusetCpus": "0-x"}),
+            "Invalid value 0-x for cpuset cpus",
+        ),
+        (
+            serde_json::json!({"CpuShares": 1i64 << 40}),
+            "invalid CPU shares",
+        ),
+        (
+            serde_json::json!({"BlkioWeight": 65535}),
+            "Range of blkio weight is from 10 to 1000",
+        ),
+        (
+            serde_json::json!({"MemorySwappiness": 200}),
+            "Invalid value: 200, valid memory swappiness range is 0-100",
+        ),
+        (
+            serde_json::json!({"OomScoreAdj": 99999}),
+            "range for oom score adj is [-1000, 1000]",
+        ),
+        (
+            serde_json::json!({"Binds": [long_volume]}),
+            "volume name is too long",
+        ),
+    ] {
+        let body = serde_json::json!({"Image": "busybox", "HostConfig": host_config});
+        let (status, text) = raw_http(
+            &d.socket,
+            "POST",
+            "/v1.47/containers/create",
+            "application/json",
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(status, 400, "{host_config}: {text}");
+        assert!(text.contains(want), "{host_config}: {text}");
+    }
+    // The same limits through docker update.
+    let id = run_out(&d, &["create", "busybox", "true"]);
+    let out = d.docker(&["update", "--pids-limit", "9999999999", id.trim()]);
+    assert!(
+        stderr(&out).contains("invalid PIDs limit"),
+        "{}",
+        stderr(&out)
+    );
+    assert_ok(&d.docker(&["rm", id.trim()]));
+    // Nothing was left by the refusals.
+    assert_eq!(run_out(&d, &["ps", "-aq"]).trim(), "");
+    assert_eq!(run_out(&d, &["volume", "ls", "-q"]).trim(), "");
+}

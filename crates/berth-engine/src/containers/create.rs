@@ -95,7 +95,9 @@ pub(crate) fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()
             "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
         )));
     }
-    resources_of(h).validate().map_err(ApiError::from)?;
+    let resources = resources_of(h);
+    resources.validate().map_err(ApiError::from)?;
+    resources.check_available().map_err(ApiError::from)?;
     capabilities(
         h.privileged,
         h.cap_add.as_deref().unwrap_or(&[]),
@@ -306,13 +308,14 @@ impl Engine {
             }
         };
         if config.hostname.is_empty() {
-            config.hostname = if host_config.network_mode == "host" {
-                nix::unistd::gethostname()
-                    .map(|h| h.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            } else {
-                id[..12].to_string()
-            };
+            config.hostname =
+                if host_config.network_mode == "host" || host_config.uts_mode == "host" {
+                    nix::unistd::gethostname()
+                        .map(|h| h.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                } else {
+                    id[..12].to_string()
+                };
         }
         config.image = config.image.clone();
 

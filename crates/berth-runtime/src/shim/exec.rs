@@ -110,7 +110,7 @@ pub fn run(dir: &Path) -> i32 {
         });
     let pid = match started {
         Ok(pid) => pid,
-        Err(e) => return fail(e),
+        Err(e) => return fail(super::with_cause(e)),
     };
     let our_io = match stdio.finish() {
         Ok(io) => io,

@@ -92,7 +92,7 @@ pub fn log_runtime_errors() {
 }
 
 /// `error`, with the cause the runtime logged when it adds something.
-fn with_cause(error: String) -> String {
+pub(crate) fn with_cause(error: String) -> String {
     let first = FIRST_RUNTIME_ERROR
         .lock()
         .map(|l| l.clone())
@@ -119,7 +119,6 @@ pub struct ReadyMessage {
 impl ReadyMessage {
     /// A start failure; one that is about the command gets docker's 126/127.
     pub fn failed(error: String) -> ReadyMessage {
-        let error = with_cause(error);
         // libcontainer: "executable 'x' not found in $PATH" or "… does not
         // have correct permissions"; runc: `exec: "x": …`. Other failures
         // (a mount, a device) are the runtime's, not the command's.
@@ -382,6 +381,8 @@ pub fn run(state_dir: &Path) -> i32 {
     let pid = match started {
         Ok(pid) => pid,
         Err(e) => {
+            // The cause is what the runtime logged before cleaning up logs more.
+            let e = with_cause(e);
             delete_container(&cfg);
             cgroup.remove_tree();
             return fail(e);
