@@ -243,6 +243,45 @@ impl Resources {
     }
 }
 
+/// The kernel's limits on what `execve` takes: one string (MAX_ARG_STRLEN),
+/// a path (PATH_MAX), and all of them with the environment (ARG_MAX).
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+const PATH_MAX: usize = 4096;
+
+/// Refuses a command the kernel could never run, before anything starts.
+pub fn check_command(args: &[String], env: &[String]) -> Result<()> {
+    let Some(program) = args.first() else {
+        return Ok(());
+    };
+    if program.len() >= PATH_MAX {
+        return Err(RuntimeError::Invalid(format!(
+            "the command name is {} bytes long: longer than a path can be ({PATH_MAX})",
+            program.len()
+        )));
+    }
+    if let Some(a) = args.iter().chain(env).find(|a| a.len() >= MAX_ARG_STRLEN) {
+        return Err(RuntimeError::Invalid(format!(
+            "an argument or environment entry is {} bytes long: the kernel takes at most {MAX_ARG_STRLEN}",
+            a.len()
+        )));
+    }
+    if args.iter().chain(env).any(|a| a.contains('\0')) {
+        return Err(RuntimeError::Invalid(
+            "an argument or environment entry contains a NUL byte".into(),
+        ));
+    }
+    // SAFETY: sysconf has no preconditions.
+    let arg_max = unsafe { libc::sysconf(libc::_SC_ARG_MAX) }.max(PATH_MAX as i64) as usize;
+    // Each string costs its bytes, a NUL and a pointer.
+    let total: usize = args.iter().chain(env).map(|a| a.len() + 1 + 8).sum();
+    if total >= arg_max {
+        return Err(RuntimeError::Invalid(format!(
+            "argument list too long: {total} bytes with the environment, the kernel takes at most {arg_max}"
+        )));
+    }
+    Ok(())
+}
+
 /// cfs_quota_us above 2^44 - 1 µs is refused by the kernel.
 const MAX_CFS_QUOTA: i64 = (1 << 44) - 1;
 /// cpu.shares' kernel maximum.

@@ -1202,3 +1202,65 @@ fn resource_fields_are_validated_as_dockerd_does() {
     assert_eq!(run_out(&d, &["ps", "-aq"]).trim(), "");
     assert_eq!(run_out(&d, &["volume", "ls", "-q"]).trim(), "");
 }
+
+/// Processes whose command line names `dir` (this daemon's supervisors).
+fn processes_under(dir: &Path) -> Vec<String> {
+    let want = dir.display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&want) && c.contains("berth-shim exec"))
+        .collect()
+}
+
+#[test]
+fn long_exec_arguments_work_or_are_refused_up_front() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    assert_ok(&d.docker(&["run", "-d", "--name", "args", "busybox", "sleep", "60"]));
+    // One argument just under the kernel's limit for a single string works.
+    let long = "b".repeat(131_000);
+    let out = run_out(&d, &["exec", "args", "sh", "-c", "echo ${#1}", "x", &long]);
+    assert_eq!(out.trim(), "131000");
+    // A program name of 64 KiB can never be found: a 400 before anything starts.
+    let name = "a".repeat(65_536);
+    let out = d.docker(&["exec", "args", &name]);
+    assert_ne!(code(&out), 0);
+    assert!(
+        stderr(&out).contains("the command name is 65536 bytes long"),
+        "{}",
+        stderr(&out)
+    );
+    // (Too long for the docker CLI's own execve: straight to the API.)
+    let body = serde_json::json!({"Cmd": ["echo", "c".repeat(200_000)]});
+    let (status, text) = raw_http(
+        &d.socket,
+        "POST",
+        "/v1.47/containers/args/exec",
+        "application/json",
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("the kernel takes at most 131072"), "{text}");
+    // A long name the runtime does try: an answer (127), and no supervisor left behind.
+    let out = d.docker(&["exec", "args", &"a".repeat(4000)]);
+    assert_eq!(code(&out), 127, "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(processes_under(&d.exec_root()), Vec::<String>::new());
+    // The same rules for a container's own command.
+    let out = d.docker(&["run", "--rm", "busybox", &name]);
+    assert_eq!(code(&out), 125);
+    assert!(
+        stderr(&out).contains("the command name is 65536 bytes long"),
+        "{}",
+        stderr(&out)
+    );
+    assert_ok(&d.docker(&["rm", "-f", "args"]));
+}

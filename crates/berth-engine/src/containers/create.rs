@@ -235,6 +235,8 @@ impl Engine {
         if argv.is_empty() || argv[0].is_empty() {
             return Err(ApiError::bad_request("no command specified"));
         }
+        berth_runtime::spec::check_command(&argv, config.env.as_deref().unwrap_or(&[]))
+            .map_err(ApiError::from)?;
         if config.working_dir.is_empty() {
             config.working_dir = img.working_dir.clone();
         }

@@ -138,6 +138,12 @@ impl Engine {
         {
             return Err(ApiError::bad_request("No exec command specified"));
         }
+        // Refused here, not by a runtime that has half started it.
+        berth_runtime::spec::check_command(
+            body.cmd.as_deref().unwrap_or(&[]),
+            body.env.as_deref().unwrap_or(&[]),
+        )
+        .map_err(ApiError::from)?;
         if !body.working_dir.is_empty() && !body.working_dir.starts_with('/') {
             return Err(ApiError::bad_request(format!(
                 "the working directory '{}' is invalid, it needs to be an absolute path",

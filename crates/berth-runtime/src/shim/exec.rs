@@ -87,6 +87,9 @@ pub fn run(dir: &Path) -> i32 {
         send_ready(&ReadyMessage::failed(e));
         1
     };
+    // What the runtime forks and leaves behind is ours to end (end_children).
+    // SAFETY: prctl with constant arguments.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     // SAFETY: fd 4 is the stream socket berthd passed when attached.
     let mut stream = cfg
         .attached
@@ -110,7 +113,11 @@ pub fn run(dir: &Path) -> i32 {
         });
     let pid = match started {
         Ok(pid) => pid,
-        Err(e) => return fail(super::with_cause(e)),
+        Err(e) => {
+            let e = super::with_cause(e);
+            super::end_children();
+            return fail(e);
+        }
     };
     let our_io = match stdio.finish() {
         Ok(io) => io,

@@ -62,26 +62,57 @@ pub struct ShimConfig {
 /// (what it logs after, cleaning up, is not the cause).
 static FIRST_RUNTIME_ERROR: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
 
+/// The supervisor's own log (`shim.log`), as a descriptor of its own: the
+/// runtime's child processes log after they have put the container's stdio
+/// on fd 2, and a long error written into a pipe nobody reads yet (the
+/// supervisor drains it only once the start is over) would block for ever.
+static LOG_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(2);
+
+/// A log line is cut here: an error can quote a 128 KiB argument.
+const MAX_LOG_LINE: usize = 4096;
+
 struct ErrorLog;
 
 impl std::io::Write for ErrorLog {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let line = String::from_utf8_lossy(buf);
+        let kept = &buf[..buf.len().min(MAX_LOG_LINE)];
         if let Ok(mut first) = FIRST_RUNTIME_ERROR.lock() {
             if first.is_empty() {
-                *first = line.trim().to_string();
+                *first = String::from_utf8_lossy(kept).trim().to_string();
             }
         }
-        std::io::stderr().write(buf)
+        let fd = LOG_FD.load(std::sync::atomic::Ordering::Relaxed);
+        let cut: &[u8] = if kept.len() < buf.len() {
+            b"...\n"
+        } else {
+            b""
+        };
+        for mut out in [kept, cut] {
+            while !out.is_empty() {
+                // SAFETY: writing from a live buffer to a descriptor this process owns.
+                let n = unsafe { libc::write(fd, out.as_ptr().cast(), out.len()) };
+                if n <= 0 {
+                    break;
+                }
+                out = &out[n as usize..];
+            }
+        }
+        Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
+        Ok(())
     }
 }
 
 /// Sends the runtime's error logs to the supervisor's log (`shim.log`),
 /// keeping the first one for the failure message.
 pub fn log_runtime_errors() {
+    // SAFETY: duplicating our own stderr to a descriptor above the ones the
+    // runtime hands out.
+    let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 100) };
+    if fd >= 0 {
+        LOG_FD.store(fd, std::sync::atomic::Ordering::Relaxed);
+    }
     let _ = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::ERROR)
         .with_ansi(false)
@@ -281,6 +312,21 @@ fn delete_container(cfg: &ShimConfig) {
     }
 }
 
+/// Ends whatever the runtime left behind after a failed start (its init
+/// process can be blocked writing an error nobody reads) and reaps it. The
+/// supervisor is a subreaper, so every such process is its child.
+pub(crate) fn end_children() {
+    let me = std::process::id();
+    let children = fs::read_to_string(format!("/proc/{me}/task/{me}/children")).unwrap_or_default();
+    for pid in children
+        .split_whitespace()
+        .filter_map(|p| p.parse::<i32>().ok())
+    {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(Pid::from_raw(pid), None);
+    }
+}
+
 pub(crate) fn send_ready(msg: &ReadyMessage) {
     // SAFETY: fd 3 is the ready pipe berthd gave us; we own it from here on.
     let mut f = unsafe { fs::File::from_raw_fd(READY_FD) };
@@ -383,6 +429,7 @@ pub fn run(state_dir: &Path) -> i32 {
         Err(e) => {
             // The cause is what the runtime logged before cleaning up logs more.
             let e = with_cause(e);
+            end_children();
             delete_container(&cfg);
             cgroup.remove_tree();
             return fail(e);
