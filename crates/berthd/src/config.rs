@@ -56,6 +56,8 @@ pub struct DaemonConfig {
     pub certs_dir: Option<PathBuf>,
     /// Berth's own: reach registries on this host only (air-gapped hosts, tests).
     pub registry_loopback_only: Option<bool>,
+    /// The group that owns the API's UNIX sockets (`-G`).
+    pub group: Option<String>,
     /// A seccomp profile file in Docker's format, `builtin` or `unconfined`.
     pub seccomp_profile: Option<String>,
     pub no_new_privileges: Option<bool>,

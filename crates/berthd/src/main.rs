@@ -39,6 +39,30 @@ struct Args {
     /// Logging level: debug, info, warn, error
     #[arg(short = 'l', long)]
     log_level: Option<String>,
+    /// Group for the unix socket (default: docker, when that group exists)
+    #[arg(short = 'G', long)]
+    group: Option<String>,
+}
+
+/// The group that owns the UNIX sockets: named (`-G`, daemon.json `group`),
+/// or `docker` when the host has it, as dockerd does. An empty name keeps root's.
+fn socket_group(name: Option<&str>) -> anyhow::Result<Option<nix::unistd::Gid>> {
+    let (name, explicit) = match name {
+        Some(n) => (n, true),
+        None => ("docker", false),
+    };
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if let Ok(gid) = name.parse::<u32>() {
+        return Ok(Some(nix::unistd::Gid::from_raw(gid)));
+    }
+    match nix::unistd::Group::from_name(name) {
+        Ok(Some(g)) => Ok(Some(g.gid)),
+        _ if !explicit => Ok(None),
+        Ok(None) => bail!("group {name:?} for the API socket does not exist"),
+        Err(e) => bail!("look up group {name:?}: {e}"),
+    }
 }
 
 enum Endpoint {
@@ -70,7 +94,10 @@ fn parse_host(h: &str) -> anyhow::Result<Endpoint> {
 }
 
 /// Removes a stale socket file, but not one another daemon is serving on.
-async fn bind_unix(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
+async fn bind_unix(
+    path: &Path,
+    group: Option<nix::unistd::Gid>,
+) -> anyhow::Result<tokio::net::UnixListener> {
     if path.exists() {
         if tokio::net::UnixStream::connect(path).await.is_ok() {
             bail!("another daemon is already listening on {}", path.display());
@@ -83,6 +110,10 @@ async fn bind_unix(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
     }
     let l = tokio::net::UnixListener::bind(path)
         .with_context(|| format!("listen on {}", path.display()))?;
+    if let Some(gid) = group {
+        nix::unistd::chown(path, None, Some(gid))
+            .with_context(|| format!("give {} to group {gid}", path.display()))?;
+    }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
     Ok(l)
 }
@@ -124,6 +155,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let network = file.network()?;
     let registries = file.registries()?;
     let security = file.security()?;
+    let group = socket_group(args.group.as_deref().or(file.group.as_deref()))?;
     for k in file.other.keys() {
         tracing::warn!("daemon.json key {k:?} is not used by berthd");
     }
@@ -184,7 +216,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let app = app.clone();
         match ep {
             Endpoint::Unix(p) => {
-                let l = bind_unix(&p).await?;
+                let l = bind_unix(&p, group).await?;
                 tracing::info!("API listening on {}", p.display());
                 servers.push(tokio::spawn(async move {
                     axum::serve(l, app).with_graceful_shutdown(shutdown).await

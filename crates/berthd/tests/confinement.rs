@@ -1264,3 +1264,48 @@ fn long_exec_arguments_work_or_are_refused_up_front() {
     );
     assert_ok(&d.docker(&["rm", "-f", "args"]));
 }
+
+#[test]
+fn the_api_socket_belongs_to_root_and_its_group() {
+    let gid_of = |name: &str| {
+        std::fs::read_to_string("/etc/group")
+            .unwrap()
+            .lines()
+            .find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.first() == Some(&name)).then(|| f[2].parse::<u32>().unwrap())
+            })
+    };
+    // dockerd's default: group docker when the host has one, else root's.
+    let d = Daemon::start();
+    let m = std::fs::metadata(&d.socket).unwrap();
+    assert_eq!(m.mode() & 0o777, 0o660);
+    assert_eq!((m.uid(), m.gid()), (0, gid_of("docker").unwrap_or(0)));
+    drop(d);
+    let d = Daemon::start_with(serde_json::json!({"group": "daemon"}));
+    let m = std::fs::metadata(&d.socket).unwrap();
+    assert_eq!(
+        (m.gid(), m.mode() & 0o777),
+        (gid_of("daemon").unwrap(), 0o660)
+    );
+    let mut d = d;
+    d.stop_daemon(libc::SIGTERM);
+    // A group named on purpose must exist.
+    let out = Command::new(bin("berthd"))
+        .args(["-G", "no-such-group-berth", "-H"])
+        .arg(d.host())
+        .arg("--data-root")
+        .arg(d.data_root())
+        .arg("--exec-root")
+        .arg(d.exec_root())
+        .arg("--config-file")
+        .arg(d.dir.path().join("daemon.json"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("group \"no-such-group-berth\" for the API socket does not exist"),
+        "{}",
+        stderr(&out)
+    );
+}
