@@ -255,6 +255,11 @@ impl Backend for EngineBackend {
             )))
         } else {
             let upper = engine.paths(&id).upper();
+            // A remapped step's files go into the image with the container's IDs.
+            let owners = engine
+                .container(&id)
+                .ok()
+                .and_then(|h| engine.owners_to_container(&h.record().host_config));
             commit_upper(
                 &engine.images,
                 &self.layers(parent)?,
@@ -262,6 +267,7 @@ impl Backend for EngineBackend {
                 Vec::new(),
                 config,
                 None,
+                owners,
             )
             .map_err(berr)
             .and_then(|rec| self.record(parent, rec, key))
@@ -303,6 +309,7 @@ impl Backend for EngineBackend {
                     dir.join("upper"),
                     Vec::new(),
                     config,
+                    None,
                     None,
                 )
                 .map_err(berr)

@@ -24,6 +24,8 @@ pub struct EngineConfig {
     pub registries: std::sync::Arc<berth_registry::client::Settings>,
     /// Confinement defaults (seccomp profile, no-new-privileges, cgroupns, ulimits).
     pub security: crate::containers::confinement::SecurityConfig,
+    /// `userns-remap`: container root as an unprivileged host user.
+    pub userns: Option<crate::containers::userns::UsernsConfig>,
 }
 
 pub const BUILTIN_RUNTIME: &str = "berth";
@@ -45,6 +47,7 @@ impl EngineConfig {
             network: Default::default(),
             registries: Default::default(),
             security: Default::default(),
+            userns: None,
         }
     }
 }

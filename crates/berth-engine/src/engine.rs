@@ -21,6 +21,8 @@ pub struct Engine {
     pub(crate) events: crate::events::EventBus,
     pub(crate) execs: crate::containers::exec::Execs,
     pub(crate) net: crate::networks::NetState,
+    /// The user-namespace mapping in use (`userns-remap`).
+    pub(crate) remap: Option<crate::containers::userns::ActiveRemap>,
     _lock: File,
 }
 
@@ -52,6 +54,22 @@ impl Engine {
             )));
         }
         let _ = fs::write(&lock_path, std::process::id().to_string());
+        let remap = match &cfg.userns {
+            Some(u) => {
+                let (u, shim, scratch) = (
+                    u.clone(),
+                    cfg.shim_binary.clone(),
+                    cfg.exec_root.join("idmap-probe"),
+                );
+                Some(
+                    crate::blocking(move || {
+                        crate::containers::userns::ActiveRemap::start(&u, &shim, &scratch)
+                    })
+                    .await?,
+                )
+            }
+            None => None,
+        };
         let root = cfg.data_root.clone();
         let images =
             crate::blocking(move || ImageStore::open(&root).map_err(ApiError::from)).await?;
@@ -62,6 +80,7 @@ impl Engine {
             events: Default::default(),
             execs: Default::default(),
             net: crate::networks::NetState::new()?,
+            remap,
             _lock: lock,
         });
         engine.init_networks().await?;

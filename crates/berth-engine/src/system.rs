@@ -135,6 +135,9 @@ impl Engine {
         if sec.no_new_privileges {
             out.push("name=no-new-privileges".into());
         }
+        if self.remap.is_some() {
+            out.push("name=userns".into());
+        }
         if sec.cgroupns_private {
             out.push("name=cgroupns".into());
         }

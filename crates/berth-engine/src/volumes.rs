@@ -132,6 +132,12 @@ impl Engine {
         let data = self.volume_dir(&name).join("_data");
         fs::create_dir_all(&data)
             .map_err(|e| ApiError::internal(format!("create volume {name}: {e}")))?;
+        // As dockerd: with remapped containers, a volume is their root's.
+        if let Some(r) = &self.remap {
+            let (uid, gid) = r.remap.root();
+            std::os::unix::fs::chown(&data, Some(uid), Some(gid))
+                .map_err(|e| ApiError::internal(format!("chown volume {name}: {e}")))?;
+        }
         let v = Volume {
             name: name.clone(),
             driver,

@@ -12,5 +12,6 @@ pub mod signal;
 pub mod spec;
 pub mod supervisor;
 pub mod user;
+pub mod userns;
 
 pub use error::RuntimeError;

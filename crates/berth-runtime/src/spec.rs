@@ -383,6 +383,8 @@ pub struct Confinement {
     pub uts: Namespace,
     /// Mount the host's /dev/shm (`--ipc host`) or none (`--ipc none`).
     pub shm: Shm,
+    /// A user namespace with these `uidMappings` and `gidMappings` (`userns-remap`).
+    pub userns: Option<(Value, Value)>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -415,6 +417,7 @@ impl Default for Confinement {
             pid: Namespace::Private,
             uts: Namespace::Private,
             shm: Shm::Own,
+            userns: None,
         }
     }
 }
@@ -548,7 +551,14 @@ pub fn build_spec(input: &SpecInput) -> Result<Value> {
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
         json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
-        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", if c.privileged { "rw" } else { "ro" }]}),
+        // In a user namespace that does not own its network namespace the
+        // kernel refuses a new sysfs: the host's, read-only all the way down
+        // (as runc and dockerd do for remapped containers).
+        if c.userns.is_some() {
+            json!({"destination": "/sys", "type": "bind", "source": "/sys", "options": ["rbind", "rro", "nosuid", "noexec", "nodev"]})
+        } else {
+            json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", if c.privileged { "rw" } else { "ro" }]})
+        },
     ];
     mounts.extend(cgroup_mounts(input));
     mounts.push(json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}));
@@ -570,6 +580,9 @@ pub fn build_spec(input: &SpecInput) -> Result<Value> {
     }
     if c.cgroupns_private {
         namespaces.push(json!({"type": "cgroup"}));
+    }
+    if c.userns.is_some() {
+        namespaces.push(json!({"type": "user"}));
     }
     match &input.network {
         NetworkNamespace::Host => {}
@@ -604,6 +617,10 @@ pub fn build_spec(input: &SpecInput) -> Result<Value> {
     }
     if !c.sysctls.is_empty() {
         linux["sysctl"] = json!(c.sysctls);
+    }
+    if let Some((uids, gids)) = &c.userns {
+        linux["uidMappings"] = uids.clone();
+        linux["gidMappings"] = gids.clone();
     }
     let mut process = json!({
         "terminal": input.tty,

@@ -75,6 +75,7 @@ fn bundle(args: &[&str], resources: Resources, runtime: Option<PathBuf>) -> Bund
         log_max_size: None,
         log_max_files: 1,
         new_netns: true,
+        join_netns: None,
         cgroups_path,
         tty: false,
         open_stdin: false,

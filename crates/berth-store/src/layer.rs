@@ -337,6 +337,116 @@ pub fn open(path: &Path) -> Result<File> {
     File::open(path).map_err(StoreError::io(format!("open {}", path.display())))
 }
 
+/// Copies a layer's tree with its owners shifted: files, links, directories,
+/// device nodes (whiteouts among them), FIFOs, modes, times and extended
+/// attributes (overlayfs' opaque marks). Links are copied as links, never
+/// followed; an owner outside the mapping (`map` gives `None`) is an error,
+/// as in dockerd.
+pub fn copy_shifted<F>(src: &Path, dst: &Path, map: &F) -> Result<()>
+where
+    F: Fn(u32, u32) -> Option<(u32, u32)>,
+{
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let io = |what: String| StoreError::io(what);
+    let meta = fs::symlink_metadata(src).map_err(io(format!("stat {}", src.display())))?;
+    let ft = meta.file_type();
+    let (uid, gid) = map(meta.uid(), meta.gid()).ok_or_else(|| {
+        StoreError::Invalid(format!(
+            "{}: owner {}:{} cannot be mapped to a host ID",
+            src.display(),
+            meta.uid(),
+            meta.gid()
+        ))
+    })?;
+    if ft.is_dir() {
+        fs::create_dir(dst).map_err(io(format!("mkdir {}", dst.display())))?;
+        for e in fs::read_dir(src).map_err(io(format!("read {}", src.display())))? {
+            let e = e.map_err(io(format!("read {}", src.display())))?;
+            copy_shifted(&e.path(), &dst.join(e.file_name()), map)?;
+        }
+    } else if ft.is_symlink() {
+        let target = fs::read_link(src).map_err(io(format!("readlink {}", src.display())))?;
+        std::os::unix::fs::symlink(target, dst)
+            .map_err(io(format!("symlink {}", dst.display())))?;
+    } else if ft.is_file() {
+        fs::copy(src, dst).map_err(io(format!("copy {}", src.display())))?;
+    } else {
+        // Devices, whiteouts (0:0 character devices) and FIFOs.
+        nix::sys::stat::mknod(
+            dst,
+            nix::sys::stat::SFlag::from_bits_truncate(meta.mode() & libc::S_IFMT),
+            nix::sys::stat::Mode::from_bits_truncate(meta.mode() & 0o7777),
+            meta.rdev(),
+        )
+        .map_err(|e| StoreError::Io {
+            context: format!("mknod {}", dst.display()),
+            source: e.into(),
+        })?;
+    }
+    copy_xattrs(src, dst);
+    std::os::unix::fs::lchown(dst, Some(uid), Some(gid))
+        .map_err(io(format!("chown {}", dst.display())))?;
+    if !ft.is_symlink() {
+        // After the chown, which clears set-user-ID bits.
+        fs::set_permissions(dst, fs::Permissions::from_mode(meta.mode() & 0o7777))
+            .map_err(io(format!("chmod {}", dst.display())))?;
+        let times = [
+            nix::sys::time::TimeSpec::new(meta.atime(), meta.atime_nsec()),
+            nix::sys::time::TimeSpec::new(meta.mtime(), meta.mtime_nsec()),
+        ];
+        let _ = nix::sys::stat::utimensat(
+            None,
+            dst,
+            &times[0],
+            &times[1],
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        );
+    }
+    Ok(())
+}
+
+/// Extended attributes of `src` onto `dst`, links not followed; the ones
+/// the kernel refuses (security labels of another policy) are left out.
+fn copy_xattrs(src: &Path, dst: &Path) {
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).ok();
+    let (Some(s), Some(d)) = (c(src), c(dst)) else {
+        return;
+    };
+    let mut names = vec![0u8; 64 * 1024];
+    // SAFETY: valid C strings and buffers we own, with their lengths.
+    let n = unsafe { libc::llistxattr(s.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
+    if n <= 0 {
+        return;
+    }
+    for name in names[..n as usize]
+        .split(|b| *b == 0)
+        .filter(|n| !n.is_empty())
+    {
+        let Ok(name) = std::ffi::CString::new(name) else {
+            continue;
+        };
+        let mut value = vec![0u8; 64 * 1024];
+        // SAFETY: as above.
+        unsafe {
+            let len = libc::lgetxattr(
+                s.as_ptr(),
+                name.as_ptr(),
+                value.as_mut_ptr().cast(),
+                value.len(),
+            );
+            if len >= 0 {
+                libc::lsetxattr(
+                    d.as_ptr(),
+                    name.as_ptr(),
+                    value.as_ptr().cast(),
+                    len as usize,
+                    0,
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

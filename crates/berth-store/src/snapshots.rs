@@ -128,7 +128,54 @@ impl Snapshots {
         if p.exists() {
             fs::remove_dir_all(&p).map_err(StoreError::io(format!("remove snapshot {diff_id}")))?;
         }
+        // Its chowned copies for remapped containers go with it.
+        for e in fs::read_dir(self.remapped_root())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let copy = e.path().join(diff_id.hex());
+            if copy.exists() {
+                fs::remove_dir_all(&copy).map_err(StoreError::io(format!(
+                    "remove remapped snapshot {diff_id}"
+                )))?;
+            }
+        }
         Ok(())
+    }
+
+    fn remapped_root(&self) -> PathBuf {
+        self.root.with_file_name("snapshots-remapped")
+    }
+
+    /// A copy of the snapshot (or empty dir) at `dir` whose owners are shifted
+    /// by `map` (host IDs for the container's IDs), for kernels without idmapped
+    /// layers; made once per mapping (`key`) and kept beside the snapshots.
+    pub fn remapped<F>(&self, dir: &Path, key: &str, map: &F) -> Result<PathBuf>
+    where
+        F: Fn(u32, u32) -> Option<(u32, u32)>,
+    {
+        let name = dir
+            .file_name()
+            .ok_or_else(|| StoreError::Invalid(format!("not a snapshot: {}", dir.display())))?;
+        let base = self.remapped_root().join(key);
+        let out = base.join(name);
+        if out.is_dir() {
+            return Ok(out);
+        }
+        fs::create_dir_all(&base).map_err(StoreError::io("create remapped snapshots dir"))?;
+        let tmp = base.join(format!(".tmp-{}", hex::encode(rand::random::<[u8; 8]>())));
+        let made = crate::layer::copy_shifted(dir, &tmp, map).and_then(|_| {
+            fs::rename(&tmp, &out).map_err(StoreError::io("rename remapped snapshot"))
+        });
+        if made.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+            // Another start made the same copy meanwhile: theirs is as good.
+            if out.is_dir() {
+                return Ok(out);
+            }
+        }
+        made.map(|_| out)
     }
 }
 

@@ -56,6 +56,11 @@ pub struct DaemonConfig {
     pub certs_dir: Option<PathBuf>,
     /// Berth's own: reach registries on this host only (air-gapped hosts, tests).
     pub registry_loopback_only: Option<bool>,
+    /// `default` (the `dockremap` user), `user` or `user:group`.
+    pub userns_remap: Option<String>,
+    /// Berth's own: how a remapped container's layers are made its own:
+    /// `auto` (idmapped mounts where the kernel has them), `idmap`, `copy`.
+    pub userns_remap_layers: Option<String>,
     /// The group that owns the API's UNIX sockets (`-G`).
     pub group: Option<String>,
     /// A seccomp profile file in Docker's format, `builtin` or `unconfined`.
@@ -163,6 +168,25 @@ impl DaemonConfig {
             s.default_ulimits.insert(u.name.clone(), u);
         }
         Ok(s)
+    }
+
+    /// `userns-remap`, with the user made for `default` and the ranges read.
+    pub fn userns(&self) -> anyhow::Result<Option<berth_engine::containers::userns::UsernsConfig>> {
+        use berth_engine::containers::userns::{LayerMode, UsernsConfig};
+        let Some(setting) = self.userns_remap.as_deref().filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        let layers = match self.userns_remap_layers.as_deref() {
+            None | Some("auto") => LayerMode::Auto,
+            Some("idmap") => LayerMode::Idmap,
+            Some("copy") => LayerMode::Copy,
+            Some(other) => {
+                anyhow::bail!("invalid userns-remap-layers {other:?}: auto, idmap or copy")
+            }
+        };
+        let remap =
+            berth_runtime::userns::Remap::load(setting).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Some(UsernsConfig { remap, layers }))
     }
 
     /// The registry client's settings, checked.

@@ -155,6 +155,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let network = file.network()?;
     let registries = file.registries()?;
     let security = file.security()?;
+    let userns = file.userns()?;
     let group = socket_group(args.group.as_deref().or(file.group.as_deref()))?;
     for k in file.other.keys() {
         tracing::warn!("daemon.json key {k:?} is not used by berthd");
@@ -183,6 +184,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     cfg.network = network;
     cfg.registries = std::sync::Arc::new(registries);
     cfg.security = security;
+    cfg.userns = userns;
     for (name, rt) in file.runtimes {
         if !rt.path.exists() && which(&rt.path).is_none() {
             bail!("runtime {name:?}: {} does not exist", rt.path.display());

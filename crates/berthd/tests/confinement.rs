@@ -1309,3 +1309,292 @@ fn the_api_socket_belongs_to_root_and_its_group() {
         stderr(&out)
     );
 }
+
+/// Puts back what `userns-remap: default` adds to the host (the dockremap
+/// user and its subordinate ranges) when this test made them.
+struct RemapUserGuard {
+    made_user: bool,
+    subuid: String,
+    subgid: String,
+}
+
+impl RemapUserGuard {
+    fn new() -> RemapUserGuard {
+        let had = std::fs::read_to_string("/etc/passwd")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.starts_with("dockremap:"));
+        RemapUserGuard {
+            made_user: !had,
+            subuid: std::fs::read_to_string("/etc/subuid").unwrap_or_default(),
+            subgid: std::fs::read_to_string("/etc/subgid").unwrap_or_default(),
+        }
+    }
+}
+
+impl Drop for RemapUserGuard {
+    fn drop(&mut self) {
+        if self.made_user {
+            let _ = Command::new("userdel").arg("dockremap").status();
+            let _ = Command::new("groupdel")
+                .arg("dockremap")
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+        let _ = std::fs::write("/etc/subuid", &self.subuid);
+        let _ = std::fs::write("/etc/subgid", &self.subgid);
+    }
+}
+
+fn host_uid_of(pid: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn user_namespaces_make_container_root_an_unprivileged_host_user() {
+    let _guard = RemapUserGuard::new();
+    let secret = Marker::new("root-only");
+    std::fs::write(&secret.0, "host secret").unwrap();
+    std::fs::set_permissions(
+        &secret.0,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let d = Daemon::start_with(serde_json::json!({"userns-remap": "default"}));
+    d.import_busybox("busybox");
+    // `default` made dockremap and gave it a range, as dockerd does.
+    let subuid = std::fs::read_to_string("/etc/subuid").unwrap();
+    let line = subuid
+        .lines()
+        .find(|l| l.starts_with("dockremap:"))
+        .expect("a dockremap range");
+    let start: u32 = line.split(':').nth(1).unwrap().parse().unwrap();
+    let info = run_out(&d, &["info", "--format", "{{json .SecurityOptions}}"]);
+    assert!(info.contains("name=userns"), "{info}");
+
+    // Root inside, an unprivileged user outside; the image's files are root's inside.
+    let out = run_out(&d, &["run", "--rm", "busybox", "sh", "-c", "id -u; cat /proc/self/uid_map; stat -c %u /bin/busybox; touch /etc/new && echo wrote; grep Seccomp: /proc/self/status"]);
+    let lines: Vec<String> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        lines,
+        ["0", &format!("0 {start} 65536"), "0", "wrote", "Seccomp: 2"]
+    );
+    let id = run_out(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "remapped",
+            "-v",
+            "rvol:/data",
+            "busybox",
+            "sh",
+            "-c",
+            "touch /data/f /made; sleep 60",
+        ],
+    );
+    let pid = run_out(&d, &["inspect", "-f", "{{.State.Pid}}", id.trim()]);
+    assert_eq!(host_uid_of(pid.trim()), start.to_string());
+    // An exec joins the container's user namespace too.
+    let out = run_out(&d, &["exec", "remapped", "cat", "/proc/self/uid_map"]);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["0", &start.to_string(), "65536"]
+    );
+    eventually("the container's files", 10, || {
+        d.data_root()
+            .join("containers")
+            .join(id.trim())
+            .join("upper/made")
+            .exists()
+    });
+    let made = std::fs::metadata(
+        d.data_root()
+            .join("containers")
+            .join(id.trim())
+            .join("upper/made"),
+    )
+    .unwrap();
+    assert_eq!(made.uid(), start);
+    let vol = run_out(&d, &["volume", "inspect", "-f", "{{.Mountpoint}}", "rvol"]);
+    assert_eq!(
+        std::fs::metadata(Path::new(vol.trim()).join("f"))
+            .unwrap()
+            .uid(),
+        start
+    );
+
+    // Root inside cannot read what is the host root's alone.
+    let bind = format!("{}:/secret:ro", secret.path());
+    let out = d.docker(&["run", "--rm", "-v", &bind, "busybox", "cat", "/secret"]);
+    assert_ne!(code(&out), 0);
+    assert!(
+        stderr(&out).contains("Permission denied"),
+        "{}",
+        stderr(&out)
+    );
+
+    // cp and commit speak the container's IDs, not the host's.
+    let file = Marker::new("cp-in");
+    std::fs::write(&file.0, "in").unwrap();
+    std::os::unix::fs::chown(&file.0, Some(777), Some(777)).unwrap();
+    assert_ok(&d.docker(&["cp", "-a", file.path(), "remapped:/in-a"]));
+    assert_ok(&d.docker(&["cp", file.path(), "remapped:/in"]));
+    let upper = d
+        .data_root()
+        .join("containers")
+        .join(id.trim())
+        .join("upper");
+    assert_eq!(
+        std::fs::metadata(upper.join("in-a")).unwrap().uid(),
+        start + 777
+    );
+    assert_eq!(std::fs::metadata(upper.join("in")).unwrap().uid(), start);
+    let out = d.docker(&["cp", "remapped:/made", "-"]);
+    assert_ok(&out);
+    let mut a = tar::Archive::new(&out.stdout[..]);
+    let owner = a
+        .entries()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .header()
+        .uid()
+        .unwrap();
+    assert_eq!(owner, 0);
+    assert_ok(&d.docker(&["commit", "remapped", "remapped-img"]));
+    let out = run_out(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--userns",
+            "host",
+            "remapped-img",
+            "stat",
+            "-c",
+            "%u",
+            "/made",
+            "/in-a",
+        ],
+    );
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["0", "777"]);
+
+    // --userns=host opts out; what needs the host's namespaces is refused.
+    let out = run_out(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--userns",
+            "host",
+            "busybox",
+            "cat",
+            "/proc/self/uid_map",
+        ],
+    );
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["0", "0", "4294967295"]
+    );
+    for (flags, want) in [
+        (
+            &["--privileged"][..],
+            "privileged mode is incompatible with user namespaces",
+        ),
+        (
+            &["--network", "host"],
+            "cannot share the host's network namespace when user namespaces are enabled",
+        ),
+        (&["--pid", "host"], "cannot share the host's PID namespace"),
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend(["busybox", "true"]);
+        let out = d.docker(&args);
+        assert_eq!(code(&out), 125, "{flags:?}");
+        assert!(stderr(&out).contains(want), "{flags:?}: {}", stderr(&out));
+    }
+    let out = run_out(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--userns",
+            "host",
+            "--privileged",
+            "busybox",
+            "true",
+        ],
+    );
+    assert_eq!(out, "");
+    assert_ok(&d.docker(&["rm", "-f", "remapped"]));
+    drop(d);
+
+    // Where idmapped layers are not to be had: chowned copies, made once, gone with the image.
+    let d = Daemon::start_with(
+        serde_json::json!({"userns-remap": "dockremap:dockremap", "userns-remap-layers": "copy"}),
+    );
+    d.import_busybox("busybox");
+    let out = run_out(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "stat -c %u /bin/busybox; cat /proc/self/uid_map",
+        ],
+    );
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["0", "0", &start.to_string(), "65536"]
+    );
+    let copies = d
+        .data_root()
+        .join("snapshots-remapped")
+        .join(format!("{start}.{start}"));
+    let layers: Vec<_> = std::fs::read_dir(&copies).unwrap().flatten().collect();
+    assert_eq!(layers.len(), 1, "{layers:?}");
+    let busybox = std::fs::metadata(layers[0].path().join("bin/busybox")).unwrap();
+    assert_eq!(busybox.uid(), start);
+    assert_ok(&d.docker(&["rmi", "busybox"]));
+    assert_eq!(std::fs::read_dir(&copies).unwrap().count(), 0);
+    drop(d);
+    // A user without ranges is refused at start, with the reason.
+    let mut d = Daemon::start();
+    d.stop_daemon(libc::SIGTERM);
+    let cfg = d.dir.path().join("nobody.json");
+    std::fs::write(&cfg, r#"{"userns-remap": "nobody"}"#).unwrap();
+    let out = Command::new(bin("berthd"))
+        .arg("-H")
+        .arg(d.host())
+        .arg("--data-root")
+        .arg(d.data_root())
+        .arg("--exec-root")
+        .arg(d.exec_root())
+        .arg("--config-file")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no subordinate user IDs for \"nobody\""),
+        "{}",
+        stderr(&out)
+    );
+}

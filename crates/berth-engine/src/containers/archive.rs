@@ -176,16 +176,18 @@ impl Engine {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_else(|| ".".into());
-                let mut tar = tar::Builder::new(out);
-                tar.follow_symlinks(false);
-                let err = |e: std::io::Error| ApiError::internal(format!("archive: {e}"));
-                if m.is_dir() {
-                    tar.append_dir_all(&base, &host).map_err(err)?;
-                } else {
-                    tar.append_path_with_name(&host, &base).map_err(err)?;
-                }
-                tar.into_inner().and_then(|mut w| w.flush()).map_err(err)?;
-                Ok(())
+                let owners = engine.owners_to_container(&r.host_config);
+                super::userns::remapped_out(out, owners.as_ref(), |out| {
+                    let mut tar = tar::Builder::new(out);
+                    tar.follow_symlinks(false);
+                    let err = |e: std::io::Error| ApiError::internal(format!("archive: {e}"));
+                    if m.is_dir() {
+                        tar.append_dir_all(&base, &host).map_err(err)?;
+                    } else {
+                        tar.append_path_with_name(&host, &base).map_err(err)?;
+                    }
+                    tar.into_inner().and_then(|w| w.flush()).map_err(err)
+                })
             })
         })
         .await
@@ -227,11 +229,17 @@ impl Engine {
                 let staging = dest.join(format!(".berth-cp-{:016x}", rand::random::<u64>()));
                 fs::create_dir(&staging)
                     .map_err(|e| ApiError::internal(format!("staging: {e}")))?;
+                // A remapped container's files are its root's, or the archive's
+                // owners as its own IDs on the host.
+                let owners = engine.owners_to_host(&r.host_config, copy_uid_gid);
+                let keep = copy_uid_gid || owners.is_some();
                 let res = (|| {
-                    let mut reader =
-                        berth_store::archive::decompress(archive).map_err(ApiError::from)?;
-                    berth_store::layer::unpack_files(&mut reader, &staging, copy_uid_gid)
-                        .map_err(ApiError::from)?;
+                    super::userns::remapped_in(archive, owners.as_ref(), |reader| {
+                        let mut tar =
+                            berth_store::archive::decompress(reader).map_err(ApiError::from)?;
+                        berth_store::layer::unpack_files(&mut tar, &staging, keep)
+                            .map_err(ApiError::from)
+                    })?;
                     check_merge(&staging, &dest)?;
                     merge(&staging, &dest)
                         .map_err(|e| ApiError::internal(format!("copy into {path}: {e}")))

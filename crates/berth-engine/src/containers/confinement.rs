@@ -442,7 +442,7 @@ fn block_device(path: &str) -> Result<(&'static str, u64, u64, u32, u32, u32)> {
 
 /// Checks the confinement options of a new or updated container as dockerd
 /// does; returns its warnings.
-pub(crate) fn validate(hc: &HostConfig, hostname: &str) -> Result<Vec<String>> {
+pub fn validate(hc: &HostConfig, hostname: &str) -> Result<Vec<String>> {
     parse_security_opts(hc.security_opt.as_deref().unwrap_or(&[]))?;
     if !matches!(hc.cgroupns_mode.as_str(), "" | "private" | "host") {
         return Err(ApiError::bad_request(format!(
@@ -638,6 +638,7 @@ impl Engine {
             pid,
             uts,
             shm,
+            userns: self.remap_of(hc).map(|r| r.oci_mappings()),
         })
     }
 }

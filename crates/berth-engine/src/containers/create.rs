@@ -179,6 +179,7 @@ impl Engine {
         validate_host_config(self, &host_config)?;
         refuse_unsupported(&host_config)?;
         let mut warnings = super::confinement::validate(&host_config, &config.hostname)?;
+        super::userns::validate(&host_config, self.remap.is_some())?;
         let networks = self.plan_container_networks(
             &config,
             &mut host_config,

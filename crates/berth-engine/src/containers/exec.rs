@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use berth_api::ApiError;
 use berth_runtime::frames::{self, FrameReader};
 use berth_runtime::shim::exec::ExecConfig;
-use berth_runtime::spec::ALL_CAPS;
 use berth_runtime::supervisor;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -208,8 +207,11 @@ impl Engine {
             p["user"] = json!({"uid": u.uid, "gid": u.gid, "additionalGids": u.additional_gids});
         }
         if c.privileged {
-            p["capabilities"] =
-                json!({"bounding": ALL_CAPS, "effective": ALL_CAPS, "permitted": ALL_CAPS});
+            // Every capability the daemon itself has, as for --privileged.
+            let caps =
+                berth_runtime::spec::capabilities(true, &[], &[], &self.cfg.security.bounding)
+                    .map_err(ApiError::from)?;
+            p["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps});
         }
         Ok(p)
     }
@@ -233,9 +235,14 @@ impl Engine {
             (i.container_id.clone(), i.config.clone())
         };
         let h = self.container(&cid)?;
-        let (running, runtime) = {
+        let (running, runtime, remapped_pid) = {
             let r = h.record();
-            (r.state.running, r.runtime.clone())
+            let remapped = self.remap_of(&r.host_config).is_some();
+            (
+                r.state.running,
+                r.runtime.clone(),
+                remapped.then_some(r.state.pid),
+            )
         };
         if !running {
             return Err(ApiError::conflict(format!(
@@ -268,6 +275,7 @@ impl Engine {
             attached: !detach,
             console_socket: self.paths(&cid).sockets.join(format!("{}.c", &id[..20])),
             cgroups_path: self.cgroups_path(&cid),
+            join_netns: remapped_pid.map(|pid| format!("/proc/{pid}/ns/net").into()),
         };
         let (ours, theirs) = if detach {
             (None, None)

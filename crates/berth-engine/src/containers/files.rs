@@ -147,7 +147,7 @@ impl Engine {
             let lowers = self.images.lower_dirs(&image).map_err(ApiError::from)?;
             let _ = fs::remove_dir_all(paths.work());
             fs::create_dir_all(paths.work()).map_err(|e| ApiError::internal(e.to_string()))?;
-            overlay::mount_overlay(&lowers, &paths.upper(), &paths.work(), &rootfs)
+            self.mount_rootfs(&r.host_config, &lowers, &paths, &r.id)
                 .map_err(ApiError::from)?;
         }
         let out = f(&rootfs);
@@ -167,14 +167,16 @@ impl Engine {
         let engine = self.clone();
         crate::blocking(move || {
             engine.with_rootfs(&r, |root| {
-                let mut tar = tar::Builder::new(out);
-                tar.follow_symlinks(false);
-                tar.append_dir_all(".", root)
-                    .map_err(|e| ApiError::internal(format!("export: {e}")))?;
-                tar.into_inner()
-                    .and_then(|mut w| w.flush())
-                    .map_err(|e| ApiError::internal(format!("export: {e}")))?;
-                Ok(())
+                let owners = engine.owners_to_container(&r.host_config);
+                super::userns::remapped_out(out, owners.as_ref(), |out| {
+                    let mut tar = tar::Builder::new(out);
+                    tar.follow_symlinks(false);
+                    tar.append_dir_all(".", root)
+                        .map_err(|e| ApiError::internal(format!("export: {e}")))?;
+                    tar.into_inner()
+                        .and_then(|w| w.flush())
+                        .map_err(|e| ApiError::internal(format!("export: {e}")))
+                })
             })
         })
         .await
@@ -260,8 +262,17 @@ impl Engine {
         let upper = self.paths(&r.id).upper();
         let skip = Self::mount_destinations(&r);
         let images = self.images.clone();
+        let owners = self.owners_to_container(&r.host_config);
         let result = crate::blocking(move || {
-            commit_upper(&images, &base.layers, upper, skip, cfg, target.as_ref())
+            commit_upper(
+                &images,
+                &base.layers,
+                upper,
+                skip,
+                cfg,
+                target.as_ref(),
+                owners,
+            )
         })
         .await;
         if paused_here {
@@ -289,9 +300,15 @@ pub(crate) fn commit_upper(
     skip: Vec<String>,
     config: ImageConfigFile,
     tag: Option<&ImageRef>,
+    owners: Option<super::userns::OwnerMap>,
 ) -> Result<ImageRecord> {
     let (mut reader, writer) = std::io::pipe().map_err(|e| ApiError::internal(e.to_string()))?;
-    let packer = std::thread::spawn(move || write_layer(&upper, &skip, writer));
+    // A remapped container's files go into the image with its own IDs.
+    let packer = std::thread::spawn(move || {
+        super::userns::remapped_out(writer, owners.as_ref(), |out| {
+            write_layer(&upper, &skip, out)
+        })
+    });
     let stored = images
         .commit(base_layers, Some(&mut reader), config, tag)
         .map_err(ApiError::from);

@@ -23,4 +23,5 @@ pub mod stats;
 pub mod stop;
 pub mod top;
 pub mod update;
+pub mod userns;
 pub mod wait;

@@ -147,7 +147,7 @@ impl Engine {
             // A crashed run may leave the work dir in use; start from a clean one.
             let _ = fs::remove_dir_all(paths.work());
             fs::create_dir_all(paths.work()).map_err(RuntimeError::io("work dir"))?;
-            overlay::mount_overlay(lowers, &paths.upper(), &paths.work(), &rootfs)
+            self.mount_rootfs(&rec.host_config, lowers, &paths, &rec.id)
                 .map_err(|e| RuntimeError::Other(e.to_string()))?;
         }
         let result = self.launch_mounted(rec, &paths, plan);
@@ -177,16 +177,21 @@ impl Engine {
         }
         // Docker creates a missing working directory, owned by (remapped) root,
         // inside the container's root whatever links the image has on the way.
+        let root_ids = self.root_ids(&rec.host_config);
         berth_rootpath::RootDir::open(&rootfs)
-            .and_then(|root| root.mkdir_all(&rec.config.working_dir, 0o755, Some((0, 0))))
+            .and_then(|root| root.mkdir_all(&rec.config.working_dir, 0o755, Some(root_ids)))
             .map_err(|e| RuntimeError::Invalid(format!("create working directory: {e}")))?;
         // The supervisor makes an isolated namespace itself and points the spec at it.
-        let (network, new_netns) = match plan {
-            NetPlan::Host => (NetworkNamespace::Host, false),
-            NetPlan::Isolated => (NetworkNamespace::Host, true),
-            NetPlan::Join(p) => (NetworkNamespace::Path(p), false),
-        };
         let hc = &rec.host_config;
+        // A remapped container cannot join a namespace its user namespace does
+        // not own: the supervisor joins it and the container inherits it.
+        let remapped = self.remap_of(hc).is_some();
+        let (network, new_netns, join_netns) = match plan {
+            NetPlan::Host => (NetworkNamespace::Host, false, None),
+            NetPlan::Isolated => (NetworkNamespace::Host, true, None),
+            NetPlan::Join(p) if remapped => (NetworkNamespace::Host, false, Some(p)),
+            NetPlan::Join(p) => (NetworkNamespace::Path(p), false, None),
+        };
         let with_init = hc.init.unwrap_or(self.cfg.init_by_default);
         let mut args: Vec<String> = std::iter::once(rec.path.clone())
             .chain(rec.args.iter().cloned())
@@ -271,6 +276,7 @@ impl Engine {
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(1),
             new_netns,
+            join_netns,
             cgroups_path: self.cgroups_path(&rec.id),
             tty: rec.config.tty,
             open_stdin: rec.config.open_stdin,

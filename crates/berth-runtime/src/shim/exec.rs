@@ -35,6 +35,10 @@ pub struct ExecConfig {
     /// The container's `cgroupsPath`, for the hierarchies the runtime does not join.
     #[serde(default)]
     pub cgroups_path: String,
+    /// Joined by the supervisor before the runtime starts the process (a
+    /// remapped container's network namespace; see `ShimConfig::join_netns`).
+    #[serde(default)]
+    pub join_netns: Option<PathBuf>,
 }
 
 fn start_builtin(
@@ -98,6 +102,14 @@ pub fn run(dir: &Path) -> i32 {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
+    if let Some(p) = &cfg.join_netns {
+        let joined = fs::File::open(p).map_err(|e| e.to_string()).and_then(|f| {
+            nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| e.to_string())
+        });
+        if let Err(e) = joined {
+            return fail(format!("join network namespace {}: {e}", p.display()));
+        }
+    }
     let (child_io, console_path) = stdio.for_runtime();
     // As for the container itself: the hierarchies the runtime does not join.
     let started = crate::cgroups::Cgroup::new(&cfg.cgroups_path)

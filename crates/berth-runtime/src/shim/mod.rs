@@ -39,6 +39,11 @@ pub struct ShimConfig {
     pub log_max_files: u32,
     /// Give the container a fresh network namespace with loopback up.
     pub new_netns: bool,
+    /// Join this network namespace first and let the container inherit it:
+    /// a container in a user namespace of its own cannot `setns` into a
+    /// network namespace its user namespace does not own.
+    #[serde(default)]
+    pub join_netns: Option<PathBuf>,
     pub cgroups_path: String,
     /// A pseudo-terminal for the container (`Tty`).
     #[serde(default)]
@@ -184,20 +189,34 @@ pub(crate) fn exec_error_code(msg: &str) -> i32 {
     }
 }
 
-/// Moves this process into a new network namespace with loopback up, and
-/// points the bundle's network namespace at it.
-fn new_netns(bundle: &Path) -> Result<(), String> {
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
-        .map_err(|e| format!("unshare netns: {e}"))?;
-    loopback_up().map_err(|e| format!("bring up loopback: {e}"))?;
+/// Moves this process into a new network namespace with loopback up (or
+/// into `join`), and points the bundle's network namespace at it; with a
+/// user namespace in the spec the container inherits it instead (see
+/// `ShimConfig::join_netns`).
+fn enter_netns(bundle: &Path, join: Option<&Path>) -> Result<(), String> {
+    match join {
+        Some(p) => {
+            let f = fs::File::open(p).map_err(|e| format!("open {}: {e}", p.display()))?;
+            nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| format!("join netns {}: {e}", p.display()))?;
+        }
+        None => {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| format!("unshare netns: {e}"))?;
+            loopback_up().map_err(|e| format!("bring up loopback: {e}"))?;
+        }
+    }
     let cfg = bundle.join("config.json");
     let mut spec: serde_json::Value =
         serde_json::from_slice(&fs::read(&cfg).map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?;
     let path = format!("/proc/{}/ns/net", std::process::id());
     if let Some(ns) = spec["linux"]["namespaces"].as_array_mut() {
+        let own_userns = ns.iter().any(|n| n["type"] == "user");
         ns.retain(|n| n["type"] != "network");
-        ns.push(serde_json::json!({"type": "network", "path": path}));
+        if !own_userns {
+            ns.push(serde_json::json!({"type": "network", "path": path}));
+        }
     }
     fs::write(&cfg, serde_json::to_vec(&spec).map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())
@@ -383,8 +402,8 @@ pub fn run(state_dir: &Path) -> i32 {
     // Orphans of an external runtime's `create` become ours to reap.
     // SAFETY: prctl with constant arguments.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    if cfg.new_netns {
-        if let Err(e) = new_netns(&cfg.bundle) {
+    if cfg.new_netns || cfg.join_netns.is_some() {
+        if let Err(e) = enter_netns(&cfg.bundle, cfg.join_netns.as_deref()) {
             return fail(e);
         }
     }

@@ -32,7 +32,10 @@ use crate::user_ns::UserNamespaceConfig;
 use crate::validator::Validator;
 use crate::{tty, utils};
 
-const NAMESPACE_TYPES: &[&str] = &["ipc", "uts", "net", "pid", "mnt", "cgroup", "time"];
+// Berth: "user" too, so that an exec'd process is in the container's user
+// namespace (0.7.0 left it out: an exec in a remapped container ran as the
+// host's root).
+const NAMESPACE_TYPES: &[&str] = &["user", "ipc", "uts", "net", "pid", "mnt", "cgroup", "time"];
 const TENANT_NOTIFY: &str = "tenant-notify-";
 const TENANT_TTY: &str = "tenant-tty-";
 
@@ -564,6 +567,18 @@ impl TenantContainerBuilder {
                 continue;
             }
             if let Some(init_ns) = init_namespaces.get(OsStr::new(ns_type)) {
+                // Berth: a namespace the caller is in already is not joined
+                // again. Joining is then a no-op at best, and at worst (a
+                // network namespace owned by the host's user namespace, from
+                // inside the container's) refused.
+                let own = std::fs::metadata(format!("/proc/self/ns/{ns_type}"));
+                let theirs = std::fs::metadata(&init_ns.path);
+                if let (Ok(own), Ok(theirs)) = (own, theirs) {
+                    use std::os::unix::fs::MetadataExt;
+                    if (own.dev(), own.ino()) == (theirs.dev(), theirs.ino()) {
+                        continue;
+                    }
+                }
                 tenant_namespaces.push(
                     LinuxNamespaceBuilder::default()
                         .typ(tenant_ns)
