@@ -195,6 +195,30 @@ impl RootDir {
         fd_path(&h.as_fd(), &clean)
     }
 
+    /// What is at `path` (the link itself for a link), read through one
+    /// descriptor: its metadata, and for a regular file the file, opened
+    /// read-only. Nothing is looked up by name again after the resolution, so
+    /// a running container swapping a directory for a link meanwhile cannot
+    /// point the read elsewhere.
+    pub fn entry(&self, path: &str) -> Result<Entry> {
+        let h = self.handle(path, Follow::NotLast)?;
+        let pathfile = File::from(std::os::fd::OwnedFd::from(
+            h.try_clone().map_err(|e| from_pathrs(path, e))?,
+        ));
+        let meta = pathfile.metadata().map_err(io(path))?;
+        let (file, link) = if meta.file_type().is_file() {
+            let f = h
+                .reopen(OpenFlags::O_RDONLY | OpenFlags::O_NONBLOCK | OpenFlags::O_CLOEXEC)
+                .map_err(|e| from_pathrs(path, e))?;
+            (Some(f), None)
+        } else if meta.file_type().is_symlink() {
+            (None, Some(readlink_fd(&pathfile).map_err(io(path))?))
+        } else {
+            (None, None)
+        };
+        Ok(Entry { meta, file, link })
+    }
+
     /// Makes sure something can be mounted at `path`: a directory (`dir`) or
     /// an empty file, created with its parents where missing, following links
     /// inside the root as dockerd does (an image's dangling `/etc/hostname`
@@ -221,6 +245,37 @@ impl RootDir {
         }
         self.resolve(&shown, Follow::All)
     }
+}
+
+/// One entry of a root, as `RootDir::entry` read it.
+#[derive(Debug)]
+pub struct Entry {
+    pub meta: fs::Metadata,
+    /// A regular file's content.
+    pub file: Option<File>,
+    /// A link's target.
+    pub link: Option<PathBuf>,
+}
+
+/// `readlinkat(fd, "")`: the target of the link an `O_PATH` descriptor names.
+fn readlink_fd(f: &File) -> std::io::Result<PathBuf> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: a valid descriptor, an empty C string and a buffer we own.
+    let n = unsafe {
+        libc::readlinkat(
+            f.as_raw_fd(),
+            c"".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    buf.truncate(n as usize);
+    Ok(PathBuf::from(
+        <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(buf),
+    ))
 }
 
 /// `fstat` on the handle itself: no second lookup by name.

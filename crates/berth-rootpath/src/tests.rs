@@ -2,6 +2,7 @@
 //! an image can carry must land inside the root, and nothing outside it may
 //! be read, created or chowned.
 
+use std::io::Read as _;
 use std::os::unix::fs::{symlink, MetadataExt};
 
 use super::*;
@@ -218,4 +219,23 @@ fn mount_points_follow_dangling_links_inside() {
     let d = root.mount_point("/abs-host/vol", true).unwrap();
     assert!(d.starts_with(&t.root) && d.is_dir());
     assert_eq!(fs::read_dir(&t.outside).unwrap().count(), 1);
+}
+
+#[test]
+fn entries_are_read_through_one_descriptor() {
+    let t = tree();
+    let root = RootDir::open(&t.root).unwrap();
+    let mut e = root.entry("/real/dir/file").unwrap();
+    let mut text = String::new();
+    e.file.take().unwrap().read_to_string(&mut text).unwrap();
+    assert_eq!(text, "inside");
+    let link = root.entry("/etc/passwd").unwrap();
+    assert!(link.meta.file_type().is_symlink());
+    assert_eq!(link.link.unwrap(), t.outside.join("secret"));
+    // Through a link to a directory: resolved inside, never to the host.
+    assert!(matches!(
+        root.entry("/abs-host/secret"),
+        Err(RootPathError::NotFound(_))
+    ));
+    assert!(root.entry("/real/dir").unwrap().meta.is_dir());
 }

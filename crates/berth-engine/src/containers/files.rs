@@ -331,6 +331,10 @@ fn h_running(engine: &Engine, id: &str) -> bool {
 /// files again, opaque directories get `.wh..wh..opq`.
 fn write_layer(upper: &Path, skip: &[String], out: impl Write) -> Result<()> {
     let err = |e: std::io::Error| ApiError::internal(format!("commit: {e}"));
+    // Each entry is read inside the layer through one descriptor: a running
+    // container cannot swap a directory for a link to the host's meanwhile.
+    let layer = berth_rootpath::RootDir::open(upper)
+        .map_err(|e| ApiError::internal(format!("commit: {e}")))?;
     let mut tar = tar::Builder::new(out);
     tar.follow_symlinks(false);
     for (path, full, m) in walk(upper) {
@@ -356,7 +360,24 @@ fn write_layer(upper: &Path, skip: &[String], out: impl Write) -> Result<()> {
             tar.append_data(&mut h, wh, std::io::empty()).map_err(err)?;
             continue;
         }
-        tar.append_path_with_name(&full, rel).map_err(err)?;
+        match layer.entry(&path) {
+            Ok(e) => {
+                let mut h = tar::Header::new_gnu();
+                h.set_metadata_in_mode(&e.meta, tar::HeaderMode::Complete);
+                if let Some(target) = &e.link {
+                    tar.append_link(&mut h, rel, target).map_err(err)?;
+                } else if let Some(f) = e.file {
+                    tar.append_data(&mut h, rel, f).map_err(err)?;
+                } else {
+                    h.set_size(0);
+                    tar.append_data(&mut h, rel, std::io::empty())
+                        .map_err(err)?;
+                }
+            }
+            // Gone since the walk (the container is running): not in the layer.
+            Err(berth_rootpath::RootPathError::NotFound(_)) => continue,
+            Err(e) => return Err(ApiError::internal(format!("commit: {e}"))),
+        }
         if m.is_dir() && is_opaque(&full) {
             let mut h = tar::Header::new_gnu();
             h.set_size(0);
