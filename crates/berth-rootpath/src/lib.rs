@@ -299,6 +299,31 @@ fn fchown_fd(h: &pathrs::Handle, uid: u32, gid: u32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The metadata of `rel` under `dir` looked up the way overlayfs looks up a
+/// layer: component by component, no link followed, every parent a real
+/// directory. `None` when it is not there so.
+pub fn lstat_beneath(dir: &Path, rel: &str) -> Option<fs::Metadata> {
+    let mut cur = dir.to_path_buf();
+    let mut parts = rel
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .peekable();
+    while let Some(part) = parts.next() {
+        if part == ".." {
+            return None;
+        }
+        cur.push(part);
+        let m = fs::symlink_metadata(&cur).ok()?;
+        if parts.peek().is_none() {
+            return Some(m);
+        }
+        if !m.is_dir() {
+            return None;
+        }
+    }
+    fs::symlink_metadata(dir).ok()
+}
+
 /// The parts of a path, `..` kept: symlink targets are walked the same way.
 fn parts(p: &Path) -> Vec<String> {
     p.components()

@@ -222,6 +222,20 @@ fn mount_points_follow_dangling_links_inside() {
 }
 
 #[test]
+fn lstat_beneath_follows_no_link() {
+    let t = tree();
+    assert!(lstat_beneath(&t.root, "/real/dir/file").unwrap().is_file());
+    assert!(lstat_beneath(&t.root, "to-dir")
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    // Through a link: the layer does not have it, whatever the link points at.
+    assert!(lstat_beneath(&t.root, "/abs-host/secret").is_none());
+    assert!(lstat_beneath(&t.root, "/chain/file").is_none());
+    assert!(lstat_beneath(&t.root, "/real/../etc/group").is_none());
+}
+
+#[test]
 fn entries_are_read_through_one_descriptor() {
     let t = tree();
     let root = RootDir::open(&t.root).unwrap();

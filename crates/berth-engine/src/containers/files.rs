@@ -100,9 +100,9 @@ impl Engine {
 
     /// Whether `path` exists in the image below the container.
     fn in_image(lowers: &[PathBuf], path: &str) -> bool {
-        let rel = path.trim_start_matches('/');
+        // As overlayfs looks a path up in a layer: no link followed on the way.
         for l in lowers {
-            if let Ok(m) = fs::symlink_metadata(l.join(rel)) {
+            if let Some(m) = berth_rootpath::lstat_beneath(l, path) {
                 return !is_whiteout(&m);
             }
         }
