@@ -1598,3 +1598,93 @@ fn user_namespaces_make_container_root_an_unprivileged_host_user() {
         stderr(&out)
     );
 }
+
+#[test]
+fn cgroup_v2_read_only_private_and_device_rules() {
+    // The hybrid layout's cgroup2 mount, shown to berthd as /sys/fs/cgroup.
+    let Some(d) = Daemon::start_on_cgroup2(serde_json::json!({})) else {
+        eprintln!("no separate cgroup2 mount here: the other tests run on cgroup v2 itself");
+        return;
+    };
+    d.import_busybox("busybox");
+    let info = run_out(
+        &d,
+        &[
+            "info",
+            "--format",
+            "{{.CgroupVersion}} {{json .SecurityOptions}}",
+        ],
+    );
+    assert_eq!(
+        info.trim(),
+        r#"2 ["name=seccomp,profile=builtin","name=cgroupns"]"#
+    );
+    // dockerd's v2 default: a private cgroup namespace, the cgroup2 mount read-only.
+    let out = run_out(&d, &["run", "--rm", "busybox", "sh", "-c", "grep '^0::' /proc/self/cgroup; grep ' /sys/fs/cgroup ' /proc/self/mountinfo; mkdir /sys/fs/cgroup/x 2>&1; true"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "0::/");
+    let mount: Vec<&str> = lines[1].split_whitespace().collect();
+    assert!(
+        mount[5].starts_with("ro,") && lines[1].contains(" - cgroup2 "),
+        "{out}"
+    );
+    assert!(
+        out.contains("mkdir: can't create directory '/sys/fs/cgroup/x': Read-only file system"),
+        "{out}"
+    );
+    // The device rules are an eBPF program on v2: a node made inside is still refused.
+    let out = run_out(&d, &["run", "--rm", "busybox", "sh", "-c", "mknod /tmp/disk b 7 0; head -c1 /tmp/disk >/dev/null 2>&1 && echo read || echo refused"]);
+    assert_eq!(out.lines().last(), Some("refused"), "{out}");
+    let out = run_out(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--device",
+            "/dev/loop0",
+            "busybox",
+            "sh",
+            "-c",
+            "head -c1 /dev/loop0 >/dev/null && echo read",
+        ],
+    );
+    assert_eq!(out.trim(), "read");
+    // --cgroupns host: the container's own cgroup, bound read-only.
+    let out = run_out(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--cgroupns",
+            "host",
+            "busybox",
+            "sh",
+            "-c",
+            "grep '^0::' /proc/self/cgroup; mkdir /sys/fs/cgroup/x 2>&1; true",
+        ],
+    );
+    assert!(
+        out.lines().next().unwrap().contains(&d.cgroup_parent),
+        "{out}"
+    );
+    assert!(out.contains("Read-only file system"), "{out}");
+    // Privileged: writable, and child cgroups go with the container.
+    let id = run_out(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--privileged",
+            "busybox",
+            "sh",
+            "-c",
+            "mkdir /sys/fs/cgroup/child && sleep 30",
+        ],
+    );
+    let dir = Path::new("/sys/fs/cgroup/unified")
+        .join(&d.cgroup_parent)
+        .join(id.trim());
+    eventually("the child cgroup", 10, || dir.join("child").exists());
+    assert_ok(&d.docker(&["rm", "-f", id.trim()]));
+    assert!(!dir.exists(), "{} is left", dir.display());
+}

@@ -85,6 +85,9 @@ pub struct Daemon {
     extra_config: serde_json::Value,
     /// Listeners besides the UNIX socket (`-H tcp://…`).
     extra_hosts: Vec<String>,
+    /// Run berthd in a mount namespace of its own whose /sys/fs/cgroup is the
+    /// hybrid layout's cgroup2 mount: a cgroup v2 host, as berthd sees it.
+    cgroup2_view: bool,
 }
 
 /// A 10.N.0.0/16 that no host route and no other daemon of this process uses.
@@ -120,7 +123,28 @@ impl Daemon {
         Self::start_full(serde_json::json!({}), vec![host.to_string()])
     }
 
+    /// Starts berthd seeing only the cgroup2 hierarchy (`cgroup2_view`), or
+    /// `None` where this host has no separate cgroup2 mount to show it.
+    pub fn start_on_cgroup2(extra: serde_json::Value) -> Option<Daemon> {
+        let unified = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains(" /sys/fs/cgroup/unified ") && l.contains(" - cgroup2 "));
+        if !unified {
+            return None;
+        }
+        Some(Self::start_inner(extra, vec![], true))
+    }
+
     fn start_full(extra: serde_json::Value, extra_hosts: Vec<String>) -> Daemon {
+        Self::start_inner(extra, extra_hosts, false)
+    }
+
+    fn start_inner(
+        extra: serde_json::Value,
+        extra_hosts: Vec<String>,
+        cgroup2_view: bool,
+    ) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("berth-it-")
             .tempdir_in("/tmp")
@@ -137,6 +161,7 @@ impl Daemon {
             child: None,
             extra_config: extra,
             extra_hosts,
+            cgroup2_view,
         };
         d.spawn();
         d
@@ -191,7 +216,17 @@ impl Daemon {
     }
 
     pub fn command(&self) -> Command {
-        let mut c = Command::new(bin("berthd"));
+        let mut c = if self.cgroup2_view {
+            // unshare execs sh, which execs berthd: the PID is berthd's.
+            let mut c = Command::new("unshare");
+            c.args(["-m", "--propagation", "slave", "sh", "-c"])
+                .arg("mount --bind /sys/fs/cgroup/unified /sys/fs/cgroup && exec \"$@\"")
+                .arg("sh")
+                .arg(bin("berthd"));
+            c
+        } else {
+            Command::new(bin("berthd"))
+        };
         c.arg("-H").arg(self.host());
         for h in &self.extra_hosts {
             c.arg("-H").arg(h);
@@ -351,21 +386,22 @@ impl Daemon {
     }
 }
 
-/// Removes a cgroup parent (and any leftover children) from every hierarchy.
+/// Removes a cgroup parent (and any leftover children, at any depth, bottom-up)
+/// from every hierarchy.
 pub fn remove_cgroups(parent: &str) {
+    fn bottom_up(dir: &Path) {
+        for c in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if c.file_type().is_ok_and(|t| t.is_dir()) {
+                bottom_up(&c.path());
+            }
+        }
+        let _ = std::fs::remove_dir(dir);
+    }
     let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") else {
         return;
     };
     for e in rd.flatten() {
-        let p = e.path().join(parent);
-        if let Ok(children) = std::fs::read_dir(&p) {
-            for c in children.flatten() {
-                if c.path().is_dir() {
-                    let _ = std::fs::remove_dir(c.path());
-                }
-            }
-        }
-        let _ = std::fs::remove_dir(&p);
+        bottom_up(&e.path().join(parent));
     }
 }
 
