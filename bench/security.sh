@@ -23,6 +23,8 @@ BIN="$PWD/target/release"
 WORK="$(mktemp -d /tmp/berth-bench-security.XXXXXX)"
 PIDS="$WORK/pids"
 mkdir -p "$PIDS"
+# The remapped daemon's containers run as an unprivileged host user, who must reach them.
+chmod 0711 "$WORK"
 # A user of the bench's own for the remapped daemon, and its ranges, removed after.
 REMAP_USER="berthbench$$"
 SUBUID_BACKUP="$(cat /etc/subuid 2>/dev/null || true)"
@@ -72,9 +74,9 @@ start_berthd remapped 1 ", \"userns-remap\": \"$REMAP_USER\""
 # Docker 20.10, private: own root, socket, no iptables or bridge.
 dockerd --data-root "$WORK/docker" --exec-root "$WORK/docker-exec" -H "unix://$WORK/docker.sock" \
     --pidfile "$WORK/docker.pid" --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
-    --config-file /dev/null >"$WORK/dockerd.log" 2>&1 &
+    >"$WORK/dockerd.log" 2>&1 &
 echo $! >"$PIDS/dockerd"
-for _ in $(seq 1 200); do [ -S "$WORK/docker.sock" ] && break; sleep 0.05; done
+for _ in $(seq 1 600); do DOCKER_HOST="unix://$WORK/docker.sock" docker version >/dev/null 2>&1 && break; sleep 0.05; done
 DOCKER_VERSION="$(DOCKER_HOST="unix://$WORK/docker.sock" docker version -f '{{.Server.Version}}' 2>/dev/null || echo unknown)"
 DOCKER_HOST="unix://$WORK/docker.sock" docker import -c 'CMD ["sh"]' "$WORK/busybox.tar" busybox >/dev/null
 

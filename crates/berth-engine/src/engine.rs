@@ -56,6 +56,7 @@ impl Engine {
         let _ = fs::write(&lock_path, std::process::id().to_string());
         let remap = match &cfg.userns {
             Some(u) => {
+                crate::containers::userns::make_reachable(&cfg.data_root, &cfg.exec_root)?;
                 let (u, shim, scratch) = (
                     u.clone(),
                     cfg.shim_binary.clone(),
@@ -83,6 +84,7 @@ impl Engine {
             remap,
             _lock: lock,
         });
+        engine.precompile_default_seccomp();
         engine.init_networks().await?;
         engine.restore().await?;
         engine.sync_rules().await?;

@@ -364,6 +364,9 @@ pub struct Confinement {
     pub caps: Vec<String>,
     /// The OCI `linux.seccomp` section; `None` runs unconfined.
     pub seccomp: Option<Value>,
+    /// That section compiled beforehand (`seccomp::precompiled`), for the
+    /// built-in runtime to load as it is.
+    pub seccomp_program: Option<PathBuf>,
     pub no_new_privileges: bool,
     /// A cgroup namespace of its own (`--cgroupns private`).
     pub cgroupns_private: bool,
@@ -404,6 +407,7 @@ impl Default for Confinement {
                 crate::seccomp::Profile::builtin().to_oci(&caps, &crate::seccomp::Host::current()),
             ),
             caps,
+            seccomp_program: None,
             no_new_privileges: false,
             cgroupns_private: false,
             writable_cgroups: false,
@@ -648,6 +652,9 @@ pub fn build_spec(input: &SpecInput) -> Result<Value> {
         "mounts": mounts,
         "linux": linux,
     });
+    if let Some(p) = &c.seccomp_program {
+        spec["annotations"] = json!({ libcontainer::seccomp::PRECOMPILED_ANNOTATION: p });
+    }
     // Only a UTS namespace of its own can have a name of its own.
     if c.uts != Namespace::Host {
         spec["hostname"] = json!(input.hostname);

@@ -431,6 +431,13 @@ fn seccomp_default_profile_rule_by_rule() {
         "0"
     );
 
+    // The filter was compiled once, by berthd, for the containers' inits to load.
+    let programs: Vec<_> = std::fs::read_dir(d.exec_root().join("seccomp"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "bpf"))
+        .collect();
+    assert!(!programs.is_empty());
     // An exec gets the container's filter too.
     assert_ok(&d.docker(&["run", "-d", "--name", "sc", "busybox", "sleep", "30"]));
     let out = d.docker(&["exec", "sc", "grep", "Seccomp:", "/proc/self/status"]);
@@ -1594,6 +1601,28 @@ fn user_namespaces_make_container_root_an_unprivileged_host_user() {
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("no subordinate user IDs for \"nobody\""),
+        "{}",
+        stderr(&out)
+    );
+    // A data root the remapped root could not reach is refused at start.
+    let closed = d.dir.path().join("closed");
+    std::fs::create_dir(&closed).unwrap();
+    std::fs::set_permissions(&closed, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    std::fs::write(&cfg, r#"{"userns-remap": "dockremap"}"#).unwrap();
+    let out = Command::new(bin("berthd"))
+        .arg("-H")
+        .arg(d.host())
+        .arg("--data-root")
+        .arg(closed.join("data"))
+        .arg("--exec-root")
+        .arg(d.exec_root())
+        .arg("--config-file")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("cannot be searched by the remapped root"),
         "{}",
         stderr(&out)
     );

@@ -538,6 +538,29 @@ pub fn validate(hc: &HostConfig, hostname: &str) -> Result<Vec<String>> {
 }
 
 impl Engine {
+    /// Compiles the filter most containers get (the default profile with the
+    /// default capabilities) in the background, so the first `run` after a
+    /// start does not wait for it.
+    pub(crate) fn precompile_default_seccomp(&self) {
+        let Ok(caps) = capabilities(false, &[], &[], &self.cfg.security.bounding) else {
+            return;
+        };
+        let profile = match &self.cfg.security.seccomp {
+            DaemonSeccomp::Builtin => builtin().clone(),
+            DaemonSeccomp::File { profile, .. } => profile.clone(),
+            DaemonSeccomp::Unconfined => return,
+        };
+        let cache = self.cfg.exec_root.join("seccomp");
+        std::thread::spawn(move || {
+            if let Err(e) = berth_runtime::seccomp::precompiled(
+                &profile.to_oci(&caps, &Host::current()),
+                &cache,
+            ) {
+                tracing::warn!("precompile the default seccomp filter: {e}");
+            }
+        });
+    }
+
     /// The runtime's `Confinement` for a container about to start.
     pub(crate) fn confinement(&self, hc: &HostConfig) -> Result<Confinement> {
         let sec = &self.cfg.security;
@@ -617,10 +640,16 @@ impl Engine {
             _ => Shm::Own,
         };
         let mut ignored = Vec::new();
+        let seccomp_program = match &seccomp {
+            Some(s) => berth_runtime::seccomp::precompiled(s, &self.cfg.exec_root.join("seccomp"))
+                .map_err(ApiError::from)?,
+            None => None,
+        };
         Ok(Confinement {
             privileged: hc.privileged,
             caps,
             seccomp,
+            seccomp_program,
             no_new_privileges: opts.no_new_privileges.unwrap_or(sec.no_new_privileges),
             cgroupns_private: match hc.cgroupns_mode.as_str() {
                 "private" => true,

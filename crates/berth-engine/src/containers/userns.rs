@@ -67,6 +67,41 @@ impl ActiveRemap {
     }
 }
 
+/// A remapped container's root is an unprivileged host user, who must be
+/// able to reach its root file system, `/etc` files and volumes: the data and
+/// exec roots become searchable (0711, as dockerd makes its root), and a
+/// parent that is not is an error at start rather than at every container's.
+pub fn make_reachable(data_root: &std::path::Path, exec_root: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for d in [data_root, &data_root.join("containers"), exec_root] {
+        let m = std::fs::metadata(d)
+            .map_err(|e| ApiError::internal(format!("{}: {e}", d.display())))?;
+        if m.permissions().mode() & 0o111 != 0o111 {
+            let mode = m.permissions().mode() | 0o711;
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| ApiError::internal(format!("chmod {}: {e}", d.display())))?;
+        }
+    }
+    for root in [data_root, exec_root] {
+        let full = std::fs::canonicalize(root)
+            .map_err(|e| ApiError::internal(format!("{}: {e}", root.display())))?;
+        for parent in full.ancestors().skip(1) {
+            let mode = std::fs::metadata(parent)
+                .map(|m| m.permissions().mode())
+                .unwrap_or(0);
+            if mode & 0o001 == 0 {
+                return Err(ApiError::internal(format!(
+                    "userns-remap: {} (mode {:o}) cannot be searched by the remapped root, so its containers could not be reached: chmod o+x {}",
+                    parent.display(),
+                    mode & 0o7777,
+                    parent.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What dockerd refuses in a remapped container (`--userns=host` lifts it).
 pub(crate) fn validate(hc: &HostConfig, remapped_daemon: bool) -> Result<()> {
     if !matches!(hc.userns_mode.as_str(), "" | "host") {

@@ -249,3 +249,46 @@ fn kernel_versions() {
     assert_eq!(parse_kernel("5"), Some((5, 0)));
     assert_eq!(parse_kernel("x"), None);
 }
+
+#[test]
+fn precompiled_programs_are_cached_and_enforce_the_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let oci = Profile::builtin().to_oci(&default_caps(), &Host::current());
+    let p = precompiled(&oci, dir.path()).unwrap().unwrap();
+    let program = std::fs::read(&p).unwrap();
+    assert!(!program.is_empty() && program.len().is_multiple_of(8));
+    // The same section is compiled once; another is another program.
+    assert_eq!(precompiled(&oci, dir.path()).unwrap().unwrap(), p);
+    let other = Profile::parse(r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#).unwrap();
+    assert_ne!(
+        precompiled(&other.to_oci(&[], &Host::current()), dir.path())
+            .unwrap()
+            .unwrap(),
+        p
+    );
+    // Loaded in a child, the program denies what the profile denies.
+    // SAFETY: the child only makes syscalls and exits.
+    match unsafe { nix::unistd::fork() }.unwrap() {
+        nix::unistd::ForkResult::Child => {
+            let code = (|| {
+                libcontainer::seccomp::load_bpf(&program).ok()?;
+                // SAFETY: raw syscalls with harmless arguments.
+                let keys = unsafe { libc::syscall(libc::SYS_keyctl, 0, -3, 0) };
+                let denied =
+                    keys < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+                let pid = unsafe { libc::getpid() };
+                Some(if denied && pid > 0 { 0 } else { 2 })
+            })()
+            .unwrap_or(3);
+            unsafe { libc::_exit(code) };
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            let st = nix::sys::wait::waitpid(child, None).unwrap();
+            assert_eq!(st, nix::sys::wait::WaitStatus::Exited(child, 0));
+        }
+    }
+    // Notify filters are left to the runtime.
+    let notify = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]});
+    assert_eq!(precompiled(&notify, dir.path()).unwrap(), None);
+    assert!(libcontainer::seccomp::load_bpf(&[1, 2, 3]).is_err());
+}

@@ -45,6 +45,15 @@ pub fn container_init_process(
     init_receiver: &mut channel::InitReceiver,
 ) -> Result<()> {
     let mut ctx = InitContext::try_from(args)?;
+    // Berth: a filter compiled beforehand, read now, while the host's paths
+    // are still reachable (see seccomp::PRECOMPILED_ANNOTATION).
+    #[cfg(feature = "libseccomp")]
+    let precompiled: Option<Vec<u8>> = ctx
+        .spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(seccomp::PRECOMPILED_ANNOTATION))
+        .and_then(|p| std::fs::read(p).ok());
 
     setsid().map_err(|err| {
         tracing::error!(?err, "failed to setsid to create a session");
@@ -354,10 +363,19 @@ pub fn container_init_process(
     #[cfg(feature = "libseccomp")]
     if let Some(seccomp) = ctx.linux.seccomp() {
         if ctx.process.no_new_privileges().is_none() {
-            let notify_fd = seccomp::initialize_seccomp(seccomp).map_err(|err| {
-                tracing::error!(?err, "failed to initialize seccomp");
-                err
-            })?;
+            let notify_fd = match &precompiled {
+                Some(program) => {
+                    seccomp::load_bpf(program).map_err(|err| {
+                        tracing::error!(?err, "failed to load the precompiled seccomp filter");
+                        InitProcessError::Io(err)
+                    })?;
+                    None
+                }
+                None => seccomp::initialize_seccomp(seccomp).map_err(|err| {
+                    tracing::error!(?err, "failed to initialize seccomp");
+                    err
+                })?,
+            };
             sync_seccomp(notify_fd, main_sender, init_receiver).map_err(|err| {
                 tracing::error!(?err, "failed to sync seccomp");
                 err
@@ -401,10 +419,19 @@ pub fn container_init_process(
     #[cfg(feature = "libseccomp")]
     if let Some(seccomp) = ctx.linux.seccomp() {
         if ctx.process.no_new_privileges().is_some() {
-            let notify_fd = seccomp::initialize_seccomp(seccomp).map_err(|err| {
-                tracing::error!(?err, "failed to initialize seccomp");
-                err
-            })?;
+            let notify_fd = match &precompiled {
+                Some(program) => {
+                    seccomp::load_bpf(program).map_err(|err| {
+                        tracing::error!(?err, "failed to load the precompiled seccomp filter");
+                        InitProcessError::Io(err)
+                    })?;
+                    None
+                }
+                None => seccomp::initialize_seccomp(seccomp).map_err(|err| {
+                    tracing::error!(?err, "failed to initialize seccomp");
+                    err
+                })?,
+            };
             sync_seccomp(notify_fd, main_sender, init_receiver).map_err(|err| {
                 tracing::error!(?err, "failed to sync seccomp");
                 err
