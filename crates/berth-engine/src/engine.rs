@@ -99,6 +99,7 @@ impl Engine {
     /// runs, and records the exit of those that ended while we were away.
     async fn restore(self: &Arc<Self>) -> Result<()> {
         let rows = self.images.db.containers().map_err(ApiError::from)?;
+        let mut unfinished = Vec::new();
         for (id, doc) in rows {
             let rec: ContainerRecord = match serde_json::from_str(&doc) {
                 Ok(r) => r,
@@ -112,12 +113,31 @@ impl Engine {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(id.clone(), handle.clone());
-            let running = handle.record().state.running || handle.record().state.restarting;
-            if running {
+            let state = handle.record().state.clone();
+            // Removed half way when berthd stopped: finished below, as dockerd does.
+            let removing = state.removal_in_progress;
+            if removing {
+                unfinished.push(id);
+            }
+            if state.restarting {
+                // Its back-off ended with the daemon: decide again now.
+                self.transition(&handle, |r| r.state.cancel_restart())?;
+                if !removing {
+                    self.restart_on_daemon_start(&handle);
+                }
+            } else if state.running {
                 self.restore_sandbox(&handle).await;
                 self.reattach(&handle).await;
-            } else {
+            } else if !removing {
                 self.restart_on_daemon_start(&handle);
+            }
+        }
+        for id in unfinished {
+            if let Some(h) = self.lock_map().get(&id).cloned() {
+                let _ = self.transition(&h, |r| r.state.reset_removal_in_progress());
+            }
+            if let Err(e) = self.remove_container(&id, true, false).await {
+                tracing::warn!(%id, "finishing a removal: {}", e.message);
             }
         }
         Ok(())

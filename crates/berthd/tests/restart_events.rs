@@ -332,3 +332,125 @@ fn update_a_running_container() {
         assert_eq!(cg("cpu", "cpu.cfs_quota_us"), "50000");
     }
 }
+
+/// Between two runs a container is `restarting` (Running too, as dockerd
+/// has it): `ps` lists it, the status filter finds it, rm and exec refuse it
+/// with dockerd's errors, and stop ends the loop with its last exit code.
+#[test]
+fn a_container_in_back_off_is_restarting() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    assert_ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "backoff",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 3",
+    ]));
+    // After five runs the back-off is 3.2 s: long enough to look at. (The
+    // count goes up just before a start: the same state 200 ms apart is a
+    // wait, not the moment before the next run.)
+    let waiting = || {
+        inspect(&d, "{{.RestartCount}} {{.State.Status}}", "backoff")
+            .split_once(' ')
+            .filter(|(n, s)| n.parse::<i64>().unwrap_or(0) >= 5 && *s == "restarting")
+            .map(|(n, _)| n.to_string())
+    };
+    eventually("five restarts, then a wait", 20, || {
+        let Some(n) = waiting() else { return false };
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        waiting() == Some(n)
+    });
+    assert_eq!(
+        inspect(
+            &d,
+            "{{.State.Status}} {{.State.Running}} {{.State.Restarting}} {{.State.ExitCode}} {{.State.Pid}}",
+            "backoff"
+        ),
+        "restarting true true 3 0"
+    );
+    let ps = stdout(&d.docker(&["ps", "--format", "{{.Names}}|{{.Status}}|{{.State}}"]));
+    assert!(
+        ps.lines()
+            .any(|l| l.starts_with("backoff|Restarting (3) ") && l.ends_with("|restarting")),
+        "{ps}"
+    );
+    let filtered = stdout(&d.docker(&["ps", "-a", "-q", "--filter", "status=restarting"]));
+    assert_eq!(filtered.lines().count(), 1, "{filtered}");
+    let rm = d.docker(&["rm", "backoff"]);
+    assert!(
+        stderr(&rm).contains(
+            "cannot remove container \"/backoff\": container is restarting: stop the container before removing or force remove"
+        ),
+        "{}",
+        stderr(&rm)
+    );
+    let exec = d.docker(&["exec", "backoff", "true"]);
+    assert!(
+        stderr(&exec).contains("is restarting, wait until the container is running"),
+        "{}",
+        stderr(&exec)
+    );
+    let again = d.docker(&["start", "backoff"]);
+    assert_ok(&again);
+    assert_ok(&d.docker(&["stop", "-t", "1", "backoff"]));
+    assert_eq!(
+        inspect(
+            &d,
+            "{{.State.Status}} {{.State.Running}} {{.State.Restarting}} {{.State.ExitCode}}",
+            "backoff"
+        ),
+        "exited false false 3"
+    );
+    assert_ok(&d.docker(&["rm", "backoff"]));
+}
+
+/// `kill` returns once the exit is recorded: inspect right after says
+/// 137, and rm right after succeeds, every time.
+#[test]
+fn kill_returns_after_the_exit_is_recorded() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    for i in 0..5 {
+        let name = format!("killed{i}");
+        assert_ok(&d.docker(&["run", "-d", "--name", &name, "busybox", "sleep", "100"]));
+        assert_ok(&d.docker(&["kill", &name]));
+        assert_eq!(
+            inspect(
+                &d,
+                "{{.State.Status}} {{.State.Running}} {{.State.ExitCode}}",
+                &name
+            ),
+            "exited false 137"
+        );
+        assert_ok(&d.docker(&["rm", &name]));
+    }
+    // A signal other than SIGKILL returns once sent; the exit follows.
+    // (PID 1 has no default action for TERM: the shell traps it.)
+    assert_ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "termed",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 7' TERM; while :; do sleep 0.1; done",
+    ]));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_ok(&d.docker(&["kill", "-s", "TERM", "termed"]));
+    eventually("the TERM exit", 10, || {
+        inspect(&d, "{{.State.Status}} {{.State.ExitCode}}", "termed") == "exited 7"
+    });
+    let again = d.docker(&["kill", "termed"]);
+    assert!(
+        stderr(&again).contains("is not running"),
+        "{}",
+        stderr(&again)
+    );
+}

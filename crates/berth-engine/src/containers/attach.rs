@@ -29,7 +29,7 @@ impl Engine {
         tokio::spawn(async move {
             // Wait for a run of the container to be under way.
             loop {
-                let running = h.record().state.running;
+                let running = h.record().state.has_process();
                 let l = *life.borrow_and_update();
                 if l.removed || l.exits > base.exits {
                     return;
@@ -65,7 +65,7 @@ impl Engine {
         let c = self.container(name)?;
         let (id, running, tty) = {
             let r = c.record();
-            (r.id.clone(), r.state.running, r.config.tty)
+            (r.id.clone(), r.state.has_process(), r.config.tty)
         };
         if !running {
             return Err(ApiError::conflict(format!("Container {id} is not running")));

@@ -605,7 +605,7 @@ impl Engine {
         let join = |what: &str, other: &str| -> Result<Namespace> {
             let h = self.container(other)?;
             let r = h.record();
-            if !r.state.running {
+            if !r.state.has_process() {
                 return Err(ApiError::conflict(format!(
                     "cannot join {what} of a non running container: {}",
                     r.id

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::sync::Arc;
 
-use berth_api::types::{ContainerCreateBody, ContainerCreateResponse, ContainerState, HostConfig};
+use berth_api::types::{ContainerCreateBody, ContainerCreateResponse, HostConfig};
 use berth_api::ApiError;
 use berth_runtime::spec::{capabilities, Resources};
 
-use super::record::{now_rfc3339, ContainerHandle, ContainerRecord, ZERO_TIME};
+use super::record::{now_rfc3339, ContainerHandle, ContainerRecord};
 use crate::config::BUILTIN_RUNTIME;
 use crate::engine::Engine;
 use crate::{names, Result};
@@ -332,12 +332,7 @@ impl Engine {
             config,
             host_config,
             image_id: image.id.to_string(),
-            state: ContainerState {
-                status: "created".into(),
-                started_at: ZERO_TIME.into(),
-                finished_at: ZERO_TIME.into(),
-                ..Default::default()
-            },
+            state: super::state::State::created(),
             restart_count: 0,
             shim_pid: 0,
             manually_stopped: false,

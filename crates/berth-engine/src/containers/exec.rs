@@ -116,19 +116,22 @@ impl Engine {
         quiet: bool,
     ) -> Result<String> {
         let h = self.container(container)?;
-        let (cid, running, paused) = {
+        let (cid, state) = {
             let r = h.record();
-            (r.id.clone(), r.state.running, r.state.paused)
+            (r.id.clone(), r.state.clone())
         };
-        if !running {
+        if !state.running {
             return Err(ApiError::conflict(format!(
                 "container {cid} is not running"
             )));
         }
-        if paused {
+        if state.paused {
             return Err(ApiError::conflict(format!(
                 "Container {cid} is paused, unpause the container before exec"
             )));
+        }
+        if state.restarting {
+            return Err(super::state::restarting(&cid));
         }
         if body
             .cmd
@@ -239,7 +242,7 @@ impl Engine {
             let r = h.record();
             let remapped = self.remap_of(&r.host_config).is_some();
             (
-                r.state.running,
+                r.state.has_process(),
                 r.runtime.clone(),
                 remapped.then_some(r.state.pid),
             )

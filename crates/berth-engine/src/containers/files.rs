@@ -199,7 +199,7 @@ impl Engine {
         let h = self.container(name)?;
         let r = h.record().clone();
         let base = self.images.resolve(&r.image_id).map_err(ApiError::from)?;
-        let paused_here = pause && r.state.running && !r.state.paused;
+        let paused_here = pause && r.state.has_process() && !r.state.paused;
         if paused_here {
             self.set_paused(name, true).await?;
         }
@@ -323,7 +323,7 @@ pub(crate) fn commit_upper(
 fn h_running(engine: &Engine, id: &str) -> bool {
     engine
         .container(id)
-        .map(|h| h.record().state.running)
+        .map(|h| h.record().state.has_process())
         .unwrap_or(false)
 }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use berth_api::types::{Health, HealthConfig, HealthcheckResult};
+use berth_api::types::{HealthConfig, HealthcheckResult};
 
 use super::exec::ExecCreateBody;
 use super::record::{now_rfc3339, ContainerHandle};
@@ -14,7 +14,6 @@ use crate::engine::Engine;
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_RETRIES: i64 = 3;
-const KEEP_RESULTS: usize = 5;
 const MAX_OUTPUT: usize = 4096;
 
 fn nanos(n: i64, default: Duration) -> Duration {
@@ -46,14 +45,7 @@ impl Engine {
         let Some(cmd) = health_command(&cfg) else {
             return;
         };
-        {
-            let mut r = h.record();
-            r.state.health = Some(Health {
-                status: "starting".into(),
-                failing_streak: 0,
-                log: vec![],
-            });
-        }
+        let _ = self.transition(h, |r| r.state.start_health());
         let engine = self.clone();
         let h = h.clone();
         tokio::spawn(async move {
@@ -70,7 +62,7 @@ impl Engine {
                 tokio::time::sleep(interval).await;
                 // This run of the container is over: stop probing.
                 let l = *h.lifecycle.borrow();
-                if l.removed || l.starts != starts || !h.record().state.running {
+                if l.removed || l.starts != starts || !h.record().state.has_process() {
                     return;
                 }
                 if h.record().state.paused {
@@ -84,27 +76,11 @@ impl Engine {
                     exit_code: code,
                     output,
                 };
-                let changed = {
-                    let mut r = h.record();
-                    let health = r.state.health.get_or_insert_with(Health::default);
-                    let before = health.status.clone();
-                    if code == 0 {
-                        health.failing_streak = 0;
-                        health.status = "healthy".into();
-                    } else if begun.elapsed() >= start_period || before != "starting" {
-                        health.failing_streak += 1;
-                        if health.failing_streak >= retries {
-                            health.status = "unhealthy".into();
-                        }
-                    }
-                    health.log.push(result);
-                    let excess = health.log.len().saturating_sub(KEEP_RESULTS);
-                    health.log.drain(..excess);
-                    let now = health.status.clone();
-                    (before != now).then(|| (r.clone(), now))
-                };
-                if let Some((rec, status)) = changed {
-                    let _ = engine.persist(&rec);
+                let in_start_period = begun.elapsed() < start_period;
+                let recorded = engine.transition(&h, |r| {
+                    r.state.record_probe(result, retries, in_start_period)
+                });
+                if let Ok((rec, Some(status))) = recorded {
                     engine.container_event(&rec, &format!("health_status: {status}"), &[]);
                 }
             }

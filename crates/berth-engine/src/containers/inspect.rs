@@ -22,14 +22,12 @@ impl Engine {
             })
             .unwrap_or_default();
         let summary = size.then(|| self.summary(&r, true));
-        let mut state = r.state.clone();
-        state.status = super::list::state_name(&r).into();
         Ok(ContainerInspect {
             id: r.id.clone(),
             created: r.created.clone(),
             path: r.path.clone(),
             args: r.args.clone(),
-            state,
+            state: r.state.to_api(),
             image: r.image_id.clone(),
             resolv_conf_path: paths.resolv_conf().display().to_string(),
             hostname_path: paths.hostname().display().to_string(),

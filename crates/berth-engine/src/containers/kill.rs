@@ -20,6 +20,8 @@ pub(crate) fn signal_from(name: Option<&str>, default: Signal) -> Result<Signal>
 }
 
 impl Engine {
+    /// As dockerd: SIGKILL returns once the exit is recorded (the state
+    /// says exited, code 137); other signals return once sent.
     pub async fn kill_container(self: &Arc<Self>, name: &str, signal: Option<&str>) -> Result<()> {
         let h = self.container(name)?;
         let sig = signal_from(signal, Signal::SIGKILL)?;
@@ -32,15 +34,18 @@ impl Engine {
                 "Cannot kill container: {name}: Container {id} is not running"
             )));
         }
-        let rec = {
-            let mut r = h.record();
-            r.manually_stopped = true;
-            r.clone()
-        };
-        self.persist(&rec)?;
-        self.signal(&h, sig)?;
+        let (rec, ()) = self.transition(&h, |r| r.manually_stopped = true)?;
+        // Before the exit's "die", as dockerd orders them.
         self.container_event(&rec, "kill", &[("signal", (sig as i32).to_string())]);
-        Ok(())
+        if sig == Signal::SIGKILL {
+            self.kill_and_wait(&h).await
+        } else if rec.state.restarting {
+            // Nothing to signal between restarts; the kill ends the loop.
+            self.transition(&h, |r| r.state.cancel_restart())
+                .map(|_| ())
+        } else {
+            self.signal(&h, sig)
+        }
     }
 
     /// Sends a signal to the container's init; a paused container is thawed
@@ -50,7 +55,7 @@ impl Engine {
             let r = h.record();
             (r.state.pid as i32, r.state.paused, r.id.clone())
         };
-        if pid <= 0 {
+        if pid <= 0 || !h.record().state.has_process() {
             return Ok(());
         }
         match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig) {

@@ -1,7 +1,5 @@
 //! `GET /containers/json` with docker's filters and status strings.
 
-use std::time::Duration;
-
 use berth_api::filters::Filters;
 use berth_api::types::ContainerSummary;
 use berth_api::ApiError;
@@ -10,59 +8,6 @@ use serde_json::json;
 use super::record::ContainerRecord;
 use crate::engine::Engine;
 use crate::Result;
-use berth_api::units::human_duration;
-
-fn since(ts: &str) -> Duration {
-    chrono::DateTime::parse_from_rfc3339(ts)
-        .ok()
-        .and_then(|t| {
-            (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
-                .to_std()
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
-/// "Up 5 seconds", "Exited (0) 3 minutes ago", "Created".
-pub fn status_text(r: &ContainerRecord) -> String {
-    let s = &r.state;
-    if s.running {
-        let mut t = format!("Up {}", human_duration(since(&s.started_at)));
-        if s.paused {
-            t.push_str(" (Paused)");
-        }
-        match s.health.as_ref().map(|h| h.status.as_str()) {
-            Some("starting") => t.push_str(" (health: starting)"),
-            Some(h @ ("healthy" | "unhealthy")) => t.push_str(&format!(" ({h})")),
-            _ => {}
-        }
-        return t;
-    }
-    match s.status.as_str() {
-        "created" => "Created".into(),
-        "dead" => "Dead".into(),
-        _ => format!(
-            "Exited ({}) {} ago",
-            s.exit_code,
-            human_duration(since(&s.finished_at))
-        ),
-    }
-}
-
-pub fn state_name(r: &ContainerRecord) -> &'static str {
-    let s = &r.state;
-    if s.running && s.paused {
-        "paused"
-    } else if s.running {
-        "running"
-    } else if s.status == "created" {
-        "created"
-    } else if s.dead {
-        "dead"
-    } else {
-        "exited"
-    }
-}
 
 pub(crate) fn created_unix(r: &ContainerRecord) -> i64 {
     chrono::DateTime::parse_from_rfc3339(&r.created)
@@ -104,8 +49,8 @@ impl Engine {
             size_rw,
             size_root_fs: size_root,
             labels: r.config.labels.clone().unwrap_or_default(),
-            state: state_name(r).into(),
-            status: status_text(r),
+            state: r.state.status().into(),
+            status: r.state.status_text(),
             host_config: [(
                 "NetworkMode".to_string(),
                 r.host_config.network_mode.clone(),
@@ -181,8 +126,9 @@ impl Engine {
         let show_all = opts.all || f.has("status") || f.has("exited") || opts.limit.is_some();
         let mut out = Vec::new();
         for r in recs {
-            let state = state_name(&r);
-            if !show_all && state != "running" && state != "paused" {
+            let state = r.state.status();
+            // Running counts paused and restarting containers in, as dockerd's.
+            if !show_all && !r.state.running {
                 continue;
             }
             if f.has("status") && !f.get("status").iter().any(|s| s == state) {

@@ -145,7 +145,7 @@ impl Engine {
         let rx_life = h.lifecycle.subscribe();
         let base = *rx_life.borrow();
         let (tx, rx) = mpsc::channel(256);
-        let running = h.record().state.running;
+        let running = h.record().state.has_process();
         tokio::spawn(async move {
             // History: rotated files, then what the current file holds now.
             let mut history: Vec<LogRecord> = Vec::new();

@@ -19,6 +19,7 @@ pub mod record;
 pub mod remove;
 pub mod rename;
 pub mod start;
+pub mod state;
 pub mod stats;
 pub mod stop;
 pub mod top;

@@ -11,7 +11,8 @@ use berth_runtime::supervisor;
 use berth_store::overlay;
 use tokio::io::unix::AsyncFd;
 
-use super::record::{now_rfc3339, ContainerHandle, ContainerRecord};
+use super::record::{ContainerHandle, ContainerRecord};
+use super::state::Exit;
 use crate::engine::Engine;
 
 const FIRST_DELAY: Duration = Duration::from_millis(100);
@@ -82,7 +83,7 @@ impl Engine {
     /// At daemon start, for a container that is not running.
     pub(crate) fn restart_on_daemon_start(self: &Arc<Self>, h: &Arc<ContainerHandle>) {
         let r = h.record().clone();
-        if r.state.status != "created"
+        if r.state.status() != "created"
             && policy_restarts(
                 &r.host_config.restart_policy,
                 r.state.exit_code,
@@ -102,43 +103,44 @@ impl Engine {
         let rootfs = paths.rootfs();
         let _ = tokio::task::spawn_blocking(move || overlay::unmount(&rootfs)).await;
         self.disconnect_sandbox(h).await;
-        let rec = {
-            let mut r = h.record();
-            r.state.running = false;
-            r.state.paused = false;
-            r.state.pid = 0;
+        let exit = match exit {
+            Some(e) => Exit {
+                code: e.exit_code as i64,
+                oom_killed: e.oom_killed,
+                at: e.finished_at,
+            },
+            None => Exit {
+                code: 255,
+                oom_killed: false,
+                at: String::new(),
+            },
+        };
+        let recorded = self.transition(h, |r| {
             r.shim_pid = 0;
-            r.state.status = "exited".into();
-            match &exit {
-                Some(e) => {
-                    r.state.exit_code = e.exit_code as i64;
-                    r.state.oom_killed = e.oom_killed;
-                    r.state.finished_at = e.finished_at.clone();
-                }
-                None => {
-                    r.state.exit_code = 255;
-                    r.state.error =
-                        "the container's supervisor ended without recording an exit".into();
-                    r.state.finished_at = now_rfc3339();
-                }
-            }
             let restart = !r.host_config.auto_remove
                 && policy_restarts(
                     &r.host_config.restart_policy,
-                    r.state.exit_code,
+                    exit.code,
                     r.restart_count,
                     r.manually_stopped,
                     false,
                 );
-            if restart {
-                r.state.restarting = true;
-                r.state.status = "restarting".into();
+            if exit.code == 255 && exit.at.is_empty() {
+                r.state.error = "the container's supervisor ended without recording an exit".into();
             }
-            r.clone()
+            if restart {
+                r.state.set_restarting(exit);
+            } else {
+                r.state.set_stopped(exit);
+            }
+        });
+        let rec = match recorded {
+            Ok((rec, ())) => rec,
+            Err(e) => {
+                tracing::warn!(%id, "persist exit: {}", e.message);
+                h.record().clone()
+            }
         };
-        if let Err(e) = self.persist(&rec) {
-            tracing::warn!(%id, "persist exit: {}", e.message);
-        }
         self.container_event(
             &rec,
             "die",
@@ -179,7 +181,7 @@ impl Engine {
             {
                 let r = h.record();
                 // Stopped, removed or started by the user meanwhile.
-                let cancelled = (r.manually_stopped && !daemon_start) || r.state.running;
+                let cancelled = (r.manually_stopped && !daemon_start) || r.state.has_process();
                 if h.lifecycle.borrow().removed || cancelled {
                     return;
                 }
@@ -191,13 +193,7 @@ impl Engine {
             }
             if let Err(e) = engine.start_locked(&h).await {
                 tracing::warn!(id = %h.id(), "restart failed: {}", e.message);
-                let rec = {
-                    let mut r = h.record();
-                    r.state.restarting = false;
-                    r.state.status = "exited".into();
-                    r.clone()
-                };
-                let _ = engine.persist(&rec);
+                let _ = engine.transition(&h, |r| r.state.cancel_restart());
             }
         });
     }

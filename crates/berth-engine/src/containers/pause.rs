@@ -10,12 +10,20 @@ impl Engine {
     pub async fn set_paused(&self, name: &str, pause: bool) -> Result<()> {
         let h = self.container(name)?;
         let _op = h.op.lock().await;
-        let (id, running, paused) = {
+        let (id, running, paused, restarting) = {
             let r = h.record();
-            (r.id.clone(), r.state.running, r.state.paused)
+            (
+                r.id.clone(),
+                r.state.running,
+                r.state.paused,
+                r.state.restarting,
+            )
         };
         if !running {
             return Err(ApiError::conflict(format!("Container {id} is not running")));
+        }
+        if restarting {
+            return Err(super::state::restarting(&id));
         }
         if pause && paused {
             return Err(ApiError::conflict(format!(
@@ -31,13 +39,7 @@ impl Engine {
                 .map_err(|e| ApiError::internal(format!("freezer: {e}")))
         })
         .await?;
-        let rec = {
-            let mut r = h.record();
-            r.state.paused = pause;
-            r.state.status = if pause { "paused" } else { "running" }.into();
-            r.clone()
-        };
-        self.persist(&rec)?;
+        let (rec, ()) = self.transition(&h, |r| r.state.set_paused(pause))?;
         self.container_event(&rec, if pause { "pause" } else { "unpause" }, &[]);
         Ok(())
     }

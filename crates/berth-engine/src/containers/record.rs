@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
-use berth_api::types::{ContainerConfig, ContainerState, HostConfig};
+use berth_api::types::{ContainerConfig, HostConfig};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -21,7 +21,7 @@ pub struct ContainerRecord {
     pub config: ContainerConfig,
     pub host_config: HostConfig,
     pub image_id: String,
-    pub state: ContainerState,
+    pub state: super::state::State,
     pub restart_count: i64,
     /// The supervisor's PID while running.
     pub shim_pid: i32,

@@ -18,22 +18,50 @@ impl Engine {
         volumes: bool,
     ) -> Result<()> {
         let h = self.container(name)?;
+        let (_, first) = self.transition(&h, |r| r.state.set_removal_in_progress())?;
+        if !first {
+            return Err(ApiError::conflict(format!(
+                "removal of container {name} is already in progress"
+            )));
+        }
+        let result = self.remove_locked(&h, name, force, volumes).await;
+        if result.is_err() && !h.lifecycle.borrow().removed {
+            let _ = self.transition(&h, |r| r.state.reset_removal_in_progress());
+        }
+        result
+    }
+
+    async fn remove_locked(
+        self: &Arc<Self>,
+        h: &Arc<super::record::ContainerHandle>,
+        name: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<()> {
         let _op = h.op.lock().await;
         // Someone else removed it while we waited for the lock.
         if h.lifecycle.borrow().removed {
             return Err(ApiError::no_such_container(name));
         }
-        let (running, cname) = {
+        let (state, cname) = {
             let r = h.record();
-            (r.state.running, r.name.clone())
+            (r.state.clone(), r.name.clone())
         };
-        if running {
+        if state.running {
             if !force {
+                let why = if state.paused {
+                    "container is paused and must be unpaused first".to_string()
+                } else {
+                    format!(
+                        "container is {}: stop the container before removing or force remove",
+                        state.status()
+                    )
+                };
                 return Err(ApiError::conflict(format!(
-                    "cannot remove container \"{cname}\": container is running: stop the container before removing or force remove"
+                    "cannot remove container \"{cname}\": {why}"
                 )));
             }
-            self.kill_and_wait(&h).await?;
+            self.kill_and_wait(h).await?;
         }
         let id = h.id();
         let paths = self.paths(&id);

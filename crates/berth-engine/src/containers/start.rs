@@ -11,7 +11,7 @@ use berth_runtime::{supervisor, RuntimeError};
 use berth_store::overlay;
 
 use super::create::resources_of;
-use super::record::{now_rfc3339, ContainerHandle, ContainerRecord};
+use super::record::{ContainerHandle, ContainerRecord};
 use crate::config::BUILTIN_RUNTIME;
 use crate::engine::Engine;
 use crate::networks::NetPlan;
@@ -36,13 +36,22 @@ impl Engine {
     pub async fn start_container(self: &Arc<Self>, name: &str) -> Result<()> {
         let h = self.container(name)?;
         let op = h.op.lock().await;
-        if !h.record().state.running {
-            let mut r = h.record();
-            r.manually_stopped = false;
-            r.restart_count = 0;
+        // As dockerd: a container waiting for its restart policy counts as
+        // started (304) too.
+        let result = if h.record().state.running {
+            Err(ApiError::new(
+                berth_api::ErrorKind::NotModified,
+                "container already started",
+            ))
+        } else {
+            {
+                let mut r = h.record();
+                r.manually_stopped = false;
+                r.restart_count = 0;
+            }
             *h.restart_delay.lock().unwrap_or_else(|p| p.into_inner()) = std::time::Duration::ZERO;
-        }
-        let result = self.start_locked(&h).await;
+            self.start_locked(&h).await
+        };
         drop(op);
         // As dockerd: a `--rm` container that cannot start is removed.
         if result
@@ -59,7 +68,7 @@ impl Engine {
     }
 
     pub(crate) async fn start_locked(self: &Arc<Self>, h: &Arc<ContainerHandle>) -> Result<()> {
-        if h.record().state.running {
+        if h.record().state.has_process() {
             return Err(ApiError::new(
                 berth_api::ErrorKind::NotModified,
                 "container already started",
@@ -68,13 +77,7 @@ impl Engine {
         let plan = match self.connect_sandbox(h).await {
             Ok(p) => p,
             Err(e) => {
-                let rec = {
-                    let mut r = h.record();
-                    r.state.error = e.message.clone();
-                    r.state.exit_code = 128;
-                    r.clone()
-                };
-                self.persist(&rec)?;
+                self.transition(h, |r| r.state.set_start_failed(e.message.clone(), 128))?;
                 return Err(e);
             }
         };
@@ -92,21 +95,10 @@ impl Engine {
             .map_err(|e| ApiError::internal(format!("task failed: {e}")))?;
         match started {
             Ok(s) => {
-                let rec = {
-                    let mut r = h.record();
-                    r.state.running = true;
-                    r.state.paused = false;
-                    r.state.restarting = false;
-                    r.state.status = "running".into();
-                    r.state.pid = s.pid as i64;
-                    r.state.exit_code = 0;
-                    r.state.error.clear();
-                    r.state.oom_killed = false;
-                    r.state.started_at = now_rfc3339();
+                let (rec, ()) = self.transition(h, |r| {
+                    r.state.set_running(s.pid as i64);
                     r.shim_pid = s.shim_pid;
-                    r.clone()
-                };
-                self.persist(&rec)?;
+                })?;
                 self.container_event(&rec, "start", &[]);
                 h.lifecycle.send_modify(|l| l.starts += 1);
                 self.start_healthcheck(h);
@@ -122,13 +114,7 @@ impl Engine {
                     }
                     other => (ApiError::from(other), 128),
                 };
-                let rec = {
-                    let mut r = h.record();
-                    r.state.error = err.message.clone();
-                    r.state.exit_code = code;
-                    r.clone()
-                };
-                self.persist(&rec)?;
+                self.transition(h, |r| r.state.set_start_failed(err.message.clone(), code))?;
                 Err(err)
             }
         }

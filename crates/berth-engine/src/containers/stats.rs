@@ -16,12 +16,12 @@ impl Engine {
         let r = h.record().clone();
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         let zero_read = "0001-01-01T00:00:00Z";
-        let mut v = if r.state.running {
+        let mut v = if r.state.has_process() {
             Cgroup::new(&self.cgroups_path(&r.id)).stats()
         } else {
             json!({"cpu_stats": {"cpu_usage": {"total_usage": 0}, "throttling_data": {}}, "memory_stats": {}, "pids_stats": {}})
         };
-        v["read"] = json!(if r.state.running {
+        v["read"] = json!(if r.state.has_process() {
             now
         } else {
             zero_read.to_string()

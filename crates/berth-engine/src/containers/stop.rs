@@ -23,30 +23,14 @@ impl Engine {
     ) -> Result<()> {
         let h = self.container(name)?;
         let _op = h.op.lock().await;
-        let rec = {
-            let mut r = h.record();
-            r.manually_stopped = true;
-            r.clone()
-        };
-        self.persist(&rec)?;
-        if !rec.state.running {
-            if rec.state.restarting {
-                // Stopping a container between restarts ends the loop.
-                let rec = {
-                    let mut r = h.record();
-                    r.state.restarting = false;
-                    r.state.status = "exited".into();
-                    r.clone()
-                };
-                self.persist(&rec)?;
-                self.container_event(&rec, "stop", &[]);
-                return Ok(());
-            }
+        if !h.record().state.running {
             return Err(ApiError::new(
                 ErrorKind::NotModified,
                 "container already stopped",
             ));
         }
+        // The exit this causes must not trigger the restart policy.
+        self.transition(&h, |r| r.manually_stopped = true)?;
         self.stop_locked(&h, signal, timeout).await?;
         self.container_event(&h.record(), "stop", &[]);
         Ok(())
@@ -64,13 +48,23 @@ impl Engine {
         };
         let sig = signal_from(signal.or(stop_signal.as_deref()), Signal::SIGTERM)?;
         let timeout = timeout.or(stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
+        // Subscribed before the state is read: an exit in between is seen.
         let mut rx = h.lifecycle.subscribe();
         let exits = rx.borrow().exits;
-        if h.record().state.paused {
+        let state = h.record().state.clone();
+        if state.restarting {
+            // Between restarts: nothing to signal; stopping ends the loop.
+            self.transition(h, |r| r.state.cancel_restart())?;
+            return Ok(());
+        }
+        if !state.has_process() {
+            return Ok(());
+        }
+        if state.paused {
             // A frozen process cannot act on its stop signal.
             let id = h.id();
             let _ = berth_runtime::cgroups::Cgroup::new(&self.cgroups_path(&id)).freeze(false);
-            h.record().state.paused = false;
+            self.transition(h, |r| r.state.set_paused(false))?;
         }
         self.signal(h, sig)?;
         let exited = async {
@@ -90,11 +84,17 @@ impl Engine {
         self.kill_and_wait(h).await
     }
 
-    /// SIGKILL, then wait for the exit to be recorded.
+    /// SIGKILL, then wait for the exit to be recorded; between restarts,
+    /// ends the restart loop.
     pub(crate) async fn kill_and_wait(self: &Arc<Self>, h: &Arc<ContainerHandle>) -> Result<()> {
         let mut rx = h.lifecycle.subscribe();
         let exits = rx.borrow().exits;
-        if !h.record().state.running {
+        let state = h.record().state.clone();
+        if state.restarting {
+            self.transition(h, |r| r.state.cancel_restart())?;
+            return Ok(());
+        }
+        if !state.has_process() {
             return Ok(());
         }
         self.signal(h, Signal::SIGKILL)?;
@@ -124,7 +124,7 @@ impl Engine {
         let _op = h.op.lock().await;
         if h.record().state.running {
             // The exit this causes must not also trigger the restart policy.
-            h.record().manually_stopped = true;
+            self.transition(&h, |r| r.manually_stopped = true)?;
             self.stop_locked(&h, signal, timeout).await?;
         }
         {

@@ -47,12 +47,20 @@ pub fn filter_ps(output: &str, pids: &[i32]) -> Result<ContainerTop> {
 impl Engine {
     pub async fn top_container(&self, name: &str, ps_args: Option<&str>) -> Result<ContainerTop> {
         let h = self.container(name)?;
-        let (id, running, paused) = {
+        let (id, running, paused, restarting) = {
             let r = h.record();
-            (r.id.clone(), r.state.running, r.state.paused)
+            (
+                r.id.clone(),
+                r.state.running,
+                r.state.paused,
+                r.state.restarting,
+            )
         };
         if !running {
             return Err(ApiError::conflict(format!("Container {id} is not running")));
+        }
+        if restarting {
+            return Err(super::state::restarting(&id));
         }
         if paused {
             return Err(ApiError::conflict(format!(

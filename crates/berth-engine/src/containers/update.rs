@@ -45,7 +45,7 @@ impl Engine {
             hc.restart_policy = update.restart_policy.clone();
         }
         super::create::validate_host_config(self, hc)?;
-        if rec.state.running {
+        if rec.state.has_process() {
             let mut res = resources_of(hc);
             // Only what the request changed goes to the kernel.
             if update.pids_limit.is_none() {

@@ -540,7 +540,7 @@ impl Engine {
         let mut out = BTreeMap::new();
         for h in self.all_containers() {
             let r = h.record();
-            if !r.state.running {
+            if !r.state.has_process() {
                 continue;
             }
             if let Some(ep) = r.networks.get(&n.name).filter(|ep| ep.network_id == n.id) {

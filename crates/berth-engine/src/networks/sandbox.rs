@@ -139,7 +139,7 @@ impl Engine {
         let mut found = Vec::new();
         for h in self.all_containers() {
             let r = h.record();
-            if !r.state.running {
+            if !r.state.has_process() {
                 continue;
             }
             for (net, ep) in &r.networks {
@@ -335,7 +335,7 @@ impl Engine {
                 (
                     r.state.pid,
                     r.config.hostname.clone(),
-                    r.state.running,
+                    r.state.has_process(),
                     r.id.clone(),
                 )
             };
@@ -768,7 +768,7 @@ impl Engine {
             let r = h.record();
             (
                 r.host_config.network_mode.clone(),
-                r.state.running,
+                r.state.has_process(),
                 r.networks.contains_key(&n.name),
             )
         };
@@ -851,7 +851,7 @@ impl Engine {
 /// NetworkSettings as inspect shows it.
 pub fn network_settings(r: &ContainerRecord) -> serde_json::Value {
     let mut ports = serde_json::Map::new();
-    if r.state.running {
+    if r.state.has_process() {
         for k in r.config.exposed_ports.iter().flatten().map(|(k, _)| k) {
             ports.insert(k.clone(), serde_json::Value::Null);
         }
@@ -861,7 +861,7 @@ pub fn network_settings(r: &ContainerRecord) -> serde_json::Value {
     }
     // The top-level address fields describe the default bridge only (deprecated in the API).
     let bridge = r.networks.get("bridge").cloned().unwrap_or_default();
-    let sandbox_key = if !r.state.running || r.host_config.network_mode == "host" {
+    let sandbox_key = if !r.state.has_process() || r.host_config.network_mode == "host" {
         String::new()
     } else if r.net.sandbox.is_empty() {
         format!("/proc/{}/ns/net", r.state.pid)
@@ -870,7 +870,7 @@ pub fn network_settings(r: &ContainerRecord) -> serde_json::Value {
     };
     serde_json::json!({
         "Bridge": "",
-        "SandboxID": if r.state.running { r.id.clone() } else { String::new() },
+        "SandboxID": if r.state.has_process() { r.id.clone() } else { String::new() },
         "SandboxKey": sandbox_key,
         "HairpinMode": false,
         "LinkLocalIPv6Address": "",
