@@ -223,6 +223,9 @@ pub struct HostConfig {
     pub uts_mode: String,
     #[serde(default)]
     pub userns_mode: String,
+    /// Supplementary groups, by number or by name in the container's /etc/group.
+    #[serde(default)]
+    pub group_add: Option<Vec<String>>,
     #[serde(flatten)]
     pub extra: Extra,
 }

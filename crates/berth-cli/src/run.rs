@@ -201,6 +201,9 @@ pub struct CreateArgs {
     /// Add a rule to the cgroup allowed devices list
     #[arg(long = "device-cgroup-rule")]
     pub device_cgroup_rules: Vec<String>,
+    /// Add additional groups to join
+    #[arg(long = "group-add")]
+    pub group_add: Vec<String>,
     /// Limit read rate from a device (path:rate, e.g. /dev/sda:1mb)
     #[arg(long = "device-read-bps")]
     pub device_read_bps: Vec<String>,
@@ -416,6 +419,7 @@ pub fn create_body(a: &CreateArgs) -> Result<ContainerCreateBody> {
         )
         .filter(|d: &Vec<_>| !d.is_empty()),
         device_cgroup_rules: Some(a.device_cgroup_rules.clone()).filter(|r| !r.is_empty()),
+        group_add: Some(a.group_add.clone()).filter(|g| !g.is_empty()),
         blkio_weight: a.blkio_weight.unwrap_or(0),
         blkio_weight_device: throttles(&a.blkio_weight_device, "--blkio-weight-device", false)?
             .map(|v| {
@@ -869,7 +873,7 @@ impl Session {
             Some(tokio::spawn(async move {
                 let mut stdin = tokio::io::stdin();
                 let mut buf = vec![0u8; 32 * 1024];
-                let mut escape = Escape::new(keys);
+                let mut escape = berth_api::detach::Escape::new(keys);
                 loop {
                     let n = match stdin.read(&mut buf).await {
                         Ok(0) | Err(_) => break,
@@ -951,56 +955,14 @@ impl Session {
     }
 }
 
-/// Spots the detach sequence in typed input (docker's escape proxy): bytes
-/// that may start it are held back until it is clear they do not.
-struct Escape {
-    keys: Vec<u8>,
-    matched: usize,
-}
-
-impl Escape {
-    fn new(keys: Vec<u8>) -> Escape {
-        Escape { keys, matched: 0 }
-    }
-
-    /// Returns the bytes to forward, and whether the sequence was completed.
-    fn feed(&mut self, data: &[u8]) -> (Vec<u8>, bool) {
-        let mut out = Vec::with_capacity(data.len());
-        for &b in data {
-            if !self.keys.is_empty() && b == self.keys[self.matched] {
-                self.matched += 1;
-                if self.matched == self.keys.len() {
-                    return (out, true);
-                }
-                continue;
-            }
-            out.extend_from_slice(&self.keys[..self.matched]);
-            self.matched = 0;
-            if !self.keys.is_empty() && b == self.keys[0] {
-                self.matched = 1;
-            } else {
-                out.push(b);
-            }
-        }
-        (out, false)
-    }
-}
-
 /// `ctrl-p,ctrl-q` -> [0x10, 0x11].
 pub fn detach_keys(spec: Option<&str>) -> Result<Vec<u8>> {
-    let spec = spec.unwrap_or("ctrl-p,ctrl-q");
-    if spec.is_empty() {
-        return Ok(vec![]);
+    match spec {
+        None => Ok(berth_api::detach::DEFAULT.to_vec()),
+        Some("") => Ok(vec![]),
+        Some(k) => berth_api::detach::parse(k)
+            .map_err(|e| CliError::Usage(format!("invalid detach keys: {k:?}: {e}"))),
     }
-    spec.split(',')
-        .map(|k| match k.strip_prefix("ctrl-").map(|c| c.as_bytes()) {
-            Some([c]) if c.is_ascii_alphabetic() => Ok(c.to_ascii_lowercase() - b'a' + 1),
-            Some([b'@']) => Ok(0),
-            Some([c @ (b'[' | b'\\' | b']' | b'^' | b'_')]) => Ok(c - b'[' + 27),
-            None if k.len() == 1 => Ok(k.as_bytes()[0]),
-            _ => Err(CliError::Usage(format!("invalid detach keys: {spec:?}"))),
-        })
-        .collect()
 }
 
 async fn copy_raw(mut reader: impl tokio::io::AsyncRead + Unpin) -> Result {
@@ -1050,12 +1012,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escape_sequence() {
-        let mut e = Escape::new(vec![16, 17]);
-        assert_eq!(e.feed(b"ab"), (b"ab".to_vec(), false));
-        assert_eq!(e.feed(&[16]), (vec![], false));
-        assert_eq!(e.feed(b"x"), (vec![16, b'x'], false));
-        assert_eq!(e.feed(&[b'y', 16, 17, b'z']), (vec![b'y'], true));
+    fn detach_key_specs() {
         assert_eq!(detach_keys(None).unwrap(), vec![16, 17]);
         assert_eq!(detach_keys(Some("ctrl-a,x")).unwrap(), vec![1, b'x']);
         assert!(detach_keys(Some("ctrl-")).is_err());

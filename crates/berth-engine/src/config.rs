@@ -28,7 +28,15 @@ pub struct EngineConfig {
     pub userns: Option<crate::containers::userns::UsernsConfig>,
 }
 
-pub const BUILTIN_RUNTIME: &str = "berth";
+/// The built-in runtime (libcontainer in `berth-shim`) goes by dockerd's
+/// name for its default, `runc`: clients compare `HostConfig.Runtime` with it.
+pub const BUILTIN_RUNTIME: &str = "runc";
+
+/// Whether a container's runtime name means the built-in one: also the
+/// name older berthds recorded, `berth`.
+pub fn is_builtin_runtime(name: &str) -> bool {
+    matches!(name, "" | BUILTIN_RUNTIME | "berth")
+}
 
 impl EngineConfig {
     pub fn new(data_root: impl Into<PathBuf>, exec_root: impl Into<PathBuf>) -> EngineConfig {

@@ -122,6 +122,39 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
     })
 }
 
+/// `--group-add`: each a gid or a group name of the container's own
+/// /etc/group, as runc resolves them (dockerd's error when a name is not there).
+pub fn resolve_groups(rootfs: &Path, names: &[String]) -> Result<Vec<u32>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let root = RootDir::open(rootfs)
+        .map_err(|e| RuntimeError::Other(format!("open container root: {e}")))?;
+    let all = groups(&account_file(&root, "/etc/group")?);
+    names
+        .iter()
+        .map(|g| match all.iter().find(|(n, _, _)| n == g) {
+            Some((_, id, _)) => Ok(*id),
+            None => g.parse().map_err(|_| {
+                RuntimeError::Invalid(format!(
+                    "Unable to find group {g}: no matching entries in group file"
+                ))
+            }),
+        })
+        .collect()
+}
+
+impl ResolvedUser {
+    /// Adds supplementary groups, each once, none equal to the primary one.
+    pub fn add_groups(&mut self, gids: &[u32]) {
+        for g in gids {
+            if *g != self.gid && !self.additional_gids.contains(g) {
+                self.additional_gids.push(*g);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +183,21 @@ mod tests {
         assert_eq!(resolve_user(d.path(), "").unwrap().uid, 0);
         assert!(resolve_user(d.path(), "nobody").is_err());
         assert!(resolve_user(d.path(), "web:nogroup").is_err());
+        let extra = resolve_groups(d.path(), &["log".into(), "4242".into(), "web".into()]).unwrap();
+        assert_eq!(extra, vec![4, 4242, 33]);
+        let mut r = resolve_user(d.path(), "web").unwrap();
+        r.add_groups(&extra);
+        assert_eq!(
+            r.additional_gids,
+            vec![4, 4242],
+            "the primary group is not repeated"
+        );
+        let missing = resolve_groups(d.path(), &["staff".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("Unable to find group staff: no matching entries in group file"),
+            "{missing}"
+        );
     }
 }

@@ -186,6 +186,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     cfg.security = security;
     cfg.userns = userns;
     for (name, rt) in file.runtimes {
+        if name == berth_engine::config::BUILTIN_RUNTIME {
+            bail!("runtime name '{name}' is reserved");
+        }
         if !rt.path.exists() && which(&rt.path).is_none() {
             bail!("runtime {name:?}: {} does not exist", rt.path.display());
         }

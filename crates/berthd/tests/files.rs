@@ -5,6 +5,25 @@ mod common;
 
 use common::*;
 
+/// The files the daemon itself writes (/etc/hosts, /etc/hostname,
+/// /etc/resolv.conf, their mount points) are not the container's changes,
+/// nor is /etc for holding them: a container that only touched /test has
+/// that one change, as with dockerd.
+#[test]
+fn daemon_files_are_not_changes() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    assert_ok(&d.docker(&["run", "--name", "touched", "busybox", "touch", "/test"]));
+    let diff = stdout(&d.docker(&["diff", "touched"]));
+    assert_eq!(diff, "A /test\n");
+    // A directory whose mode changed is a change, holding daemon files or not.
+    assert_ok(&d.docker(&[
+        "run", "--name", "chmodded", "busybox", "chmod", "700", "/etc",
+    ]));
+    let diff = stdout(&d.docker(&["diff", "chmodded"]));
+    assert_eq!(diff, "C /etc\n");
+}
+
 #[test]
 fn diff_commit_and_export() {
     let d = Daemon::start();

@@ -364,3 +364,42 @@ fn sig_proxy_and_start_attach_interactive() {
     let out = d.berth_stdin(&["start", "-ai", "later"], b"abc\n");
     assert_eq!(stdout(&out), "got-abc\n");
 }
+
+/// `docker exec -it --detach-keys …` (DetachKeys in the exec's create body)
+/// ends the session on those keys, not on the default ones; the exec's
+/// process runs on. A bad key spec is refused at create, as dockerd does.
+#[test]
+fn exec_detach_keys_from_the_create_body() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    assert_ok(&d.docker(&["run", "-d", "--name", "web", "busybox", "sleep", "1000"]));
+    let t = Tmux::new(&cli(
+        &d,
+        true,
+        "exec -it --detach-keys ctrl-x,ctrl-y web sh",
+    ));
+    t.wait_for("/ #");
+    // The default keys are passed on to the shell, not taken as a detach.
+    t.keys(&["C-p", "C-q"]);
+    t.keys(&["echo still-$((2+3))", "Enter"]);
+    t.wait_for("still-5");
+    t.keys(&["C-x", "C-y"]);
+    t.wait_for("EXITED=");
+    let top = stdout(&d.docker(&["top", "web"]));
+    assert!(
+        top.lines().any(|l| l.trim_end().ends_with(" sh")),
+        "the detached exec runs on:\n{top}"
+    );
+    let (s, body) = raw_http(
+        &d.socket,
+        "POST",
+        "/containers/web/exec",
+        "application/json",
+        br#"{"Cmd":["true"],"DetachKeys":"ctrl-P"}"#,
+    );
+    assert_eq!(s, 400, "{body}");
+    assert!(
+        body.contains("Invalid escape keys (ctrl-P) provided"),
+        "{body}"
+    );
+}

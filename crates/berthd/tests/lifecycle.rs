@@ -144,13 +144,13 @@ fn external_runc_runtime_from_daemon_json() {
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
         .expect("runc must be installed");
-    let d = Daemon::start_with(serde_json::json!({"runtimes": {"runc": {"path": runc}}}));
+    let d = Daemon::start_with(serde_json::json!({"runtimes": {"real-runc": {"path": runc}}}));
     d.import_busybox("busybox");
     let out = d.docker(&[
         "run",
         "--rm",
         "--runtime",
-        "runc",
+        "real-runc",
         "busybox",
         "sh",
         "-c",
@@ -158,8 +158,17 @@ fn external_runc_runtime_from_daemon_json() {
     ]);
     assert_eq!(code(&out), 5, "{}", stderr(&out));
     assert_eq!(stdout(&out), "via runc\n");
-    let info = d.docker(&["info", "--format", "{{json .Runtimes}}"]);
-    assert!(stdout(&info).contains("runc"), "{}", stdout(&info));
+    let info = d.docker(&["info", "--format", "{{json .Runtimes}} {{.DefaultRuntime}}"]);
+    assert!(stdout(&info).contains("\"real-runc\""), "{}", stdout(&info));
+    assert!(
+        stdout(&info).trim_end().ends_with(" runc"),
+        "the built-in runtime is the default under dockerd's name: {}",
+        stdout(&info)
+    );
+    // Clients compare a container's runtime with the default's name.
+    assert_ok(&d.docker(&["create", "--name", "plain", "busybox", "true"]));
+    let rt = d.docker(&["inspect", "-f", "{{.HostConfig.Runtime}}", "plain"]);
+    assert_eq!(stdout(&rt).trim(), "runc");
     let bad = d.docker(&["run", "--rm", "--runtime", "nosuch", "busybox", "true"]);
     assert_eq!(code(&bad), 125);
     assert!(
@@ -167,6 +176,36 @@ fn external_runc_runtime_from_daemon_json() {
         "{}",
         stderr(&bad)
     );
+}
+
+/// dockerd reserves its default runtime's name; so does berthd.
+#[test]
+fn the_runc_runtime_name_is_reserved() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("daemon.json");
+    std::fs::write(
+        &config,
+        r#"{"runtimes": {"runc": {"path": "/usr/sbin/runc"}}}"#,
+    )
+    .unwrap();
+    let out = std::process::Command::new(bin("berthd"))
+        .arg("-H")
+        .arg(format!("unix://{}", dir.path().join("s").display()))
+        .arg("--data-root")
+        .arg(dir.path().join("data"))
+        .arg("--exec-root")
+        .arg(dir.path().join("exec"))
+        .arg("--config-file")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("runtime name 'runc' is reserved"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("data").exists(), "nothing was set up");
 }
 
 fn cgroup_file(d: &Daemon, controller: &str, id: &str, file: &str) -> String {

@@ -329,6 +329,54 @@ fn user_networks_dns_isolation_connect_and_cleanup() {
     assert!(!gone.status.success(), "the bridge went with the network");
 }
 
+/// Network names as dockerd takes them: a space or a dot is fine; only
+/// the empty name (and a NUL byte) is refused.
+#[test]
+fn network_names_follow_dockerd() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let subnet = format!("10.{}.210.0/24", d.pool);
+    assert_ok(&d.docker(&["network", "create", "--subnet", &subnet, "my net.v2"]));
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "my net.v2",
+        "busybox",
+        "ip",
+        "-4",
+        "-o",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    assert_ok(&out);
+    assert!(
+        stdout(&out).contains(&format!("10.{}.210.", d.pool)),
+        "{}",
+        stdout(&out)
+    );
+    let names = stdout(&d.docker(&["network", "ls", "--format", "{{.Name}}"]));
+    assert!(names.lines().any(|l| l == "my net.v2"), "{names}");
+    let (s, body) = raw_http(
+        &d.socket,
+        "POST",
+        "/networks/create",
+        "application/json",
+        br#"{"Name":"a\u0000b"}"#,
+    );
+    assert_eq!(s, 400, "{body}");
+    let (s, body) = raw_http(
+        &d.socket,
+        "POST",
+        "/networks/create",
+        "application/json",
+        br#"{"Name":""}"#,
+    );
+    assert_eq!(s, 400, "{body}");
+    assert_ok(&d.docker(&["network", "rm", "my net.v2"]));
+}
+
 #[test]
 fn published_ports_survive_a_daemon_restart() {
     let mut d = Daemon::start();

@@ -11,7 +11,7 @@ use berth_api::ApiError;
 use berth_runtime::spec::{capabilities, Resources};
 
 use super::record::{now_rfc3339, ContainerHandle, ContainerRecord};
-use crate::config::BUILTIN_RUNTIME;
+use crate::config::is_builtin_runtime;
 use crate::engine::Engine;
 use crate::{names, Result};
 
@@ -110,7 +110,7 @@ pub(crate) fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()
     } else {
         h.runtime.as_str()
     };
-    if runtime != BUILTIN_RUNTIME && !engine.cfg.runtimes.contains_key(runtime) {
+    if !is_builtin_runtime(runtime) && !engine.cfg.runtimes.contains_key(runtime) {
         return Err(ApiError::bad_request(format!(
             "unknown or invalid runtime name: {runtime}"
         )));

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use crate::config::BUILTIN_RUNTIME;
+use crate::config::is_builtin_runtime;
 use crate::engine::Engine;
 use crate::Result;
 
@@ -140,6 +140,12 @@ impl Engine {
         {
             return Err(ApiError::bad_request("No exec command specified"));
         }
+        if !body.detach_keys.is_empty() && berth_api::detach::parse(&body.detach_keys).is_err() {
+            return Err(ApiError::bad_request(format!(
+                "Invalid escape keys ({}) provided",
+                body.detach_keys
+            )));
+        }
         // Refused here, not by a runtime that has half started it.
         berth_runtime::spec::check_command(
             body.cmd.as_deref().unwrap_or(&[]),
@@ -205,8 +211,17 @@ impl Engine {
             p["cwd"] = json!(c.working_dir);
         }
         if !c.user.is_empty() {
-            let u = berth_runtime::user::resolve_user(&paths.rootfs(), &c.user)
+            let mut u = berth_runtime::user::resolve_user(&paths.rootfs(), &c.user)
                 .map_err(ApiError::from)?;
+            // The container's --group-add holds for its execs too, as in dockerd.
+            let group_add = self.container(cid)?.record().host_config.group_add.clone();
+            u.add_groups(
+                &berth_runtime::user::resolve_groups(
+                    &paths.rootfs(),
+                    group_add.as_deref().unwrap_or_default(),
+                )
+                .map_err(ApiError::from)?,
+            );
             p["user"] = json!({"uid": u.uid, "gid": u.gid, "additionalGids": u.additional_gids});
         }
         if c.privileged {
@@ -220,11 +235,12 @@ impl Engine {
     }
 
     /// Starts an exec. Attached, it returns the session; detached, `None`.
+    /// Whether it has a terminal is the exec's create config's say, as in
+    /// dockerd (the start request's `Tty` only frames the stream).
     pub async fn start_exec(
         self: &Arc<Self>,
         id: &str,
         detach: bool,
-        tty_override: Option<bool>,
     ) -> Result<Option<ExecSession>> {
         let inst = self.exec(id)?;
         let (cid, config) = {
@@ -252,7 +268,7 @@ impl Engine {
                 "container {cid} is not running"
             )));
         }
-        let tty = tty_override.unwrap_or(config.tty);
+        let tty = config.tty;
         // A process that cannot be made (no such user) ends the exec as
         // dockerd's does: exit code 126, which the CLI reports.
         let process = self.exec_process(&cid, &config, tty).inspect_err(|_| {
@@ -269,7 +285,7 @@ impl Engine {
             container_id: cid.clone(),
             runtime_root: self.cfg.exec_root.join("runtime"),
             runtime: match runtime.as_str() {
-                BUILTIN_RUNTIME | "" => None,
+                name if is_builtin_runtime(name) => None,
                 name => self.cfg.runtimes.get(name).cloned(),
             },
             process: dir.join("process.json"),
@@ -431,6 +447,21 @@ impl Engine {
         Ok(())
     }
 
+    /// The detach-key watcher for an exec's input: for a terminal with
+    /// stdin, the exec's own keys or ctrl-p,ctrl-q, as dockerd.
+    pub fn exec_escape(&self, id: &str) -> Result<Option<berth_api::detach::Escape>> {
+        let inst = self.exec(id)?;
+        let i = lock(&inst);
+        if !(i.config.tty && i.config.attach_stdin) {
+            return Ok(None);
+        }
+        let keys = match i.config.detach_keys.as_str() {
+            "" => berth_api::detach::DEFAULT.to_vec(),
+            k => berth_api::detach::parse(k).unwrap_or_default(),
+        };
+        Ok(Some(berth_api::detach::Escape::new(keys)))
+    }
+
     pub fn inspect_exec(&self, id: &str) -> Result<Value> {
         let inst = self.exec(id)?;
         let i = lock(&inst);
@@ -451,7 +482,11 @@ impl Engine {
             "OpenStdout": i.config.attach_stdout,
             "CanRemove": !i.running,
             "ContainerID": i.container_id,
-            "DetachKeys": i.config.detach_keys,
+            // Bytes, as dockerd's (Go's []byte: base64).
+            "DetachKeys": base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                berth_api::detach::parse(&i.config.detach_keys).unwrap_or_default(),
+            ),
             "Pid": i.pid,
         }))
     }

@@ -98,15 +98,15 @@ impl Engine {
         r.mounts.iter().map(|m| m.destination.clone()).collect()
     }
 
-    /// Whether `path` exists in the image below the container.
-    fn in_image(lowers: &[PathBuf], path: &str) -> bool {
+    /// What `path` is in the image below the container, if it is there.
+    fn in_image(lowers: &[PathBuf], path: &str) -> Option<fs::Metadata> {
         // As overlayfs looks a path up in a layer: no link followed on the way.
         for l in lowers {
             if let Some(m) = berth_rootpath::lstat_beneath(l, path) {
-                return !is_whiteout(&m);
+                return (!is_whiteout(&m)).then_some(m);
             }
         }
-        false
+        None
     }
 
     /// `GET /containers/{id}/changes`: Kind 0 changed, 1 added, 2 deleted.
@@ -116,20 +116,40 @@ impl Engine {
         let image = self.images.resolve(&r.image_id).map_err(ApiError::from)?;
         let lowers = self.images.lower_dirs(&image).map_err(ApiError::from)?;
         let skip = Self::mount_destinations(&r);
-        let mut out = Vec::new();
-        for (path, _, m) in walk(&self.paths(&r.id).upper()) {
-            if hidden(&path, &skip) {
-                continue;
-            }
-            let kind = if is_whiteout(&m) {
-                2
-            } else if Self::in_image(&lowers, &path) {
-                0
-            } else {
-                1
-            };
-            out.push(json!({"Path": path, "Kind": kind}));
-        }
+        let entries: Vec<(String, u8, bool)> = walk(&self.paths(&r.id).upper())
+            .into_iter()
+            .filter(|(path, _, _)| !hidden(path, &skip))
+            .map(|(path, _, m)| {
+                if is_whiteout(&m) {
+                    return (path, 2, false);
+                }
+                match Self::in_image(&lowers, &path) {
+                    // A directory of the image that is in the writable layer
+                    // only as the parent of what the daemon made (/etc for
+                    // /etc/hosts) is no change of the container's, as
+                    // dockerd's init layer keeps them out; one whose mode or
+                    // owner changed is.
+                    Some(i) if m.is_dir() && i.is_dir() => {
+                        use std::os::unix::fs::MetadataExt;
+                        let same = (m.mode(), m.uid(), m.gid()) == (i.mode(), i.uid(), i.gid());
+                        (path, 0, same)
+                    }
+                    Some(_) => (path, 0, false),
+                    None => (path, 1, false),
+                }
+            })
+            .collect();
+        let out = entries
+            .iter()
+            .filter(|(path, _, only_parent)| {
+                let prefix = format!("{path}/");
+                !only_parent
+                    || entries
+                        .iter()
+                        .any(|(p, _, parent)| !parent && p.starts_with(&prefix))
+            })
+            .map(|(path, kind, _)| json!({"Path": path, "Kind": kind}))
+            .collect();
         Ok(out)
     }
 

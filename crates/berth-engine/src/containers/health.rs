@@ -104,7 +104,7 @@ impl Engine {
             Ok(id) => id,
             Err(e) => return (-1, e.message),
         };
-        let session = match self.start_exec(&id, false, Some(false)).await {
+        let session = match self.start_exec(&id, false).await {
             Ok(Some(s)) => s,
             Ok(None) => return (-1, String::new()),
             Err(e) => return (-1, e.message),

@@ -12,7 +12,7 @@ use berth_store::overlay;
 
 use super::create::resources_of;
 use super::record::{ContainerHandle, ContainerRecord};
-use crate::config::BUILTIN_RUNTIME;
+use crate::config::is_builtin_runtime;
 use crate::engine::Engine;
 use crate::networks::NetPlan;
 use crate::Result;
@@ -150,7 +150,11 @@ impl Engine {
         plan: NetPlan,
     ) -> Result<supervisor::Started, RuntimeError> {
         let rootfs = paths.rootfs();
-        let user = berth_runtime::user::resolve_user(&rootfs, &rec.config.user)?;
+        let mut user = berth_runtime::user::resolve_user(&rootfs, &rec.config.user)?;
+        user.add_groups(&berth_runtime::user::resolve_groups(
+            &rootfs,
+            rec.host_config.group_add.as_deref().unwrap_or_default(),
+        )?);
         let mut env = rec.config.env.clone().unwrap_or_default();
         if !env.iter().any(|e| e.starts_with("PATH=")) {
             env.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
@@ -242,7 +246,7 @@ impl Engine {
                 .cloned()
         };
         let runtime = match rec.runtime.as_str() {
-            BUILTIN_RUNTIME | "" => None,
+            name if is_builtin_runtime(name) => None,
             name => Some(
                 self.cfg
                     .runtimes

@@ -333,18 +333,16 @@ impl Engine {
     }
 
     pub async fn create_network(&self, req: NetworkCreateRequest) -> Result<NetworkCreated> {
-        let name = req.name.trim().to_string();
+        // dockerd's rule: any name but the empty one (spaces, dots, slashes
+        // and all), kept as given. A NUL byte cannot be a name anywhere.
+        let name = req.name.clone();
         if name.is_empty() {
             return Err(ApiError::bad_request("network name is required"));
         }
-        if !name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
-            || !name.as_bytes()[0].is_ascii_alphanumeric()
-        {
-            return Err(ApiError::bad_request(format!(
-                "invalid network name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
-            )));
+        if name.contains('\0') {
+            return Err(ApiError::bad_request(
+                "invalid network name: it contains a NUL byte",
+            ));
         }
         if is_predefined(&name) {
             return Err(ApiError::forbidden(format!(

@@ -311,7 +311,13 @@ pub async fn attach(
     } else {
         None
     };
-    let detach_keys = parse_detach_keys(p.get("detachKeys").unwrap_or("ctrl-p,ctrl-q"))?;
+    let mut escape =
+        berth_api::detach::Escape::new(match p.get("detachKeys").filter(|k| !k.is_empty()) {
+            None => berth_api::detach::DEFAULT.to_vec(),
+            Some(k) => berth_api::detach::parse(k).map_err(|_| {
+                ApiError::bad_request(format!("Invalid detach keys ({k}) provided"))
+            })?,
+        });
     let upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
@@ -320,7 +326,6 @@ pub async fn attach(
         let mut input = input;
         let mut scratch = [0u8; 4096];
         let mut reading = true;
-        let mut matched = 0;
         loop {
             tokio::select! {
                 rec = rx.recv() => {
@@ -343,16 +348,14 @@ pub async fn attach(
                     Ok(n) => {
                         let Some(tx) = input.as_ref() else { continue };
                         // The detach sequence ends the attach; the container runs on.
-                        for &b in &scratch[..n] {
-                            matched = if detach_keys.get(matched) == Some(&b) { matched + 1 } else if detach_keys.first() == Some(&b) { 1 } else { 0 };
-                            if matched == detach_keys.len() && !detach_keys.is_empty() {
-                                let _ = writer.write_all(b"read escape sequence\r\n").await;
-                                let _ = writer.shutdown().await;
-                                return;
-                            }
-                        }
-                        if tx.send(berth_engine::containers::exec::stdin_frame(&scratch[..n])).await.is_err() {
+                        let (data, detached) = escape.feed(&scratch[..n]);
+                        if !data.is_empty() && tx.send(berth_engine::containers::exec::stdin_frame(&data)).await.is_err() {
                             input = None;
+                        }
+                        if detached {
+                            let _ = writer.write_all(b"read escape sequence\r\n").await;
+                            let _ = writer.shutdown().await;
+                            return;
                         }
                     }
                     Err(_) => return,
@@ -368,32 +371,6 @@ pub async fn attach(
         .header(header::CONTENT_TYPE, stream_content_type(tty))
         .body(Body::empty())
         .map_err(|e| ApiError::internal(e.to_string()))?)
-}
-
-/// `ctrl-p,ctrl-q` -> [0x10, 0x11], as docker parses detach keys.
-pub fn parse_detach_keys(s: &str) -> Result<Vec<u8>, ApiError> {
-    if s.is_empty() {
-        return Ok(vec![]);
-    }
-    s.split(',')
-        .map(|k| match k.strip_prefix("ctrl-") {
-            Some(c) if c.len() == 1 => {
-                let b = c.as_bytes()[0].to_ascii_lowercase();
-                match b {
-                    b'a'..=b'z' => Ok(b - b'a' + 1),
-                    b'@' => Ok(0),
-                    b'[' => Ok(27),
-                    b'\\' => Ok(28),
-                    b']' => Ok(29),
-                    b'^' => Ok(30),
-                    b'_' => Ok(31),
-                    _ => Err(ApiError::bad_request(format!("Unknown character: '{c}'"))),
-                }
-            }
-            None if k.len() == 1 => Ok(k.as_bytes()[0]),
-            _ => Err(ApiError::bad_request(format!("Unknown character: '{k}'"))),
-        })
-        .collect()
 }
 
 pub async fn resize(

@@ -23,8 +23,10 @@ use crate::streams::frame;
 struct ExecStartBody {
     #[serde(default)]
     detach: bool,
+    /// How the stream is framed (raw or multiplexed), as in dockerd; the
+    /// exec's create config decides whether the process has a terminal.
     #[serde(default)]
-    tty: Option<bool>,
+    tty: bool,
 }
 
 pub async fn create(State(e): State<AppState>, Path(id): Path<String>, body: Bytes) -> ApiResult {
@@ -63,10 +65,10 @@ pub async fn start(
         .map_err(|err| ApiError::bad_request(format!("read body: {err}")))?;
     let body: ExecStartBody = json_body(&raw)?;
     if body.detach || !wants_upgrade {
-        let Some(session) = e.start_exec(&id, body.detach, body.tty).await? else {
+        let Some(session) = e.start_exec(&id, body.detach).await? else {
             return Ok((StatusCode::OK, Body::empty()).into_response());
         };
-        let tty = session.tty;
+        let tty = body.tty;
         let ExecSession { output, .. } = session;
         let stream = futures_util::stream::unfold(output, move |mut rx| async move {
             rx.recv()
@@ -87,12 +89,14 @@ pub async fn start(
     if info["Running"] == true || !info["ExitCode"].is_null() {
         return Err(ApiError::conflict(format!("Exec command {id} is already running")).into());
     }
-    let tty = body.tty.unwrap_or(info["ProcessConfig"]["tty"] == true);
+    let tty = body.tty;
+    // The detach keys end the session; the process runs on.
+    let escape = e.exec_escape(&id)?;
     let upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
         let (mut reader, mut writer) = tokio::io::split(TokioIo::new(upgraded));
-        let session = match e.start_exec(&id, false, body.tty).await {
+        let session = match e.start_exec(&id, false).await {
             Ok(Some(s)) => s,
             Ok(None) => return,
             Err(err) => {
@@ -110,28 +114,47 @@ pub async fn start(
         let ExecSession {
             mut output, input, ..
         } = session;
-        // Client input goes to the process until the client closes its side.
-        let pump_in = tokio::spawn(async move {
-            let mut buf = vec![0u8; 32 * 1024];
-            loop {
-                match reader.read(&mut buf).await {
-                    Ok(0) | Err(_) => {
-                        let _ = input.send(stdin_eof_frame()).await;
-                        return;
-                    }
-                    Ok(n) => {
-                        if input.send(stdin_frame(&buf[..n])).await.is_err() {
+        // Client input goes to the process until the client closes its side
+        // or detaches.
+        let detached = std::sync::Arc::new(tokio::sync::Notify::new());
+        let pump_in = tokio::spawn({
+            let detached = detached.clone();
+            let mut escape = escape;
+            async move {
+                let mut buf = vec![0u8; 32 * 1024];
+                loop {
+                    let n = match reader.read(&mut buf).await {
+                        Ok(0) | Err(_) => {
+                            let _ = input.send(stdin_eof_frame()).await;
                             return;
                         }
+                        Ok(n) => n,
+                    };
+                    let (data, detach) = match escape.as_mut() {
+                        Some(e) => e.feed(&buf[..n]),
+                        None => (buf[..n].to_vec(), false),
+                    };
+                    if !data.is_empty() && input.send(stdin_frame(&data)).await.is_err() {
+                        return;
+                    }
+                    if detach {
+                        detached.notify_one();
+                        return;
                     }
                 }
             }
         });
-        while let Some((s, d)) = output.recv().await {
-            if writer.write_all(&output_bytes(s, &d, tty)).await.is_err() {
-                break;
+        loop {
+            tokio::select! {
+                out = output.recv() => {
+                    let Some((s, d)) = out else { break };
+                    if writer.write_all(&output_bytes(s, &d, tty)).await.is_err() {
+                        break;
+                    }
+                    let _ = writer.flush().await;
+                }
+                () = detached.notified() => break,
             }
-            let _ = writer.flush().await;
         }
         let _ = writer.shutdown().await;
         pump_in.abort();
