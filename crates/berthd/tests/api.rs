@@ -530,3 +530,40 @@ fn filters_on_lists() {
     assert_eq!(names(&["-a"]), "a1");
     assert_ok(&d.berth(&["rm", "-f", "a1"]));
 }
+
+/// `null` for any field is its zero value, as Go's decoder makes it:
+/// clients (docker-py, compose) send `"Env": null`, `"IPAMConfig": null`
+/// and null strings in endpoint configs.
+#[test]
+fn nulls_are_zero_values() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let (s, body) = post(
+        &d,
+        "/containers/create?name=nulls",
+        r#"{"Image":"busybox","Cmd":["true"],"Env":null,"Labels":null,"Entrypoint":null,"WorkingDir":null,
+            "HostConfig":{"Binds":null,"PortBindings":null,"Memory":null,"RestartPolicy":null,"LogConfig":null,"Dns":null},
+            "NetworkingConfig":{"EndpointsConfig":{"bridge":{"IPAMConfig":null,"Aliases":null,"MacAddress":null,"Links":null,"IPAddress":null}}}}"#,
+    );
+    assert_eq!(s, 201, "{body}");
+    let (s, body) = post(&d, "/containers/nulls/start", "");
+    assert_eq!(s, 204, "{body}");
+    let subnet = format!("10.{}.220.0/24", d.pool);
+    let (s, body) = post(
+        &d,
+        "/networks/create",
+        &format!(
+            r#"{{"Name":"nullnet","Driver":null,"Options":null,"Labels":null,"IPAM":{{"Driver":null,"Options":null,"Config":[{{"Subnet":"{subnet}","Gateway":null,"IPRange":null}}]}}}}"#
+        ),
+    );
+    assert_eq!(s, 201, "{body}");
+    assert_ok(&d.docker(&["run", "-d", "--name", "joiner", "busybox", "sleep", "100"]));
+    let (s, body) = post(
+        &d,
+        "/networks/nullnet/connect",
+        r#"{"Container":"joiner","EndpointConfig":{"IPAMConfig":null,"Aliases":null,"MacAddress":null}}"#,
+    );
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = post(&d, "/containers/create", r#"{"Image":null}"#);
+    assert_eq!(s, 400, "a null image is no image: {body}");
+}
