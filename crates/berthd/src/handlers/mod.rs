@@ -50,6 +50,25 @@ fn drop_nulls(v: &mut serde_json::Value) {
     }
 }
 
+pub fn json<T: Serialize>(status: StatusCode, v: &T) -> Response {
+    match serde_json::to_vec(v) {
+        Ok(mut b) => {
+            b.push(b'\n');
+            (status, [("content-type", "application/json")], b).into_response()
+        }
+        Err(e) => crate::server::HttpError(ApiError::internal(e.to_string())).into_response(),
+    }
+}
+
+/// 200 with no body, as dockerd answers connect and disconnect.
+pub fn ok_empty() -> Response {
+    StatusCode::OK.into_response()
+}
+
+pub fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,23 +111,4 @@ mod tests {
             "truncated"
         );
     }
-}
-
-pub fn json<T: Serialize>(status: StatusCode, v: &T) -> Response {
-    match serde_json::to_vec(v) {
-        Ok(mut b) => {
-            b.push(b'\n');
-            (status, [("content-type", "application/json")], b).into_response()
-        }
-        Err(e) => crate::server::HttpError(ApiError::internal(e.to_string())).into_response(),
-    }
-}
-
-/// 200 with no body, as dockerd answers connect and disconnect.
-pub fn ok_empty() -> Response {
-    StatusCode::OK.into_response()
-}
-
-pub fn no_content() -> Response {
-    StatusCode::NO_CONTENT.into_response()
 }
