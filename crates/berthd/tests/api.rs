@@ -171,7 +171,11 @@ fn malformed_create_bodies_are_400() {
         ),
         (
             r#"{"Image":"busybox","HostConfig":{"LogConfig":{"Type":"syslog"}}}"#,
-            "not supported",
+            "logger: no log driver named 'syslog' is registered",
+        ),
+        (
+            r#"{"Image":"busybox","HostConfig":{"LogConfig":{"Type":"bogus"}}}"#,
+            "logger: no log driver named 'bogus' is registered",
         ),
         (
             r#"{"Image":"busybox","HostConfig":{"LogConfig":{"Type":"json-file","Config":{"max-size":"huge"}}}}"#,

@@ -681,6 +681,46 @@ fn docker_cli_pushes_and_pulls_through_berthd() {
         "{}",
         stdout(&o)
     );
+    // Pulled by digest alone, the image is found by that same reference.
+    let by_digest = format!("{}/team/bb@{}", reg.addr, digest(&index));
+    assert_ok(&d.docker(&["rmi", &format!("{}/team/bb:multi", reg.addr)]));
+    assert_ok(&d.docker(&["pull", &by_digest]));
+    let o = d.docker(&[
+        "inspect",
+        "-f",
+        "{{json .RepoDigests}} {{json .RepoTags}}",
+        &by_digest,
+    ]);
+    assert_ok(&o);
+    assert!(stdout(&o).contains(&by_digest), "{}", stdout(&o));
+    assert_eq!(
+        stdout(&d.docker(&["run", "--rm", &by_digest, "echo", "by digest"])),
+        "by digest\n"
+    );
+    // docker-py sends the digest as the tag and inspects by `repo@digest`.
+    assert_ok(&d.docker(&["rmi", &by_digest]));
+    let py = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import docker\nc = docker.DockerClient(base_url='unix://{}', version='auto')\nprint(c.images.pull('{by_digest}').id)",
+            d.socket.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        py.status.success() && stdout(&py).starts_with("sha256:"),
+        "{}{}",
+        stdout(&py),
+        stderr(&py)
+    );
+    // By the digest of the platform's own manifest, too.
+    let by_manifest = format!("{}/team/bb@{md}", reg.addr);
+    assert_ok(&d.docker(&["pull", &by_manifest]));
+    let o = d.docker(&["inspect", "-f", "{{json .RepoDigests}}", &by_manifest]);
+    assert_ok(&o);
+    assert!(stdout(&o).contains(&by_manifest), "{}", stdout(&o));
+    // What the rest of the test pushes again (the removals above took its tag).
+    assert_ok(&d.docker(&["pull", &image]));
     let o = d.docker(&[
         "pull",
         "--platform",

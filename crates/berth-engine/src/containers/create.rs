@@ -117,9 +117,17 @@ pub(crate) fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()
     }
     match h.log_config.kind.as_str() {
         "" | "json-file" => {}
+        // dockerd has it; Berth's attach reads the container's output from
+        // its json-file log, so a container without one cannot be attached yet.
+        "none" => {
+            return Err(ApiError::bad_request(
+                "logger: the none log driver is not supported by Berth yet (attach reads the json-file log)",
+            ))
+        }
+        // dockerd's words for a driver it does not have.
         other => {
             return Err(ApiError::bad_request(format!(
-                "logging driver {other:?} is not supported (only json-file)"
+                "logger: no log driver named '{other}' is registered"
             )))
         }
     }
