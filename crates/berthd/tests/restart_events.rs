@@ -440,9 +440,11 @@ fn kill_returns_after_the_exit_is_recorded() {
         "busybox",
         "sh",
         "-c",
-        "trap 'exit 7' TERM; while :; do sleep 0.1; done",
+        "trap 'exit 7' TERM; echo ready; while :; do sleep 0.1; done",
     ]));
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    eventually("the trap set", 20, || {
+        stdout(&d.docker(&["logs", "termed"])).contains("ready")
+    });
     assert_ok(&d.docker(&["kill", "-s", "TERM", "termed"]));
     eventually("the TERM exit", 10, || {
         inspect(&d, "{{.State.Status}} {{.State.ExitCode}}", "termed") == "exited 7"

@@ -48,8 +48,11 @@ fn stop_signals_timeouts_and_kill() {
         "usr1",
         "sh",
         "-c",
-        "trap 'exit 42' USR1; while true; do sleep 0.1; done",
+        "trap 'exit 42' USR1; echo ready; while true; do sleep 0.1; done",
     ]));
+    eventually("the trap set", 20, || {
+        stdout(&d.docker(&["logs", "polite"])).contains("ready")
+    });
     assert_eq!(
         inspect(
             &d,
@@ -71,15 +74,21 @@ fn stop_signals_timeouts_and_kill() {
         "busybox",
         "sh",
         "-c",
-        "trap 'exit 10' HUP; trap 'exit 12' USR2; while true; do sleep 0.1; done",
+        "trap 'exit 10' HUP; trap 'exit 12' USR2; echo ready; while true; do sleep 0.1; done",
     ]));
-    std::thread::sleep(Duration::from_millis(300));
+    // Signalled before its traps are set, PID 1 would ignore the signal.
+    let readies = |n: usize| {
+        eventually("the traps set", 20, || {
+            stdout(&d.docker(&["logs", "kk"])).matches("ready").count() >= n
+        })
+    };
+    readies(1);
     assert_ok(&d.docker(&["kill", "-s", "HUP", "kk"]));
     eventually("HUP handled", 10, || {
         inspect(&d, "{{.State.Status}} {{.State.ExitCode}}", "kk") == "exited 10"
     });
     assert_ok(&d.berth(&["start", "kk"]));
-    std::thread::sleep(Duration::from_millis(300));
+    readies(2);
     assert_ok(&d.berth(&["kill", "-s", "12", "kk"]));
     eventually("USR2 handled", 10, || {
         inspect(&d, "{{.State.Status}} {{.State.ExitCode}}", "kk") == "exited 12"
