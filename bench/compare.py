@@ -167,11 +167,7 @@ class Berth(Engine):
     def cleanup(self):
         subprocess.run(["ip", "link", "del", "bcmp0"], capture_output=True)
         subprocess.run(["nft", "delete", "table", "ip", "berth_compare"], capture_output=True)
-        for c in ["/sys/fs/cgroup/berth-compare"] + [f"/sys/fs/cgroup/{d}/berth-compare" for d in os.listdir("/sys/fs/cgroup")]:
-            try:
-                os.rmdir(c)
-            except OSError:
-                pass
+        remove_cgroup("berth-compare")
 
 
 class Docker(Engine):
@@ -180,13 +176,24 @@ class Docker(Engine):
     def command(self):
         return ["dockerd", "--data-root", os.path.join(self.dir, "data"), "--exec-root", os.path.join(self.dir, "exec"),
                 "-H", f"unix://{self.sock}", "--pidfile", os.path.join(self.dir, "dockerd.pid"),
-                "--iptables=false", "--ip-forward=false", "--ip-masq=false", "--bridge=none"]
+                "--iptables=false", "--ip-forward=false", "--ip-masq=false", "--bridge=none",
+                # Its containers' cgroups under a parent of its own, removed after.
+                "--cgroup-parent", "berth-compare-docker"]
 
     def version(self):
         return "Docker " + self.cli("version", "--format", "{{.Server.Version}}").strip()
 
     def cleanup(self):
-        pass
+        remove_cgroup("berth-compare-docker")
+
+
+def remove_cgroup(name):
+    """The (empty) cgroup a daemon made its containers' parent, in every hierarchy."""
+    for c in [f"/sys/fs/cgroup/{name}"] + [f"/sys/fs/cgroup/{d}/{name}" for d in os.listdir("/sys/fs/cgroup")]:
+        try:
+            os.rmdir(c)
+        except OSError:
+            pass
 
 
 def timed(f):

@@ -34,7 +34,7 @@ cleanup() {
     ip link del berthbenchr0 2>/dev/null || true
     nft delete table ip berth_bench_reg 2>/dev/null || true
     { grep -o " $WORK[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
-    for c in /sys/fs/cgroup/*/berth-bench-reg /sys/fs/cgroup/berth-bench-reg; do rmdir "$c" 2>/dev/null || true; done
+    for c in /sys/fs/cgroup/*/berth-bench-reg /sys/fs/cgroup/berth-bench-reg /sys/fs/cgroup/*/berth-bench-reg-docker /sys/fs/cgroup/berth-bench-reg-docker; do rmdir "$c" 2>/dev/null || true; done
     rm -rf "$WORK"
     return 0
 }
@@ -79,7 +79,7 @@ echo $! >"$PIDS/berthd"
 for _ in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
 B=("$BIN/berth" -H "unix://$SOCK")
 dockerd --data-root "$WORK/docker" --exec-root "$WORK/docker-exec" -H "unix://$WORK/docker.sock" \
-    --pidfile "$WORK/docker.pid" --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
+    --pidfile "$WORK/docker.pid" --iptables=false --ip-forward=false --ip-masq=false --bridge=none --cgroup-parent berth-bench-reg-docker \
     >"$WORK/dockerd.log" 2>&1 &
 echo $! >"$PIDS/dockerd"
 D=(env DOCKER_HOST="unix://$WORK/docker.sock" DOCKER_BUILDKIT=0 DOCKER_CONFIG="$WORK/docker-config" /usr/bin/docker)

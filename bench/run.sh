@@ -41,7 +41,7 @@ cleanup() {
     ip link del berthbench0 2>/dev/null || true
     nft delete table ip berth_bench 2>/dev/null || true
     { grep -o " $WORK[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
-    for c in /sys/fs/cgroup/*/berth-bench /sys/fs/cgroup/berth-bench; do rmdir "$c" 2>/dev/null || true; done
+    for c in /sys/fs/cgroup/*/berth-bench /sys/fs/cgroup/berth-bench /sys/fs/cgroup/*/berth-bench-docker /sys/fs/cgroup/berth-bench-docker; do rmdir "$c" 2>/dev/null || true; done
     rm -rf "$WORK"
     return 0
 }
@@ -144,7 +144,7 @@ done
 # Builds, against Docker 20.10's legacy builder on the same context. dockerd gets its
 # own data root and socket, and no iptables rules, bridge, forwarding or masquerade.
 dockerd --data-root "$WORK/docker" --exec-root "$WORK/docker-exec" -H "unix://$WORK/docker.sock" \
-    --pidfile "$WORK/docker.pid" --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
+    --pidfile "$WORK/docker.pid" --iptables=false --ip-forward=false --ip-masq=false --bridge=none --cgroup-parent berth-bench-docker \
     >"$WORK/dockerd.log" 2>&1 &
 DOCKERD_PID=$!
 D=(env DOCKER_HOST="unix://$WORK/docker.sock" DOCKER_BUILDKIT=0 /usr/bin/docker)

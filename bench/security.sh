@@ -76,7 +76,7 @@ start_berthd remapped 1 ", \"userns-remap\": \"$REMAP_USER\""
 
 # Docker 20.10, private: own root, socket, no iptables or bridge.
 dockerd --data-root "$WORK/docker" --exec-root "$WORK/docker-exec" -H "unix://$WORK/docker.sock" \
-    --pidfile "$WORK/docker.pid" --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
+    --pidfile "$WORK/docker.pid" --iptables=false --ip-forward=false --ip-masq=false --bridge=none --cgroup-parent berth-bench-sec-docker \
     >"$WORK/dockerd.log" 2>&1 &
 echo $! >"$PIDS/dockerd"
 for _ in $(seq 1 600); do DOCKER_HOST="unix://$WORK/docker.sock" docker version >/dev/null 2>&1 && break; sleep 0.05; done
