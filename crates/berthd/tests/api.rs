@@ -571,3 +571,54 @@ fn nulls_are_zero_values() {
     let (s, body) = post(&d, "/containers/create", r#"{"Image":null}"#);
     assert_eq!(s, 400, "a null image is no image: {body}");
 }
+
+/// Stats carry `networks` (per interface of the container's namespace)
+/// and blkio lists, as dockerd's do; the docker CLI shows NET I/O from them.
+#[test]
+fn stats_networks_and_blkio() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    // Traffic to the daemon's own bridge (the gateway), nowhere else.
+    assert_ok(&d.docker(&[
+        "run", "-d", "--name", "talker", "busybox", "sh", "-c",
+        "ping -c 3 -i 0.2 $(ip route | awk '/default/ {print $3}'); dd if=/dev/zero of=/tmp/f bs=64k count=16; sync; sleep 100",
+    ]));
+    eventually("the pings sent", 20, || {
+        let (_, body) = get(&d, "/containers/talker/stats?stream=false");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        v["networks"]["eth0"]["tx_packets"].as_u64().unwrap_or(0) >= 3
+    });
+    let (s, body) = get(&d, "/containers/talker/stats?stream=false");
+    assert_eq!(s, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(v["networks"].get("lo").is_none(), "{}", v["networks"]);
+    assert!(
+        v["networks"]["eth0"]["rx_bytes"].as_u64().unwrap() > 0,
+        "{}",
+        v["networks"]
+    );
+    for list in ["io_service_bytes_recursive", "io_serviced_recursive"] {
+        assert!(
+            v["blkio_stats"][list].is_array(),
+            "{list}: {}",
+            v["blkio_stats"]
+        );
+    }
+    let cli = stdout(&d.docker(&["stats", "--no-stream", "--format", "{{.NetIO}}", "talker"]));
+    assert!(!cli.trim().starts_with("0B"), "{cli}");
+    // Host networking: the host's counters are not the container's.
+    assert_ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "onhost",
+        "--network",
+        "host",
+        "busybox",
+        "sleep",
+        "100",
+    ]));
+    let (_, body) = get(&d, "/containers/onhost/stats?stream=false");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(v.get("networks").is_none(), "{}", v["networks"]);
+}
