@@ -88,6 +88,11 @@ impl Default for EventBus {
 }
 
 impl EventBus {
+    /// Clients following events now (`/info`'s NEventsListener).
+    pub fn listeners(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
     pub fn publish(&self, ev: Event) {
         let mut h = self.history.lock().unwrap_or_else(|p| p.into_inner());
         if h.len() == HISTORY {

@@ -55,8 +55,9 @@ impl Engine {
             .iter()
             .map(|h| h.record().state.clone())
             .collect();
-        let running = cs.iter().filter(|s| s.running && !s.paused).count();
-        let paused = cs.iter().filter(|s| s.paused).count();
+        // As dockerd counts them: a restarting container is not running.
+        let running = cs.iter().filter(|s| s.status() == "running").count();
+        let paused = cs.iter().filter(|s| s.status() == "paused").count();
         let images = self.images.list().map(|l| l.len()).unwrap_or(0);
         let cgroup_version = match berth_runtime::cgroups::version() {
             berth_runtime::cgroups::CgroupVersion::V1 => "1",
@@ -79,7 +80,7 @@ impl Engine {
             "Images": images,
             "Driver": "overlay2",
             "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
-            "Plugins": {"Volume": [], "Network": ["host", "null"], "Authorization": null, "Log": ["json-file"]},
+            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Authorization": null, "Log": ["json-file"]},
             "MemoryLimit": true,
             "SwapLimit": true,
             "CpuCfsPeriod": true,
@@ -88,7 +89,8 @@ impl Engine {
             "CPUSet": true,
             "PidsLimit": true,
             "OomKillDisable": false,
-            "IPv4Forwarding": true,
+            "IPv4Forwarding": std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+                .is_ok_and(|v| v.trim() == "1"),
             "Debug": false,
             "NFd": std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0),
             "NGoroutines": 0,
@@ -96,14 +98,14 @@ impl Engine {
             "LoggingDriver": "json-file",
             "CgroupDriver": "cgroupfs",
             "CgroupVersion": cgroup_version,
-            "NEventsListener": 0,
+            "NEventsListener": self.events.listeners(),
             "KernelVersion": kernel_version(),
             "OperatingSystem": os_name(),
             "OSVersion": "",
             "OSType": "linux",
             "Architecture": std::env::consts::ARCH,
             "IndexServerAddress": "https://index.docker.io/v1/",
-            "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []},
+            "RegistryConfig": self.registry_config(),
             "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             "MemTotal": berth_runtime::cgroups::host_memory(),
             "DockerRootDir": self.cfg.data_root.display().to_string(),
@@ -117,9 +119,43 @@ impl Engine {
             "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
             "LiveRestoreEnabled": true,
             "Isolation": "",
-            "InitBinary": "",
+            "InitBinary": self.cfg.init_binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
             "SecurityOptions": self.security_options(),
             "Warnings": [],
+        })
+    }
+
+    /// `RegistryConfig` as dockerd builds it from `insecure-registries` and
+    /// `registry-mirrors`: CIDRs apart from names, loopback always insecure,
+    /// Docker Hub secure and official, with the mirrors.
+    fn registry_config(&self) -> Value {
+        let r = &self.cfg.registries;
+        let is_cidr = |s: &str| s.parse::<ipnet::IpNet>().is_ok();
+        let mut cidrs = vec!["127.0.0.0/8".to_string()];
+        cidrs.extend(r.insecure.iter().filter(|s| is_cidr(s)).cloned());
+        cidrs.dedup();
+        let mirrors: Vec<String> = r
+            .mirrors
+            .iter()
+            .map(|m| format!("{}/", m.trim_end_matches('/')))
+            .collect();
+        let mut index = serde_json::Map::new();
+        index.insert(
+            "docker.io".into(),
+            json!({"Name": "docker.io", "Mirrors": mirrors, "Secure": true, "Official": true}),
+        );
+        for name in r.insecure.iter().filter(|s| !is_cidr(s)) {
+            index.insert(
+                name.clone(),
+                json!({"Name": name, "Mirrors": [], "Secure": false, "Official": false}),
+            );
+        }
+        json!({
+            "AllowNondistributableArtifactsCIDRs": null,
+            "AllowNondistributableArtifactsHostnames": null,
+            "InsecureRegistryCIDRs": cidrs,
+            "IndexConfigs": index,
+            "Mirrors": mirrors,
         })
     }
 
@@ -144,6 +180,31 @@ impl Engine {
         out
     }
 
+    /// The legacy builder's cached steps in BuildKit's `BuildCache` shape.
+    fn build_cache_df(&self) -> Result<Vec<Value>> {
+        let entries = self.images.build_cache_entries().map_err(ApiError::from)?;
+        Ok(entries
+            .into_iter()
+            .map(|e| {
+                let created = chrono::DateTime::from_timestamp(e.created, 0)
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    .unwrap_or_default();
+                json!({
+                    "ID": e.id.trim_start_matches("sha256:"),
+                    "Parent": e.parent.trim_start_matches("sha256:"),
+                    "Type": "regular",
+                    "Description": e.description,
+                    "InUse": self.image_user(&e.id).is_some(),
+                    "Shared": false,
+                    "Size": e.size,
+                    "CreatedAt": created,
+                    "LastUsedAt": null,
+                    "UsageCount": 0,
+                })
+            })
+            .collect())
+    }
+
     pub fn system_df(&self) -> Result<SystemDf> {
         let images = self.list_images(true, &Default::default(), true)?;
         let containers: Vec<_> = self
@@ -156,7 +217,7 @@ impl Engine {
             images,
             containers,
             volumes: self.volumes_df()?,
-            build_cache: vec![],
+            build_cache: self.build_cache_df()?,
         })
     }
 }

@@ -36,6 +36,21 @@ pub struct LayerBlob {
     pub size: u64,
 }
 
+/// One cached build step (`system df`'s build cache).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildCacheEntry {
+    /// The step's image.
+    pub id: String,
+    /// The image it was made from ("" for scratch).
+    pub parent: String,
+    /// The step, as its history has it.
+    pub description: String,
+    /// Unix seconds.
+    pub created: i64,
+    /// Bytes of the layer the step added; 0 for a step that only changed the config.
+    pub size: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct ImageRecord {
     pub id: Digest,
@@ -561,6 +576,47 @@ impl ImageStore {
             params![rec.id.as_str()],
             |r| r.get(0),
         )?)
+    }
+
+    /// The build cache as `system df` counts it: each cached step image no
+    /// tag names, with what the step added (its own layer, if it made one).
+    pub fn build_cache_entries(&self) -> Result<Vec<BuildCacheEntry>> {
+        let rows: Vec<(String, String, i64, i64, i64)> = {
+            let conn = self.db.lock();
+            let mut st = conn.prepare(
+                "SELECT b.image_id, b.parent,
+                    (SELECT COUNT(*) FROM image_layers WHERE image_id = b.image_id),
+                    (SELECT COUNT(*) FROM image_layers WHERE image_id = b.parent),
+                    COALESCE((SELECT l.content_size FROM image_layers il JOIN layers l ON l.diff_id = il.diff_id
+                              WHERE il.image_id = b.image_id ORDER BY il.idx DESC LIMIT 1), 0)
+                 FROM build_cache b
+                 WHERE b.image_id NOT IN (SELECT image_id FROM tags)
+                 ORDER BY b.image_id",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut out = Vec::new();
+        for (id, parent, layers, parent_layers, top) in rows {
+            let Some(rec) = self.record_by_id(&id)? else {
+                continue;
+            };
+            out.push(BuildCacheEntry {
+                description: rec
+                    .config
+                    .history
+                    .last()
+                    .and_then(|h| h.created_by.clone())
+                    .unwrap_or_default(),
+                created: rec.created,
+                size: if layers > parent_layers { top } else { 0 },
+                id,
+                parent,
+            });
+        }
+        Ok(out)
     }
 
     /// `POST /build/prune`: forgets every cached step and deletes the

@@ -622,3 +622,88 @@ fn stats_networks_and_blkio() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert!(v.get("networks").is_none(), "{}", v["networks"]);
 }
+
+/// `/info` reports what configuration and the host say, `system df` the
+/// build cache there is, inspect the container's exec instances.
+#[test]
+fn info_df_and_exec_ids_are_true() {
+    let d = Daemon::start_with(serde_json::json!({
+        "insecure-registries": ["10.99.0.0/16", "myreg.test:5000"],
+        "registry-mirrors": ["https://mirror.test"],
+    }));
+    d.import_busybox("busybox");
+    let info = |f: &str| {
+        stdout(&d.docker(&["info", "--format", f]))
+            .trim()
+            .to_string()
+    };
+    let reg = info("{{json .RegistryConfig}}");
+    for want in [
+        "\"10.99.0.0/16\"",
+        "\"127.0.0.0/8\"",
+        "\"myreg.test:5000\":{",
+        "\"Mirrors\":[\"https://mirror.test/\"]",
+    ] {
+        assert!(reg.contains(want), "{want} in {reg}");
+    }
+    let forwarding = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    assert_eq!(
+        info("{{.IPv4Forwarding}}"),
+        (forwarding.trim() == "1").to_string()
+    );
+    assert!(info("{{json .Plugins.Network}}").contains("\"bridge\""));
+    assert_eq!(info("{{.NEventsListener}}"), "0");
+    let mut events = std::process::Command::new(DOCKER)
+        .env("DOCKER_HOST", d.host())
+        .arg("events")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("a listener", 10, || info("{{.NEventsListener}}") == "1");
+    let _ = events.kill();
+    let _ = events.wait();
+
+    // Build cache: the step images no tag names.
+    let ctx = d.dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN echo a > /a\nRUN echo b > /b\n",
+    )
+    .unwrap();
+    let mut build = std::process::Command::new(DOCKER);
+    build
+        .env("DOCKER_HOST", d.host())
+        .env("DOCKER_BUILDKIT", "0");
+    build.args(["build", "-q", "-t", "steps", ctx.to_str().unwrap()]);
+    assert_ok(&build.output().unwrap());
+    let df = stdout(&d.docker(&["system", "df", "--format", "{{.Type}}={{.TotalCount}}"]));
+    assert!(df.lines().any(|l| l == "Build Cache=1"), "{df}");
+    let (_, body) = get(&d, "/system/df");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        v["BuildCache"][0]["Description"]
+            .as_str()
+            .unwrap()
+            .contains("echo a"),
+        "{}",
+        v["BuildCache"]
+    );
+
+    // ExecIDs: null without execs, then the exec's ID.
+    assert_ok(&d.docker(&["run", "-d", "--name", "ex", "busybox", "sleep", "100"]));
+    assert_eq!(
+        stdout(&d.docker(&["inspect", "-f", "{{json .ExecIDs}}", "ex"])).trim(),
+        "null"
+    );
+    let (s, body) = post(&d, "/containers/ex/exec", r#"{"Cmd":["true"]}"#);
+    assert_eq!(s, 201);
+    let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        stdout(&d.docker(&["inspect", "-f", "{{json .ExecIDs}}", "ex"])).trim(),
+        format!("[\"{id}\"]")
+    );
+}

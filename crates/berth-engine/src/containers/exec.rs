@@ -497,6 +497,20 @@ impl Engine {
     }
 
     /// Forgets the exec instances of a removed container.
+    /// The container's exec instances (inspect's `ExecIDs`; null for none, as dockerd).
+    pub(crate) fn exec_ids(&self, container_id: &str) -> Option<Vec<String>> {
+        let mut ids: Vec<String> = lock(&self.execs)
+            .iter()
+            .filter(|(_, i)| {
+                let i = lock(i);
+                i.container_id == container_id && !i.quiet
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.sort();
+        (!ids.is_empty()).then_some(ids)
+    }
+
     pub(crate) fn drop_execs(&self, container_id: &str) {
         lock(&self.execs).retain(|_, i| lock(i).container_id != container_id);
     }

@@ -40,7 +40,7 @@ impl Engine {
             mount_label: String::new(),
             process_label: String::new(),
             app_armor_profile: String::new(),
-            exec_ids: None,
+            exec_ids: self.exec_ids(&r.id),
             host_config: r.host_config.clone(),
             graph_driver: GraphDriver {
                 name: "overlay2".into(),
