@@ -318,3 +318,32 @@ fn image_with_healthcheck(saved: &std::path::Path, dir: &std::path::Path) -> std
     b.finish().unwrap();
     out
 }
+
+/// A container's processes start with no signal ignored or blocked, as
+/// dockerd's do, whatever the daemon ignores (SIGPIPE, as every Rust
+/// program; SIGHUP when started under nohup, as the test suite may be).
+#[test]
+fn processes_start_with_default_signal_actions() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    // grep itself (a shell would ignore SIGQUIT on its own, in any engine).
+    let status = ["grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"];
+    let run = stdout(&d.docker(&[&["run", "--rm", "busybox"][..], &status].concat()));
+    assert_eq!(
+        run,
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+    );
+    assert_ok(&d.docker(&["run", "-d", "--name", "sig", "busybox", "sleep", "100"]));
+    let exec = stdout(&d.docker(&[&["exec", "sig"][..], &status].concat()));
+    assert_eq!(exec, run, "an exec too");
+    // A writer to a closed pipe ends on SIGPIPE.
+    let piped = d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "yes | head -1; echo done",
+    ]);
+    assert_eq!(stdout(&piped), "y\ndone\n", "{}", stderr(&piped));
+}

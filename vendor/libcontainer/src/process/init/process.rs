@@ -506,6 +506,7 @@ pub fn container_init_process(
         Err(MissingSpecError::Args)?;
     }
 
+    reset_signals();
     args.executor.exec(ctx.spec).map_err(|err| {
         tracing::error!(?err, "failed to execute payload");
         err
@@ -963,6 +964,52 @@ fn setup_scheduler(sc_op: &Option<Scheduler>) -> Result<()> {
 }
 
 #[cfg(feature = "libseccomp")]
+/// Berth: the payload starts with every signal at its default action and
+/// none blocked, as a container from dockerd does: what the supervisor
+/// ignores (SIGPIPE, as every Rust program; SIGHUP under nohup; SIGINT and
+/// SIGQUIT when started in the background) would otherwise stay ignored
+/// across exec, and a shell cannot trap a signal ignored on entry.
+fn reset_signals() {
+    // The kernel's `struct sigaction` (x86_64 and arm64 alike): glibc's
+    // sigaction refuses 32 and 33, which it keeps for itself, and those can
+    // be inherited ignored too.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: installs the default action (no handler of ours runs),
+        // from a struct that outlives the call; the kernel copies it.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &default as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
+    }
+    // SAFETY: an empty set, initialised by sigemptyset before use.
+    unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    }
+}
+
 fn sync_seccomp(
     fd: Option<i32>,
     main_sender: &mut channel::MainSender,
