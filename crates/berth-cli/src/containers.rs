@@ -1131,7 +1131,24 @@ mod tests {
 
     #[test]
     fn filters() {
-        assert!(filters_json(&["status=running".into()]).is_ok());
-        assert!(filters_json(&["bad".into()]).is_err());
+        let q = filters_json(&[
+            "status=running".into(),
+            "label=a=b".into(),
+            "status=exited".into(),
+        ])
+        .unwrap();
+        let json = percent_encoding::percent_decode_str(&q)
+            .decode_utf8()
+            .unwrap();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&json).unwrap(),
+            serde_json::json!({"label": ["a=b"], "status": ["running", "exited"]}),
+            "repeated keys gather, a value keeps its own '='"
+        );
+        let bad = filters_json(&["bad".into()]).unwrap_err().to_string();
+        assert!(
+            bad.contains("bad format of filter (expected name=value): bad"),
+            "{bad}"
+        );
     }
 }

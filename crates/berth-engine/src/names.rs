@@ -87,6 +87,22 @@ pub fn generate(attempt: u32) -> String {
     format!("{base}{}", rng.random_range(0..10u64.pow(digits)))
 }
 
+/// Tries this many generated names before giving up: by the 27th attempt a
+/// name carries 9 random digits, so running out means something else is wrong.
+const ATTEMPTS: u32 = 64;
+
+/// A generated name (with its leading slash) that `taken` says is free, or
+/// the error of asking; `None` when every attempt was taken.
+pub fn free<E>(mut taken: impl FnMut(&str) -> Result<bool, E>) -> Result<Option<String>, E> {
+    for attempt in 0..ATTEMPTS {
+        let name = format!("/{}", generate(attempt));
+        if !taken(&name)? {
+            return Ok(Some(name));
+        }
+    }
+    Ok(None)
+}
+
 /// Returns the name with its leading slash, as stored and inspected.
 pub fn validate(name: &str) -> Result<String, ApiError> {
     let bare = name.strip_prefix('/').unwrap_or(name);
@@ -109,13 +125,19 @@ mod tests {
 
     #[test]
     fn generated_names_never_run_out() {
-        // More containers than plain names: suffixes keep every name free.
+        // More containers than plain names: suffixes keep every name free,
+        // each found within the attempts (a failure here, never a hang).
         let mut taken = std::collections::HashSet::new();
-        for _ in 0..(LEFT.len() * RIGHT.len() + 500) {
-            let name = (0..).map(generate).find(|n| !taken.contains(n)).unwrap();
+        for i in 0..(LEFT.len() * RIGHT.len() + 500) {
+            let name = free(|n| Ok::<_, ()>(taken.contains(n)))
+                .unwrap()
+                .unwrap_or_else(|| panic!("no free name for container {i}"));
             validate(&name).unwrap();
-            taken.insert(name);
+            assert!(taken.insert(name), "a taken name was offered");
         }
+        // Every name taken: the attempts end, with no name.
+        assert_eq!(free(|_| Ok::<_, ()>(true)), Ok(None));
+        assert_eq!(free(|_| Err::<bool, _>("db down")), Err("db down"));
     }
 
     #[test]

@@ -931,7 +931,25 @@ mod tests {
     }
 
     #[test]
-    fn header_values_are_valid() {
+    fn every_readable_manifest_type_is_asked_for() {
+        // A registry answers with one of the types Accept names: each type
+        // the client can read must be there, or the registry may convert
+        // (or refuse) what it has.
+        let accepted: Vec<&str> = ACCEPT_MANIFESTS.split(", ").collect();
+        for t in [
+            MEDIA_OCI_INDEX,
+            MEDIA_DOCKER_LIST,
+            MEDIA_OCI_MANIFEST,
+            MEDIA_DOCKER_MANIFEST,
+        ] {
+            assert!(is_index(t) || is_manifest(t), "{t} is readable");
+            assert!(accepted.contains(&t), "{t} missing from Accept");
+        }
+        assert_eq!(
+            accepted.len(),
+            4,
+            "nothing unreadable is asked for: {accepted:?}"
+        );
         assert!(hyper::header::HeaderValue::from_str(ACCEPT_MANIFESTS).is_ok());
     }
 }

@@ -196,18 +196,14 @@ impl Engine {
         )?;
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => names::validate(n)?,
-            None => (0..)
-                .map(|attempt| format!("/{}", names::generate(attempt)))
-                .map(|n| {
-                    self.images
-                        .db
-                        .container_name_owner(&n)
-                        .map(|owner| (n, owner.is_none()))
-                })
-                .find(|r| !matches!(r, Ok((_, false))))
-                .expect("an endless iterator")
-                .map(|(n, _)| n)
-                .map_err(ApiError::from)?,
+            None => names::free(|n| {
+                self.images
+                    .db
+                    .container_name_owner(n)
+                    .map(|owner| owner.is_some())
+            })
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::internal("no free container name could be generated"))?,
         };
         if let Some(owner) = self
             .images

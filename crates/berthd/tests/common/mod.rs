@@ -448,6 +448,15 @@ pub fn assert_ok(o: &Output) {
     );
 }
 
+/// A command that must fail, and say why: a non-zero exit and `why` in
+/// what it printed (stderr, or stdout for tools that report there).
+#[track_caller]
+pub fn assert_fails_with(o: &Output, why: &str) {
+    let said = format!("{}{}", stderr(o), stdout(o));
+    assert_ne!(code(o), 0, "expected a failure ({why}): {said}");
+    assert!(said.contains(why), "expected {why:?} in: {said}");
+}
+
 pub fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
