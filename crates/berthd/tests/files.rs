@@ -328,3 +328,35 @@ fn cp_both_ways_and_escapes() {
     );
     assert_eq!(s, 400);
 }
+
+/// `commit` (pausing, the default) of a container that is ending at that
+/// moment commits it either way, as dockerd does; pause and unpause of an
+/// ending container answer 409 "not running", never a freezer 500.
+#[test]
+fn commit_and_pause_race_an_exit() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    for i in 0..15 {
+        let name = format!("short{i}");
+        assert_ok(&d.docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "busybox",
+            "sh",
+            "-c",
+            "echo hi > /made",
+        ]));
+        let o = d.docker(&["commit", &name, &format!("made:{i}")]);
+        assert_ok(&o);
+        let p = d.docker(&["pause", &name]);
+        if code(&p) != 0 {
+            assert_fails_with(&p, "is not running");
+        } else {
+            assert_ok(&d.docker(&["unpause", &name]));
+        }
+    }
+    let out = d.docker(&["run", "--rm", "made:14", "cat", "/made"]);
+    assert_eq!(stdout(&out), "hi\n");
+}

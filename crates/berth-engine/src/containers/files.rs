@@ -219,9 +219,15 @@ impl Engine {
         let h = self.container(name)?;
         let r = h.record().clone();
         let base = self.images.resolve(&r.image_id).map_err(ApiError::from)?;
-        let paused_here = pause && r.state.has_process() && !r.state.paused;
-        if paused_here {
-            self.set_paused(name, true).await?;
+        // As dockerd: only what still runs is paused, and a container that
+        // ends meanwhile (a short command) is committed all the same.
+        let mut paused_here = false;
+        if pause && r.state.has_process() && !r.state.paused {
+            match self.set_paused(name, true).await {
+                Ok(()) => paused_here = true,
+                Err(_) if !h.record().state.has_process() || !self.init_alive(&h) => {}
+                Err(e) => return Err(e),
+            }
         }
         let mut cfg = base.config.clone();
         // The request's Config overrides the container's where it says something (dockerd's merge).
