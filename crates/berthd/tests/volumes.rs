@@ -378,3 +378,137 @@ fn system_df_verbose_and_prune_volumes() {
         "tagged images stay without -a"
     );
 }
+
+/// `VolumeOptions.Subpath` (`--mount …,volume-subpath=`): one directory of a
+/// volume, looked up inside the volume (a link its content holds cannot
+/// lead out of it); it must exist, and may not climb out with `..`.
+#[test]
+fn volume_subpaths() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    assert_ok(&d.docker(&["volume", "create", "parts"]));
+    assert_ok(&d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "parts:/v",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /v/sub && echo inside > /v/sub/file && ln -s /etc /v/evil",
+    ]));
+    let mount = |sub: &str| format!("type=volume,src=parts,dst=/m,volume-subpath={sub}");
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--mount",
+        &mount("sub"),
+        "busybox",
+        "cat",
+        "/m/file",
+    ]);
+    assert_eq!(stdout(&out), "inside\n", "{}", stderr(&out));
+    // The link is followed inside the volume, where /etc does not exist.
+    assert_fails_with(
+        &d.docker(&[
+            "run",
+            "--rm",
+            "--mount",
+            &mount("evil"),
+            "busybox",
+            "ls",
+            "/m",
+        ]),
+        "cannot access path \"evil\" of volume parts",
+    );
+    assert_fails_with(
+        &d.docker(&[
+            "run",
+            "--rm",
+            "--mount",
+            &mount("absent"),
+            "busybox",
+            "true",
+        ]),
+        "cannot access path \"absent\"",
+    );
+    assert_fails_with(
+        &d.docker(&["run", "--rm", "--mount", &mount("../x"), "busybox", "true"]),
+        "subpath must be a relative path within the volume",
+    );
+    assert!(
+        std::path::Path::new("/etc/passwd").exists(),
+        "the host's /etc untouched"
+    );
+}
+
+/// Unmounts what a test mounted, also when it fails.
+struct Unmount(std::path::PathBuf);
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Bind options of API 1.44–1.47: a read-only bind is read-only all the
+/// way down (the mounts below its source too) unless ReadOnlyNonRecursive;
+/// NonRecursive leaves the mounts below out; tmpfs takes further flags.
+#[test]
+fn recursive_read_only_binds_and_tmpfs_options() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let src = d.dir.path().join("tree");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "tmpfs"])
+        .arg(src.join("sub"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let _sub = Unmount(src.join("sub"));
+    std::fs::write(src.join("sub").join("in-tmpfs"), "").unwrap();
+    let s = src.to_str().unwrap();
+    let touch = "touch /b/top 2>&1; touch /b/sub/below 2>&1; ls /b/sub";
+    let run = |how: &[&str]| {
+        stdout(&d.docker(&[&["run", "--rm"][..], how, &["busybox", "sh", "-c", touch]].concat()))
+    };
+    let ro = run(&["-v", &format!("{s}:/b:ro")]);
+    assert_eq!(ro.matches("Read-only file system").count(), 2, "{ro}");
+    let top_only = run(&[
+        "--mount",
+        &format!("type=bind,src={s},dst=/b,readonly,bind-recursive=writable"),
+    ]);
+    assert_eq!(
+        top_only.matches("Read-only file system").count(),
+        1,
+        "{top_only}"
+    );
+    assert!(top_only.contains("below"), "{top_only}");
+    let alone = run(&[
+        "--mount",
+        &format!("type=bind,src={s},dst=/b,bind-recursive=disabled"),
+    ]);
+    assert!(!alone.contains("Read-only"), "{alone}");
+    // Without recursion /b/sub is the directory the tmpfs covers on the host.
+    assert!(top_only.contains("in-tmpfs"), "{top_only}");
+    assert!(!alone.contains("in-tmpfs"), "{alone}");
+    let (st, body) = raw_http(
+        &d.socket,
+        "POST",
+        "/containers/create?name=texec",
+        "application/json",
+        br#"{"Image":"busybox","Cmd":["sh","-c","cp /bin/busybox /t/echo && /t/echo ran"],
+             "HostConfig":{"Mounts":[{"Type":"tmpfs","Target":"/t","TmpfsOptions":{"Options":[["exec"]]}}]}}"#,
+    );
+    assert_eq!(st, 201, "{body}");
+    let out = d.docker(&["start", "-a", "texec"]);
+    assert_eq!(stdout(&out), "ran\n", "{}", stderr(&out));
+    let (st, body) = raw_http(
+        &d.socket,
+        "POST",
+        "/containers/create",
+        "application/json",
+        br#"{"Image":"busybox","HostConfig":{"Mounts":[{"Type":"tmpfs","Target":"/t","TmpfsOptions":{"Options":[["uid","0"]]}}]}}"#,
+    );
+    assert_eq!(st, 400, "{body}");
+}

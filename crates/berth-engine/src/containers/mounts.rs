@@ -42,6 +42,21 @@ pub struct MountPoint {
     pub propagation: String,
     #[serde(rename = "NoCopy", default, skip_serializing_if = "is_false")]
     pub nocopy: bool,
+    /// `VolumeOptions.Subpath` (API 1.45): only this directory of the volume.
+    #[serde(rename = "Subpath", default, skip_serializing_if = "String::is_empty")]
+    pub subpath: String,
+    /// `BindOptions.NonRecursive`: the source alone, not the mounts below it.
+    #[serde(rename = "NonRecursive", default, skip_serializing_if = "is_false")]
+    pub non_recursive: bool,
+    /// `BindOptions.ReadOnlyNonRecursive`: read-only at the top only. A
+    /// read-only bind is otherwise read-only all the way down (`rro`: the
+    /// mounts below its source too), as dockerd 25+ makes them.
+    #[serde(
+        rename = "ReadOnlyNonRecursive",
+        default,
+        skip_serializing_if = "is_false"
+    )]
+    pub ro_non_recursive: bool,
     /// tmpfs mount options (`size=…,mode=…`).
     #[serde(
         rename = "TmpfsOptions",
@@ -150,11 +165,32 @@ fn parse_mount(v: &Value) -> Result<MountPoint> {
                 return Err(bad(format!("invalid propagation mode: {p}")));
             }
             m.propagation = p.into();
+            let opt = |k: &str| v["BindOptions"][k].as_bool().unwrap_or(false);
+            m.non_recursive = opt("NonRecursive");
+            m.ro_non_recursive = opt("ReadOnlyNonRecursive");
+            if opt("ReadOnlyForceRecursive") && (!ro || m.ro_non_recursive) {
+                return Err(bad(
+                    "invalid mount config for type \"bind\": ReadOnlyForceRecursive needs ReadOnly and excludes ReadOnlyNonRecursive".into(),
+                ));
+            }
         }
         "volume" => {
             m.name = s("Source");
             m.driver = "local".into();
             m.nocopy = v["VolumeOptions"]["NoCopy"].as_bool().unwrap_or(false);
+            let subpath = v["VolumeOptions"]["Subpath"].as_str().unwrap_or_default();
+            if !subpath.is_empty() {
+                // dockerd's rule: relative, and no way out of the volume.
+                let local = !subpath.starts_with('/')
+                    && !subpath.contains('\0')
+                    && subpath.split('/').all(|c| c != "..");
+                if !local {
+                    return Err(bad(format!(
+                        "invalid mount config for type \"volume\": subpath must be a relative path within the volume: {subpath:?}"
+                    )));
+                }
+                m.subpath = subpath.into();
+            }
         }
         "tmpfs" => {
             if !s("Source").is_empty() {
@@ -169,6 +205,22 @@ fn parse_mount(v: &Value) -> Result<MountPoint> {
             if let Some(mode) = v["TmpfsOptions"]["Mode"].as_u64() {
                 opts.push(format!("mode={mode:o}"));
             }
+            // API 1.46: further options as [key] or [key, value] pairs, the
+            // flags dockerd allows (exec, for one).
+            for o in v["TmpfsOptions"]["Options"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let parts: Vec<&str> = o
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                match parts.as_slice() {
+                    [flag] if TMPFS_FLAGS.contains(flag) => opts.push(flag.to_string()),
+                    _ => return Err(bad(format!("invalid tmpfs option {o}"))),
+                }
+            }
             m.tmpfs_options = opts.join(",");
         }
         other => {
@@ -179,6 +231,9 @@ fn parse_mount(v: &Value) -> Result<MountPoint> {
     }
     Ok(m)
 }
+
+/// The tmpfs flags a user may set (`--tmpfs /t:exec`, `TmpfsOptions.Options`).
+const TMPFS_FLAGS: &[&str] = &["exec", "noexec", "suid", "nosuid", "dev", "nodev"];
 
 fn tmpfs_mount(dest: &str, opts: &str) -> Result<MountPoint> {
     check_destination(dest)?;
@@ -197,7 +252,7 @@ fn tmpfs_mount(dest: &str, opts: &str) -> Result<MountPoint> {
                 || o.starts_with("mode=")
                 || o.starts_with("uid=")
                 || o.starts_with("gid=")
-                || ["exec", "noexec", "suid", "nosuid", "dev", "nodev"].contains(&o) =>
+                || TMPFS_FLAGS.contains(&o) =>
             {
                 keep.push(o.to_string())
             }
@@ -321,14 +376,30 @@ impl Engine {
                     let source = if kind == "volume" {
                         let mut v = self.volume(&m.name)?;
                         let data = self.prepare_volume(&v)?;
-                        if !v.initialized {
-                            if !m.nocopy {
-                                copy_up(rootfs, &m.destination, &data)?;
+                        if !m.subpath.is_empty() {
+                            // Inside the volume, whatever links its content
+                            // (written by containers) has on the way; it must
+                            // exist, as with dockerd. No copy-up into a part.
+                            berth_rootpath::RootDir::open(&data)
+                                .and_then(|root| {
+                                    root.resolve(&m.subpath, berth_rootpath::Follow::All)
+                                })
+                                .map_err(|e| {
+                                    bad(format!(
+                                        "cannot access path {:?} of volume {}: {e}",
+                                        m.subpath, m.name
+                                    ))
+                                })?
+                        } else {
+                            if !v.initialized {
+                                if !m.nocopy {
+                                    copy_up(rootfs, &m.destination, &data)?;
+                                }
+                                v.initialized = true;
+                                self.save_volume(&v)?;
                             }
-                            v.initialized = true;
-                            self.save_volume(&v)?;
+                            data
                         }
-                        data
                     } else {
                         m.source.clone().into()
                     };
@@ -337,11 +408,19 @@ impl Engine {
                     } else {
                         m.propagation.as_str()
                     };
+                    let bind = if m.non_recursive { "bind" } else { "rbind" };
+                    let access = if m.rw {
+                        "rw"
+                    } else if m.ro_non_recursive || m.non_recursive {
+                        "ro"
+                    } else {
+                        "rro"
+                    };
                     out.push(json!({
                         "destination": m.destination,
                         "type": "bind",
                         "source": source,
-                        "options": ["rbind", if m.rw { "rw" } else { "ro" }, propagation],
+                        "options": [bind, access, propagation],
                     }));
                 }
             }
