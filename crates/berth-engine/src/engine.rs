@@ -2,7 +2,6 @@
 //! holds the containers and the image store, and restores running
 //! containers' supervision after a restart.
 
-use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
@@ -17,7 +16,7 @@ use crate::Result;
 pub struct Engine {
     pub(crate) cfg: EngineConfig,
     pub(crate) images: Arc<ImageStore>,
-    pub(crate) containers: Mutex<BTreeMap<String, Arc<ContainerHandle>>>,
+    pub(crate) containers: Mutex<crate::containers::index::ContainerIndex>,
     pub(crate) events: crate::events::EventBus,
     pub(crate) execs: crate::containers::exec::Execs,
     pub(crate) net: crate::networks::NetState,
@@ -77,7 +76,7 @@ impl Engine {
         let engine = Arc::new(Engine {
             cfg,
             images: Arc::new(images),
-            containers: Mutex::new(BTreeMap::new()),
+            containers: Mutex::new(Default::default()),
             events: Default::default(),
             execs: Default::default(),
             net: crate::networks::NetState::new()?,
@@ -109,10 +108,7 @@ impl Engine {
                 }
             };
             let handle = Arc::new(ContainerHandle::new(rec));
-            self.containers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(id.clone(), handle.clone());
+            self.lock_map().insert(handle.clone());
             let state = handle.record().state.clone();
             // Removed half way when berthd stopped: finished below, as dockerd does.
             let removing = state.removal_in_progress;
@@ -128,6 +124,7 @@ impl Engine {
             } else if state.running {
                 self.restore_sandbox(&handle).await;
                 self.reattach(&handle).await;
+                self.dns_sync(&handle.record());
             } else if !removing {
                 self.restart_on_daemon_start(&handle);
             }
@@ -145,41 +142,20 @@ impl Engine {
 
     pub(crate) fn lock_map(
         &self,
-    ) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<ContainerHandle>>> {
+    ) -> std::sync::MutexGuard<'_, crate::containers::index::ContainerIndex> {
         self.containers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Finds a container by full ID, name, or unique ID prefix, as docker does.
     pub fn container(&self, name_or_id: &str) -> Result<Arc<ContainerHandle>> {
-        let map = self.lock_map();
-        if let Some(h) = map.get(name_or_id) {
-            return Ok(h.clone());
+        use crate::containers::index::Found;
+        match self.lock_map().find(name_or_id) {
+            Found::One(h) => Ok(h),
+            Found::Ambiguous => Err(ApiError::not_found(format!(
+                "Multiple IDs found with provided prefix: {name_or_id}"
+            ))),
+            Found::None => Err(ApiError::no_such_container(name_or_id)),
         }
-        let want = if name_or_id.starts_with('/') {
-            name_or_id.to_string()
-        } else {
-            format!("/{name_or_id}")
-        };
-        if let Some(h) = map.values().find(|h| h.record().name == want) {
-            return Ok(h.clone());
-        }
-        if !name_or_id.is_empty() && name_or_id.bytes().all(|c| c.is_ascii_hexdigit()) {
-            let found: Vec<_> = map
-                .iter()
-                .filter(|(id, _)| id.starts_with(name_or_id))
-                .map(|(_, h)| h.clone())
-                .collect();
-            match found.len() {
-                1 => return Ok(found[0].clone()),
-                0 => {}
-                _ => {
-                    return Err(ApiError::not_found(format!(
-                        "Multiple IDs found with provided prefix: {name_or_id}"
-                    )))
-                }
-            }
-        }
-        Err(ApiError::no_such_container(name_or_id))
     }
 
     pub fn all_containers(&self) -> Vec<Arc<ContainerHandle>> {

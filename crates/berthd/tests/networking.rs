@@ -403,3 +403,61 @@ fn published_ports_survive_a_daemon_restart() {
     assert_ok(&d.docker(&["stop", "-t", "1", "kept"]));
     assert!(curl(&format!("http://{addr}/")).is_none());
 }
+
+/// The embedded DNS answers for running containers only, by name and
+/// alias, following stops, starts, removals and a daemon restart.
+#[test]
+fn dns_follows_containers_lives() {
+    let mut d = Daemon::start();
+    d.import_busybox("busybox");
+    let subnet = format!("10.{}.230.0/24", d.pool);
+    assert_ok(&d.docker(&["network", "create", "--subnet", &subnet, "lives"]));
+    for n in ["one", "two"] {
+        assert_ok(&d.docker(&[
+            "run",
+            "-d",
+            "--name",
+            n,
+            "--network",
+            "lives",
+            "--network-alias",
+            "pool",
+            "busybox",
+            "sleep",
+            "300",
+        ]));
+    }
+    assert_ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "asker",
+        "--network",
+        "lives",
+        "busybox",
+        "sleep",
+        "300",
+    ]));
+    let ask = |d: &Daemon, name: &str| {
+        let o = d.docker(&["exec", "asker", "nslookup", name, "127.0.0.11"]);
+        stdout(&o)
+            .lines()
+            .filter(|l| l.starts_with("Address") && !l.contains("127.0.0.11"))
+            .count()
+    };
+    assert_eq!(ask(&d, "one"), 1);
+    assert_eq!(ask(&d, "one.lives"), 1);
+    assert_eq!(ask(&d, "pool"), 2, "an alias answers with every container");
+    assert_ok(&d.docker(&["stop", "-t", "0", "one"]));
+    assert_eq!(ask(&d, "one"), 0, "a stopped container has no name");
+    assert_eq!(ask(&d, "pool"), 1);
+    assert_ok(&d.docker(&["start", "one"]));
+    assert_eq!(ask(&d, "one"), 1);
+    d.stop_daemon(libc::SIGTERM);
+    d.spawn();
+    eventually("the daemon back", 10, || code(&d.docker(&["version"])) == 0);
+    assert_eq!(ask(&d, "pool"), 2, "restored with the daemon");
+    assert_ok(&d.docker(&["rm", "-f", "two"]));
+    assert_eq!(ask(&d, "two"), 0);
+    assert_eq!(ask(&d, "pool"), 1);
+}

@@ -364,8 +364,7 @@ impl Engine {
             });
         }
         self.container_event(&rec, "create", &[]);
-        self.lock_map()
-            .insert(id.clone(), Arc::new(ContainerHandle::new(rec)));
+        self.lock_map().insert(Arc::new(ContainerHandle::new(rec)));
         Ok(ContainerCreateResponse { id, warnings })
     }
 

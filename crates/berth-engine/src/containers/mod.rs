@@ -7,6 +7,7 @@ pub mod create;
 pub mod exec;
 pub mod files;
 pub mod health;
+pub mod index;
 pub mod inspect;
 pub mod kill;
 pub mod list;

@@ -89,6 +89,7 @@ impl Engine {
             .delete_container(&id)
             .map_err(ApiError::from)?;
         self.lock_map().remove(&id);
+        self.dns_forget(&id);
         self.drop_execs(&id);
         self.container_event(&h.record(), "destroy", &[]);
         if volumes {

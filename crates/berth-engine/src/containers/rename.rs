@@ -32,8 +32,10 @@ impl Engine {
         }
         let old_name = std::mem::replace(&mut rec.name, new_name);
         self.persist(&rec)?;
-        self.container_event(&rec, "rename", &[("oldName", old_name)]);
+        self.container_event(&rec, "rename", &[("oldName", old_name.clone())]);
+        let (id, new_name) = (rec.id.clone(), rec.name.clone());
         *h.record() = rec;
+        self.lock_map().rename(&id, &old_name, &new_name);
         Ok(())
     }
 }

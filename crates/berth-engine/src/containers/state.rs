@@ -284,6 +284,9 @@ impl Engine {
         let out = change(&mut r);
         let rec = r.clone();
         self.persist(&rec)?;
+        drop(r);
+        // The embedded DNS answers for running containers only.
+        self.dns_sync(&rec);
         Ok((rec, out))
     }
 }

@@ -2,6 +2,7 @@
 //! and user-defined bridge networks with their own subnet, DNS and isolation.
 //! What wires a container into them lives in `sandbox`.
 
+mod names;
 mod sandbox;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -81,6 +82,8 @@ pub(crate) struct NetState {
     ports: Mutex<HashMap<String, Vec<Reservation>>>,
     /// Embedded DNS servers per container ID.
     dns: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// What those servers answer.
+    names: Mutex<names::NameTable>,
     /// Serialises rule set rewrites.
     nft: tokio::sync::Mutex<()>,
 }
@@ -130,6 +133,7 @@ impl NetState {
             allocated: Mutex::new(HashMap::new()),
             ports: Mutex::new(HashMap::new()),
             dns: Mutex::new(HashMap::new()),
+            names: Mutex::new(Default::default()),
             nft: tokio::sync::Mutex::new(()),
         })
     }

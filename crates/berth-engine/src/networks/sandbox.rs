@@ -136,35 +136,33 @@ impl Engine {
             let r = h.record();
             r.networks.keys().cloned().collect()
         };
-        let mut found = Vec::new();
-        for h in self.all_containers() {
-            let r = h.record();
-            if !r.state.has_process() {
-                continue;
-            }
+        let found = lock(&self.net.names).lookup(&nets, name);
+        (!found.is_empty()).then_some(found)
+    }
+
+    /// A removed container answers to nothing.
+    pub(crate) fn dns_forget(&self, id: &str) {
+        lock(&self.net.names).set(id, Vec::new());
+    }
+
+    /// Brings the DNS table in line with a container's record: its names on
+    /// each user network while it runs with an address there, none otherwise.
+    pub(crate) fn dns_sync(&self, r: &ContainerRecord) {
+        let mut entries = Vec::new();
+        if r.state.has_process() {
             for (net, ep) in &r.networks {
-                if !nets.contains(net) || ep.ip_address.is_empty() || net == "bridge" {
+                let Ok(ip) = ep.ip_address.parse::<Ipv4Addr>() else {
+                    continue;
+                };
+                if net == "bridge" {
                     continue;
                 }
-                let hit = ep
-                    .dns_names
-                    .iter()
-                    .flatten()
-                    .any(|n| n.eq_ignore_ascii_case(name))
-                    || name.strip_suffix(&format!(".{net}")).is_some_and(|short| {
-                        ep.dns_names
-                            .iter()
-                            .flatten()
-                            .any(|n| n.eq_ignore_ascii_case(short))
-                    });
-                if hit {
-                    if let Ok(ip) = ep.ip_address.parse() {
-                        found.push(ip);
-                    }
+                for n in ep.dns_names.iter().flatten() {
+                    entries.push((net.clone(), n.clone(), ip));
                 }
             }
         }
-        (!found.is_empty()).then_some(found)
+        lock(&self.net.names).set(&r.id, entries);
     }
 
     pub(crate) fn dns_upstream(&self, id: &str) -> Vec<SocketAddr> {
@@ -811,6 +809,7 @@ impl Engine {
         }
         let rec = h.record().clone();
         self.persist(&rec)?;
+        self.dns_sync(&rec);
         self.network_event(&n, "connect", &[("container", rec.id.clone())]);
         Ok(())
     }
@@ -843,6 +842,7 @@ impl Engine {
             r.clone()
         };
         self.persist(&rec)?;
+        self.dns_sync(&rec);
         self.network_event(&n, "disconnect", &[("container", rec.id.clone())]);
         Ok(())
     }
