@@ -158,6 +158,11 @@ impl Engine {
         }
     }
 
+    /// Running, paused and restarting containers: what `docker ps` lists.
+    pub fn running_containers(&self) -> Vec<Arc<ContainerHandle>> {
+        self.lock_map().running().cloned().collect()
+    }
+
     pub fn all_containers(&self) -> Vec<Arc<ContainerHandle>> {
         self.lock_map().values().cloned().collect()
     }

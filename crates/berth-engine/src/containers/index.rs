@@ -2,7 +2,7 @@
 //! without looking at every record: a name → ID table beside the map (a
 //! lookup by name used to lock each container's record in turn).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::record::ContainerHandle;
@@ -12,6 +12,9 @@ pub struct ContainerIndex {
     by_id: BTreeMap<String, Arc<ContainerHandle>>,
     /// `/name` → ID.
     by_name: HashMap<String, String>,
+    /// The IDs of running containers (paused and restarting ones too), so
+    /// that `docker ps` looks at those alone.
+    running: BTreeSet<String>,
 }
 
 /// What a name or ID prefix finds.
@@ -24,18 +27,33 @@ pub enum Found {
 
 impl ContainerIndex {
     pub fn insert(&mut self, h: Arc<ContainerHandle>) {
-        let (id, name) = {
+        let (id, name, running) = {
             let r = h.record();
-            (r.id.clone(), r.name.clone())
+            (r.id.clone(), r.name.clone(), r.state.running)
         };
         self.by_name.insert(name, id.clone());
+        self.set_running(&id, running);
         self.by_id.insert(id, h);
     }
 
     pub fn remove(&mut self, id: &str) -> Option<Arc<ContainerHandle>> {
         let h = self.by_id.remove(id)?;
         self.by_name.retain(|_, v| v != id);
+        self.running.remove(id);
         Some(h)
+    }
+
+    /// Follows a state change (every transition reports here).
+    pub fn set_running(&mut self, id: &str, running: bool) {
+        if running {
+            self.running.insert(id.to_string());
+        } else {
+            self.running.remove(id);
+        }
+    }
+
+    pub fn running(&self) -> impl Iterator<Item = &Arc<ContainerHandle>> {
+        self.running.iter().filter_map(|id| self.by_id.get(id))
     }
 
     /// After a rename (the record holds the new name already).
@@ -128,7 +146,14 @@ mod tests {
         i.rename("abc123", "/web", "/front");
         assert_eq!(found(&i, "web"), None);
         assert_eq!(found(&i, "front").as_deref(), Some("abc123"));
+        assert_eq!(i.running().count(), 0);
+        i.set_running("abd456", true);
+        assert_eq!(i.running().map(|h| h.id()).collect::<Vec<_>>(), ["abd456"]);
+        i.set_running("abd456", false);
+        assert_eq!(i.running().count(), 0);
+        i.set_running("abc123", true);
         assert!(i.remove("abc123").is_some());
+        assert_eq!(i.running().count(), 0, "a removed container is not listed");
         assert_eq!(found(&i, "front"), None);
         assert_eq!(found(&i, "abc1"), None);
         assert_eq!(i.values().count(), 2);

@@ -117,13 +117,22 @@ impl Engine {
         };
         let before = f.get("before").first().map(|b| created_of(b)).transpose()?;
         let since = f.get("since").first().map(|b| created_of(b)).transpose()?;
-        let mut recs: Vec<ContainerRecord> = self
-            .all_containers()
+        let show_all = opts.all || f.has("status") || f.has("exited") || opts.limit.is_some();
+        // Only the records that can be listed are copied (`ps` without -a on
+        // a host of many stopped containers copies the running ones).
+        let handles = if show_all {
+            self.all_containers()
+        } else {
+            self.running_containers()
+        };
+        let mut recs: Vec<ContainerRecord> = handles
             .iter()
-            .map(|h| h.record().clone())
+            .filter_map(|h| {
+                let r = h.record();
+                (show_all || r.state.running).then(|| r.clone())
+            })
             .collect();
         recs.sort_by(|a, b| b.created.cmp(&a.created));
-        let show_all = opts.all || f.has("status") || f.has("exited") || opts.limit.is_some();
         let mut out = Vec::new();
         for r in recs {
             let state = r.state.status();

@@ -285,6 +285,7 @@ impl Engine {
         let rec = r.clone();
         self.persist(&rec)?;
         drop(r);
+        self.lock_map().set_running(&rec.id, rec.state.running);
         // The embedded DNS answers for running containers only.
         self.dns_sync(&rec);
         Ok((rec, out))
