@@ -226,6 +226,9 @@ pub struct HostConfig {
     /// Supplementary groups, by number or by name in the container's /etc/group.
     #[serde(default)]
     pub group_add: Option<Vec<String>>,
+    /// Legacy links, `/target:/self/alias` once created.
+    #[serde(default)]
+    pub links: Option<Vec<String>>,
     #[serde(flatten)]
     pub extra: Extra,
 }

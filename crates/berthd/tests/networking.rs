@@ -183,9 +183,6 @@ fn user_networks_dns_isolation_connect_and_cleanup() {
     assert!(stderr(&o).contains("overlaps"), "{}", stderr(&o));
     assert!(stderr(&d.docker(&["network", "create", "front"])).contains("already exists"));
     assert!(stderr(&d.docker(&["network", "rm", "bridge"])).contains("pre-defined"));
-    // Legacy links are refused, not ignored.
-    let o = d.docker(&["run", "--rm", "--link", "front:f", "busybox", "true"]);
-    assert!(stderr(&o).contains("legacy links"), "{}", stderr(&o));
     let ls = stdout(&d.docker(&[
         "network",
         "ls",
@@ -460,4 +457,112 @@ fn dns_follows_containers_lives() {
     assert_ok(&d.docker(&["rm", "-f", "two"]));
     assert_eq!(ask(&d, "two"), 0);
     assert_eq!(ask(&d, "pool"), 1);
+}
+
+/// Legacy links as dockerd has them: on the default bridge, the linked
+/// container in /etc/hosts and the environment, a link to a stopped one
+/// refused at start, `rm --link`; on a user network, a name only the linking
+/// container resolves (`--link` at run or `network connect --link`).
+#[test]
+fn legacy_links() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    assert_ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "-e",
+        "POSTGRES_DB=app",
+        "--expose",
+        "5432",
+        "busybox",
+        "sleep",
+        "300",
+    ]));
+    let db_ip = stdout(&d.docker(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "db"]))
+        .trim()
+        .to_string();
+    let out = d.docker(&[
+        "run", "--name", "web", "--link", "db:store", "busybox", "sh", "-c",
+        "env | grep ^STORE_ | sort; grep -w store /etc/hosts; ping -c 1 -W 2 store >/dev/null && echo reached",
+    ]);
+    let text = stdout(&out);
+    for want in [
+        "STORE_NAME=/web/store".to_string(),
+        format!("STORE_PORT=tcp://{db_ip}:5432"),
+        format!("STORE_PORT_5432_TCP_ADDR={db_ip}"),
+        "STORE_PORT_5432_TCP_PROTO=tcp".to_string(),
+        "STORE_ENV_POSTGRES_DB=app".to_string(),
+        format!("{db_ip}\tstore "),
+        "reached".to_string(),
+    ] {
+        assert!(text.contains(&want), "{want} in:\n{text}{}", stderr(&out));
+    }
+    assert_eq!(
+        stdout(&d.docker(&["inspect", "-f", "{{json .HostConfig.Links}}", "web"])).trim(),
+        r#"["/db:/web/store"]"#
+    );
+    assert_ok(&d.docker(&["stop", "-t", "0", "db"]));
+    assert_fails_with(
+        &d.docker(&["start", "web"]),
+        "Cannot link to a non running container: /db AS /web/store",
+    );
+    assert_ok(&d.docker(&["rm", "--link", "/web/store"]));
+    assert_eq!(
+        stdout(&d.docker(&["inspect", "-f", "{{json .HostConfig.Links}}", "web"])).trim(),
+        "[]"
+    );
+    assert_ok(&d.docker(&["start", "web"]));
+    assert_fails_with(
+        &d.docker(&["run", "--rm", "--link", "nosuch:x", "busybox", "true"]),
+        "could not get container for nosuch",
+    );
+
+    // On a user network: a name for the linking container alone.
+    let subnet = format!("10.{}.240.0/24", d.pool);
+    assert_ok(&d.docker(&["network", "create", "--subnet", &subnet, "linked"]));
+    assert_ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "api",
+        "--network",
+        "linked",
+        "busybox",
+        "sleep",
+        "300",
+    ]));
+    let resolves = |extra: &[&str], name: &str| {
+        let o = d.docker(
+            &[
+                &["run", "--rm", "--network", "linked"][..],
+                extra,
+                &["busybox", "nslookup", name, "127.0.0.11"],
+            ]
+            .concat(),
+        );
+        code(&o) == 0 && stdout(&o).contains(&format!("10.{}.240.", d.pool))
+    };
+    assert!(resolves(&["--link", "api:backend"], "backend"));
+    assert!(!resolves(&[], "backend"), "not for the others");
+    assert_ok(&d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "other",
+        "--network",
+        "linked",
+        "busybox",
+        "sleep",
+        "300",
+    ]));
+    assert_ok(&d.docker(&["network", "disconnect", "linked", "other"]));
+    assert_ok(&d.docker(&["network", "connect", "--link", "api:svc", "linked", "other"]));
+    let o = d.docker(&["exec", "other", "nslookup", "svc", "127.0.0.11"]);
+    assert!(
+        stdout(&o).contains(&format!("10.{}.240.", d.pool)),
+        "{}",
+        stdout(&o)
+    );
 }

@@ -35,27 +35,6 @@ pub(crate) fn resources_of(h: &HostConfig) -> Resources {
     }
 }
 
-/// Options a later version will honour; refused now rather than silently ignored.
-fn refuse_unsupported(h: &HostConfig) -> Result<()> {
-    let non_empty = |k: &str| match h.extra.get(k) {
-        Some(serde_json::Value::Array(a)) => !a.is_empty(),
-        Some(serde_json::Value::Object(o)) => !o.is_empty(),
-        _ => false,
-    };
-    let unsupported = if non_empty("Links") {
-        // User networks resolve names through the embedded DNS, as Docker advises.
-        Some("legacy links (--link)")
-    } else {
-        None
-    };
-    match unsupported {
-        Some(what) => Err(ApiError::bad_request(format!(
-            "{what} are not supported by this version of berthd yet"
-        ))),
-        None => Ok(()),
-    }
-}
-
 pub(crate) fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()> {
     let rp = &h.restart_policy;
     match rp.name.as_str() {
@@ -185,7 +164,6 @@ impl Engine {
             crate::blocking(move || images.resolve(&name).map_err(ApiError::from)).await?
         };
         validate_host_config(self, &host_config)?;
-        refuse_unsupported(&host_config)?;
         let mut warnings = super::confinement::validate(&host_config, &config.hostname)?;
         super::userns::validate(&host_config, self.remap.is_some())?;
         let networks = self.plan_container_networks(
@@ -214,6 +192,9 @@ impl Engine {
             return Err(ApiError::conflict(format!(
                 "Conflict. The container name \"{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
             )));
+        }
+        if let Some(links) = host_config.links.as_deref().filter(|l| !l.is_empty()) {
+            host_config.links = Some(self.normalize_links(links, &name)?);
         }
 
         let img = &image.config.config;

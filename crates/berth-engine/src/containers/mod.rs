@@ -10,6 +10,7 @@ pub mod health;
 pub mod index;
 pub mod inspect;
 pub mod kill;
+pub mod links;
 pub mod list;
 pub mod logs;
 pub mod monitor;

@@ -74,6 +74,8 @@ impl Engine {
                 "container already started",
             ));
         }
+        // Links to containers that are not running stop the start here.
+        self.linked(&h.record().clone())?;
         let plan = match self.connect_sandbox(h).await {
             Ok(p) => p,
             Err(e) => {
@@ -164,6 +166,12 @@ impl Engine {
         }
         if !env.iter().any(|e| e.starts_with("HOME=")) {
             env.push(format!("HOME={}", user.home));
+        }
+        for (link, target, ip) in self
+            .linked(rec)
+            .map_err(|e| RuntimeError::Invalid(e.message))?
+        {
+            env.extend(super::links::env(&link, &rec.name, &target, &ip));
         }
         // Docker creates a missing working directory, owned by (remapped) root,
         // inside the container's root whatever links the image has on the way.

@@ -131,11 +131,38 @@ impl Engine {
 
     /// Names on the asking container's user networks → addresses.
     pub(crate) fn dns_lookup(&self, asker: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
-        let nets: HashSet<String> = {
+        let (nets, links) = {
             let h = self.container(asker).ok()?;
             let r = h.record();
-            r.networks.keys().cloned().collect()
+            let mut links = crate::containers::links::of(&r);
+            // `network connect --link`: links on one network's endpoint.
+            for ep in r.networks.values() {
+                links.extend(
+                    ep.links
+                        .iter()
+                        .flatten()
+                        .filter_map(|l| crate::containers::links::parse(l).ok()),
+                );
+            }
+            (
+                r.networks.keys().cloned().collect::<HashSet<String>>(),
+                links,
+            )
         };
+        // A link's alias is a name for the linking container alone.
+        if let Some(link) = links.iter().find(|l| l.alias.eq_ignore_ascii_case(name)) {
+            let target = self.container(&link.target).ok()?;
+            let t = target.record();
+            let found: Vec<Ipv4Addr> = t
+                .networks
+                .iter()
+                .filter(|(net, _)| nets.contains(*net) && *net != "bridge")
+                .filter_map(|(_, ep)| ep.ip_address.parse().ok())
+                .collect();
+            if t.state.has_process() && !found.is_empty() {
+                return Some(found);
+            }
+        }
         let found = lock(&self.net.names).lookup(&nets, name);
         (!found.is_empty()).then_some(found)
     }
@@ -223,6 +250,16 @@ impl Engine {
                 };
                 hosts.push_str(&format!("{addr}\t{h}\n"));
             }
+        }
+        // Legacy links on the default bridge: the linked containers by alias,
+        // hostname and name, as dockerd writes them.
+        for (link, target, addr) in self.linked(rec).unwrap_or_default() {
+            let mut names = vec![link.alias.clone(), target.config.hostname.clone()];
+            let bare = target.name.trim_start_matches('/').to_string();
+            if !names.contains(&bare) {
+                names.push(bare);
+            }
+            hosts.push_str(&format!("{addr}\t{}\n", names.join(" ")));
         }
         if let Some(ip) = ip {
             let mut names = vec![rec.config.hostname.clone()];

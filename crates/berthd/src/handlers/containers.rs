@@ -129,10 +129,26 @@ pub async fn remove(
 ) -> ApiResult {
     let p = Params::parse(q.as_deref());
     if p.bool("link")? {
-        return Err(ApiError::bad_request("links are not supported").into());
+        // `id` is the link's name, `/self/alias`.
+        e.remove_link(&id)?;
+        return Ok(no_content());
     }
     e.remove_container(&id, p.bool("force")?, p.bool("v")?)
         .await?;
+    Ok(no_content())
+}
+
+/// `DELETE /containers/{self}/{alias}?link=true`.
+pub async fn remove_named_link(
+    State(e): State<AppState>,
+    Path((id, alias)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let p = Params::parse(q.as_deref());
+    if !p.bool("link")? {
+        return Err(ApiError::no_such_container(&format!("{id}/{alias}")).into());
+    }
+    e.remove_link(&format!("/{id}/{alias}"))?;
     Ok(no_content())
 }
 
