@@ -3,13 +3,16 @@
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum BuildError {
     /// The Dockerfile itself is wrong.
-    #[error("Dockerfile parse error line {line}: {message}")]
+    #[error("dockerfile parse error line {line}: {message}")]
     Parse { line: usize, message: String },
-    /// A step failed; `line` is the step's.
+    /// A step failed; `line` is the step's, which Berth adds to dockerd's
+    /// words (dockerd does not say where); `code` is a RUN's exit code (the
+    /// stream's `errorDetail.code`).
     #[error("{message}{}", line.map(|l| format!(" (Dockerfile line {l})")).unwrap_or_default())]
     Step {
         line: Option<usize>,
         message: String,
+        code: Option<i64>,
     },
     /// The backend (engine) failed: store, runtime, I/O.
     #[error("{0}")]
@@ -23,6 +26,7 @@ impl BuildError {
             return BuildError::Step {
                 line: None,
                 message,
+                code: None,
             };
         }
         BuildError::Parse { line, message }
@@ -32,6 +36,24 @@ impl BuildError {
         BuildError::Step {
             line: None,
             message: message.into(),
+            code: None,
+        }
+    }
+
+    /// A RUN whose command ended with `code`.
+    pub fn exited(code: i64, message: impl Into<String>) -> Self {
+        BuildError::Step {
+            line: None,
+            message: message.into(),
+            code: Some(code),
+        }
+    }
+
+    /// A RUN's exit code, for a failed RUN.
+    pub fn exit_code(&self) -> Option<i64> {
+        match self {
+            BuildError::Step { code, .. } => *code,
+            _ => None,
         }
     }
 
@@ -49,9 +71,11 @@ impl BuildError {
             BuildError::Step {
                 line: None,
                 message,
+                code,
             } => BuildError::Step {
                 line: Some(at),
                 message,
+                code,
             },
             e => e,
         }

@@ -45,7 +45,21 @@ pub struct BuildRequest {
 pub enum BuildProgress {
     Stream(String),
     Aux(String),
-    Error(String),
+    Error(BuildFailed),
+}
+
+/// A build that failed: the error, and a failed RUN's exit code (dockerd's
+/// `errorDetail.code`).
+#[derive(Debug)]
+pub struct BuildFailed {
+    pub error: ApiError,
+    pub code: Option<i64>,
+}
+
+impl From<ApiError> for BuildFailed {
+    fn from(error: ApiError) -> Self {
+        BuildFailed { error, code: None }
+    }
 }
 
 struct Progress(UnboundedSender<BuildProgress>);
@@ -249,10 +263,13 @@ impl Backend for EngineBackend {
         let (id, code) = self.rt.block_on(self.run_container(image_id, spec, out))?;
         let engine = self.engine.clone();
         let outcome = if code != 0 {
-            Err(BuildError::step(format!(
-                "The command '{}' returned a non-zero code: {code}",
-                spec.argv.join(" ")
-            )))
+            Err(BuildError::exited(
+                code,
+                format!(
+                    "The command '{}' returned a non-zero code: {code}",
+                    spec.argv.join(" ")
+                ),
+            ))
         } else {
             let upper = engine.paths(&id).upper();
             // A remapped step's files go into the image with the container's IDs.
@@ -398,7 +415,7 @@ impl Engine {
         mut req: BuildRequest,
         body: impl Read + Send + 'static,
         progress: UnboundedSender<BuildProgress>,
-    ) -> Result<String> {
+    ) -> Result<String, BuildFailed> {
         let work = self.cfg.exec_root.join("build");
         let context = work.join(format!("context-{:016x}", rand::random::<u64>()));
         std::fs::create_dir_all(&context)
@@ -428,7 +445,7 @@ impl Engine {
                 }
                 self.build_in(req, ctx, work, progress).await
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         };
         // The context goes in the background: the client has its answer already.
         tokio::spawn(async move {
@@ -443,7 +460,7 @@ impl Engine {
         context: Context,
         work: PathBuf,
         progress: UnboundedSender<BuildProgress>,
-    ) -> Result<String> {
+    ) -> Result<String, BuildFailed> {
         let text = match &req.dockerfile_text {
             Some(t) => t.clone(),
             None => {
@@ -469,11 +486,15 @@ impl Engine {
         };
         let out = Progress(progress.clone());
         let options = req.options;
-        let image = crate::blocking(move || {
+        let built = tokio::task::spawn_blocking(move || {
             berth_build::build(&text, &context, &options, &backend, &out)
-                .map_err(|e| ApiError::bad_request(e.to_string()))
         })
-        .await?;
+        .await
+        .map_err(|e| ApiError::internal(format!("task failed: {e}")))?;
+        let image = built.map_err(|e| BuildFailed {
+            code: e.exit_code(),
+            error: ApiError::bad_request(e.to_string()),
+        })?;
         let id = image.id.clone();
         for t in &req.tags {
             self.images.tag(&id, t).map_err(ApiError::from)?;

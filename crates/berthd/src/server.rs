@@ -154,7 +154,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/containers/{id}", delete(containers::remove))
         // `rm --link /web/db`: a link's name has the linking container's in it.
-        .route("/containers/{id}/{alias}", delete(containers::remove_named_link))
+        .route(
+            "/containers/{id}/{alias}",
+            delete(containers::remove_named_link),
+        )
         .route("/build", post(build::build))
         .route("/build/prune", post(build::prune))
         .route("/images/json", get(images::list))

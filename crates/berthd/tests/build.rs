@@ -652,7 +652,9 @@ fn bad_dockerfiles_fail_clearly_and_leave_nothing() {
     h.set_cksum();
     evil.append(&h, &b"x"[..]).unwrap();
     let evil = evil.into_inner().unwrap();
-    let (_, body) = post("", &evil);
+    // Refused before the build began: HTTP errors, as dockerd's.
+    let (status, body) = post("", &evil);
+    assert_eq!(status, 400, "{body}");
     assert!(body.contains("leaves the context"), "{body}");
     assert!(!d.exec_root().join("escape").exists());
     assert!(!d.exec_root().join("build/escape").exists());
@@ -664,8 +666,12 @@ fn bad_dockerfiles_fail_clearly_and_leave_nothing() {
     big.append_data(&mut h, "Dockerfile", &[b'#'; 5000][..])
         .unwrap();
     let big = big.into_inner().unwrap();
-    let (_, body) = post("", &big[..2000]);
-    assert!(body.contains("\"error\""), "truncated context: {body}");
+    let (status, body) = post("", &big[..2000]);
+    assert_eq!(status, 400, "truncated context: {body}");
+    assert!(
+        body.contains("read build context"),
+        "truncated context: {body}"
+    );
     assert_nothing_left(&d);
 }
 
@@ -809,4 +815,81 @@ fn add_from_url_stdin_dockerfile_and_tar_contexts() {
     let id = fs::read_to_string(&iid).unwrap();
     assert_eq!(inspect(&d, &id, "{{.Config.Labels.k}}"), "v");
     assert_nothing_left(&d);
+}
+
+/// A context tar with one Dockerfile, for raw `POST /build` calls.
+fn dockerfile_tar(name: &str, text: &str) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(text.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, name, text.as_bytes()).unwrap();
+    b.into_inner().unwrap()
+}
+
+/// Build errors as dockerd gives them: before the stream began (a bad or
+/// missing Dockerfile, any failure of a quiet build) an HTTP 400; after, a
+/// last message with `error` and `errorDetail` (a failed RUN's exit code as
+/// its `code`). A RUN's stderr is in the stream; a Dockerfile outside the
+/// context (the CLI sends it under a generated name) builds.
+#[test]
+fn build_errors_arrive_as_dockerd_sends_them() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let post = |query: &str, tar: &[u8]| {
+        raw_http(
+            &d.socket,
+            "POST",
+            &format!("/build?{query}"),
+            "application/x-tar",
+            tar,
+        )
+    };
+    let failing = dockerfile_tar(
+        "Dockerfile",
+        "FROM busybox\nRUN echo to-stderr >&2\nRUN exit 3\n",
+    );
+    let (s, body) = post("", &failing);
+    assert_eq!(s, 200, "{body}");
+    assert!(body.contains(r#""stream":"to-stderr\n""#), "{body}");
+    let last: serde_json::Value = serde_json::from_str(body.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        last["error"],
+        "The command '/bin/sh -c exit 3' returned a non-zero code: 3 (Dockerfile line 3)",
+        "dockerd's words, and the line"
+    );
+    assert_eq!(last["errorDetail"]["code"], 3, "{last}");
+    assert_eq!(last["errorDetail"]["message"], last["error"]);
+    let (s, body) = post("q=1", &failing);
+    assert_eq!(s, 400, "a quiet build wrote nothing: {body}");
+    assert!(body.contains("returned a non-zero code: 3"), "{body}");
+    let (s, body) = post("", &dockerfile_tar("Dockerfile", "FROM busybox\nBOGUS x\n"));
+    assert_eq!(s, 400, "{body}");
+    assert!(body.contains("dockerfile parse error line 2"), "{body}");
+    let (s, body) = post("dockerfile=nope", &failing);
+    assert_eq!(s, 400, "{body}");
+    assert!(
+        body.contains("Cannot locate specified Dockerfile: nope"),
+        "{body}"
+    );
+    // The CLI with a Dockerfile outside the context.
+    let dir = d.dir.path().join("outside");
+    std::fs::create_dir_all(dir.join("ctx")).unwrap();
+    std::fs::write(dir.join("ctx/file"), "in the context\n").unwrap();
+    std::fs::write(dir.join("Elsewhere"), "FROM busybox\nCOPY file /file\n").unwrap();
+    let mut build = std::process::Command::new(DOCKER);
+    build
+        .env("DOCKER_HOST", d.host())
+        .env("DOCKER_BUILDKIT", "0");
+    build
+        .arg("build")
+        .arg("-q")
+        .arg("-t")
+        .arg("outside")
+        .arg("-f")
+        .arg(dir.join("Elsewhere"))
+        .arg(dir.join("ctx"));
+    assert_ok(&build.output().unwrap());
+    assert_eq!(run_in(&d, "outside", "cat /file"), "in the context\n");
 }

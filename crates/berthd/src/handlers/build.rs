@@ -109,41 +109,68 @@ pub async fn build(State(e): State<AppState>, RawQuery(q): RawQuery, req: Reques
             .collect();
     }
     let quiet = p.bool("q")?;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let body = BodyReader::new(req.into_body());
     tokio::spawn(async move {
         if let Err(err) = e.build_image(build, body, tx.clone()).await {
-            let _ = tx.send(BuildProgress::Error(err.message));
+            let _ = tx.send(BuildProgress::Error(err));
         }
     });
-    let stream = futures_util::stream::unfold(rx, move |mut rx| async move {
+    // As dockerd: a build that fails before anything was written (a bad
+    // Dockerfile, a missing one; any failure of a quiet build) is an HTTP
+    // error; once the stream has begun, the error is its last message.
+    let first = loop {
+        match rx.recv().await {
+            Some(BuildProgress::Stream(_)) if quiet => continue,
+            other => break other,
+        }
+    };
+    if let Some(BuildProgress::Error(f)) = first {
+        return Err(f.error.into());
+    }
+    let head = first.map(|m| render(m, quiet));
+    let rest = futures_util::stream::unfold(rx, move |mut rx| async move {
         loop {
             let msg = rx.recv().await?;
-            let v = match msg {
-                // -q: only the image ID, which docker's legacy builder prints as a stream line.
-                BuildProgress::Stream(_) if quiet => continue,
-                BuildProgress::Stream(s) => json!({"stream": s}),
-                BuildProgress::Aux(id) if quiet => {
-                    let mut both = line(json!({"aux": {"ID": id}}))
-                        .unwrap_or_default()
-                        .to_vec();
-                    both.extend_from_slice(
-                        &line(json!({"stream": format!("{id}\n")})).unwrap_or_default(),
-                    );
-                    return Some((Ok(bytes::Bytes::from(both)), rx));
+            if let BuildProgress::Stream(_) = msg {
+                if quiet {
+                    continue;
                 }
-                BuildProgress::Aux(id) => json!({"aux": {"ID": id}}),
-                BuildProgress::Error(m) => json!({"errorDetail": {"message": m}, "error": m}),
-            };
-            return Some((line(v), rx));
+            }
+            return Some((render(msg, quiet), rx));
         }
     });
+    let stream = futures_util::StreamExt::chain(futures_util::stream::iter(head), rest);
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
         Body::from_stream(stream),
     )
         .into_response())
+}
+
+/// One message as a JSON line of dockerd's build stream.
+fn render(msg: BuildProgress, quiet: bool) -> Result<bytes::Bytes, Infallible> {
+    let v = match msg {
+        BuildProgress::Stream(s) => json!({"stream": s}),
+        // -q: only the image ID, which docker's legacy builder prints as a stream line.
+        BuildProgress::Aux(id) if quiet => {
+            let mut both = line(json!({"aux": {"ID": id}}))
+                .unwrap_or_default()
+                .to_vec();
+            both.extend_from_slice(&line(json!({"stream": format!("{id}\n")})).unwrap_or_default());
+            return Ok(bytes::Bytes::from(both));
+        }
+        BuildProgress::Aux(id) => json!({"aux": {"ID": id}}),
+        BuildProgress::Error(f) => {
+            let mut detail = json!({"message": f.error.message});
+            if let Some(code) = f.code {
+                detail["code"] = json!(code);
+            }
+            json!({"errorDetail": detail, "error": f.error.message})
+        }
+    };
+    line(v)
 }
 
 pub async fn prune(State(e): State<AppState>, RawQuery(q): RawQuery) -> ApiResult {
