@@ -727,8 +727,9 @@ impl Build<'_> {
                         };
                         let skip = |p: &Path| {
                             p.strip_prefix(tree.root).ok().is_some_and(|rel| {
-                                tree.ignore
-                                    .is_some_and(|i| i.excluded(&rel.to_string_lossy()))
+                                tree.ignore.is_some_and(|i| {
+                                    i.skips(&rel.to_string_lossy(), p.is_dir() && !p.is_symlink())
+                                })
                             })
                         };
                         let dir_attrs = Attrs {

@@ -156,8 +156,13 @@ impl SourceTree<'_> {
                 for n in names.into_iter().rev() {
                     let child_rel = format!("{rel}/{}", n.to_string_lossy());
                     let tree_rel = format!("{}/{}", f.rel, child_rel.trim_start_matches('/'));
-                    if !self.excluded(tree_rel.trim_start_matches("./")) {
-                        entries.push((child_rel, path.join(n)));
+                    let child = path.join(&n);
+                    let is_dir = fs::symlink_metadata(&child).is_ok_and(|m| m.is_dir());
+                    let skipped = self
+                        .ignore
+                        .is_some_and(|i| i.skips(tree_rel.trim_start_matches("./"), is_dir));
+                    if !skipped {
+                        entries.push((child_rel, child));
                     }
                 }
             }

@@ -10,6 +10,8 @@ use regex::Regex;
 struct Pattern {
     exclusion: bool,
     re: Regex,
+    /// The pattern as written (cleaned), for `skips`.
+    text: String,
 }
 
 #[derive(Debug, Default)]
@@ -108,9 +110,28 @@ impl Ignore {
             patterns.push(Pattern {
                 exclusion,
                 re: glob_regex(&pat, true)?,
+                text: pat,
             });
         }
         Ok(Ignore { patterns })
+    }
+
+    /// Whether a walk of the context leaves `path` out, with what below it:
+    /// an excluded directory is still walked when an exception could match
+    /// something in it (`docs` then `!docs/keep.md`), by dockerd's rule: an
+    /// exception pattern that begins with the directory's path.
+    pub fn skips(&self, path: &str, is_dir: bool) -> bool {
+        if !self.excluded(path) {
+            return false;
+        }
+        if !is_dir {
+            return true;
+        }
+        let dir = format!("{}/", clean(path));
+        !self
+            .patterns
+            .iter()
+            .any(|p| p.exclusion && format!("{}/", p.text).starts_with(&dir))
     }
 
     /// Whether `path` (relative to the context root, `/`-separated) is excluded.
@@ -168,6 +189,24 @@ mod tests {
         ] {
             assert_eq!(ig.excluded(p), want, "{p}");
         }
+    }
+
+    #[test]
+    fn exceptions_inside_excluded_directories() {
+        let ig = Ignore::parse("docs\n!docs/keep.md\nbuild\n").unwrap();
+        assert!(
+            ig.excluded("docs") && !ig.skips("docs", true),
+            "walked for its exception"
+        );
+        assert!(!ig.skips("docs/keep.md", false));
+        assert!(ig.skips("docs/other.md", false));
+        assert!(ig.skips("build", true), "no exception below: skipped whole");
+        assert!(!ig.skips("src", true));
+        let ig = Ignore::parse("*\n!**/keep\n").unwrap();
+        assert!(
+            ig.skips("deep", true),
+            "dockerd's rule is the exception's own prefix"
+        );
     }
 
     #[test]

@@ -893,3 +893,41 @@ fn build_errors_arrive_as_dockerd_sends_them() {
     assert_ok(&build.output().unwrap());
     assert_eq!(run_in(&d, "outside", "cat /file"), "in the context\n");
 }
+
+/// `.dockerignore` exceptions are read in order, the last match winning,
+/// and reach into an excluded directory (`docs` then `!docs/keep.md`), as
+/// dockerd's context walk does.
+#[test]
+fn dockerignore_exceptions_in_order_and_inside_excluded_dirs() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let ctx = d.dir.path().join("ign");
+    write(
+        &ctx,
+        &[
+            ("a.md", ""),
+            ("README.md", ""),
+            ("docs/x.md", ""),
+            ("docs/keep.md", ""),
+            ("Dockerfile", "FROM busybox\nCOPY . /c\n"),
+        ],
+    );
+    let listed = |ignore: &str, tag: &str| {
+        fs::write(ctx.join(".dockerignore"), ignore).unwrap();
+        assert_ok(&d.docker(&["build", "-q", "-t", tag, ctx.to_str().unwrap()]));
+        run_in(&d, tag, "cd /c && find . -name '*.md' | sort")
+    };
+    assert_eq!(
+        listed("*.md\n!README.md\n", "ign1"),
+        "./README.md\n./docs/keep.md\n./docs/x.md\n"
+    );
+    assert_eq!(
+        listed("!README.md\n*.md\n", "ign2"),
+        "./docs/keep.md\n./docs/x.md\n",
+        "the last match wins"
+    );
+    assert_eq!(
+        listed("docs\n!docs/keep.md\n", "ign3"),
+        "./README.md\n./a.md\n./docs/keep.md\n"
+    );
+}
