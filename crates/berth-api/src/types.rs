@@ -25,6 +25,10 @@ fn str_or_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D:
     })
 }
 
+fn console_size() -> [u32; 2] {
+    [0, 0]
+}
+
 /// `null` where a number is expected means "unset", as in Go's pointers.
 fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
     d: D,
@@ -229,6 +233,52 @@ pub struct HostConfig {
     /// Legacy links, `/target:/self/alias` once created.
     #[serde(default)]
     pub links: Option<Vec<String>>,
+    /// Paths hidden and made read-only in the container; dockerd's defaults
+    /// unless privileged (filled in at create, as dockerd does).
+    #[serde(default)]
+    pub masked_paths: Option<Vec<String>>,
+    #[serde(default)]
+    pub readonly_paths: Option<Vec<String>>,
+    // What dockerd always shows in inspect, with the values Berth has for
+    // them (Windows and realtime knobs, fields Berth does not use).
+    #[serde(default)]
+    pub cgroup: String,
+    #[serde(default)]
+    pub cgroup_parent: String,
+    #[serde(default = "console_size")]
+    pub console_size: [u32; 2],
+    #[serde(default, rename = "ContainerIDFile")]
+    pub container_id_file: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub cpu_count: i64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub cpu_percent: i64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub cpu_realtime_period: i64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub cpu_realtime_runtime: i64,
+    #[serde(default)]
+    pub device_requests: Option<Vec<Value>>,
+    #[serde(
+        default,
+        rename = "IOMaximumBandwidth",
+        deserialize_with = "null_as_default"
+    )]
+    pub io_maximum_bandwidth: i64,
+    #[serde(
+        default,
+        rename = "IOMaximumIOps",
+        deserialize_with = "null_as_default"
+    )]
+    pub io_maximum_iops: i64,
+    #[serde(default)]
+    pub isolation: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub oom_kill_disable: bool,
+    #[serde(default)]
+    pub volume_driver: String,
+    #[serde(default)]
+    pub volumes_from: Option<Vec<String>>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -530,7 +580,8 @@ pub struct ImageInspect {
     pub created: String,
     pub docker_version: String,
     pub author: String,
-    pub config: ImageRuntimeConfig,
+    /// The image's runtime config with every key dockerd shows, set or not.
+    pub config: Value,
     pub architecture: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,

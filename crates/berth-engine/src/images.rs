@@ -188,7 +188,7 @@ impl Engine {
             created: c.created.clone().unwrap_or_default(),
             docker_version: String::new(),
             author: c.author.clone().unwrap_or_default(),
-            config: c.config.clone(),
+            config: full_config(&c.config),
             architecture: c.architecture.clone(),
             variant: c.variant.clone(),
             os: c.os.clone(),
@@ -397,6 +397,26 @@ impl Engine {
         let images = self.images.clone();
         crate::blocking(move || images.save(&names, out).map_err(ApiError::from)).await
     }
+}
+
+/// An image's runtime config as dockerd's inspect shows it: every key of a
+/// container config, the unset ones empty or null (the stored config file,
+/// whose digest is the image ID, keeps only what is set).
+fn full_config(c: &berth_api::types::ImageRuntimeConfig) -> serde_json::Value {
+    let mut v = serde_json::to_value(c).unwrap_or_else(|_| serde_json::json!({}));
+    let defaults = serde_json::json!({
+        "Hostname": "", "Domainname": "", "User": "",
+        "AttachStdin": false, "AttachStdout": false, "AttachStderr": false,
+        "Tty": false, "OpenStdin": false, "StdinOnce": false,
+        "Env": null, "Cmd": null, "Image": "", "Volumes": null, "WorkingDir": "",
+        "Entrypoint": null, "OnBuild": null, "Labels": null,
+    });
+    if let (Some(out), Some(d)) = (v.as_object_mut(), defaults.as_object()) {
+        for (k, dv) in d {
+            out.entry(k.clone()).or_insert_with(|| dv.clone());
+        }
+    }
+    v
 }
 
 #[cfg(test)]

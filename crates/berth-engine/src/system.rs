@@ -91,6 +91,10 @@ impl Engine {
             "OomKillDisable": false,
             "IPv4Forwarding": std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
                 .is_ok_and(|v| v.trim() == "1"),
+            "BridgeNfIptables": std::fs::read_to_string("/proc/sys/net/bridge/bridge-nf-call-iptables")
+                .is_ok_and(|v| v.trim() == "1"),
+            "BridgeNfIp6tables": std::fs::read_to_string("/proc/sys/net/bridge/bridge-nf-call-ip6tables")
+                .is_ok_and(|v| v.trim() == "1"),
             "Debug": false,
             "NFd": std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0),
             "NGoroutines": 0,
@@ -151,8 +155,8 @@ impl Engine {
             );
         }
         json!({
-            "AllowNondistributableArtifactsCIDRs": null,
-            "AllowNondistributableArtifactsHostnames": null,
+            "AllowNondistributableArtifactsCIDRs": [],
+            "AllowNondistributableArtifactsHostnames": [],
             "InsecureRegistryCIDRs": cidrs,
             "IndexConfigs": index,
             "Mirrors": mirrors,

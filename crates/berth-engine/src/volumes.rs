@@ -87,7 +87,8 @@ impl Engine {
         };
         if driver != "local" {
             return Err(ApiError::not_found(format!(
-                "plugin \"{driver}\" not found"
+                "create {}: error looking up volume plugin {driver}: plugin \"{driver}\" not found",
+                body.name
             )));
         }
         let anonymous = body.name.is_empty();
@@ -106,7 +107,7 @@ impl Engine {
         }
         if !valid_name(&name) {
             return Err(ApiError::bad_request(format!(
-                "create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed"
+                "create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
             )));
         }
         if let Ok(existing) = self.volume(&name) {

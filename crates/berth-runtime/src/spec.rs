@@ -73,6 +73,16 @@ pub const ALL_CAPS: &[&str] = &[
     "CAP_CHECKPOINT_RESTORE",
 ];
 
+/// Docker's default masked paths, as inspect shows them.
+pub fn default_masked_paths() -> Vec<String> {
+    MASKED_PATHS.iter().map(|p| p.to_string()).collect()
+}
+
+/// Docker's default read-only paths, as inspect shows them.
+pub fn default_readonly_paths() -> Vec<String> {
+    READONLY_PATHS.iter().map(|p| p.to_string()).collect()
+}
+
 const MASKED_PATHS: &[&str] = &[
     "/proc/asound",
     "/proc/acpi",
@@ -360,6 +370,9 @@ pub enum Namespace {
 pub struct Confinement {
     /// `--privileged`: every device, rw `/sys` and cgroups, no masked paths.
     pub privileged: bool,
+    /// `HostConfig.MaskedPaths` / `ReadonlyPaths`; `None`: Docker's defaults.
+    pub masked_paths: Option<Vec<String>>,
+    pub readonly_paths: Option<Vec<String>>,
     /// The capability set (bounding, effective, permitted), `CAP_…` names.
     pub caps: Vec<String>,
     /// The OCI `linux.seccomp` section; `None` runs unconfined.
@@ -403,6 +416,8 @@ impl Default for Confinement {
         let caps: Vec<String> = DEFAULT_CAPS.iter().map(|c| c.to_string()).collect();
         Confinement {
             privileged: false,
+            masked_paths: None,
+            readonly_paths: None,
             seccomp: Some(
                 crate::seccomp::Profile::builtin().to_oci(&caps, &crate::seccomp::Host::current()),
             ),
@@ -457,7 +472,7 @@ pub fn capabilities(
             caps = ALL_CAPS.iter().map(|s| s.to_string()).collect();
         } else if !known(&c) {
             return Err(RuntimeError::Invalid(format!(
-                "unknown capability: \"{c}\""
+                "invalid CapAdd: unknown capability: \"{c}\""
             )));
         } else if !caps.contains(&c) {
             caps.push(c);
@@ -469,7 +484,7 @@ pub fn capabilities(
             caps.clear();
         } else if !known(&c) {
             return Err(RuntimeError::Invalid(format!(
-                "unknown capability: \"{c}\""
+                "invalid CapDrop: unknown capability: \"{c}\""
             )));
         } else {
             caps.retain(|x| *x != c);
@@ -610,8 +625,14 @@ pub fn build_spec(input: &SpecInput) -> Result<Value> {
         "cgroupsPath": input.cgroups_path,
     });
     if !c.privileged {
-        linux["maskedPaths"] = json!(MASKED_PATHS);
-        linux["readonlyPaths"] = json!(READONLY_PATHS);
+        linux["maskedPaths"] = match &c.masked_paths {
+            Some(p) => json!(p),
+            None => json!(MASKED_PATHS),
+        };
+        linux["readonlyPaths"] = match &c.readonly_paths {
+            Some(p) => json!(p),
+            None => json!(READONLY_PATHS),
+        };
     }
     if let Some(sc) = &c.seccomp {
         linux["seccomp"] = sc.clone();

@@ -268,12 +268,19 @@ impl ImageStore {
 
     /// Finds an image by reference, full ID, or unique ID prefix, as docker does.
     pub fn resolve(&self, name: &str) -> Result<ImageRecord> {
-        let not_found = || StoreError::NotFound(format!("No such image: {name}"));
         let looks_like_id = {
             let hex = name.strip_prefix("sha256:").unwrap_or(name);
             !hex.is_empty() && hex.bytes().all(|c| c.is_ascii_hexdigit())
         };
         let parsed = ImageRef::parse(name);
+        // dockerd names what it did not find with the tag it assumed.
+        let tagless = !name.contains('@') && !name.rsplit('/').next().unwrap_or("").contains(':');
+        let shown = if parsed.is_ok() && tagless && !looks_like_id {
+            format!("{name}:latest")
+        } else {
+            name.to_string()
+        };
+        let not_found = || StoreError::NotFound(format!("No such image: {shown}"));
         if let (Err(e), false) = (&parsed, looks_like_id) {
             return Err(StoreError::Invalid(e.message.clone()));
         }

@@ -87,12 +87,10 @@ fn with_headers(mut resp: Response) -> Response {
     resp
 }
 
+/// dockerd's words for a path it does not serve (the request is logged).
 async fn not_found(req: Request) -> HttpError {
-    HttpError(ApiError::not_found(format!(
-        "page not found: {} {}",
-        req.method(),
-        req.uri().path()
-    )))
+    tracing::debug!(method = %req.method(), path = %req.uri().path(), "page not found");
+    HttpError(ApiError::not_found("page not found"))
 }
 
 pub fn router(engine: Arc<Engine>) -> Router {
@@ -167,6 +165,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/images/prune", post(images::prune))
         .route("/images/{*rest}", any(images::by_name))
         .fallback(not_found)
+        // dockerd answers a known path with an unknown method as an unknown path.
+        .method_not_allowed_fallback(not_found)
         .with_state(engine);
     Router::new()
         .fallback_service(api)

@@ -65,7 +65,7 @@ fn errors_are_dockerd_shaped() {
         (404, "No such container: nope".to_string())
     );
     let (s, b) = get(&d, "/images/nope/json");
-    assert_eq!((s, message(&b)), (404, "No such image: nope".to_string()));
+    assert_eq!((s, message(&b)), (404, "No such image: nope:latest".to_string()));
     let (s, b) = post(
         &d,
         "/containers/create?name=dup",
@@ -192,7 +192,7 @@ fn malformed_create_bodies_are_400() {
         ),
         (
             r#"{"Image":"busybox","HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"99999"}]}}}"#,
-            "invalid host port",
+            "invalid port specification: \"99999\"",
         ),
         (
             r#"{"Image":"busybox","HostConfig":{"PortBindings":{"80/sctp":[{"HostPort":"80"}]}}}"#,

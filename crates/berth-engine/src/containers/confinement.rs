@@ -647,6 +647,8 @@ impl Engine {
         };
         Ok(Confinement {
             privileged: hc.privileged,
+            masked_paths: hc.masked_paths.clone(),
+            readonly_paths: hc.readonly_paths.clone(),
             caps,
             seccomp,
             seccomp_program,

@@ -35,7 +35,37 @@ pub(crate) fn resources_of(h: &HostConfig) -> Resources {
     }
 }
 
+/// Options dockerd has and Berth does not yet: refused, never ignored.
+fn refuse_unsupported(h: &HostConfig) -> Result<()> {
+    let unsupported = if h.volumes_from.as_ref().is_some_and(|v| !v.is_empty()) {
+        Some("--volumes-from")
+    } else if h.device_requests.as_ref().is_some_and(|v| !v.is_empty()) {
+        Some("device requests (--gpus)")
+    } else if !h.cgroup_parent.is_empty() {
+        Some("a per-container --cgroup-parent")
+    } else if !h.cgroup.is_empty() {
+        Some("sharing another container's cgroup (HostConfig.Cgroup)")
+    } else if h.oom_kill_disable {
+        Some("--oom-kill-disable")
+    } else {
+        None
+    };
+    if let Some(what) = unsupported {
+        return Err(ApiError::bad_request(format!(
+            "{what} is not supported by this version of berthd yet"
+        )));
+    }
+    if !matches!(h.isolation.as_str(), "" | "default") {
+        return Err(ApiError::bad_request(format!(
+            "invalid isolation: {} - linux only supports 'default'",
+            h.isolation
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()> {
+    refuse_unsupported(h)?;
     let rp = &h.restart_policy;
     match rp.name.as_str() {
         "" | "no" | "always" | "unless-stopped" => {
@@ -281,6 +311,18 @@ impl Engine {
         };
         if host_config.runtime.is_empty() {
             host_config.runtime = self.cfg.default_runtime.clone();
+        }
+        // As dockerd shows them: the paths masked by default, unless privileged.
+        if !host_config.privileged {
+            if host_config.masked_paths.is_none() {
+                host_config.masked_paths = Some(berth_runtime::spec::default_masked_paths());
+            }
+            if host_config.readonly_paths.is_none() {
+                host_config.readonly_paths = Some(berth_runtime::spec::default_readonly_paths());
+            }
+        }
+        if host_config.log_config.config.is_none() {
+            host_config.log_config.config = Some(Default::default());
         }
         if host_config.log_config.kind.is_empty() {
             host_config.log_config.kind = "json-file".into();

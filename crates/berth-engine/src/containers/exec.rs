@@ -245,9 +245,15 @@ impl Engine {
         let inst = self.exec(id)?;
         let (cid, config) = {
             let mut i = lock(&inst);
+            // dockerd's words, "Error: " and all.
+            if i.exit_code.is_some() {
+                return Err(ApiError::conflict(format!(
+                    "Error: Exec command {id} has already run"
+                )));
+            }
             if i.started {
                 return Err(ApiError::conflict(format!(
-                    "Exec command {id} is already running"
+                    "Error: Exec command {id} is already running"
                 )));
             }
             i.started = true;

@@ -61,6 +61,6 @@ impl Engine {
         self.persist(&rec)?;
         self.container_event(&rec, "update", &[]);
         *h.record() = rec;
-        Ok(json!({"Warnings": []}))
+        Ok(json!({"Warnings": null}))
     }
 }

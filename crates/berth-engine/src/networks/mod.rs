@@ -350,7 +350,7 @@ impl Engine {
         }
         if is_predefined(&name) {
             return Err(ApiError::forbidden(format!(
-                "{name} is a pre-defined network and cannot be created"
+                "operation is not permitted on predefined {name} network "
             )));
         }
         if self.find_network(&name).is_ok_and(|n| n.name == name) {

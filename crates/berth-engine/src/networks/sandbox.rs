@@ -57,7 +57,7 @@ pub fn parse_port_key(key: &str) -> Result<(u16, Proto)> {
 
 /// A host port spec: "" (any), "8080", or a range "8000-8010".
 fn parse_host_ports(s: &str) -> Result<(u16, u16)> {
-    let bad = || ApiError::bad_request(format!("invalid host port {s:?}"));
+    let bad = || ApiError::bad_request(format!("invalid port specification: {s:?}"));
     if s.is_empty() {
         return Ok((0, 0));
     }
@@ -795,8 +795,9 @@ impl Engine {
         container: &str,
         ep: Option<EndpointSettings>,
     ) -> Result<()> {
-        let n = self.find_network(key)?;
+        // The container first, as dockerd looks them up.
         let h = self.container(container)?;
+        let n = self.find_network(key)?;
         let _op = h.op.lock().await;
         let mut ep = ep.unwrap_or_default();
         let (mode, running, already) = {
@@ -807,8 +808,13 @@ impl Engine {
                 r.networks.contains_key(&n.name),
             )
         };
+        if mode == "none" {
+            return Err(ApiError::bad_request(
+                "container cannot be connected to multiple networks with one of the networks in private (none) mode",
+            ));
+        }
         if matches!(n.driver.as_str(), "host" | "null")
-            || matches!(mode.as_str(), "host" | "none")
+            || mode == "host"
             || mode.starts_with("container:")
         {
             return Err(ApiError::bad_request(
@@ -853,8 +859,8 @@ impl Engine {
 
     /// `POST /networks/{id}/disconnect`.
     pub async fn disconnect_network(self: &Arc<Self>, key: &str, container: &str) -> Result<()> {
-        let n = self.find_network(key)?;
         let h = self.container(container)?;
+        let n = self.find_network(key)?;
         let _op = h.op.lock().await;
         let rec = h.record().clone();
         if !rec.networks.contains_key(&n.name) {

@@ -86,8 +86,13 @@ pub async fn start(
     // that cannot start is reported inside the hijacked stream, and its exit
     // code (126/127) by inspect.
     let info = e.inspect_exec(&id)?;
-    if info["Running"] == true || !info["ExitCode"].is_null() {
-        return Err(ApiError::conflict(format!("Exec command {id} is already running")).into());
+    if !info["ExitCode"].is_null() {
+        return Err(ApiError::conflict(format!("Error: Exec command {id} has already run")).into());
+    }
+    if info["Running"] == true {
+        return Err(
+            ApiError::conflict(format!("Error: Exec command {id} is already running")).into(),
+        );
     }
     let tty = body.tty;
     // The detach keys end the session; the process runs on.
