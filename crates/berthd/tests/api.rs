@@ -65,7 +65,10 @@ fn errors_are_dockerd_shaped() {
         (404, "No such container: nope".to_string())
     );
     let (s, b) = get(&d, "/images/nope/json");
-    assert_eq!((s, message(&b)), (404, "No such image: nope:latest".to_string()));
+    assert_eq!(
+        (s, message(&b)),
+        (404, "No such image: nope:latest".to_string())
+    );
     let (s, b) = post(
         &d,
         "/containers/create?name=dup",

@@ -37,9 +37,7 @@ pub(crate) fn resources_of(h: &HostConfig) -> Resources {
 
 /// Options dockerd has and Berth does not yet: refused, never ignored.
 fn refuse_unsupported(h: &HostConfig) -> Result<()> {
-    let unsupported = if h.volumes_from.as_ref().is_some_and(|v| !v.is_empty()) {
-        Some("--volumes-from")
-    } else if h.device_requests.as_ref().is_some_and(|v| !v.is_empty()) {
+    let unsupported = if h.device_requests.as_ref().is_some_and(|v| !v.is_empty()) {
         Some("device requests (--gpus)")
     } else if !h.cgroup_parent.is_empty() {
         Some("a per-container --cgroup-parent")

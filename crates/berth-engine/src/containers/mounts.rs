@@ -285,9 +285,8 @@ impl Engine {
                 mounts.push(tmpfs_mount(dest, opts.as_str().unwrap_or(""))?);
             }
         }
-        if let Some(Value::Array(from)) = hc.extra.get("VolumesFrom") {
-            for f in from {
-                let spec = f.as_str().unwrap_or_default();
+        if let Some(from) = &hc.volumes_from {
+            for spec in from {
                 let (name, mode) = spec.split_once(':').unwrap_or((spec, ""));
                 let other = self.container(name)?;
                 for mut m in other.record().mounts.clone() {
