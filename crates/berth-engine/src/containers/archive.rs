@@ -122,8 +122,9 @@ fn go_mode(m: &fs::Metadata) -> u32 {
     mode
 }
 
-fn not_found(path: &str) -> ApiError {
-    ApiError::not_found(format!("Could not find the file {path} in container"))
+/// dockerd's words, with the container as the request named it.
+fn not_found(path: &str, container: &str) -> ApiError {
+    ApiError::not_found(format!("Could not find the file {path} in container {container}"))
 }
 
 impl Engine {
@@ -132,11 +133,12 @@ impl Engine {
         let r = self.container(name)?.record().clone();
         let engine = self.clone();
         let path = path.to_string();
+        let container = name.to_string();
         crate::blocking(move || {
             engine.with_rootfs(&r, |root| {
                 let follow = path.ends_with('/') || path.ends_with("/.");
                 let (cpath, host) = resolve(root, &r.mounts, &path, follow)?;
-                let m = fs::symlink_metadata(&host).map_err(|_| not_found(&path))?;
+                let m = fs::symlink_metadata(&host).map_err(|_| not_found(&path, &container))?;
                 // As dockerd: the link's target resolved inside the container.
                 let link = if m.file_type().is_symlink() {
                     resolve(root, &r.mounts, &path, true)?.0.display().to_string()
@@ -165,13 +167,14 @@ impl Engine {
         let r = self.container(name)?.record().clone();
         let engine = self.clone();
         let path = path.to_string();
+        let container = name.to_string();
         crate::blocking(move || {
             engine.with_rootfs(&r, |root| {
                 // The last component is not followed (cp copies a symlink as a symlink),
                 // unless the path ends in '/' or '/.' and so names a directory.
                 let follow = path.ends_with('/') || path.ends_with("/.");
                 let (_, host) = resolve(root, &r.mounts, &path, follow)?;
-                let m = fs::symlink_metadata(&host).map_err(|_| not_found(&path))?;
+                let m = fs::symlink_metadata(&host).map_err(|_| not_found(&path, &container))?;
                 let base = Path::new(&path)
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
@@ -211,6 +214,7 @@ impl Engine {
         }
         let engine = self.clone();
         let path = path.to_string();
+        let container = name.to_string();
         crate::blocking(move || {
             engine.with_rootfs(&r, |root| {
                 let (_, dest) = resolve(root, &r.mounts, &path, true)?;
@@ -221,7 +225,7 @@ impl Engine {
                             "extraction point is not a directory: {path}"
                         )))
                     }
-                    Err(_) => return Err(not_found(&path)),
+                    Err(_) => return Err(not_found(&path, &container)),
                 }
                 // Unpacked into a fresh directory beside the files first (same file
                 // system, one write), checked, and only then moved into place: a

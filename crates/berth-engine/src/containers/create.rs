@@ -319,6 +319,11 @@ impl Engine {
                 host_config.readonly_paths = Some(berth_runtime::spec::default_readonly_paths());
             }
         }
+        // As dockerd with swap accounting: no swap limit given means as
+        // much swap as memory (the cgroup gets twice the memory limit).
+        if host_config.memory > 0 && host_config.memory_swap == 0 {
+            host_config.memory_swap = host_config.memory.saturating_mul(2);
+        }
         if host_config.log_config.config.is_none() {
             host_config.log_config.config = Some(Default::default());
         }

@@ -486,7 +486,8 @@ impl Engine {
             "OpenStdin": i.config.attach_stdin,
             "OpenStderr": i.config.attach_stderr,
             "OpenStdout": i.config.attach_stdout,
-            "CanRemove": !i.running,
+            // Only an exec that has run may go (dockerd's CanRemove).
+            "CanRemove": i.exit_code.is_some(),
             "ContainerID": i.container_id,
             // Bytes, as dockerd's (Go's []byte: base64).
             "DetachKeys": base64::Engine::encode(

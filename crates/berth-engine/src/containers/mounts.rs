@@ -132,6 +132,14 @@ fn parse_mount(v: &Value) -> Result<MountPoint> {
     let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
     let kind = s("Type");
     let target = s("Target");
+    if !matches!(kind.as_str(), "bind" | "volume" | "tmpfs") {
+        return Err(bad(format!(
+            "invalid mount config for type \"{kind}\": mount type unknown"
+        )));
+    }
+    if !target.starts_with('/') {
+        return Err(bad(format!("invalid mount config for type \"{kind}\": invalid mount path: '{target}' mount path must be absolute")));
+    }
     check_destination(&target)?;
     let ro = v["ReadOnly"].as_bool().unwrap_or(false);
     let mut m = MountPoint {
@@ -195,7 +203,7 @@ fn parse_mount(v: &Value) -> Result<MountPoint> {
         "tmpfs" => {
             if !s("Source").is_empty() {
                 return Err(bad(
-                    "invalid mount config for type \"tmpfs\": source must not be specified".into(),
+                    "invalid mount config for type \"tmpfs\": field Source must not be specified".into(),
                 ));
             }
             let mut opts = Vec::new();

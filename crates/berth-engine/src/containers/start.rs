@@ -38,7 +38,11 @@ impl Engine {
         let op = h.op.lock().await;
         // As dockerd: a container waiting for its restart policy counts as
         // started (304) too.
-        let result = if h.record().state.running {
+        let result = if h.record().state.paused {
+            Err(ApiError::conflict(
+                "cannot start a paused container, try unpause instead",
+            ))
+        } else if h.record().state.running {
             Err(ApiError::new(
                 berth_api::ErrorKind::NotModified,
                 "container already started",

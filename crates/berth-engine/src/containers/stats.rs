@@ -9,6 +9,15 @@ use berth_runtime::cgroups::Cgroup;
 use crate::engine::Engine;
 use crate::Result;
 
+/// The CPU figures of a container that is not running: zeros, every key
+/// there, as dockerd writes them.
+static NO_CPU: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+    json!({
+        "cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
+        "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
+    })
+});
+
 impl Engine {
     /// One sample; `previous` fills `precpu_stats` (docker computes CPU % from the pair).
     pub fn stats_sample(&self, name: &str, previous: Option<&Value>) -> Result<Value> {
@@ -19,7 +28,7 @@ impl Engine {
         let mut v = if r.state.has_process() {
             Cgroup::new(&self.cgroups_path(&r.id)).stats()
         } else {
-            json!({"cpu_stats": {"cpu_usage": {"total_usage": 0}, "throttling_data": {}}, "memory_stats": {}, "pids_stats": {}})
+            json!({"cpu_stats": NO_CPU.clone(), "memory_stats": {}, "pids_stats": {}})
         };
         v["read"] = json!(if r.state.has_process() {
             now
@@ -31,7 +40,7 @@ impl Engine {
             .unwrap_or(json!(zero_read));
         v["precpu_stats"] = previous
             .map(|p| p["cpu_stats"].clone())
-            .unwrap_or(json!({"cpu_usage": {"total_usage": 0}, "throttling_data": {}}));
+            .unwrap_or_else(|| NO_CPU.clone());
         v["name"] = json!(r.name);
         v["id"] = json!(r.id);
         v["num_procs"] = json!(0);

@@ -47,14 +47,9 @@ pub fn filter_ps(output: &str, pids: &[i32]) -> Result<ContainerTop> {
 impl Engine {
     pub async fn top_container(&self, name: &str, ps_args: Option<&str>) -> Result<ContainerTop> {
         let h = self.container(name)?;
-        let (id, running, paused, restarting) = {
+        let (id, running, restarting) = {
             let r = h.record();
-            (
-                r.id.clone(),
-                r.state.running,
-                r.state.paused,
-                r.state.restarting,
-            )
+            (r.id.clone(), r.state.running, r.state.restarting)
         };
         if !running {
             return Err(ApiError::conflict(format!("Container {id} is not running")));
@@ -62,11 +57,7 @@ impl Engine {
         if restarting {
             return Err(super::state::restarting(&id));
         }
-        if paused {
-            return Err(ApiError::conflict(format!(
-                "Container {id} is paused, unpause the container before top"
-            )));
-        }
+        // A paused container's processes are listed too, as dockerd lists them.
         let args: Vec<String> = ps_args
             .unwrap_or("-ef")
             .split_whitespace()

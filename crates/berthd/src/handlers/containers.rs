@@ -542,7 +542,7 @@ fn archive_path(p: &Params) -> Result<String, ApiError> {
     p.get("path")
         .filter(|s| !s.is_empty())
         .map(String::from)
-        .ok_or_else(|| ApiError::bad_request("path is required"))
+        .ok_or_else(|| ApiError::bad_request("bad parameter: path cannot be empty"))
 }
 
 /// `HEAD /containers/{id}/archive`: the stat header only.

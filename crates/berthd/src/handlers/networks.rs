@@ -36,6 +36,8 @@ pub async fn remove(State(e): State<AppState>, Path(id): Path<String>) -> ApiRes
 pub async fn prune(State(e): State<AppState>, RawQuery(q): RawQuery) -> ApiResult {
     let p = Params::parse(q.as_deref());
     let deleted = e.prune_networks(&p.filters()?).await?;
+    // dockerd: null when nothing went.
+    let deleted = (!deleted.is_empty()).then_some(deleted);
     Ok(json(StatusCode::OK, &json!({ "NetworksDeleted": deleted })))
 }
 
