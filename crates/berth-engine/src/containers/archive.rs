@@ -124,7 +124,9 @@ fn go_mode(m: &fs::Metadata) -> u32 {
 
 /// dockerd's words, with the container as the request named it.
 fn not_found(path: &str, container: &str) -> ApiError {
-    ApiError::not_found(format!("Could not find the file {path} in container {container}"))
+    ApiError::not_found(format!(
+        "Could not find the file {path} in container {container}"
+    ))
 }
 
 impl Engine {

@@ -203,7 +203,8 @@ fn parse_mount(v: &Value) -> Result<MountPoint> {
         "tmpfs" => {
             if !s("Source").is_empty() {
                 return Err(bad(
-                    "invalid mount config for type \"tmpfs\": field Source must not be specified".into(),
+                    "invalid mount config for type \"tmpfs\": field Source must not be specified"
+                        .into(),
                 ));
             }
             let mut opts = Vec::new();
