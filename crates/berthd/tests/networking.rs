@@ -457,6 +457,10 @@ fn dns_follows_containers_lives() {
     assert_ok(&d.docker(&["rm", "-f", "two"]));
     assert_eq!(ask(&d, "two"), 0);
     assert_eq!(ask(&d, "pool"), 1);
+    // A rename takes effect at once.
+    assert_ok(&d.docker(&["rename", "one", "uno"]));
+    assert_eq!(ask(&d, "uno"), 1);
+    assert_eq!(ask(&d, "one"), 0);
 }
 
 /// Legacy links as dockerd has them: on the default bridge, the linked
