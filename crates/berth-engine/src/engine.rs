@@ -19,6 +19,9 @@ pub struct Engine {
     pub(crate) containers: Mutex<crate::containers::index::ContainerIndex>,
     pub(crate) events: crate::events::EventBus,
     pub(crate) execs: crate::containers::exec::Execs,
+    /// Names of containers being created, held until their record is stored:
+    /// two creates at once never pick the same name.
+    pub(crate) names_in_use: Mutex<std::collections::HashSet<String>>,
     pub(crate) net: crate::networks::NetState,
     /// The user-namespace mapping in use (`userns-remap`).
     pub(crate) remap: Option<crate::containers::userns::ActiveRemap>,
@@ -79,6 +82,7 @@ impl Engine {
             containers: Mutex::new(Default::default()),
             events: Default::default(),
             execs: Default::default(),
+            names_in_use: Default::default(),
             net: crate::networks::NetState::new()?,
             remap,
             _lock: lock,

@@ -710,3 +710,42 @@ fn info_df_and_exec_ids_are_true() {
         format!("[\"{id}\"]")
     );
 }
+
+/// Creates at once, none named: every one gets a name of its own (a name
+/// is held from the moment it is picked), never a name conflict.
+#[test]
+fn concurrent_creates_get_distinct_names() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let socket = d.socket.clone();
+            std::thread::spawn(move || {
+                (0..60)
+                    .map(|_| {
+                        raw_http(
+                            &socket,
+                            "POST",
+                            "/containers/create",
+                            "application/json",
+                            br#"{"Image":"busybox","Cmd":["true"],"HostConfig":{"NetworkMode":"none"}}"#,
+                        )
+                    })
+                    .filter(|(s, _)| *s != 201)
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let failed: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    let (_, body) = get(&d, "/containers/json?all=1");
+    let list: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    let names: std::collections::HashSet<String> = list
+        .iter()
+        .map(|c| c["Names"][0].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!((list.len(), names.len()), (480, 480));
+}

@@ -35,6 +35,48 @@ pub(crate) fn resources_of(h: &HostConfig) -> Resources {
     }
 }
 
+/// A name held for a container being created; let go when dropped.
+struct HeldName<'a> {
+    engine: &'a Engine,
+    name: String,
+}
+
+impl Drop for HeldName<'_> {
+    fn drop(&mut self) {
+        self.engine.let_go(&self.name);
+    }
+}
+
+impl Engine {
+    /// Holds `name` unless another create does; whether it did.
+    fn try_hold(&self, name: &str) -> bool {
+        self.names_in_use
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string())
+    }
+
+    fn let_go(&self, name: &str) {
+        self.names_in_use
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+    }
+
+    /// Holds `name` for a create; dockerd's conflict when another create holds it.
+    fn hold_name(&self, name: &str) -> Result<HeldName<'_>> {
+        if !self.try_hold(name) {
+            return Err(ApiError::conflict(format!(
+                "Conflict. The container name \"{name}\" is already in use. You have to remove (or rename) that container to be able to reuse that name."
+            )));
+        }
+        Ok(HeldName {
+            engine: self,
+            name: name.to_string(),
+        })
+    }
+}
+
 /// Options dockerd has and Berth does not yet: refused, never ignored.
 fn refuse_unsupported(h: &HostConfig) -> Result<()> {
     let unsupported = if h.device_requests.as_ref().is_some_and(|v| !v.is_empty()) {
@@ -200,16 +242,33 @@ impl Engine {
             body.networking_config.as_ref(),
             &mut warnings,
         )?;
-        let name = match name.filter(|n| !n.is_empty()) {
-            Some(n) => names::validate(n)?,
-            None => names::free(|n| {
-                self.images
-                    .db
-                    .container_name_owner(n)
-                    .map(|owner| owner.is_some())
-            })
-            .map_err(ApiError::from)?
-            .ok_or_else(|| ApiError::internal("no free container name could be generated"))?,
+        // The name is held until the record is stored (or the create fails):
+        // a generated one as it is picked, so two creates never pick one name.
+        let (name, _held) = match name.filter(|n| !n.is_empty()) {
+            Some(n) => {
+                let n = names::validate(n)?;
+                let held = self.hold_name(&n)?;
+                (n, held)
+            }
+            None => {
+                let n = names::free(|n| {
+                    if !self.try_hold(n) {
+                        return Ok(true);
+                    }
+                    let owned = self.images.db.container_name_owner(n).map(|o| o.is_some());
+                    if !matches!(owned, Ok(false)) {
+                        self.let_go(n);
+                    }
+                    owned
+                })
+                .map_err(ApiError::from)?
+                .ok_or_else(|| ApiError::internal("no free container name could be generated"))?;
+                let held = HeldName {
+                    engine: self,
+                    name: n.clone(),
+                };
+                (n, held)
+            }
         };
         if let Some(owner) = self
             .images
