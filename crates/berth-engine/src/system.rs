@@ -110,6 +110,12 @@ impl Engine {
             "Architecture": std::env::consts::ARCH,
             "IndexServerAddress": "https://index.docker.io/v1/",
             "RegistryConfig": self.registry_config(),
+            // Where new networks' subnets come from (`default-address-pools`).
+            "DefaultAddressPools": self.cfg.network.pools.iter()
+                .map(|(base, size)| json!({"Base": base.to_string(), "Size": size}))
+                .collect::<Vec<_>>(),
+            // Swarm's generic resources: none configured (swarm mode is not here yet).
+            "GenericResources": null,
             "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             "MemTotal": berth_runtime::cgroups::host_memory(),
             "DockerRootDir": self.cfg.data_root.display().to_string(),

@@ -655,6 +655,12 @@ fn info_df_and_exec_ids_are_true() {
         (forwarding.trim() == "1").to_string()
     );
     assert!(info("{{json .Plugins.Network}}").contains("\"bridge\""));
+    // The pools the harness configured, as daemon.json gave them.
+    let pools = info("{{json .DefaultAddressPools}}");
+    assert!(
+        pools.contains(&format!("\"Base\":\"10.{}.", d.pool)),
+        "{pools}"
+    );
     assert_eq!(info("{{.NEventsListener}}"), "0");
     let mut events = std::process::Command::new(DOCKER)
         .env("DOCKER_HOST", d.host())
