@@ -59,6 +59,25 @@ pub struct ExecInstance {
     quiet: bool,
 }
 
+impl ExecInstance {
+    /// dockerd's 409 for an exec that has run or is running, in its words
+    /// ("Error: " and all).
+    fn check_startable(&self) -> Result<()> {
+        let id = &self.id;
+        if self.exit_code.is_some() {
+            return Err(ApiError::conflict(format!(
+                "Error: Exec command {id} has already run"
+            )));
+        }
+        if self.started {
+            return Err(ApiError::conflict(format!(
+                "Error: Exec command {id} is already running"
+            )));
+        }
+        Ok(())
+    }
+}
+
 pub type Execs = Mutex<HashMap<String, Arc<Mutex<ExecInstance>>>>;
 
 /// What an attached client gets: the process's output, and a way to send input.
@@ -245,17 +264,7 @@ impl Engine {
         let inst = self.exec(id)?;
         let (cid, config) = {
             let mut i = lock(&inst);
-            // dockerd's words, "Error: " and all.
-            if i.exit_code.is_some() {
-                return Err(ApiError::conflict(format!(
-                    "Error: Exec command {id} has already run"
-                )));
-            }
-            if i.started {
-                return Err(ApiError::conflict(format!(
-                    "Error: Exec command {id} is already running"
-                )));
-            }
+            i.check_startable()?;
             i.started = true;
             (i.container_id.clone(), i.config.clone())
         };
@@ -451,6 +460,14 @@ impl Engine {
             let _ = tx.try_send(resize_frame(rows, cols));
         }
         Ok(())
+    }
+
+    /// Whether an exec may start (the check `start_exec` makes, for a
+    /// caller that must answer before it starts it).
+    pub fn check_exec_startable(&self, id: &str) -> Result<()> {
+        let inst = self.exec(id)?;
+        let i = lock(&inst);
+        i.check_startable()
     }
 
     /// The detach-key watcher for an exec's input: for a terminal with

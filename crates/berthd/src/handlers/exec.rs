@@ -85,15 +85,7 @@ pub async fn start(
     // As dockerd: unknown or already started execs are HTTP errors; a process
     // that cannot start is reported inside the hijacked stream, and its exit
     // code (126/127) by inspect.
-    let info = e.inspect_exec(&id)?;
-    if !info["ExitCode"].is_null() {
-        return Err(ApiError::conflict(format!("Error: Exec command {id} has already run")).into());
-    }
-    if info["Running"] == true {
-        return Err(
-            ApiError::conflict(format!("Error: Exec command {id} is already running")).into(),
-        );
-    }
+    e.check_exec_startable(&id)?;
     let tty = body.tty;
     // The detach keys end the session; the process runs on.
     let escape = e.exec_escape(&id)?;
