@@ -8,9 +8,10 @@ use berth_api::{ApiError, ErrorKind};
 use nix::sys::signal::Signal;
 
 use super::kill::signal_from;
-use super::record::ContainerHandle;
+use super::record::{ContainerHandle, Lifecycle};
 use crate::engine::Engine;
 use crate::Result;
+use tokio::sync::watch;
 
 const DEFAULT_STOP_TIMEOUT: i64 = 10;
 
@@ -48,19 +49,10 @@ impl Engine {
         };
         let sig = signal_from(signal.or(stop_signal.as_deref()), Signal::SIGTERM)?;
         let timeout = timeout.or(stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
-        // Subscribed before the state is read: an exit in between is seen.
-        let mut rx = h.lifecycle.subscribe();
-        let exits = rx.borrow().exits;
-        let state = h.record().state.clone();
-        if state.restarting {
-            // Between restarts: nothing to signal; stopping ends the loop.
-            self.transition(h, |r| r.state.cancel_restart())?;
+        let Some((mut rx, exits, paused)) = self.exit_watch(h)? else {
             return Ok(());
-        }
-        if !state.has_process() {
-            return Ok(());
-        }
-        if state.paused {
+        };
+        if paused {
             // A frozen process cannot act on its stop signal.
             let id = h.id();
             let _ = berth_runtime::cgroups::Cgroup::new(&self.cgroups_path(&id)).freeze(false);
@@ -84,19 +76,30 @@ impl Engine {
         self.kill_and_wait(h).await
     }
 
-    /// SIGKILL, then wait for the exit to be recorded; between restarts,
-    /// ends the restart loop.
-    pub(crate) async fn kill_and_wait(self: &Arc<Self>, h: &Arc<ContainerHandle>) -> Result<()> {
-        let mut rx = h.lifecycle.subscribe();
+    /// What a stop or kill waits on: the lifecycle, subscribed before the
+    /// state is read (an exit in between is seen), the exits so far, and
+    /// whether the container is paused. `None` when there is no process to
+    /// signal: already exited, or between restarts, which this ends.
+    fn exit_watch(
+        &self,
+        h: &ContainerHandle,
+    ) -> Result<Option<(watch::Receiver<Lifecycle>, u64, bool)>> {
+        let rx = h.lifecycle.subscribe();
         let exits = rx.borrow().exits;
         let state = h.record().state.clone();
         if state.restarting {
             self.transition(h, |r| r.state.cancel_restart())?;
-            return Ok(());
+            return Ok(None);
         }
-        if !state.has_process() {
+        Ok(state.has_process().then_some((rx, exits, state.paused)))
+    }
+
+    /// SIGKILL, then wait for the exit to be recorded; between restarts,
+    /// ends the restart loop.
+    pub(crate) async fn kill_and_wait(self: &Arc<Self>, h: &Arc<ContainerHandle>) -> Result<()> {
+        let Some((mut rx, exits, _)) = self.exit_watch(h)? else {
             return Ok(());
-        }
+        };
         self.signal(h, Signal::SIGKILL)?;
         let exited = tokio::time::timeout(
             Duration::from_secs(30),
