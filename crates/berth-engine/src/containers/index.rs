@@ -38,7 +38,11 @@ impl ContainerIndex {
 
     pub fn remove(&mut self, id: &str) -> Option<Arc<ContainerHandle>> {
         let h = self.by_id.remove(id)?;
-        self.by_name.retain(|_, v| v != id);
+        // The name it has now (renames keep the table in step).
+        let name = h.record().name.clone();
+        if self.by_name.get(&name).is_some_and(|v| v == id) {
+            self.by_name.remove(&name);
+        }
         self.running.remove(id);
         Some(h)
     }

@@ -31,26 +31,25 @@ impl Engine {
             )));
         }
         let old_name = std::mem::replace(&mut rec.name, new_name);
+        // A running container answers to its new name on its user networks
+        // at once, as with dockerd.
+        let (old_bare, new_bare) = (
+            old_name.trim_start_matches('/').to_string(),
+            rec.name.trim_start_matches('/').to_string(),
+        );
+        for ep in rec.networks.values_mut() {
+            for n in ep.dns_names.iter_mut().flatten() {
+                if *n == old_bare {
+                    *n = new_bare.clone();
+                }
+            }
+        }
         self.persist(&rec)?;
         self.container_event(&rec, "rename", &[("oldName", old_name.clone())]);
+        self.dns_sync(&rec);
         let (id, new_name) = (rec.id.clone(), rec.name.clone());
         *h.record() = rec;
         self.lock_map().rename(&id, &old_name, &new_name);
-        // A running container answers to its new name on its user networks
-        // at once, as with dockerd (the transition brings the DNS table along).
-        let (old_bare, new_bare) = (
-            old_name.trim_start_matches('/').to_string(),
-            new_name.trim_start_matches('/').to_string(),
-        );
-        self.transition(&h, |r| {
-            for ep in r.networks.values_mut() {
-                for n in ep.dns_names.iter_mut().flatten() {
-                    if *n == old_bare {
-                        *n = new_bare.clone();
-                    }
-                }
-            }
-        })?;
         Ok(())
     }
 }
