@@ -534,23 +534,8 @@ fn seccomp_profiles_from_files_and_the_daemon() {
         serde_json::json!({"seccomp-profile": bad}).to_string(),
     )
     .unwrap();
-    let out = Command::new(bin("berthd"))
-        .arg("-H")
-        .arg(d.host())
-        .arg("--data-root")
-        .arg(d.data_root())
-        .arg("--exec-root")
-        .arg(d.exec_root())
-        .arg("--config-file")
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("unrecognized default action"),
-        "{}",
-        stderr(&out)
-    );
+    let out = berthd_refusing(&[], &d.host(), &d.data_root(), &d.exec_root(), &cfg);
+    assert_fails_with(&out, "unrecognized default action");
 }
 
 #[test]
@@ -1298,22 +1283,16 @@ fn the_api_socket_belongs_to_root_and_its_group() {
     let mut d = d;
     d.stop_daemon(libc::SIGTERM);
     // A group named on purpose must exist.
-    let out = Command::new(bin("berthd"))
-        .args(["-G", "no-such-group-berth", "-H"])
-        .arg(d.host())
-        .arg("--data-root")
-        .arg(d.data_root())
-        .arg("--exec-root")
-        .arg(d.exec_root())
-        .arg("--config-file")
-        .arg(d.dir.path().join("daemon.json"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("group \"no-such-group-berth\" for the API socket does not exist"),
-        "{}",
-        stderr(&out)
+    let out = berthd_refusing(
+        &["-G", "no-such-group-berth"],
+        &d.host(),
+        &d.data_root(),
+        &d.exec_root(),
+        &d.dir.path().join("daemon.json"),
+    );
+    assert_fails_with(
+        &out,
+        "group \"no-such-group-berth\" for the API socket does not exist",
     );
 }
 
@@ -1587,45 +1566,15 @@ fn user_namespaces_make_container_root_an_unprivileged_host_user() {
     d.stop_daemon(libc::SIGTERM);
     let cfg = d.dir.path().join("nobody.json");
     std::fs::write(&cfg, r#"{"userns-remap": "nobody"}"#).unwrap();
-    let out = Command::new(bin("berthd"))
-        .arg("-H")
-        .arg(d.host())
-        .arg("--data-root")
-        .arg(d.data_root())
-        .arg("--exec-root")
-        .arg(d.exec_root())
-        .arg("--config-file")
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("no subordinate user IDs for \"nobody\""),
-        "{}",
-        stderr(&out)
-    );
+    let out = berthd_refusing(&[], &d.host(), &d.data_root(), &d.exec_root(), &cfg);
+    assert_fails_with(&out, "no subordinate user IDs for \"nobody\"");
     // A data root the remapped root could not reach is refused at start.
     let closed = d.dir.path().join("closed");
     std::fs::create_dir(&closed).unwrap();
     std::fs::set_permissions(&closed, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     std::fs::write(&cfg, r#"{"userns-remap": "dockremap"}"#).unwrap();
-    let out = Command::new(bin("berthd"))
-        .arg("-H")
-        .arg(d.host())
-        .arg("--data-root")
-        .arg(closed.join("data"))
-        .arg("--exec-root")
-        .arg(d.exec_root())
-        .arg("--config-file")
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("cannot be searched by the remapped root"),
-        "{}",
-        stderr(&out)
-    );
+    let out = berthd_refusing(&[], &d.host(), &closed.join("data"), &d.exec_root(), &cfg);
+    assert_fails_with(&out, "cannot be searched by the remapped root");
 }
 
 #[test]

@@ -188,23 +188,14 @@ fn the_runc_runtime_name_is_reserved() {
         r#"{"runtimes": {"runc": {"path": "/usr/sbin/runc"}}}"#,
     )
     .unwrap();
-    let out = std::process::Command::new(bin("berthd"))
-        .arg("-H")
-        .arg(format!("unix://{}", dir.path().join("s").display()))
-        .arg("--data-root")
-        .arg(dir.path().join("data"))
-        .arg("--exec-root")
-        .arg(dir.path().join("exec"))
-        .arg("--config-file")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("runtime name 'runc' is reserved"),
-        "{}",
-        stderr(&out)
+    let out = berthd_refusing(
+        &[],
+        &format!("unix://{}", dir.path().join("s").display()),
+        &dir.path().join("data"),
+        &dir.path().join("exec"),
+        &config,
     );
+    assert_fails_with(&out, "runtime name 'runc' is reserved");
     assert!(!dir.path().join("data").exists(), "nothing was set up");
 }
 

@@ -699,14 +699,7 @@ fn docker_cli_pushes_and_pulls_through_berthd() {
     );
     // docker-py sends the digest as the tag and inspects by `repo@digest`.
     assert_ok(&d.docker(&["rmi", &by_digest]));
-    let py = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(format!(
-            "import docker\nc = docker.DockerClient(base_url='unix://{}', version='auto')\nprint(c.images.pull('{by_digest}').id)",
-            d.socket.display()
-        ))
-        .output()
-        .unwrap();
+    let py = d.docker_py(&format!("print(c.images.pull('{by_digest}').id)"));
     assert!(
         py.status.success() && stdout(&py).starts_with("sha256:"),
         "{}{}",

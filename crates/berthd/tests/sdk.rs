@@ -7,14 +7,7 @@ use common::*;
 
 /// Runs a docker-py script against the daemon; its stdout.
 fn sdk(d: &Daemon, script: &str) -> String {
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(format!(
-            "import docker, sys\nc = docker.DockerClient(base_url='unix://{}', version='auto')\n{script}",
-            d.socket.display()
-        ))
-        .output()
-        .expect("python3");
+    let out = d.docker_py(script);
     assert!(out.status.success(), "docker-py: {}", stderr(&out));
     stdout(&out)
 }

@@ -329,6 +329,18 @@ impl Daemon {
     }
 
     /// Imports the busybox image as `busybox:latest` (or another name).
+    /// A docker-py script run against this daemon, its client as `c`.
+    pub fn docker_py(&self, script: &str) -> Output {
+        Command::new("python3")
+            .arg("-c")
+            .arg(format!(
+                "import docker, sys\nc = docker.DockerClient(base_url='unix://{}', version='auto')\n{script}",
+                self.socket.display()
+            ))
+            .output()
+            .expect("python3")
+    }
+
     pub fn import_busybox(&self, name: &str) -> String {
         let out = self.berth(&[
             "import",
@@ -446,6 +458,29 @@ pub fn assert_ok(o: &Output) {
         stdout(o),
         stderr(o)
     );
+}
+
+/// berthd run to its end with these roots and configuration (ones it is
+/// meant to refuse at start): what it printed and how it ended.
+pub fn berthd_refusing(
+    extra: &[&str],
+    host: &str,
+    data_root: &Path,
+    exec_root: &Path,
+    config: &Path,
+) -> Output {
+    Command::new(bin("berthd"))
+        .args(extra)
+        .arg("-H")
+        .arg(host)
+        .arg("--data-root")
+        .arg(data_root)
+        .arg("--exec-root")
+        .arg(exec_root)
+        .arg("--config-file")
+        .arg(config)
+        .output()
+        .expect("berthd")
 }
 
 /// A command that must fail, and say why: a non-zero exit and `why` in
