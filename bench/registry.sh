@@ -33,6 +33,7 @@ cleanup() {
     sleep 0.5
     ip link del berthbenchr0 2>/dev/null || true
     nft delete table ip berth_bench_reg 2>/dev/null || true
+    nft delete table ip6 berth_bench_reg 2>/dev/null || true
     { grep -o " $WORK[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
     for c in /sys/fs/cgroup/*/berth-bench-reg /sys/fs/cgroup/berth-bench-reg /sys/fs/cgroup/*/berth-bench-reg-docker /sys/fs/cgroup/berth-bench-reg-docker; do rmdir "$c" 2>/dev/null || true; done
     rm -rf "$WORK"

@@ -40,6 +40,7 @@ cleanup() {
     fi
     ip link del berthbench0 2>/dev/null || true
     nft delete table ip berth_bench 2>/dev/null || true
+    nft delete table ip6 berth_bench 2>/dev/null || true
     { grep -o " $WORK[^ ]*" /proc/self/mounts || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
     for c in /sys/fs/cgroup/*/berth-bench /sys/fs/cgroup/berth-bench /sys/fs/cgroup/*/berth-bench-docker /sys/fs/cgroup/berth-bench-docker; do rmdir "$c" 2>/dev/null || true; done
     rm -rf "$WORK"

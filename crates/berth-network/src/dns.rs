@@ -4,12 +4,15 @@
 //! every other question to the upstream resolvers from the host's namespace
 //! (so a host resolver on 127.0.0.53 works, which it cannot from inside).
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::{rdata::A, RData, Record, RecordType};
+use hickory_proto::rr::{
+    rdata::{A, AAAA},
+    RData, Record, RecordType,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 
@@ -22,7 +25,7 @@ const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
 pub trait Names: Send + Sync + 'static {
     /// Addresses of `name` (lower case, no trailing dot) if it is a container
     /// name, alias or short ID on one of the asking container's networks.
-    fn lookup(&self, name: &str) -> Option<Vec<Ipv4Addr>>;
+    fn lookup(&self, name: &str) -> Option<Vec<IpAddr>>;
     /// Where to forward other questions.
     fn upstream(&self) -> Vec<SocketAddr>;
 }
@@ -59,10 +62,13 @@ pub fn answer_locally(query: &[u8], names: &dyn Names) -> Option<Vec<u8>> {
     reply.add_query(q.clone());
     // A name of ours with no record of the asked type: NOERROR and no answers,
     // so the resolver does not go on to ask elsewhere.
-    if q.query_type() == RecordType::A {
-        for ip in addrs {
-            reply.add_answer(Record::from_rdata(q.name().clone(), TTL, RData::A(A(ip))));
-        }
+    for ip in addrs {
+        let rdata = match (q.query_type(), ip) {
+            (RecordType::A, IpAddr::V4(v4)) => RData::A(A(v4)),
+            (RecordType::AAAA, IpAddr::V6(v6)) => RData::AAAA(AAAA(v6)),
+            _ => continue,
+        };
+        reply.add_answer(Record::from_rdata(q.name().clone(), TTL, rdata));
     }
     reply.to_vec().ok()
 }
@@ -174,8 +180,13 @@ mod tests {
 
     struct Fixed(Vec<SocketAddr>);
     impl Names for Fixed {
-        fn lookup(&self, name: &str) -> Option<Vec<Ipv4Addr>> {
-            (name == "web" || name == "web.alias").then(|| vec![Ipv4Addr::new(10, 1, 0, 2)])
+        fn lookup(&self, name: &str) -> Option<Vec<IpAddr>> {
+            (name == "web" || name == "web.alias").then(|| {
+                vec![
+                    Ipv4Addr::new(10, 1, 0, 2).into(),
+                    "fd00:1::2".parse::<std::net::Ipv6Addr>().unwrap().into(),
+                ]
+            })
         }
         fn upstream(&self) -> Vec<SocketAddr> {
             self.0.clone()
@@ -199,6 +210,13 @@ mod tests {
         assert_eq!(r.answers.len(), 1);
         assert_eq!(r.answers[0].data, RData::A(A(Ipv4Addr::new(10, 1, 0, 2))));
         let r = Message::from_vec(&answer_locally(&ask("web", RecordType::AAAA), &names).unwrap())
+            .unwrap();
+        assert_eq!(r.answers.len(), 1, "the IPv6 address alone");
+        assert_eq!(
+            r.answers[0].data,
+            RData::AAAA(AAAA("fd00:1::2".parse().unwrap()))
+        );
+        let r = Message::from_vec(&answer_locally(&ask("web", RecordType::MX), &names).unwrap())
             .unwrap();
         assert!(r.answers.is_empty() && r.metadata.response_code == ResponseCode::NoError);
         assert!(answer_locally(&ask("example.org", RecordType::A), &names).is_none());

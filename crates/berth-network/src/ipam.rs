@@ -2,9 +2,9 @@
 //! addresses within a subnet.
 
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 
 use crate::{NetError, Result};
 
@@ -117,6 +117,59 @@ pub fn parse_mac(s: &str) -> Result<[u8; 6]> {
     Ok(mac)
 }
 
+/// Parses an IPv6 `prefix/len`, keeping the host bits.
+pub fn parse_net6(s: &str) -> Result<Ipv6Net> {
+    s.parse()
+        .map_err(|_| NetError::Invalid(format!("invalid subnet {s:?}: want an IPv6 CIDR")))
+}
+
+pub fn parse_ip6(s: &str) -> Result<Ipv6Addr> {
+    s.parse()
+        .map_err(|_| NetError::Invalid(format!("invalid IPv6 address {s:?}")))
+}
+
+pub fn overlaps6(a: &Ipv6Net, b: &Ipv6Net) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// The gateway of an IPv6 subnet: its first address after the
+/// subnet-router anycast address, as dockerd picks it.
+pub fn default_gateway6(subnet: &Ipv6Net) -> Ipv6Addr {
+    Ipv6Addr::from(u128::from(subnet.network()).saturating_add(1))
+}
+
+/// How far into a subnet (or range) the allocator looks. A /64 has 2^64
+/// addresses; a daemon never has more containers than this on one network.
+const SCAN6: u128 = 1 << 20;
+
+/// The lowest free address in `range` (or the whole subnet), skipping the
+/// subnet-router anycast address, the gateway and `used`.
+pub fn allocate6(
+    subnet: &Ipv6Net,
+    range: Option<&Ipv6Net>,
+    gateway: Ipv6Addr,
+    used: &HashSet<Ipv6Addr>,
+) -> Option<Ipv6Addr> {
+    let within = range.unwrap_or(subnet);
+    let first = u128::from(within.network());
+    let last = u128::from(within.broadcast()).min(first.saturating_add(SCAN6));
+    (first..=last)
+        .map(Ipv6Addr::from)
+        .find(|ip| *ip != gateway && *ip != subnet.network() && !used.contains(ip))
+}
+
+/// A unique local /64 (RFC 4193: `fd` and a 40-bit global ID) for a network
+/// that asked for IPv6 without naming a subnet; the global ID comes from the
+/// network's random ID, so two networks (or two daemons) do not share one.
+pub fn ula_subnet(network_id: &[u8]) -> Ipv6Net {
+    let mut b = [0u8; 16];
+    b[0] = 0xfd;
+    for (i, byte) in network_id.iter().take(5).enumerate() {
+        b[1 + i] = *byte;
+    }
+    Ipv6Net::new(Ipv6Addr::from(b), 64).expect("64 is a valid prefix length")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +218,39 @@ mod tests {
             None,
             "a /30 has one address after the gateway"
         );
+    }
+
+    #[test]
+    fn ipv6_pools() {
+        let s: Ipv6Net = "fd00:1:2:3::/64".parse().unwrap();
+        let gw = default_gateway6(&s);
+        assert_eq!(gw, parse_ip6("fd00:1:2:3::1").unwrap());
+        let mut used = HashSet::new();
+        let a = allocate6(&s, None, gw, &used).unwrap();
+        assert_eq!(a, parse_ip6("fd00:1:2:3::2").unwrap());
+        used.insert(a);
+        assert_eq!(
+            allocate6(&s, None, gw, &used),
+            parse_ip6("fd00:1:2:3::3").ok()
+        );
+        let r: Ipv6Net = "fd00:1:2:3::100/120".parse().unwrap();
+        assert_eq!(
+            allocate6(&s, Some(&r), gw, &used),
+            parse_ip6("fd00:1:2:3::100").ok()
+        );
+        let tiny: Ipv6Net = "fd00::/127".parse().unwrap();
+        assert_eq!(
+            allocate6(&tiny, None, default_gateway6(&tiny), &HashSet::new()),
+            None
+        );
+        assert!(overlaps6(&s, &"fd00:1:2::/48".parse().unwrap()));
+        assert!(!overlaps6(&s, &"fd00:1:2:4::/64".parse().unwrap()));
+        let u = ula_subnet(&[0xab, 0xcd, 0xef, 0x01, 0x23, 0x45]);
+        assert_eq!(u.to_string(), "fdab:cdef:123::/64");
+        for bad in ["", "fd00::", "fd00::/129", "10.0.0.0/8", "fd00::/64/1"] {
+            assert!(parse_net6(bad).is_err(), "{bad}");
+        }
+        assert!(parse_ip6("10.0.0.1").is_err());
     }
 
     #[test]

@@ -3,12 +3,12 @@
 //! container's namespace.
 
 use std::fs::File;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use futures_util::TryStreamExt;
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
@@ -62,9 +62,15 @@ impl Netlink {
             .ok_or_else(|| NetError::Netlink(format!("no link named {name}")))
     }
 
-    /// Makes the bridge `name` with `gateway` on it and brings it up; an
-    /// existing bridge is reused.
-    pub async fn ensure_bridge(&self, name: &str, gateway: Ipv4Net, mtu: u32) -> Result<()> {
+    /// Makes the bridge `name` with `gateway` (and `gateway6` on an IPv6
+    /// network) on it and brings it up; an existing bridge is reused.
+    pub async fn ensure_bridge(
+        &self,
+        name: &str,
+        gateway: Ipv4Net,
+        gateway6: Option<Ipv6Net>,
+        mtu: u32,
+    ) -> Result<()> {
         let mut b = LinkBridge::new(name);
         if mtu > 0 {
             b = b.mtu(mtu);
@@ -74,15 +80,16 @@ impl Netlink {
             _ => {}
         }
         let index = self.must_index(name).await?;
-        let addr = self
-            .handle
-            .address()
-            .add(index, IpAddr::V4(gateway.addr()), gateway.prefix_len())
-            .execute()
-            .await;
-        match addr {
-            Err(e) if errno(&e) != EEXIST => return Err(e.into()),
-            _ => {}
+        let mut addrs = vec![(IpAddr::V4(gateway.addr()), gateway.prefix_len())];
+        if let Some(g6) = gateway6 {
+            ipv6_on(name, true)?;
+            addrs.push((IpAddr::V6(g6.addr()), g6.prefix_len()));
+        }
+        for (ip, len) in addrs {
+            match self.handle.address().add(index, ip, len).execute().await {
+                Err(e) if errno(&e) != EEXIST => return Err(e.into()),
+                _ => {}
+            }
         }
         self.handle
             .link()
@@ -149,6 +156,33 @@ pub struct Endpoint {
     pub address: Ipv4Net,
     /// The default route goes through the first endpoint's gateway only.
     pub gateway: Option<Ipv4Addr>,
+    /// On an IPv6 network: the address, and the gateway of the default route.
+    pub address6: Option<Ipv6Net>,
+    pub gateway6: Option<Ipv6Addr>,
+}
+
+/// Turns IPv6 on for an interface of ours (the bridge, or an endpoint in the
+/// current namespace) without duplicate address detection: the addresses are
+/// the allocator's, unique by construction, and DAD would leave them unusable
+/// ("tentative") for a second after each start. On a bridge that routes
+/// (`forward`), `force_forwarding` (Linux 6.17+) forwards what arrives on it
+/// without turning on the host-wide `net.ipv6.conf.all.forwarding`, which
+/// would stop the host's own interfaces from taking router advertisements.
+fn ipv6_on(ifname: &str, forward: bool) -> Result<()> {
+    let knobs = [
+        ("disable_ipv6", "0"),
+        ("accept_dad", "0"),
+        ("accept_ra", "0"),
+    ];
+    for (knob, value) in knobs {
+        let path = format!("/proc/sys/net/ipv6/conf/{ifname}/{knob}");
+        std::fs::write(&path, value).map_err(NetError::io(format!("write {path}")))?;
+    }
+    let path = format!("/proc/sys/net/ipv6/conf/{ifname}/force_forwarding");
+    if forward && Path::new(&path).exists() {
+        std::fs::write(&path, "1").map_err(NetError::io(format!("write {path}")))?;
+    }
+    Ok(())
 }
 
 /// Inside the namespace at `netns_path`: loopback up; the interface given its
@@ -182,6 +216,22 @@ pub fn configure_endpoint(netns_path: &Path, ep: Endpoint) -> Result<()> {
                 .output_interface(index)
                 .build();
             nl.handle.route().add(route).execute().await?;
+        }
+        if let Some(a6) = ep.address6 {
+            // This thread is in the container's namespace: /proc/sys/net is its.
+            ipv6_on(&ep.ifname, false)?;
+            nl.handle
+                .address()
+                .add(index, IpAddr::V6(a6.addr()), a6.prefix_len())
+                .execute()
+                .await?;
+            if let Some(gw) = ep.gateway6 {
+                let route = RouteMessageBuilder::<Ipv6Addr>::new()
+                    .gateway(gw)
+                    .output_interface(index)
+                    .build();
+                nl.handle.route().add(route).execute().await?;
+            }
         }
         Ok(())
     })

@@ -1,13 +1,14 @@
-//! Berth's nftables table: outbound NAT, isolation between networks, and
-//! published ports. The whole table is rendered from the daemon's state and
-//! replaced in one atomic `nft -f` transaction, so a restart or a crash in the
-//! middle never leaves half a rule set, and no other table is ever touched.
+//! Berth's nftables tables (`ip <name>`, and `ip6 <name>` while an IPv6
+//! network exists): outbound NAT, isolation between networks, and published
+//! ports. Both are rendered from the daemon's state and replaced in one
+//! atomic `nft -f` transaction, so a restart or a crash in the middle never
+//! leaves half a rule set, and no other table is ever touched.
 
 use std::io::Write;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::{Command, Stdio};
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use crate::{NetError, Result};
 
@@ -16,6 +17,8 @@ use crate::{NetError, Result};
 pub struct BridgeRules {
     pub bridge: String,
     pub subnet: Ipv4Net,
+    /// The network's IPv6 subnet, if it has one.
+    pub subnet6: Option<Ipv6Net>,
     /// No traffic in or out of the bridge but between its own members.
     pub internal: bool,
     /// Masquerade what leaves for elsewhere (`com.docker.network.bridge.enable_ip_masquerade`).
@@ -51,10 +54,14 @@ impl Proto {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PortRule {
     pub proto: Proto,
-    /// `None` for every address of the host.
-    pub host_ip: Option<Ipv4Addr>,
+    /// The host address; the unspecified one of a family (`0.0.0.0`, `::`)
+    /// for every address of the host in that family. Its family picks the
+    /// table the rule goes in.
+    pub host_ip: IpAddr,
     pub host_port: u16,
     pub container_ip: Ipv4Addr,
+    /// The container's IPv6 address, where its network has IPv6.
+    pub container_ip6: Option<Ipv6Addr>,
     pub container_port: u16,
 }
 
@@ -64,23 +71,63 @@ pub struct Ruleset {
     pub ports: Vec<PortRule>,
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    fn table(self) -> &'static str {
+        match self {
+            Family::V4 => "ip",
+            Family::V6 => "ip6",
+        }
+    }
+}
+
 impl Ruleset {
-    /// The `nft -f` script that replaces `table ip <table>` with this rule set.
+    /// The `nft -f` script that replaces both tables named `table` with this
+    /// rule set (the `ip6` one only exists while a network has IPv6).
     pub fn render(&self, table: &str) -> String {
-        let mut s = format!("table ip {table}\ndelete table ip {table}\ntable ip {table} {{\n");
-        let all_bridges = set_of(self.bridges.iter().map(|b| b.bridge.as_str()));
+        let mut s = self.render_family(Family::V4, table);
+        if self.bridges.iter().any(|b| b.subnet6.is_some()) {
+            s.push_str(&self.render_family(Family::V6, table));
+        } else {
+            s.push_str(&format!("table ip6 {table}\ndelete table ip6 {table}\n"));
+        }
+        s
+    }
+
+    fn render_family(&self, fam: Family, table: &str) -> String {
+        let t = fam.table();
+        let mut s = format!("table {t} {table}\ndelete table {t} {table}\ntable {t} {table} {{\n");
+        // The bridges this family's rules are about.
+        let bridges: Vec<(&BridgeRules, IpNet)> = self
+            .bridges
+            .iter()
+            .filter_map(|b| match fam {
+                Family::V4 => Some((b, IpNet::V4(b.subnet.trunc()))),
+                Family::V6 => b.subnet6.map(|n| (b, IpNet::V6(n.trunc()))),
+            })
+            .collect();
         s.push_str("  chain ports {\n");
         for p in &self.ports {
-            let daddr = p
-                .host_ip
-                .map(|ip| format!("ip daddr {ip} "))
-                .unwrap_or_default();
+            let to = match (fam, p.host_ip, p.container_ip6) {
+                (Family::V4, IpAddr::V4(_), _) => {
+                    format!("{}:{}", p.container_ip, p.container_port)
+                }
+                (Family::V6, IpAddr::V6(_), Some(c6)) => format!("[{c6}]:{}", p.container_port),
+                _ => continue,
+            };
+            let daddr = match p.host_ip.is_unspecified() {
+                true => String::new(),
+                false => format!("{t} daddr {} ", p.host_ip),
+            };
             s.push_str(&format!(
-                "    {daddr}{proto} dport {hp} dnat to {cip}:{cp}\n",
+                "    {daddr}{proto} dport {hp} dnat to {to}\n",
                 proto = p.proto.as_str(),
                 hp = p.host_port,
-                cip = p.container_ip,
-                cp = p.container_port
             ));
         }
         s.push_str("  }\n");
@@ -91,18 +138,21 @@ impl Ruleset {
             "  chain output {\n    type nat hook output priority -100; policy accept;\n    fib daddr type local jump ports\n  }\n",
         );
         s.push_str("  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n");
-        for b in &self.bridges {
-            let (br, net) = (&b.bridge, &b.subnet.trunc());
-            // Published ports reached at 127.0.0.1 and from the bridge itself (hairpin).
+        for (b, net) in &bridges {
+            let br = &b.bridge;
+            if fam == Family::V4 {
+                // Published ports reached at 127.0.0.1 (IPv6 never routes ::1 off the host).
+                s.push_str(&format!(
+                    "    oifname \"{br}\" ip saddr 127.0.0.0/8 masquerade\n"
+                ));
+            }
+            // Published ports reached from the bridge itself (hairpin).
             s.push_str(&format!(
-                "    oifname \"{br}\" ip saddr 127.0.0.0/8 masquerade\n"
-            ));
-            s.push_str(&format!(
-                "    oifname \"{br}\" ct status dnat ip saddr {net} masquerade\n"
+                "    oifname \"{br}\" ct status dnat {t} saddr {net} masquerade\n"
             ));
             if b.masquerade && !b.internal {
                 s.push_str(&format!(
-                    "    ip saddr {net} oifname != \"{br}\" masquerade\n"
+                    "    {t} saddr {net} oifname != \"{br}\" masquerade\n"
                 ));
             }
         }
@@ -110,12 +160,13 @@ impl Ruleset {
         s.push_str(
             "  chain forward {\n    type filter hook forward priority filter; policy accept;\n",
         );
-        for b in &self.bridges {
+        let all_bridges = set_of(bridges.iter().map(|(b, _)| b.bridge.as_str()));
+        for (b, _) in &bridges {
             let br = &b.bridge;
             if b.internal {
                 s.push_str(&format!("    iifname \"{br}\" oifname != \"{br}\" drop\n"));
                 s.push_str(&format!("    oifname \"{br}\" iifname != \"{br}\" drop\n"));
-            } else if self.bridges.len() > 1 {
+            } else if bridges.len() > 1 {
                 // Networks are isolated from each other.
                 s.push_str(&format!(
                     "    iifname \"{br}\" oifname != \"{br}\" oifname {all_bridges} drop\n"
@@ -136,15 +187,18 @@ fn set_of<'a>(names: impl Iterator<Item = &'a str>) -> String {
     format!("{{ {} }}", v.join(", "))
 }
 
-/// Removes Berth's table; a missing table is fine.
+/// Removes Berth's tables; missing tables are fine.
 pub fn delete_table(table: &str) -> Result<()> {
-    nft(&format!("table ip {table}\ndelete table ip {table}\n"))
+    nft(&format!(
+        "table ip {table}\ndelete table ip {table}\ntable ip6 {table}\ndelete table ip6 {table}\n"
+    ))
 }
 
-/// The table as `nft list` prints it, or `None` if it does not exist.
-pub fn list_table(table: &str) -> Option<String> {
+/// The table of a family (`ip` or `ip6`) as `nft list` prints it, or `None`
+/// if it does not exist.
+pub fn list_table(family: &str, table: &str) -> Option<String> {
     let out = Command::new("nft")
-        .args(["list", "table", "ip", table])
+        .args(["list", "table", family, table])
         .output()
         .ok()?;
     out.status
@@ -198,12 +252,14 @@ mod tests {
                 BridgeRules {
                     bridge: "berth0".into(),
                     subnet: "172.17.0.1/16".parse().unwrap(),
+                    subnet6: None,
                     internal: false,
                     masquerade: true,
                 },
                 BridgeRules {
                     bridge: "br-1".into(),
                     subnet: "10.9.0.0/24".parse().unwrap(),
+                    subnet6: None,
                     internal: true,
                     masquerade: true,
                 },
@@ -211,16 +267,18 @@ mod tests {
             ports: vec![
                 PortRule {
                     proto: Proto::Tcp,
-                    host_ip: None,
+                    host_ip: Ipv4Addr::UNSPECIFIED.into(),
                     host_port: 8080,
                     container_ip: "172.17.0.2".parse().unwrap(),
+                    container_ip6: None,
                     container_port: 80,
                 },
                 PortRule {
                     proto: Proto::Udp,
-                    host_ip: Some(Ipv4Addr::LOCALHOST),
+                    host_ip: Ipv4Addr::LOCALHOST.into(),
                     host_port: 5353,
                     container_ip: "172.17.0.3".parse().unwrap(),
+                    container_ip6: None,
                     container_port: 53,
                 },
             ],
@@ -246,24 +304,75 @@ mod tests {
             Proto::parse("sctp").unwrap_err().to_string(),
             "invalid proto \"sctp\": want tcp or udp"
         );
+        assert!(
+            s.ends_with("table ip6 berth\ndelete table ip6 berth\n"),
+            "no IPv6 network, no ip6 table"
+        );
+    }
+
+    #[test]
+    fn renders_ipv6_rules_beside() {
+        let mut set = sample();
+        set.bridges[0].subnet6 = Some("fd00:9::/64".parse().unwrap());
+        set.ports[0].container_ip6 = Some("fd00:9::2".parse().unwrap());
+        let mut any6 = set.ports[0].clone();
+        any6.host_ip = Ipv6Addr::UNSPECIFIED.into();
+        set.ports.push(any6);
+        set.ports.push(PortRule {
+            proto: Proto::Tcp,
+            host_ip: "fd00:9::1".parse().unwrap(),
+            host_port: 8443,
+            container_ip: "172.17.0.4".parse().unwrap(),
+            container_ip6: Some("fd00:9::4".parse().unwrap()),
+            container_port: 443,
+        });
+        let s = set.render("berth");
+        let (v4, v6) = s.split_once("table ip6 berth\n").unwrap();
+        assert!(v4.contains("tcp dport 8080 dnat to 172.17.0.2:80\n"));
+        assert_eq!(v4.matches("dport 8080").count(), 1, "{v4}");
+        assert!(
+            !v4.contains("8443"),
+            "an IPv6 host address has no IPv4 rule"
+        );
+        assert!(v6.contains("    tcp dport 8080 dnat to [fd00:9::2]:80\n"));
+        assert!(v6.contains("    ip6 daddr fd00:9::1 tcp dport 8443 dnat to [fd00:9::4]:443\n"));
+        assert!(
+            !v6.contains("5353"),
+            "a container without IPv6 has no IPv6 rule"
+        );
+        assert!(v6.contains("ip6 saddr fd00:9::/64 oifname != \"berth0\" masquerade"));
+        assert!(
+            !v6.contains("br-1"),
+            "a network without IPv6 has no IPv6 rules"
+        );
+        assert!(!v6.contains("127.0.0.0"));
     }
 
     #[test]
     fn the_kernel_takes_the_rules_and_they_go_away() {
         let table = format!("berth_t{}", std::process::id());
-        sample().apply(&table).unwrap();
-        let listed = list_table(&table).expect("table exists");
+        let mut set = sample();
+        set.bridges[0].subnet6 = Some("fd00:9::/64".parse().unwrap());
+        set.ports[0].container_ip6 = Some("fd00:9::2".parse().unwrap());
+        let mut any6 = set.ports[0].clone();
+        any6.host_ip = Ipv6Addr::UNSPECIFIED.into();
+        set.ports.push(any6);
+        set.apply(&table).unwrap();
+        let listed = list_table("ip", &table).expect("table exists");
         assert!(listed.contains("dnat to 172.17.0.2:80"), "{listed}");
-        // Replacing is atomic and idempotent.
+        let listed = list_table("ip6", &table).expect("ip6 table exists");
+        assert!(listed.contains("dnat to [fd00:9::2]:80"), "{listed}");
+        // Replacing is atomic and idempotent; the ip6 table goes with the last IPv6 network.
         Ruleset::default().apply(&table).unwrap();
-        assert!(!list_table(&table).unwrap().contains("dnat"));
+        assert!(!list_table("ip", &table).unwrap().contains("dnat"));
+        assert!(list_table("ip6", &table).is_none());
         delete_table(&table).unwrap();
-        assert!(list_table(&table).is_none());
+        assert!(list_table("ip", &table).is_none());
         delete_table(&table).unwrap();
         // A bad rule set changes nothing.
         let mut bad = sample();
         bad.bridges[0].bridge = "x\" ; flush ruleset ; \"".into();
         assert!(bad.apply(&table).is_err());
-        assert!(list_table(&table).is_none());
+        assert!(list_table("ip", &table).is_none());
     }
 }

@@ -4,10 +4,13 @@
 //! kernel pick an ephemeral port for `-p 80`, and keeps other programs from
 //! taking the port while the container runs.
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::os::fd::OwnedFd;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::{AsRawFd, OwnedFd};
 
-use nix::sys::socket::{bind, socket, AddressFamily, SockFlag, SockType, SockaddrIn};
+use nix::sys::socket::{
+    bind, getsockname, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType,
+    SockaddrStorage,
+};
 
 use crate::nft::Proto;
 use crate::{NetError, Result};
@@ -19,26 +22,41 @@ pub struct Reservation {
     pub port: u16,
 }
 
-/// Binds `ip:port` (`port` 0: an ephemeral one) without listening.
-pub fn reserve(proto: Proto, ip: Option<Ipv4Addr>, port: u16) -> Result<Reservation> {
+/// Binds `ip:port` (`port` 0: an ephemeral one) without listening. An IPv6
+/// address holds the IPv6 port only (`IPV6_V6ONLY`), as dockerd binds `::`
+/// beside `0.0.0.0`.
+pub fn reserve(proto: Proto, ip: Option<IpAddr>, port: u16) -> Result<Reservation> {
     let ty = match proto {
         Proto::Tcp => SockType::Stream,
         Proto::Udp => SockType::Datagram,
     };
-    let fd = socket(AddressFamily::Inet, ty, SockFlag::SOCK_CLOEXEC, None)
+    let ip = ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let family = match ip {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
+    };
+    let fd = socket(family, ty, SockFlag::SOCK_CLOEXEC, None)
         .map_err(|e| NetError::io("socket")(e.into()))?;
-    let ip = ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
-    let addr = SockaddrIn::from(std::net::SocketAddrV4::new(ip, port));
-    if let Err(e) = bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &addr) {
+    if ip.is_ipv6() {
+        setsockopt(&fd, sockopt::Ipv6V6Only, &true)
+            .map_err(|e| NetError::io("IPV6_V6ONLY")(e.into()))?;
+    }
+    let addr = SockaddrStorage::from(SocketAddr::new(ip, port));
+    if let Err(e) = bind(fd.as_raw_fd(), &addr) {
+        let shown = SocketAddr::new(ip, port);
         return Err(NetError::Conflict(format!(
-            "failed to bind host port {ip}:{port}/{}: {}",
+            "failed to bind host port {shown}/{}: {}",
             proto.as_str(),
             std::io::Error::from(e)
         )));
     }
-    let bound: SockaddrIn = nix::sys::socket::getsockname(std::os::fd::AsRawFd::as_raw_fd(&fd))
-        .map_err(|e| NetError::io("getsockname")(e.into()))?;
-    let port = SocketAddr::from(std::net::SocketAddrV4::from(bound)).port();
+    let bound: SockaddrStorage =
+        getsockname(fd.as_raw_fd()).map_err(|e| NetError::io("getsockname")(e.into()))?;
+    let port = bound
+        .as_sockaddr_in()
+        .map(|a| a.port())
+        .or_else(|| bound.as_sockaddr_in6().map(|a| a.port()))
+        .unwrap_or(port);
     Ok(Reservation { _socket: fd, port })
 }
 
@@ -48,17 +66,23 @@ mod tests {
 
     #[test]
     fn holds_ports_and_reports_conflicts() {
-        let a = reserve(Proto::Tcp, Some(Ipv4Addr::LOCALHOST), 0).unwrap();
+        let lo = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let a = reserve(Proto::Tcp, lo, 0).unwrap();
         assert!(a.port > 0);
-        let e = reserve(Proto::Tcp, Some(Ipv4Addr::LOCALHOST), a.port).unwrap_err();
+        let e = reserve(Proto::Tcp, lo, a.port).unwrap_err();
         assert!(e.to_string().contains("Address already in use"), "{e}");
         // Every address overlaps the loopback one.
         assert!(reserve(Proto::Tcp, None, a.port).is_err());
         // TCP and UDP ports are separate.
-        let u = reserve(Proto::Udp, Some(Ipv4Addr::LOCALHOST), a.port).unwrap();
+        let u = reserve(Proto::Udp, lo, a.port).unwrap();
         assert_eq!(u.port, a.port);
+        // The IPv6 port is another port: both families can be held.
+        let any6 = Some(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
+        let six = reserve(Proto::Tcp, any6, a.port).unwrap();
+        assert_eq!(six.port, a.port);
+        assert!(reserve(Proto::Tcp, any6, a.port).is_err());
         drop(a);
-        assert!(reserve(Proto::Tcp, Some(Ipv4Addr::LOCALHOST), u.port).is_ok());
+        assert!(reserve(Proto::Tcp, lo, u.port).is_ok());
         // A program's listener is a conflict too.
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();

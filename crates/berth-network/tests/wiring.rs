@@ -50,32 +50,32 @@ async fn host_reaches_socket_in_namespace_through_bridge() {
     };
     let subnet = free_subnet();
     let gw = ipam::default_gateway(&subnet);
+    // A unique local /64 of this run's own (addresses that exist only here).
+    let subnet6 = ipam::ula_subnet(&rand::random::<[u8; 5]>());
+    let gw6 = ipam::default_gateway6(&subnet6);
+    let gw6_cidr = ipnet::Ipv6Net::new(gw6, 64).unwrap();
     let nl = Netlink::connect().unwrap();
-    nl.ensure_bridge(
-        &bridge,
-        ipnet::Ipv4Net::new(gw, subnet.prefix_len()).unwrap(),
-        0,
-    )
-    .await
-    .unwrap();
+    let gw_cidr = ipnet::Ipv4Net::new(gw, subnet.prefix_len()).unwrap();
+    nl.ensure_bridge(&bridge, gw_cidr, Some(gw6_cidr), 0)
+        .await
+        .unwrap();
     // Twice is fine: a restarted daemon finds its bridge.
-    nl.ensure_bridge(
-        &bridge,
-        ipnet::Ipv4Net::new(gw, subnet.prefix_len()).unwrap(),
-        0,
-    )
-    .await
-    .unwrap();
+    nl.ensure_bridge(&bridge, gw_cidr, Some(gw6_cidr), 0)
+        .await
+        .unwrap();
     let ns = dir.path().join("ns");
     netns::create(&ns).unwrap();
     let ip = ipam::allocate(&subnet, None, gw, &Default::default()).unwrap();
     nl.add_veth(&host_end, &bridge, &ns, "eth0", ipam::mac_for(ip), 0)
         .await
         .unwrap();
+    let ip6 = ipam::allocate6(&subnet6, None, gw6, &Default::default()).unwrap();
     let ep = Endpoint {
         ifname: "eth0".into(),
         address: ipnet::Ipv4Net::new(ip, subnet.prefix_len()).unwrap(),
         gateway: Some(gw),
+        address6: Some(ipnet::Ipv6Net::new(ip6, 64).unwrap()),
+        gateway6: Some(gw6),
     };
     let ns2 = ns.clone();
     tokio::task::spawn_blocking(move || link::configure_endpoint(&ns2, ep))
@@ -104,6 +104,35 @@ async fn host_reaches_socket_in_namespace_through_bridge() {
         server.join().unwrap().ip(),
         std::net::IpAddr::V4(gw),
         "the host came from the bridge"
+    );
+    // The same over IPv6, at once: no duplicate address detection to wait for.
+    let listener6 = netns::run_in(&ns, move || {
+        TcpListener::bind(SocketAddr::from((ip6, 0)))
+            .map_err(|e| berth_network::NetError::Invalid(e.to_string()))
+    })
+    .unwrap();
+    let port6 = listener6.local_addr().unwrap().port();
+    let server6 = std::thread::spawn(move || {
+        let (mut s, peer) = listener6.accept().unwrap();
+        s.write_all(b"hello over IPv6").unwrap();
+        peer
+    });
+    let mut got = String::new();
+    TcpStream::connect((ip6, port6))
+        .unwrap()
+        .read_to_string(&mut got)
+        .unwrap();
+    assert_eq!(got, "hello over IPv6");
+    assert_eq!(server6.join().unwrap().ip(), std::net::IpAddr::V6(gw6));
+    let out = std::process::Command::new("nsenter")
+        .arg(format!("--net={}", ns.display()))
+        .args(["ip", "-6", "route", "show", "default"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("default via {gw6} dev eth0")),
+        "{text}"
     );
     let out = std::process::Command::new("nsenter")
         .arg(format!("--net={}", ns.display()))

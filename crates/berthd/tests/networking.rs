@@ -570,3 +570,159 @@ fn legacy_links() {
         stdout(&o)
     );
 }
+
+/// IPv6 networks (defect 7): `--ipv6` with a subnet of its own or a unique
+/// local one picked for it, addresses (and `--ip6`) in inspect, AAAA answers
+/// from the embedded DNS, traffic between containers, a published port
+/// reached at the bridge's IPv6 address, and the ip6 rules that come and go
+/// with the network.
+#[test]
+fn ipv6_networks() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let prefix = format!("fd00:b0:{:x}:1", d.pool);
+    let subnet = format!("{prefix}::/64");
+    assert_ok(&d.docker(&["network", "create", "--ipv6", "--subnet", &subnet, "v6net"]));
+    let cfg = stdout(&d.docker(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}},{{.Gateway}} {{end}}",
+        "v6net",
+    ]));
+    assert!(cfg.starts_with("true "), "{cfg}");
+    assert!(cfg.contains(&format!("{subnet},{prefix}::1")), "{cfg}");
+    assert!(
+        cfg.contains(&format!("10.{}.", d.pool)),
+        "an IPv4 subnet beside it: {cfg}"
+    );
+    httpd(
+        &d,
+        &["--network", "v6net", "-p", "80"],
+        "web6",
+        "hello-over-six",
+    );
+    let addr = |c: &str| {
+        let f = "{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}/{{.GlobalIPv6PrefixLen}} {{.IPv6Gateway}}{{end}}";
+        stdout(&d.docker(&["inspect", "-f", f, c]))
+            .trim()
+            .to_string()
+    };
+    assert_eq!(addr("web6"), format!("{prefix}::2/64 {prefix}::1"));
+    // A static address, and the name's AAAA record from the embedded DNS.
+    let o = d.docker(&[
+        "run", "--rm", "--network", "v6net", "--ip6", &format!("{prefix}::99"), "busybox", "sh", "-c",
+        &format!("ip addr show eth0 | grep -o '{prefix}::99/64'; nslookup -type=AAAA web6 127.0.0.11; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {prefix}::2 80"),
+    ]);
+    assert_ok(&o);
+    let out = stdout(&o);
+    assert!(out.starts_with(&format!("{prefix}::99/64\n")), "{out}");
+    assert!(out.contains(&format!("Address: {prefix}::2")), "{out}");
+    assert!(out.contains("hello-over-six"), "reached over IPv6: {out}");
+    // The published port answers at the bridge's IPv6 address too.
+    let port = stdout(&d.docker(&["port", "web6", "80"]));
+    assert!(
+        port.contains("0.0.0.0:") && port.contains("[::]:"),
+        "{port}"
+    );
+    let p = port
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    let body = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-g",
+            "--max-time",
+            "5",
+            &format!("http://[{prefix}::1]:{p}/"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&body).contains("hello-over-six"),
+        "{}",
+        stderr(&body)
+    );
+    let rules = std::process::Command::new("nft")
+        .args(["list", "table", "ip6", &d.nft_table])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&rules).contains(&format!("ip6 saddr {prefix}::/64")),
+        "{}",
+        stdout(&rules)
+    );
+    // An address the network cannot have, and IPv6 asked of an IPv4 network.
+    let bad = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "v6net",
+        "--ip6",
+        "fd99::5",
+        "busybox",
+        "true",
+    ]);
+    assert_fails_with(
+        &bad,
+        "invalid IPv6 address fd99::5: not a free host address",
+    );
+    assert_ok(&d.docker(&["network", "create", "v4only"]));
+    let bad = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "v4only",
+        "--ip6",
+        &format!("{prefix}::7"),
+        "busybox",
+        "true",
+    ]);
+    assert_fails_with(&bad, "network v4only does not have IPv6 enabled");
+    let bad = d.docker(&["network", "create", "--subnet", "fd00:b1::/64", "nov6"]);
+    assert_fails_with(&bad, "an IPv6 subnet needs IPv6 enabled on the network");
+    let bad = d.docker(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        &format!("{prefix}:5::/80"),
+        "overlap",
+    ]);
+    assert_fails_with(
+        &bad,
+        "Pool overlaps with other one on this address space (network v6net)",
+    );
+    // Without a subnet: a unique local /64 of its own.
+    assert_ok(&d.docker(&["network", "create", "--ipv6", "auto6"]));
+    let auto = stdout(&d.docker(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+        "auto6",
+    ]));
+    assert!(
+        auto.split_whitespace()
+            .any(|s| s.starts_with("fd") && s.ends_with("::/64")),
+        "{auto}"
+    );
+    assert_ok(&d.docker(&["rm", "-f", "web6"]));
+    for n in ["v6net", "v4only", "auto6"] {
+        assert_ok(&d.docker(&["network", "rm", n]));
+    }
+    let gone = std::process::Command::new("nft")
+        .args(["list", "table", "ip6", &d.nft_table])
+        .output()
+        .unwrap();
+    assert!(
+        !gone.status.success(),
+        "the ip6 table goes with the last IPv6 network"
+    );
+}

@@ -6,7 +6,7 @@ mod names;
 mod sandbox;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::{Mutex, MutexGuard};
 
 use berth_api::filters::Filters;
@@ -17,7 +17,7 @@ use berth_api::ApiError;
 use berth_network::ipam;
 use berth_network::link::Netlink;
 use berth_network::ports::Reservation;
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 
 use crate::containers::record::now_rfc3339;
 use crate::engine::Engine;
@@ -78,6 +78,8 @@ pub(crate) struct NetState {
     networks: Mutex<Vec<Network>>,
     /// Addresses in use per network ID.
     allocated: Mutex<HashMap<String, HashSet<Ipv4Addr>>>,
+    /// IPv6 addresses in use per network ID.
+    allocated6: Mutex<HashMap<String, HashSet<Ipv6Addr>>>,
     /// Host ports held per container ID.
     ports: Mutex<HashMap<String, Vec<Reservation>>>,
     /// Embedded DNS servers per container ID.
@@ -114,11 +116,30 @@ pub(crate) fn bridge_of(n: &Network) -> &str {
 
 /// (subnet, gateway, ip-range) of a bridge network.
 pub(crate) fn pool_of(n: &Network) -> Option<(Ipv4Net, Ipv4Addr, Option<Ipv4Net>)> {
-    let p = n.ipam.config.as_ref()?.first()?;
-    let subnet: Ipv4Net = p.subnet.parse().ok()?;
-    let gw = p.gateway.parse().ok()?;
-    let range = p.ip_range.parse().ok();
-    Some((subnet, gw, range))
+    n.ipam.config.as_ref()?.iter().find_map(|p| {
+        let subnet: Ipv4Net = p.subnet.parse().ok()?;
+        let gw = p.gateway.parse().ok()?;
+        Some((subnet, gw, p.ip_range.parse().ok()))
+    })
+}
+
+/// (subnet, gateway, ip-range) of an IPv6 network's IPv6 pool.
+pub(crate) fn pool6_of(n: &Network) -> Option<(Ipv6Net, Ipv6Addr, Option<Ipv6Net>)> {
+    if !n.enable_ipv6 {
+        return None;
+    }
+    n.ipam.config.as_ref()?.iter().find_map(|p| {
+        let subnet: Ipv6Net = p.subnet.parse().ok()?;
+        let gw = p.gateway.parse().ok()?;
+        Some((subnet, gw, p.ip_range.parse().ok()))
+    })
+}
+
+/// Whether an IPAM pool of a request is about IPv6 (its subnet, gateway or range say so).
+fn is_v6_pool(p: &IpamPool) -> bool {
+    [&p.subnet, &p.gateway, &p.ip_range]
+        .iter()
+        .any(|s| s.contains(':'))
 }
 
 fn new_id() -> String {
@@ -131,6 +152,7 @@ impl NetState {
             nl: Netlink::connect().map_err(net_err)?,
             networks: Mutex::new(Vec::new()),
             allocated: Mutex::new(HashMap::new()),
+            allocated6: Mutex::new(HashMap::new()),
             ports: Mutex::new(HashMap::new()),
             dns: Mutex::new(HashMap::new()),
             names: Mutex::new(Default::default()),
@@ -293,9 +315,10 @@ impl Engine {
             .unwrap_or(0);
         let cidr =
             Ipv4Net::new(gw, subnet.prefix_len()).map_err(|e| ApiError::internal(e.to_string()))?;
+        let cidr6 = pool6_of(n).and_then(|(s6, gw6, _)| Ipv6Net::new(gw6, s6.prefix_len()).ok());
         self.net
             .nl
-            .ensure_bridge(bridge_of(n), cidr, mtu)
+            .ensure_bridge(bridge_of(n), cidr, cidr6, mtu)
             .await
             .map_err(net_err)
     }
@@ -368,11 +391,7 @@ impl Engine {
                 "plugin \"{driver}\" not found"
             )));
         }
-        if req.enable_ipv6 == Some(true) {
-            return Err(ApiError::bad_request(
-                "IPv6 networks are not supported by this version of berthd",
-            ));
-        }
+        let ipv6 = req.enable_ipv6 == Some(true);
         let ipam_req = req.ipam.clone().unwrap_or_default();
         if !matches!(ipam_req.driver.as_str(), "" | "default") {
             return Err(ApiError::not_found(format!(
@@ -380,10 +399,20 @@ impl Engine {
                 ipam_req.driver
             )));
         }
-        let pools = ipam_req.config.clone().unwrap_or_default();
-        if pools.len() > 1 {
+        let (pools6, pools): (Vec<IpamPool>, Vec<IpamPool>) = ipam_req
+            .config
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .partition(is_v6_pool);
+        if pools.len() > 1 || pools6.len() > 1 {
             return Err(ApiError::bad_request(
-                "only one IPv4 subnet per network is supported by this version of berthd",
+                "only one IPv4 and one IPv6 subnet per network are supported by this version of berthd",
+            ));
+        }
+        if !pools6.is_empty() && !ipv6 {
+            return Err(ApiError::bad_request(
+                "an IPv6 subnet needs IPv6 enabled on the network (EnableIPv6, --ipv6)",
             ));
         }
         let taken: Vec<(String, Ipv4Net)> = lock(&self.net.networks)
@@ -443,6 +472,10 @@ impl Engine {
             }
         };
         let id = new_id();
+        let mut config = vec![pool];
+        if ipv6 {
+            config.push(self.ipv6_pool(pools6.first(), &id)?);
+        }
         let mut options = req.options.clone().unwrap_or_default();
         let bridge = options
             .get(BRIDGE_NAME_OPT)
@@ -486,11 +519,11 @@ impl Engine {
             scope: "local".into(),
             driver: "bridge".into(),
             enable_ipv4: true,
-            enable_ipv6: false,
+            enable_ipv6: ipv6,
             ipam: Ipam {
                 driver: "default".into(),
                 options: ipam_req.options.clone().or(Some(BTreeMap::new())),
-                config: Some(vec![pool]),
+                config: Some(config),
             },
             internal: req.internal,
             attachable: req.attachable,
@@ -518,6 +551,68 @@ impl Engine {
         Ok(NetworkCreated {
             id,
             warning: String::new(),
+        })
+    }
+
+    /// The IPv6 pool of a new network: the one asked for (checked against
+    /// the other networks' as dockerd checks IPv4 pools), or a unique local /64.
+    fn ipv6_pool(&self, asked: Option<&IpamPool>, id: &str) -> Result<IpamPool> {
+        let taken: Vec<(String, Ipv6Net)> = lock(&self.net.networks)
+            .iter()
+            .filter_map(|n| pool6_of(n).map(|p| (n.name.clone(), p.0)))
+            .collect();
+        let Some(p) = asked.filter(|p| !p.subnet.is_empty()) else {
+            if asked.is_some() {
+                return Err(ApiError::bad_request(
+                    "a gateway or ip-range needs a subnet",
+                ));
+            }
+            let subnet = ipam::ula_subnet(&hex::decode(&id[..10]).unwrap_or_default());
+            return Ok(IpamPool {
+                subnet: subnet.to_string(),
+                gateway: ipam::default_gateway6(&subnet).to_string(),
+                ip_range: String::new(),
+                auxiliary_addresses: None,
+            });
+        };
+        let subnet = ipam::parse_net6(&p.subnet).map_err(net_err)?.trunc();
+        if subnet.prefix_len() > 126 {
+            return Err(ApiError::bad_request(format!(
+                "invalid subnet {subnet}: an IPv6 subnet needs room for a gateway and a container (at most /126)"
+            )));
+        }
+        if let Some((other, _)) = taken.iter().find(|(_, t)| ipam::overlaps6(t, &subnet)) {
+            return Err(ApiError::forbidden(format!(
+                "invalid pool request: Pool overlaps with other one on this address space (network {other})"
+            )));
+        }
+        let gateway = if p.gateway.is_empty() {
+            ipam::default_gateway6(&subnet)
+        } else {
+            let g = ipam::parse_ip6(&p.gateway).map_err(net_err)?;
+            if !subnet.contains(&g) {
+                return Err(ApiError::bad_request(format!(
+                    "gateway {g} is not within the subnet {subnet}"
+                )));
+            }
+            g
+        };
+        let range = if p.ip_range.is_empty() {
+            String::new()
+        } else {
+            let r = ipam::parse_net6(&p.ip_range).map_err(net_err)?.trunc();
+            if !subnet.contains(&r.network()) || !subnet.contains(&r.broadcast()) {
+                return Err(ApiError::bad_request(format!(
+                    "ip-range {r} is not within the subnet {subnet}"
+                )));
+            }
+            r.to_string()
+        };
+        Ok(IpamPool {
+            subnet: subnet.to_string(),
+            gateway: gateway.to_string(),
+            ip_range: range,
+            auxiliary_addresses: None,
         })
     }
 
@@ -557,7 +652,11 @@ impl Engine {
                         } else {
                             format!("{}/{}", ep.ip_address, ep.ip_prefix_len)
                         },
-                        ipv6_address: String::new(),
+                        ipv6_address: if ep.global_ipv6_address.is_empty() {
+                            String::new()
+                        } else {
+                            format!("{}/{}", ep.global_ipv6_address, ep.global_ipv6_prefix_len)
+                        },
                     },
                 );
             }
@@ -573,6 +672,15 @@ impl Engine {
 
     pub fn list_networks(&self, filters: &Filters) -> Result<Vec<Network>> {
         filters.only(&["driver", "id", "label", "name", "scope", "type", "dangling"])?;
+        if let Some(t) = filters
+            .get("type")
+            .iter()
+            .find(|t| !["custom", "builtin"].contains(&t.as_str()))
+        {
+            return Err(ApiError::bad_request(format!(
+                "invalid filter: 'type'='{t}'"
+            )));
+        }
         let any = |key: &str, f: &dyn Fn(&str) -> bool| {
             let v = filters.get(key);
             v.is_empty() || v.iter().any(|x| f(x))
@@ -643,6 +751,7 @@ impl Engine {
             .map_err(ApiError::from)?;
         lock(&self.net.networks).retain(|x| x.id != n.id);
         lock(&self.net.allocated).remove(&n.id);
+        lock(&self.net.allocated6).remove(&n.id);
         self.sync_rules().await?;
         self.net.nl.delete(bridge_of(&n)).await.map_err(net_err)?;
         self.network_event(&n, "destroy", &[]);
@@ -763,6 +872,25 @@ impl Engine {
             {
                 return Err(ApiError::bad_request(format!(
                     "invalid IP address {ip}: not a free host address of the network's subnet {subnet}"
+                )));
+            }
+        }
+        if let Some(ip) = ep
+            .ipam_config
+            .as_ref()
+            .map(|c| c.ipv6_address.as_str())
+            .filter(|s| !s.is_empty())
+        {
+            let ip = ipam::parse_ip6(ip).map_err(net_err)?;
+            let Some((subnet, gw, _)) = pool6_of(n).filter(|_| user) else {
+                return Err(ApiError::bad_request(format!(
+                    "invalid IPv6 address {ip}: network {} does not have IPv6 enabled",
+                    n.name
+                )));
+            };
+            if !subnet.contains(&ip) || ip == gw || ip == subnet.network() {
+                return Err(ApiError::bad_request(format!(
+                    "invalid IPv6 address {ip}: not a free host address of the network's subnet {subnet}"
                 )));
             }
         }

@@ -4,12 +4,12 @@
 //! container's record (the cost no longer grows with the containers).
 
 use std::collections::{HashMap, HashSet};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 #[derive(Default)]
 pub struct NameTable {
     /// network → lower-case name → (container ID, address), in the order added.
-    by_network: HashMap<String, HashMap<String, Vec<(String, Ipv4Addr)>>>,
+    by_network: HashMap<String, HashMap<String, Vec<(String, IpAddr)>>>,
     /// container ID → the (network, name) keys it holds, to replace them.
     by_container: HashMap<String, Vec<(String, String)>>,
 }
@@ -17,7 +17,7 @@ pub struct NameTable {
 impl NameTable {
     /// Replaces what a container answers to with `entries` (network, name,
     /// address); none removes it.
-    pub fn set(&mut self, container: &str, entries: Vec<(String, String, Ipv4Addr)>) {
+    pub fn set(&mut self, container: &str, entries: Vec<(String, String, IpAddr)>) {
         for (net, name) in self.by_container.remove(container).unwrap_or_default() {
             if let Some(names) = self.by_network.get_mut(&net) {
                 if let Some(v) = names.get_mut(&name) {
@@ -48,7 +48,7 @@ impl NameTable {
     }
 
     /// The addresses `name` (or `name.<network>`) has on `networks`.
-    pub fn lookup(&self, networks: &HashSet<String>, name: &str) -> Vec<Ipv4Addr> {
+    pub fn lookup(&self, networks: &HashSet<String>, name: &str) -> Vec<IpAddr> {
         let name = name.to_ascii_lowercase();
         let mut out = Vec::new();
         for net in networks {
@@ -79,8 +79,8 @@ mod tests {
     #[test]
     fn names_per_network_replaced_per_container() {
         let mut t = NameTable::default();
-        let a: Ipv4Addr = "10.1.0.2".parse().unwrap();
-        let b: Ipv4Addr = "10.2.0.2".parse().unwrap();
+        let a: IpAddr = "10.1.0.2".parse().unwrap();
+        let b: IpAddr = "fd00:2::2".parse().unwrap();
         t.set(
             "c1",
             vec![
@@ -97,15 +97,15 @@ mod tests {
         assert_eq!(t.lookup(&nets(&["front"]), "web.front"), vec![a]);
         assert_eq!(
             t.lookup(&nets(&["back"]), "alias"),
-            Vec::<Ipv4Addr>::new(),
+            Vec::<IpAddr>::new(),
             "per network"
         );
-        assert_eq!(t.lookup(&nets(&["other"]), "web"), Vec::<Ipv4Addr>::new());
+        assert_eq!(t.lookup(&nets(&["other"]), "web"), Vec::<IpAddr>::new());
         let mut both = t.lookup(&nets(&["front", "back"]), "web");
         both.sort();
         assert_eq!(both, vec![a, b]);
         // Two containers under one alias: both answer.
-        let c: Ipv4Addr = "10.1.0.3".parse().unwrap();
+        let c: IpAddr = "10.1.0.3".parse().unwrap();
         t.set("c2", vec![("front".into(), "alias".into(), c)]);
         assert_eq!(t.lookup(&nets(&["front"]), "alias"), vec![a, c]);
         // A container that stops answers no more, the other still does.

@@ -3,7 +3,7 @@
 //! resolv.conf, published ports, the rule set, and the embedded DNS server.
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 
@@ -12,10 +12,10 @@ use berth_api::ApiError;
 use berth_network::link::{self, Endpoint};
 use berth_network::nft::{BridgeRules, PortRule, Proto, Ruleset};
 use berth_network::{dns, ipam, netns, ports};
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
-use super::{bridge_of, lock, net_err, new_id, pool_of, MASQ_OPT, MTU_OPT};
+use super::{bridge_of, lock, net_err, new_id, pool6_of, pool_of, MASQ_OPT, MTU_OPT};
 use crate::containers::record::{ContainerHandle, ContainerPaths, ContainerRecord};
 use crate::engine::Engine;
 use crate::Result;
@@ -69,12 +69,17 @@ fn parse_host_ports(s: &str) -> Result<(u16, u16)> {
     Ok((a, b))
 }
 
-fn parse_host_ip(s: &str) -> Result<Option<Ipv4Addr>> {
+/// A binding's host address; `None` for "" (every address, of both
+/// families where the container has IPv6).
+fn parse_host_ip(s: &str) -> Result<Option<IpAddr>> {
     match s {
-        "" | "0.0.0.0" => Ok(None),
-        s => s.parse().map(Some).map_err(|_| {
-            ApiError::bad_request(format!("invalid host IP {s:?}: want an IPv4 address"))
-        }),
+        "" => Ok(None),
+        s => s
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request(format!("invalid host IP {s:?}"))),
     }
 }
 
@@ -85,9 +90,7 @@ pub(crate) fn validate_port_bindings(
     for (key, list) in bindings {
         parse_port_key(key)?;
         for b in list.iter().flatten() {
-            if b.host_ip != "::" {
-                parse_host_ip(&b.host_ip)?;
-            }
+            parse_host_ip(&b.host_ip)?;
             parse_host_ports(&b.host_port)?;
         }
     }
@@ -104,7 +107,7 @@ struct ContainerNames {
 }
 
 impl dns::Names for ContainerNames {
-    fn lookup(&self, name: &str) -> Option<Vec<Ipv4Addr>> {
+    fn lookup(&self, name: &str) -> Option<Vec<IpAddr>> {
         self.engine.upgrade()?.dns_lookup(&self.id, name)
     }
     fn upstream(&self) -> Vec<SocketAddr> {
@@ -130,7 +133,7 @@ impl Engine {
     }
 
     /// Names on the asking container's user networks → addresses.
-    pub(crate) fn dns_lookup(&self, asker: &str, name: &str) -> Option<Vec<Ipv4Addr>> {
+    pub(crate) fn dns_lookup(&self, asker: &str, name: &str) -> Option<Vec<IpAddr>> {
         let (nets, links) = {
             let h = self.container(asker).ok()?;
             let r = h.record();
@@ -153,11 +156,11 @@ impl Engine {
         if let Some(link) = links.iter().find(|l| l.alias.eq_ignore_ascii_case(name)) {
             let target = self.container(&link.target).ok()?;
             let t = target.record();
-            let found: Vec<Ipv4Addr> = t
+            let found: Vec<IpAddr> = t
                 .networks
                 .iter()
                 .filter(|(net, _)| nets.contains(*net) && *net != "bridge")
-                .filter_map(|(_, ep)| ep.ip_address.parse().ok())
+                .flat_map(|(_, ep)| addresses(ep))
                 .collect();
             if t.state.has_process() && !found.is_empty() {
                 return Some(found);
@@ -178,14 +181,13 @@ impl Engine {
         let mut entries = Vec::new();
         if r.state.has_process() {
             for (net, ep) in &r.networks {
-                let Ok(ip) = ep.ip_address.parse::<Ipv4Addr>() else {
-                    continue;
-                };
                 if net == "bridge" {
                     continue;
                 }
-                for n in ep.dns_names.iter().flatten() {
-                    entries.push((net.clone(), n.clone(), ip));
+                for ip in addresses(ep) {
+                    for n in ep.dns_names.iter().flatten() {
+                        entries.push((net.clone(), n.clone(), ip));
+                    }
                 }
             }
         }
@@ -230,6 +232,7 @@ impl Engine {
         paths: &ContainerPaths,
         rec: &ContainerRecord,
         ip: Option<Ipv4Addr>,
+        ip6: Option<Ipv6Addr>,
     ) -> std::io::Result<()> {
         let host_net = rec.host_config.network_mode == "host";
         let mut hosts = String::from(
@@ -270,6 +273,9 @@ impl Engine {
                 );
             }
             hosts.push_str(&format!("{ip}\t{}\n", names.join(" ")));
+            if let Some(ip6) = ip6 {
+                hosts.push_str(&format!("{ip6}\t{}\n", names.join(" ")));
+            }
         }
         std::fs::write(paths.hosts(), hosts)?;
 
@@ -421,7 +427,7 @@ impl Engine {
             .cloned()
             .collect();
         order.extend(rec.networks.keys().filter(|k| **k != primary).cloned());
-        let mut first_ip = None;
+        let (mut first_ip, mut first_ip6) = (None, None);
         for (i, name) in order.iter().enumerate() {
             let n = self.find_network(name)?;
             let mut ep = rec.networks[name].clone();
@@ -430,6 +436,7 @@ impl Engine {
                 .await?;
             if i == 0 {
                 first_ip = ep.ip_address.parse().ok();
+                first_ip6 = ep.global_ipv6_address.parse().ok();
             }
             let mut r = h.record();
             r.networks.insert(name.clone(), ep);
@@ -437,7 +444,7 @@ impl Engine {
         }
         let rec = h.record().clone();
         let paths = self.paths(&rec.id);
-        self.write_etc_files(&paths, &rec, first_ip)
+        self.write_etc_files(&paths, &rec, first_ip, first_ip6)
             .map_err(|e| ApiError::internal(format!("write /etc files: {e}")))?;
         // Ports go to the address on the first network, which the rules read from the record.
         if first_ip.is_some() {
@@ -486,9 +493,24 @@ impl Engine {
             used.insert(ip);
             ip
         };
+        let ip6 = match pool6_of(n) {
+            Some(pool6) => match self.allocate_ip6(n, &pool6, ep) {
+                Ok(ip6) => Some((ip6, pool6)),
+                Err(e) => {
+                    if let Some(s) = lock(&self.net.allocated).get_mut(&n.id) {
+                        s.remove(&ip);
+                    }
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
         let release = || {
             if let Some(s) = lock(&self.net.allocated).get_mut(&n.id) {
                 s.remove(&ip);
+            }
+            if let (Some((ip6, _)), Some(s)) = (ip6, lock(&self.net.allocated6).get_mut(&n.id)) {
+                s.remove(&ip6);
             }
         };
         let mac = if ep.mac_address.is_empty() {
@@ -516,6 +538,8 @@ impl Engine {
             address: Ipv4Net::new(ip, subnet.prefix_len())
                 .map_err(|e| ApiError::internal(e.to_string()))?,
             gateway: default_route.then_some(gw),
+            address6: ip6.and_then(|(a, (s6, _, _))| Ipv6Net::new(a, s6.prefix_len()).ok()),
+            gateway6: ip6.filter(|_| default_route).map(|(_, (_, gw6, _))| gw6),
         };
         let ns2 = ns.to_path_buf();
         if let Err(e) =
@@ -531,6 +555,11 @@ impl Engine {
         ep.ip_address = ip.to_string();
         ep.ip_prefix_len = subnet.prefix_len();
         ep.mac_address = ipam::format_mac(&mac);
+        if let Some((a, (s6, gw6, _))) = ip6 {
+            ep.global_ipv6_address = a.to_string();
+            ep.global_ipv6_prefix_len = s6.prefix_len();
+            ep.ipv6_gateway = gw6.to_string();
+        }
         ep.dns_names = is_user_network(n).then(|| {
             let mut names = vec![rec.name.trim_start_matches('/').to_string()];
             names.extend(ep.aliases.iter().flatten().cloned());
@@ -541,6 +570,39 @@ impl Engine {
             names
         });
         Ok((veth, ifname.to_string()))
+    }
+
+    /// An IPv6 address on the network for an endpoint: the one it asked for
+    /// (`--ip6`) or the lowest free one.
+    fn allocate_ip6(
+        &self,
+        n: &Network,
+        (subnet, gw, range): &(Ipv6Net, Ipv6Addr, Option<Ipv6Net>),
+        ep: &EndpointSettings,
+    ) -> Result<Ipv6Addr> {
+        let mut alloc = lock(&self.net.allocated6);
+        let used = alloc.entry(n.id.clone()).or_default();
+        let wanted = ep
+            .ipam_config
+            .as_ref()
+            .map(|c| c.ipv6_address.as_str())
+            .unwrap_or("");
+        let ip = if wanted.is_empty() {
+            ipam::allocate6(subnet, range.as_ref(), *gw, used).ok_or_else(|| {
+                ApiError::internal(format!("no available IPv6 addresses on network {}", n.name))
+            })?
+        } else {
+            let ip = ipam::parse_ip6(wanted).map_err(net_err)?;
+            if used.contains(&ip) {
+                return Err(ApiError::forbidden(format!(
+                    "Address already in use: {ip} on network {}",
+                    n.name
+                )));
+            }
+            ip
+        };
+        used.insert(ip);
+        Ok(ip)
     }
 
     /// Holds the host ports and records the bindings; the rules follow from the record.
@@ -558,6 +620,11 @@ impl Engine {
                 }
             }
         }
+        // dockerd publishes "every address" on IPv6 too where the container has it.
+        let has6 = rec
+            .networks
+            .get(&rec.host_config.network_mode)
+            .is_some_and(|ep| !ep.global_ipv6_address.is_empty());
         let mut held = Vec::new();
         let mut bound: BTreeMap<String, Vec<PortBinding>> = BTreeMap::new();
         for (key, list) in &wanted {
@@ -568,37 +635,38 @@ impl Engine {
                 format!("{key}/tcp")
             };
             for b in list {
-                if b.host_ip == "::" {
-                    continue; // no IPv6 yet
-                }
-                let host_ip = parse_host_ip(&b.host_ip)?;
-                let (lo, hi) = parse_host_ports(&b.host_port)?;
-                let mut last_err = None;
-                let mut got = None;
-                for p in lo..=hi {
-                    match ports::reserve(proto, host_ip, p) {
-                        Ok(r) => {
-                            got = Some(r);
-                            break;
-                        }
-                        Err(e) => last_err = Some(e),
+                let any4 = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+                let any6 = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+                let host_ips = match parse_host_ip(&b.host_ip)? {
+                    None if has6 => vec![any4, any6],
+                    None => vec![any4],
+                    Some(IpAddr::V6(_)) if !has6 => {
+                        // Nothing to forward to: the container has no IPv6 address.
+                        tracing::warn!(id = %rec.id, "not publishing on {}: the container's network has no IPv6", b.host_ip);
+                        continue;
                     }
-                }
-                let Some(r) = got else {
-                    let shown = host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
-                    return Err(ApiError::internal(format!(
-                        "driver failed programming external connectivity on endpoint {} ({}): Bind for {shown}:{} failed: port is already allocated ({})",
-                        rec.name.trim_start_matches('/'),
-                        &rec.id[..12],
-                        b.host_port,
-                        last_err.map(|e| e.to_string()).unwrap_or_default()
-                    )));
+                    Some(ip) => vec![ip],
                 };
-                bound.entry(key.clone()).or_default().push(PortBinding {
-                    host_ip: host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED).to_string(),
-                    host_port: r.port.to_string(),
-                });
-                held.push(r);
+                let (lo, hi) = parse_host_ports(&b.host_port)?;
+                // With both families, the IPv6 port is the one IPv4 got.
+                let mut range = (lo, hi);
+                for host_ip in host_ips {
+                    let r = reserve_in(proto, host_ip, range).map_err(|e| {
+                        ApiError::internal(format!(
+                            "driver failed programming external connectivity on endpoint {} ({}): Bind for {}:{} failed: port is already allocated ({e})",
+                            rec.name.trim_start_matches('/'),
+                            &rec.id[..12],
+                            fmt_host_ip(host_ip),
+                            b.host_port,
+                        ))
+                    })?;
+                    range = (r.port, r.port);
+                    bound.entry(key.clone()).or_default().push(PortBinding {
+                        host_ip: host_ip.to_string(),
+                        host_port: r.port.to_string(),
+                    });
+                    held.push(r);
+                }
             }
         }
         lock(&self.net.ports).insert(rec.id.clone(), held);
@@ -703,6 +771,12 @@ impl Engine {
             ) {
                 s.remove(&ip);
             }
+            if let (Ok(ip), Some(s)) = (
+                ep.global_ipv6_address.parse::<Ipv6Addr>(),
+                lock(&self.net.allocated6).get_mut(&ep.network_id),
+            ) {
+                s.remove(&ip);
+            }
         }
     }
 
@@ -713,6 +787,12 @@ impl Engine {
         for ep in rec.networks.values() {
             if let Ok(ip) = ep.ip_address.parse::<Ipv4Addr>() {
                 lock(&self.net.allocated)
+                    .entry(ep.network_id.clone())
+                    .or_default()
+                    .insert(ip);
+            }
+            if let Ok(ip) = ep.global_ipv6_address.parse::<Ipv6Addr>() {
+                lock(&self.net.allocated6)
                     .entry(ep.network_id.clone())
                     .or_default()
                     .insert(ip);
@@ -750,6 +830,7 @@ impl Engine {
                 Some(BridgeRules {
                     bridge: bridge_of(n).to_string(),
                     subnet,
+                    subnet6: pool6_of(n).map(|p| p.0),
                     internal: n.internal,
                     masquerade: n.options.get(MASQ_OPT).is_none_or(|v| v != "false"),
                 })
@@ -762,6 +843,7 @@ impl Engine {
             let Some(cip) = primary.and_then(|ep| ep.ip_address.parse::<Ipv4Addr>().ok()) else {
                 continue;
             };
+            let cip6 = primary.and_then(|ep| ep.global_ipv6_address.parse::<Ipv6Addr>().ok());
             for (key, list) in &r.net.ports {
                 let Ok((cport, proto)) = parse_port_key(key) else {
                     continue;
@@ -770,11 +852,15 @@ impl Engine {
                     let Ok(hp) = b.host_port.parse() else {
                         continue;
                     };
+                    let Ok(Some(host_ip)) = parse_host_ip(&b.host_ip) else {
+                        continue;
+                    };
                     rules.push(PortRule {
                         proto,
-                        host_ip: parse_host_ip(&b.host_ip).ok().flatten(),
+                        host_ip,
                         host_port: hp,
                         container_ip: cip,
+                        container_ip6: cip6,
                         container_port: cport,
                     });
                 }
@@ -923,11 +1009,11 @@ pub fn network_settings(r: &ContainerRecord) -> serde_json::Value {
         "SecondaryIPv6Addresses": null,
         "EndpointID": bridge.endpoint_id,
         "Gateway": bridge.gateway,
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
+        "GlobalIPv6Address": bridge.global_ipv6_address,
+        "GlobalIPv6PrefixLen": bridge.global_ipv6_prefix_len,
         "IPAddress": bridge.ip_address,
         "IPPrefixLen": bridge.ip_prefix_len,
-        "IPv6Gateway": "",
+        "IPv6Gateway": bridge.ipv6_gateway,
         "MacAddress": bridge.mac_address,
         "Networks": r.networks,
     })
@@ -959,11 +1045,45 @@ pub fn summary_ports(r: &ContainerRecord) -> Vec<serde_json::Value> {
     out
 }
 
+/// An endpoint's addresses, IPv4 then IPv6.
+fn addresses(ep: &EndpointSettings) -> impl Iterator<Item = IpAddr> + '_ {
+    [&ep.ip_address, &ep.global_ipv6_address]
+        .into_iter()
+        .filter_map(|a| a.parse().ok())
+}
+
+/// `ip` as `docker port` shows a host address: IPv6 in brackets.
+fn fmt_host_ip(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
+
+/// Holds the first free port of `lo..=hi` at `ip`.
+fn reserve_in(
+    proto: Proto,
+    ip: IpAddr,
+    (lo, hi): (u16, u16),
+) -> berth_network::Result<ports::Reservation> {
+    let mut last = None;
+    for p in lo..=hi {
+        match ports::reserve(proto, Some(ip), p) {
+            Ok(r) => return Ok(r),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| berth_network::NetError::Invalid("an empty port range".into())))
+}
+
 fn clear_runtime(ep: &mut EndpointSettings) {
     ep.endpoint_id.clear();
     ep.gateway.clear();
     ep.ip_address.clear();
     ep.ip_prefix_len = 0;
+    ep.global_ipv6_address.clear();
+    ep.global_ipv6_prefix_len = 0;
+    ep.ipv6_gateway.clear();
     ep.dns_names = None;
     // A MAC the user chose stays; one derived from the address goes with it.
     if ep.mac_address.starts_with("02:42:") {
@@ -990,7 +1110,17 @@ mod tests {
         }
         assert_eq!(
             parse_host_ip("127.0.0.1").unwrap(),
-            Some(Ipv4Addr::LOCALHOST)
+            Some(Ipv4Addr::LOCALHOST.into())
+        );
+        assert_eq!(parse_host_ip("").unwrap(), None, "every address");
+        assert_eq!(
+            parse_host_ip("[::1]").unwrap(),
+            Some(Ipv6Addr::LOCALHOST.into()),
+            "IPv6 with or without brackets"
+        );
+        assert_eq!(
+            parse_host_ip("::").unwrap(),
+            Some(Ipv6Addr::UNSPECIFIED.into())
         );
         assert!(parse_host_ip("localhost").is_err());
     }

@@ -376,10 +376,12 @@ impl Daemon {
         let _ = Command::new("ip")
             .args(["link", "del", &self.bridge])
             .status();
-        let _ = Command::new("nft")
-            .args(["delete", "table", "ip", &self.nft_table])
-            .stderr(std::process::Stdio::null())
-            .status();
+        for family in ["ip", "ip6"] {
+            let _ = Command::new("nft")
+                .args(["delete", "table", family, &self.nft_table])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
         // Whatever is still mounted below our directory (a test that failed mid-way).
         let root = self.dir.path().display().to_string();
         if let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") {
