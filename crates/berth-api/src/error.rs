@@ -17,6 +17,9 @@ pub enum ErrorKind {
     NotModified,
     /// 401: a registry wants credentials (pull, push, login).
     Unauthorized,
+    /// 501: the object's configuration has no such operation (`logs` of a
+    /// container whose log driver keeps nothing).
+    NotImplemented,
     /// 500: anything the user could not have prevented.
     Internal,
 }
@@ -30,6 +33,7 @@ impl ErrorKind {
             ErrorKind::Forbidden => 403,
             ErrorKind::NotModified => 304,
             ErrorKind::Unauthorized => 401,
+            ErrorKind::NotImplemented => 501,
             ErrorKind::Internal => 500,
         }
     }
@@ -42,6 +46,7 @@ impl ErrorKind {
             403 => ErrorKind::Forbidden,
             304 => ErrorKind::NotModified,
             401 => ErrorKind::Unauthorized,
+            501 => ErrorKind::NotImplemented,
             _ => ErrorKind::Internal,
         }
     }

@@ -226,3 +226,54 @@ fn kill_wait_rm_force() {
         stderr(&w)
     );
 }
+
+/// `--log-driver none`: the container runs and attach shows its output
+/// (`docker run` without -d attaches), but nothing is kept: `docker logs`
+/// gets dockerd's 501, inspect has no LogPath, and no log file is written.
+#[test]
+fn log_driver_none_keeps_nothing_but_attaches() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let run = d.docker(&[
+        "run",
+        "--name",
+        "quiet",
+        "--log-driver",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2",
+    ]);
+    assert_ok(&run);
+    assert_eq!(stdout(&run), "out\n");
+    assert_eq!(stderr(&run), "err\n");
+    let logs = d.docker(&["logs", "quiet"]);
+    assert_fails_with(&logs, "configured logging driver does not support reading");
+    let (status, _) = raw_http(
+        &d.socket,
+        "GET",
+        "/containers/quiet/logs?stdout=1",
+        "application/json",
+        b"",
+    );
+    assert_eq!(status, 501);
+    let lp = d.docker(&[
+        "inspect",
+        "-f",
+        "{{.LogPath}}|{{.HostConfig.LogConfig.Type}}",
+        "quiet",
+    ]);
+    assert_eq!(stdout(&lp).trim(), "|none");
+    let id = stdout(&d.docker(&["inspect", "-f", "{{.Id}}", "quiet"]))
+        .trim()
+        .to_string();
+    let dir = d.data_root().join("containers").join(&id);
+    let logs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("json.log"))
+        .collect();
+    assert!(logs.is_empty(), "a log was written: {logs:?}");
+    assert_ok(&d.docker(&["rm", "quiet"]));
+}

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::sync::Arc;
 
-use berth_api::types::{ContainerCreateBody, ContainerCreateResponse, HostConfig};
+use berth_api::types::{ContainerConfig, ContainerCreateBody, ContainerCreateResponse, HostConfig};
 use berth_api::ApiError;
 use berth_runtime::spec::{capabilities, Resources};
 
@@ -104,8 +104,67 @@ fn refuse_unsupported(h: &HostConfig) -> Result<()> {
     Ok(())
 }
 
+/// dockerd's checks of the container config itself.
+fn validate_config(config: &ContainerConfig) -> Result<()> {
+    for e in config.env.iter().flatten() {
+        if e.is_empty() || e.starts_with('=') {
+            return Err(ApiError::bad_request(format!(
+                "invalid environment variable: {e}"
+            )));
+        }
+    }
+    if let Some(h) = &config.healthcheck {
+        // Zero means "inherit"; anything else must be at least a millisecond.
+        for (name, v) in [
+            ("Interval", h.interval),
+            ("Timeout", h.timeout),
+            ("StartPeriod", h.start_period),
+            ("StartInterval", h.start_interval),
+        ] {
+            if v != 0 && v < 1_000_000 {
+                return Err(ApiError::bad_request(format!(
+                    "{name} in Healthcheck cannot be less than 1ms"
+                )));
+            }
+        }
+        if h.retries < 0 {
+            return Err(ApiError::bad_request(
+                "Retries in Healthcheck cannot be negative",
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()> {
     refuse_unsupported(h)?;
+    if h.memory > 0 && h.memory_reservation > h.memory {
+        return Err(ApiError::bad_request(
+            "Minimum memory limit can not be less than memory reservation limit, see usage",
+        ));
+    }
+    if h.shm_size < 0 {
+        return Err(ApiError::bad_request("SHM size can not be less than 0"));
+    }
+    for extra in h.extra_hosts.iter().flatten() {
+        let Some((_, addr)) = extra.split_once([':', '=']) else {
+            return Err(ApiError::bad_request(format!(
+                "bad format for add-host: {extra:?}"
+            )));
+        };
+        if addr != "host-gateway" && addr.parse::<std::net::IpAddr>().is_err() {
+            return Err(ApiError::bad_request(format!(
+                "invalid IP address in add-host: {addr:?}"
+            )));
+        }
+    }
+    // Volumes come from the built-in driver alone (plugins are another issue's).
+    if !matches!(h.volume_driver.as_str(), "" | "local") {
+        return Err(ApiError::not_found(format!(
+            "error looking up volume plugin {}: plugin {:?} not found",
+            h.volume_driver, h.volume_driver
+        )));
+    }
     let rp = &h.restart_policy;
     match rp.name.as_str() {
         "" | "no" | "always" | "unless-stopped" => {
@@ -166,13 +225,8 @@ pub(crate) fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()
     }
     match h.log_config.kind.as_str() {
         "" | "json-file" => {}
-        // dockerd has it; Berth's attach reads the container's output from
-        // its json-file log, so a container without one cannot be attached yet.
-        "none" => {
-            return Err(ApiError::bad_request(
-                "logger: the none log driver is not supported by Berth yet (attach reads the json-file log)",
-            ))
-        }
+        // dockerd checks no options for `none`: it has none to check.
+        "none" => return Ok(()),
         // dockerd's words for a driver it does not have.
         other => {
             return Err(ApiError::bad_request(format!(
@@ -228,6 +282,7 @@ impl Engine {
                 "config cannot be empty in order to create a container",
             ));
         }
+        validate_config(&config)?;
         let image = {
             let images = self.images.clone();
             let name = config.image.clone();
@@ -538,6 +593,6 @@ impl Engine {
             fs::create_dir_all(d)?;
         }
         fs::write(paths.hostname(), format!("{}\n", rec.config.hostname))?;
-        self.write_etc_files(paths, rec, None)
+        self.write_etc_files(paths, rec, None, None)
     }
 }

@@ -32,7 +32,11 @@ impl Engine {
             resolv_conf_path: paths.resolv_conf().display().to_string(),
             hostname_path: paths.hostname().display().to_string(),
             hosts_path: paths.hosts().display().to_string(),
-            log_path: paths.log(&r.id).display().to_string(),
+            // dockerd's answer for a driver without a file.
+            log_path: match r.keeps_log() {
+                true => paths.log(&r.id).display().to_string(),
+                false => String::new(),
+            },
             name: r.name.clone(),
             restart_count: r.restart_count,
             driver: "overlay2".into(),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_api::ApiError;
+use berth_api::{ApiError, ErrorKind};
 use berth_runtime::logs::{log_files, read_all, LogRecord};
 use tokio::sync::{mpsc, watch};
 
@@ -129,6 +129,19 @@ impl Engine {
         Ok(self.container(name)?.record().config.tty)
     }
 
+    /// Whether an attach may begin (not to a paused container, as dockerd),
+    /// and if so whether the container has a terminal.
+    pub fn attach_target(&self, name: &str) -> Result<bool> {
+        let h = self.container(name)?;
+        let r = h.record();
+        if r.state.paused {
+            return Err(ApiError::conflict(
+                "You cannot attach to a paused container, unpause it first",
+            ));
+        }
+        Ok(r.config.tty)
+    }
+
     pub fn container_logs(
         self: &Arc<Self>,
         name: &str,
@@ -141,6 +154,13 @@ impl Engine {
         }
         let h = self.container(name)?;
         let id = h.id();
+        if !h.record().keeps_log() {
+            // dockerd's error (logger.ErrReadLogsNotSupported, a 501).
+            return Err(ApiError::new(
+                ErrorKind::NotImplemented,
+                "configured logging driver does not support reading",
+            ));
+        }
         let path = self.paths(&id).log(&id);
         let rx_life = h.lifecycle.subscribe();
         let base = *rx_life.borrow();
@@ -189,8 +209,11 @@ impl Engine {
         stderr: bool,
     ) -> Result<mpsc::Receiver<LogRecord>> {
         let h = self.container(name)?;
-        let id = h.id();
-        let path = self.paths(&id).log(&id);
+        let (path, with_logs) = {
+            let r = h.record();
+            // Without a log there is no earlier output to replay.
+            (self.paths(&r.id).output(&r), with_logs && r.keeps_log())
+        };
         let rx_life = h.lifecycle.subscribe();
         let base = *rx_life.borrow();
         let opts = LogOptions {

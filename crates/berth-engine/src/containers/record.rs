@@ -59,6 +59,17 @@ pub struct ContainerHandle {
     pub restart_delay: Mutex<std::time::Duration>,
 }
 
+/// The size at which the `none` driver's attach buffer starts over (it
+/// keeps one older file: attach clients read across the switch).
+pub const OUTPUT_BUFFER: u64 = 1 << 20;
+
+impl ContainerRecord {
+    /// False with log driver `none`: `logs` has nothing to read.
+    pub fn keeps_log(&self) -> bool {
+        self.host_config.log_config.kind != "none"
+    }
+}
+
 impl ContainerHandle {
     pub fn new(rec: ContainerRecord) -> ContainerHandle {
         let exit_code = rec.state.exit_code;
@@ -106,6 +117,16 @@ impl ContainerPaths {
     }
     pub fn log(&self, id: &str) -> PathBuf {
         self.dir.join(format!("{id}-json.log"))
+    }
+    /// Where the supervisor writes the container's output: its json-file
+    /// log, or with log driver `none` a buffer on the exec root (a tmpfs) that
+    /// only attach reads, bounded by `OUTPUT_BUFFER` and gone at the next start.
+    pub fn output(&self, rec: &ContainerRecord) -> PathBuf {
+        if rec.keeps_log() {
+            self.log(&rec.id)
+        } else {
+            self.state.join("output.log")
+        }
     }
     pub fn hosts(&self) -> PathBuf {
         self.dir.join("hosts")

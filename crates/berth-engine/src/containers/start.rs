@@ -272,11 +272,17 @@ impl Engine {
             bundle,
             runtime_root: self.cfg.exec_root.join("runtime"),
             runtime,
-            log_path: paths.log(&rec.id),
-            log_max_size: log_opts("max-size").and_then(|s| berth_runtime::logs::parse_size(&s)),
-            log_max_files: log_opts("max-file")
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(1),
+            log_path: paths.output(rec),
+            log_max_size: match rec.keeps_log() {
+                true => log_opts("max-size").and_then(|s| berth_runtime::logs::parse_size(&s)),
+                false => Some(super::record::OUTPUT_BUFFER),
+            },
+            log_max_files: match rec.keeps_log() {
+                true => log_opts("max-file")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(1),
+                false => 2,
+            },
             new_netns,
             join_netns,
             cgroups_path: self.cgroups_path(&rec.id),
