@@ -43,6 +43,8 @@ out = [
 for reason, es in by_reason.items():
     where = ", ".join(sorted({
         (e.get("scenario") or "every answer")
+        + (f" (dockerd {e['dockerd']}, berthd {e['berthd']})" if "dockerd" in e else "")
+        + (f" (dockerd's begins {' or '.join(repr(p) for p in e['dockerd_prefix'])}, berthd's {e['berthd_prefix']!r})" if "dockerd_prefix" in e else "")
         + (f" step {e['step']}" if "step" in e else "")
         + (f" `{e['path']}`" if "path" in e else "")
         for e in es

@@ -25,11 +25,17 @@ cleanup() {
     for c in /sys/fs/cgroup/*/berth-conformance-docker /sys/fs/cgroup/berth-conformance-docker; do
         [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
     done
+    # Bridges its networks made that dockerd did not remove: named
+    # br-<network id> with dockerd's 02:42 MAC, and not there before it started.
+    for b in $(ip -o link show type bridge | grep 'link/ether 02:42:' | awk -F': ' '{print $2}' | grep '^br-' || true); do
+        grep -qx "$b" "$WORK/bridges-before" 2>/dev/null || ip link del "$b" 2>/dev/null || true
+    done
     rm -rf "$WORK"
     return 0
 }
 trap cleanup EXIT
 
+ip -o link show type bridge | awk -F': ' '{print $2}' >"$WORK/bridges-before"
 dockerd --data-root "$WORK/data" --exec-root "$WORK/exec" -H "unix://$WORK/docker.sock" \
     --pidfile "$WORK/docker.pid" --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
     --cgroup-parent berth-conformance-docker --default-address-pool base=10.214.0.0/16,size=24 \

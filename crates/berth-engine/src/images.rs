@@ -103,7 +103,7 @@ impl Engine {
             Some("false" | "0") => Some(false),
             Some(v) => {
                 return Err(ApiError::bad_request(format!(
-                    "Invalid filter 'dangling={v}'"
+                    "invalid filter 'dangling={v}'"
                 )))
             }
         };
@@ -303,10 +303,15 @@ impl Engine {
 
     pub async fn prune_images(self: &Arc<Self>, filters: Filters) -> Result<ImagePruneReport> {
         filters.only(&["dangling", "until", "label", "label!"])?;
-        let all = matches!(
-            filters.get("dangling").first().map(String::as_str),
-            Some("false" | "0")
-        );
+        let all = match filters.get("dangling").first().map(String::as_str) {
+            None | Some("true" | "1") => false,
+            Some("false" | "0") => true,
+            Some(v) => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid filter 'dangling={v}'"
+                )))
+            }
+        };
         let until = filters
             .get("until")
             .first()

@@ -106,14 +106,17 @@ pub fn resolve_user(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
             })?,
         };
     }
-    let additional_gids = match (&name, group) {
-        (Some(n), None) => all_groups
-            .iter()
-            .filter(|(_, id, m)| m.contains(n) && *id != gid)
-            .map(|(_, id, _)| *id)
-            .collect(),
-        _ => Vec::new(),
-    };
+    // The primary group is a supplementary one too (`id` shows it in
+    // `groups=`), as runc's lookup makes it for dockerd.
+    let mut additional_gids = vec![gid];
+    if let (Some(n), None) = (&name, group) {
+        additional_gids.extend(
+            all_groups
+                .iter()
+                .filter(|(_, id, m)| m.contains(n) && *id != gid)
+                .map(|(_, id, _)| *id),
+        );
+    }
     Ok(ResolvedUser {
         uid,
         gid,
@@ -145,7 +148,7 @@ pub fn resolve_groups(rootfs: &Path, names: &[String]) -> Result<Vec<u32>> {
 }
 
 impl ResolvedUser {
-    /// Adds supplementary groups, each once, none equal to the primary one.
+    /// Adds supplementary groups, each once (the primary one is there already).
     pub fn add_groups(&mut self, gids: &[u32]) {
         for g in gids {
             if *g != self.gid && !self.additional_gids.contains(g) {
@@ -176,9 +179,10 @@ mod tests {
         let r = resolve_user(d.path(), "web").unwrap();
         assert_eq!(
             (r.uid, r.gid, r.additional_gids.clone(), r.home.as_str()),
-            (33, 33, vec![4], "/var/www")
+            (33, 33, vec![33, 4], "/var/www")
         );
-        assert_eq!(resolve_user(d.path(), "1000:1000").unwrap().uid, 1000);
+        let numeric = resolve_user(d.path(), "1000:1000").unwrap();
+        assert_eq!((numeric.uid, numeric.additional_gids), (1000, vec![1000]));
         assert_eq!(resolve_user(d.path(), "web:log").unwrap().gid, 4);
         assert_eq!(resolve_user(d.path(), "").unwrap().uid, 0);
         assert!(resolve_user(d.path(), "nobody").is_err());
@@ -189,8 +193,8 @@ mod tests {
         r.add_groups(&extra);
         assert_eq!(
             r.additional_gids,
-            vec![4, 4242],
-            "the primary group is not repeated"
+            vec![33, 4, 4242],
+            "the primary group is there once"
         );
         let missing = resolve_groups(d.path(), &["staff".into()])
             .unwrap_err()

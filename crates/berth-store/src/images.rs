@@ -676,7 +676,7 @@ impl ImageStore {
                 },
                 history: vec![HistoryEntry {
                     created: Some(created),
-                    created_by: Some("berth import".into()),
+                    created_by: None,
                     comment: Some(if comment.is_empty() {
                         "Imported from -".into()
                     } else {

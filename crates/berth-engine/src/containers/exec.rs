@@ -409,6 +409,11 @@ impl Engine {
             }
         });
         let shim_pid = started.shim_pid;
+        // Streams the exec was not created to attach get no frames (dockerd drops them too).
+        let (want_out, want_err) = {
+            let i = lock(&inst);
+            (i.config.attach_stdout, i.config.attach_stderr)
+        };
         tokio::spawn(async move {
             let mut frames_in = FrameReader::default();
             let mut buf = vec![0u8; 32 * 1024];
@@ -421,6 +426,8 @@ impl Engine {
                 frames_in.push(&buf[..n]);
                 while let Ok(Some((kind, payload))) = frames_in.next_frame() {
                     match kind {
+                        frames::STDOUT if !want_out => {}
+                        frames::STDERR if !want_err => {}
                         frames::STDOUT | frames::STDERR => {
                             // A client that went away does not stop the process.
                             let _ = out_tx.send((kind, Bytes::from(payload))).await;
@@ -489,17 +496,21 @@ impl Engine {
         let inst = self.exec(id)?;
         let i = lock(&inst);
         let cmd = i.config.cmd.clone().unwrap_or_default();
+        let mut process = json!({
+            "tty": i.config.tty,
+            "entrypoint": cmd.first().cloned().unwrap_or_default(),
+            "arguments": cmd.iter().skip(1).collect::<Vec<_>>(),
+            "privileged": i.config.privileged,
+        });
+        // dockerd leaves out a user that was not given (omitempty).
+        if !i.config.user.is_empty() {
+            process["user"] = json!(i.config.user);
+        }
         Ok(json!({
             "ID": i.id,
             "Running": i.running,
             "ExitCode": i.exit_code,
-            "ProcessConfig": {
-                "tty": i.config.tty,
-                "entrypoint": cmd.first().cloned().unwrap_or_default(),
-                "arguments": cmd.iter().skip(1).collect::<Vec<_>>(),
-                "privileged": i.config.privileged,
-                "user": i.config.user,
-            },
+            "ProcessConfig": process,
             "OpenStdin": i.config.attach_stdin,
             "OpenStderr": i.config.attach_stderr,
             "OpenStdout": i.config.attach_stdout,

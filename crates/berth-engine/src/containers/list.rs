@@ -80,6 +80,13 @@ impl Engine {
             "isolation",
             "is-task",
         ])?;
+        for h in f.get("health") {
+            if !["starting", "healthy", "unhealthy", "none"].contains(&h.as_str()) {
+                return Err(ApiError::bad_request(format!(
+                    "Unrecognised filter value for health: {h}"
+                )));
+            }
+        }
         for s in f.get("status") {
             if ![
                 "created",

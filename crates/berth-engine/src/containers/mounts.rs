@@ -183,6 +183,11 @@ fn parse_mount(v: &Value) -> Result<MountPoint> {
             }
         }
         "volume" => {
+            if !v["BindOptions"].is_null() {
+                return Err(bad(
+                    "invalid mount config for type \"volume\": field BindOptions must not be specified".into(),
+                ));
+            }
             m.name = s("Source");
             m.driver = "local".into();
             m.nocopy = v["VolumeOptions"]["NoCopy"].as_bool().unwrap_or(false);

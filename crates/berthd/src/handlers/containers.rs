@@ -291,7 +291,7 @@ pub async fn attach(
     mut req: Request,
 ) -> ApiResult {
     let p = Params::parse(q.as_deref());
-    let tty = e.container_tty(&id)?;
+    let tty = e.attach_target(&id)?;
     let stream = p.bool("stream")?;
     let logs = p.bool("logs")?;
     if !stream && !logs {
@@ -421,7 +421,7 @@ pub async fn attach_ws(
 ) -> ApiResult {
     use axum::extract::ws::Message;
     let p = Params::parse(q.as_deref());
-    e.container(&id)?;
+    e.attach_target(&id)?;
     let ws = ws.map_err(|r| ApiError::bad_request(r.body_text()))?;
     let (stdout, stderr) = (p.bool("stdout")?, p.bool("stderr")?);
     let logs = p.bool("logs")?;

@@ -149,6 +149,8 @@ pub async fn create(State(e): State<AppState>, RawQuery(q): RawQuery, req: Reque
             Some(t) => format!("{image}:{t}"),
             None => image.to_string(),
         };
+        // A reference that cannot be one is refused before the stream starts, as dockerd.
+        berth_api::reference::ImageRef::parse(&reference)?;
         let platform = p
             .get("platform")
             .filter(|s| !s.is_empty())
