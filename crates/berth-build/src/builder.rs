@@ -78,6 +78,18 @@ pub trait Backend: Sync {
     fn commit_config(&self, parent: &Image, config: ImageConfigFile, key: &str) -> Result<Image>;
     /// Lets `f` read `image`'s files (COPY --from).
     fn read_fs(&self, image: &Image, f: &mut dyn FnMut(&Path) -> Result<()>) -> Result<()>;
+    /// A `--cache-from` image, if it is here (it is never pulled for that).
+    fn cache_source(&self, name: &str) -> Option<Image>;
+    /// A step taken from a cache source: `parent`'s layers plus `source`'s
+    /// layer number `layer` (none for a step without a layer), under `config`.
+    fn restore(
+        &self,
+        parent: &Image,
+        source: &Image,
+        layer: Option<usize>,
+        config: ImageConfigFile,
+        key: &str,
+    ) -> Result<Image>;
 }
 
 #[derive(Debug, Clone, Default)]
@@ -87,6 +99,10 @@ pub struct Options {
     pub no_cache: bool,
     /// `--label`: set on the final image.
     pub labels: BTreeMap<String, String>,
+    /// `--cache-from`: images whose history may stand in for steps, as the
+    /// classic builder takes them (their history and layers, matched step
+    /// by step on top of the same parent).
+    pub cache_from: Vec<String>,
 }
 
 /// Build arguments every Dockerfile may use without declaring them (kept out of history).
@@ -118,6 +134,8 @@ struct Build<'a> {
     total: usize,
     results: Vec<OnceLock<Result<Image>>>,
     used_args: Mutex<BTreeSet<String>>,
+    /// The `--cache-from` images that are here.
+    sources: Vec<Image>,
 }
 
 /// A stage being built.
@@ -151,6 +169,39 @@ impl State {
     fn argv(&self, c: &CommandForm) -> Vec<String> {
         crate::config::argv(self.cfg(), c)
     }
+}
+
+/// Whether `source` (a `--cache-from` image) made the step `created_by` on
+/// top of `parent`: its history and layers begin with `parent`'s, and its
+/// next history entry is that step. The entry, and the index of the layer
+/// it made (none for a step without one).
+fn source_step(
+    parent: &Image,
+    source: &Image,
+    created_by: &str,
+) -> Option<(HistoryEntry, Option<usize>)> {
+    let (ph, sh) = (&parent.config.history, &source.config.history);
+    let (pl, sl) = (
+        &parent.config.rootfs.diff_ids,
+        &source.config.rootfs.diff_ids,
+    );
+    if sh.len() <= ph.len()
+        || sl.len() < pl.len()
+        || sh[..ph.len()] != ph[..]
+        || sl[..pl.len()] != pl[..]
+    {
+        return None;
+    }
+    let entry = &sh[ph.len()];
+    if entry.created_by.as_deref() != Some(created_by) {
+        return None;
+    }
+    let layer = match entry.empty_layer {
+        true => None,
+        false if sl.len() > pl.len() => Some(pl.len()),
+        false => return None,
+    };
+    Some((entry.clone(), layer))
 }
 
 fn key_of(parts: &[&str]) -> String {
@@ -263,6 +314,11 @@ pub fn build(
         total: 0,
         results: (0..n).map(|_| OnceLock::new()).collect(),
         used_args: Mutex::new(BTreeSet::new()),
+        sources: opts
+            .cache_from
+            .iter()
+            .filter_map(|name| backend.cache_source(name))
+            .collect(),
     };
     let target = b.target()?;
     b.plan(target)?;
@@ -490,26 +546,48 @@ impl Build<'_> {
             empty_layer: true,
             ..Default::default()
         });
-        st.image = self.cached_or(&st.image, &key, || {
+        st.image = self.cached_or(&st.image, &key, config, |config| {
             self.backend.commit_config(&st.image, config, &key)
         })?;
         self.out.text(&format!(" ---> {}\n", st.image.short_id()));
         Ok(())
     }
 
+    /// The step's image from the build cache, or from a `--cache-from`
+    /// image, or made by `make` from `config` (whose last history entry is
+    /// the step's).
     fn cached_or(
         &self,
         parent: &Image,
         key: &str,
-        make: impl FnOnce() -> Result<Image>,
+        mut config: ImageConfigFile,
+        make: impl FnOnce(ImageConfigFile) -> Result<Image>,
     ) -> Result<Image> {
-        if !self.opts.no_cache {
-            if let Some(hit) = self.backend.cached(parent, key) {
+        if self.opts.no_cache {
+            return make(config);
+        }
+        if let Some(hit) = self.backend.cached(parent, key) {
+            self.out.text(" ---> Using cache\n");
+            return Ok(hit);
+        }
+        let created_by = config
+            .history
+            .last()
+            .and_then(|h| h.created_by.clone())
+            .unwrap_or_default();
+        for source in &self.sources {
+            if let Some((entry, layer)) = source_step(parent, source, &created_by) {
+                // The source's own history entry (its time too), as dockerd restores it.
+                config.created = entry.created.clone();
+                if let Some(last) = config.history.last_mut() {
+                    *last = entry;
+                }
+                let image = self.backend.restore(parent, source, layer, config, key)?;
                 self.out.text(" ---> Using cache\n");
-                return Ok(hit);
+                return Ok(image);
             }
         }
-        make()
+        make(config)
     }
 
     fn exec(&self, st: &mut State, stage: usize, step: &Step) -> Result<()> {
@@ -593,7 +671,7 @@ impl Build<'_> {
             created_by: Some(created_by),
             ..Default::default()
         });
-        st.image = self.cached_or(&st.image, &key, || {
+        st.image = self.cached_or(&st.image, &key, config, |config| {
             self.backend.run(&st.image, &spec, config, &key, self.out)
         })?;
         self.out.text(&format!(" ---> {}\n", st.image.short_id()));
@@ -713,7 +791,7 @@ impl Build<'_> {
                 ..Default::default()
             });
             let add = c.add;
-            let image = self.cached_or(&st.image, &key, || {
+            let image = self.cached_or(&st.image, &key, config, |config| {
                 self.backend
                     .change_fs(&st.image, config, &key, &mut |root| {
                         let (uid, gid) = match &c.chown {

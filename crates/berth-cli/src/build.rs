@@ -30,6 +30,9 @@ pub struct BuildArgs {
     /// Do not use cache when building the image
     #[arg(long = "no-cache")]
     no_cache: bool,
+    /// Images to consider as cache sources
+    #[arg(long = "cache-from")]
+    cache_from: Vec<String>,
     /// Set the target build stage to build
     #[arg(long)]
     target: Option<String>,
@@ -289,6 +292,12 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result {
     ));
     if a.no_cache {
         q.push("nocache=1".into());
+    }
+    if !a.cache_from.is_empty() {
+        q.push(format!(
+            "cachefrom={}",
+            enc(&serde_json::json!(a.cache_from).to_string())
+        ));
     }
     if a.quiet {
         q.push("q=1".into());

@@ -350,6 +350,37 @@ impl Backend for EngineBackend {
         self.record(parent, rec, key)
     }
 
+    fn cache_source(&self, name: &str) -> Option<Image> {
+        self.engine.images.resolve(name).ok().map(image_of)
+    }
+
+    fn restore(
+        &self,
+        parent: &Image,
+        source: &Image,
+        layer: Option<usize>,
+        config: ImageConfigFile,
+        key: &str,
+    ) -> Result<Image, BuildError> {
+        let mut layers = self.layers(parent)?;
+        if let Some(i) = layer {
+            let theirs = self.layers(source)?;
+            let Some(l) = theirs.get(i) else {
+                return Err(BuildError::step(format!(
+                    "cache source {} has no layer {i}",
+                    source.short_id()
+                )));
+            };
+            layers.push(l.clone());
+        }
+        let rec = self
+            .engine
+            .images
+            .commit(&layers, None, config, None)
+            .map_err(|e| berr(e.into()))?;
+        self.record(parent, rec, key)
+    }
+
     fn read_fs(
         &self,
         image: &Image,

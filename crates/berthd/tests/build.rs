@@ -443,6 +443,78 @@ fn cache_hits_and_misses_step_by_step_and_across_restarts() {
     assert_nothing_left(&d);
 }
 
+/// `--cache-from` (defect 13): an image that is here without the build cache
+/// that made it (loaded from a `docker save`) serves each step it made on
+/// the same parent, RUN and COPY and config steps alike, and the result is
+/// that image; a step it did not make, and every step after, run; a cache
+/// source that is not here is passed over. Through the docker CLI and berth.
+#[test]
+fn cache_from_an_image_without_its_build_cache() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let ctx = d.dir.path().join("ctx");
+    let df = "FROM busybox\nRUN echo one > /one\nENV STAGE=two\nCOPY data.bin /data.bin\nRUN echo three > /three\n";
+    write(&ctx, &[("Dockerfile", df), ("data.bin", "payload")]);
+    let c = ctx.to_str().unwrap().to_string();
+    assert_ok(&d.docker(&["build", "-t", "src", &c]));
+    let id = inspect(&d, "src", "{{.Id}}");
+    let tar = d.dir.path().join("src.tar");
+    assert_ok(&d.docker(&["save", "-o", tar.to_str().unwrap(), "src"]));
+    // Gone with its build cache; back from the archive alone.
+    assert_ok(&d.docker(&["rmi", "src"]));
+    assert_ok(&d.berth(&["builder", "prune", "-f"]));
+    assert_ok(&d.docker(&["load", "-i", tar.to_str().unwrap()]));
+    let o = d.docker(&[
+        "build",
+        "--cache-from",
+        "nosuch:here",
+        "--cache-from",
+        "src",
+        "-t",
+        "again",
+        &c,
+    ]);
+    assert_ok(&o);
+    assert_eq!(
+        cached_steps(&stdout(&o)),
+        vec![2, 3, 4, 5],
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        inspect(&d, "again", "{{.Id}}"),
+        id,
+        "the source image itself"
+    );
+    assert_eq!(
+        run_in(&d, "again", "cat /one /data.bin; echo; cat /three"),
+        "one\npayload\nthree\n"
+    );
+    // Without it the same build runs its steps (its build cache now knows them, so prune first).
+    assert_ok(&d.berth(&["builder", "prune", "-f"]));
+    assert_ok(&d.docker(&["rmi", "again"]));
+    assert_ok(&d.docker(&["load", "-i", tar.to_str().unwrap()]));
+    let o = d.docker(&["build", "-t", "cold", &c]);
+    assert_ok(&o);
+    assert!(cached_steps(&stdout(&o)).is_empty(), "{}", stdout(&o));
+    // A changed step misses, and so does everything after it; berth's flag is docker's.
+    assert_ok(&d.berth(&["builder", "prune", "-f"]));
+    write(
+        &ctx,
+        &[(
+            "Dockerfile",
+            &df.replace("ENV STAGE=two", "ENV STAGE=other"),
+        )],
+    );
+    let o = d.berth(&["build", "--cache-from", "src", "-t", "changed", &c]);
+    assert_ok(&o);
+    assert_eq!(cached_steps(&stdout(&o)), vec![2], "{}", stdout(&o));
+    assert_eq!(run_in(&d, "changed", "echo $STAGE"), "other\n");
+    for i in ["src", "cold", "changed"] {
+        assert_ok(&d.docker(&["rmi", i]));
+    }
+}
+
 #[test]
 fn multi_stage_targets_skips_and_parallel_stages() {
     let d = Daemon::start();

@@ -35,6 +35,18 @@ fn string_map(p: &Params, key: &str) -> Result<BTreeMap<String, String>, ApiErro
         .collect())
 }
 
+/// A query value that is a JSON array of strings (`cachefrom`).
+fn string_list(p: &Params, key: &str) -> Result<Vec<String>, ApiError> {
+    let Some(raw) = p.get(key).filter(|s| !s.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    serde_json::from_str(raw).map_err(|e| {
+        ApiError::bad_request(format!(
+            "invalid {key} (a JSON array of strings is needed): {e}"
+        ))
+    })
+}
+
 fn request(p: &Params) -> Result<BuildRequest, ApiError> {
     let remote = p.get("remote").filter(|r| !r.is_empty()).map(String::from);
     if let Some(r) = &remote {
@@ -83,6 +95,7 @@ fn request(p: &Params) -> Result<BuildRequest, ApiError> {
             target: p.get("target").filter(|t| !t.is_empty()).map(String::from),
             no_cache: p.bool("nocache")?,
             labels: string_map(p, "labels")?,
+            cache_from: string_list(p, "cachefrom")?,
         },
         host_config,
         remote,
