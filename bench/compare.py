@@ -272,14 +272,26 @@ class Workloads:
         per = ((after[0] - before[0]) / self.many, (after[1] - before[1]) / self.many)
         return took, per
 
-    def list_latency(self, e, n):
-        """GET /containers/json?all=1 with n (created, not started) containers."""
+    def at_scale(self, e, n):
+        """With n (created, not started) containers there: GET /containers/json?all=1,
+        `ps -a`, and one more container's create and start (what grows with the
+        number of containers an engine keeps)."""
         e.remove_all()
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda _: e.cli("create", "--network", "none", "busybox", "true"), range(n)))
-        samples = [timed(lambda: get(e.sock, "/containers/json?all=1")) for _ in range(10)]
+        t = {"`GET /containers/json?all=1`": statistics.median(
+            [timed(lambda: get(e.sock, "/containers/json?all=1")) for _ in range(10)])}
+        t["`ps -a`"] = statistics.median([timed(lambda: e.cli("ps", "-a")) for _ in range(5)])
+        creates, starts = [], []
+        for _ in range(5):
+            t0 = time.monotonic()
+            cid = e.cli("create", "--network", "none", "busybox", "true").strip()
+            creates.append(time.monotonic() - t0)
+            starts.append(timed(lambda: e.cli("start", cid)))
+        t["`create`"] = statistics.median(creates)
+        t["`start`"] = statistics.median(starts)
         e.remove_all()
-        return statistics.median(samples)
+        return t
 
     def exec_latency(self, e):
         cid = e.cli("run", "-d", "--network", "none", "busybox", "sleep", "100000").strip()
@@ -395,7 +407,8 @@ def main():
                     add(f"{wl.many} × `run -d … sleep`, {clients} client{'s' if clients > 1 else ''}", e, took)
                     memory.setdefault(f"per running container ({wl.many} running, {clients} client{'s' if clients > 1 else ''})", {})[e.name] = per
                 for n in ([100] if a.quick else [100, 1000]):
-                    add(f"`GET /containers/json?all=1`, {n} containers", e, wl.list_latency(e, n))
+                    for name, secs in wl.at_scale(e, n).items():
+                        add(f"{name}, {n} containers", e, secs)
         for r in range(rounds):
             order = engines if r % 2 == 0 else engines[::-1]
             for e in order:

@@ -1,0 +1,450 @@
+//! Wiring a container into its networks when it starts and out when it
+//! stops: its namespace, a veth pair and address per network, and the
+//! undoing of it all. Beside it: published ports and the rule set
+//! (`published`), the embedded DNS (`resolver`), /etc/hosts and resolv.conf (`etc`),
+//! `network connect`/`disconnect` (`connect`) and inspect's view (`settings`).
+
+mod connect;
+mod etc;
+mod published;
+mod resolver;
+mod settings;
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Weak};
+
+use berth_api::network::{EndpointSettings, Network, PortBinding};
+use berth_api::ApiError;
+use berth_network::link::{self, Endpoint};
+use berth_network::nft::{BridgeRules, PortRule, Proto, Ruleset};
+use berth_network::{dns, ipam, netns, ports};
+use ipnet::{Ipv4Net, Ipv6Net};
+use serde::{Deserialize, Serialize};
+
+use super::{bridge_of, lock, net_err, new_id, pool6_of, pool_of, MASQ_OPT, MTU_OPT};
+use crate::containers::record::{ContainerHandle, ContainerPaths, ContainerRecord};
+use crate::engine::Engine;
+use crate::Result;
+
+pub(crate) use published::validate_port_bindings;
+use published::*;
+pub use published::{parse_port_key, summary_ports};
+use resolver::*;
+pub use settings::network_settings;
+
+/// A container's live wiring, kept in its record so a restarted daemon finds it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NetRuntime {
+    /// The pinned network namespace, while running on bridge networks.
+    #[serde(default)]
+    pub sandbox: String,
+    /// Network name → (host-side veth, interface name inside).
+    #[serde(default)]
+    pub links: BTreeMap<String, (String, String)>,
+    /// Published ports as inspect shows them ("80/tcp" → bindings).
+    #[serde(default)]
+    pub ports: BTreeMap<String, Vec<PortBinding>>,
+}
+
+/// Where a starting container's network namespace comes from.
+pub enum NetPlan {
+    Host,
+    /// Its own, with loopback only (the supervisor makes it).
+    Isolated,
+    /// A namespace that exists already (ours, or another container's).
+    Join(PathBuf),
+}
+
+pub(super) fn is_user_network(n: &Network) -> bool {
+    n.driver == "bridge" && n.name != "bridge"
+}
+
+impl Engine {
+    pub(super) fn netns_path(&self, id: &str) -> PathBuf {
+        self.cfg.exec_root.join("netns").join(&id[..12])
+    }
+
+    /// Before the container starts: its namespace and everything in it.
+    pub(crate) async fn connect_sandbox(
+        self: &Arc<Self>,
+        h: &Arc<ContainerHandle>,
+    ) -> Result<NetPlan> {
+        let rec = h.record().clone();
+        let mode = rec.host_config.network_mode.as_str();
+        if mode == "host" {
+            return Ok(NetPlan::Host);
+        }
+        if mode == "none" {
+            return Ok(NetPlan::Isolated);
+        }
+        if let Some(other) = mode.strip_prefix("container:") {
+            let o = self.container(other)?;
+            let (pid, hostname, running, oid) = {
+                let r = o.record();
+                (
+                    r.state.pid,
+                    r.config.hostname.clone(),
+                    r.state.has_process(),
+                    r.id.clone(),
+                )
+            };
+            if !running {
+                return Err(ApiError::conflict(format!(
+                    "cannot join network namespace of a non running container: container {oid} is not running"
+                )));
+            }
+            // As dockerd: the same hostname and name service files as the other container.
+            let (mine, theirs) = (self.paths(&rec.id), self.paths(&oid));
+            for (a, b) in [
+                (theirs.hosts(), mine.hosts()),
+                (theirs.resolv_conf(), mine.resolv_conf()),
+                (theirs.hostname(), mine.hostname()),
+            ] {
+                let _ = std::fs::copy(a, b);
+            }
+            h.record().config.hostname = hostname;
+            return Ok(NetPlan::Join(PathBuf::from(format!("/proc/{pid}/ns/net"))));
+        }
+        let ns = self.netns_path(&rec.id);
+        let ns2 = ns.clone();
+        crate::blocking(move || {
+            netns::remove(&ns2);
+            netns::create(&ns2).map_err(net_err)
+        })
+        .await?;
+        h.record().net.sandbox = ns.display().to_string();
+        let wired = self.wire_sandbox(h, &ns).await;
+        if let Err(e) = wired {
+            self.disconnect_sandbox(h).await;
+            return Err(e);
+        }
+        Ok(NetPlan::Join(ns))
+    }
+
+    pub(super) async fn wire_sandbox(
+        self: &Arc<Self>,
+        h: &Arc<ContainerHandle>,
+        ns: &std::path::Path,
+    ) -> Result<()> {
+        let rec = h.record().clone();
+        let primary = rec.host_config.network_mode.clone();
+        let mut order: Vec<String> = rec
+            .networks
+            .keys()
+            .filter(|k| **k == primary)
+            .cloned()
+            .collect();
+        order.extend(rec.networks.keys().filter(|k| **k != primary).cloned());
+        let (mut first_ip, mut first_ip6) = (None, None);
+        for (i, name) in order.iter().enumerate() {
+            let n = self.find_network(name)?;
+            let mut ep = rec.networks[name].clone();
+            let l = self
+                .attach_endpoint(&rec, ns, &format!("eth{i}"), &n, &mut ep, i == 0)
+                .await?;
+            if i == 0 {
+                first_ip = ep.ip_address.parse().ok();
+                first_ip6 = ep.global_ipv6_address.parse().ok();
+            }
+            let mut r = h.record();
+            r.networks.insert(name.clone(), ep);
+            r.net.links.insert(name.clone(), l);
+        }
+        let rec = h.record().clone();
+        let paths = self.paths(&rec.id);
+        self.write_etc_files(&paths, &rec, first_ip, first_ip6)
+            .map_err(|e| ApiError::internal(format!("write /etc files: {e}")))?;
+        // Ports go to the address on the first network, which the rules read from the record.
+        if first_ip.is_some() {
+            self.publish_ports(h)?;
+            if !h.record().net.ports.is_empty() {
+                self.sync_rules().await?;
+            }
+        }
+        self.start_dns(h).await
+    }
+
+    /// One network's veth pair and address in the namespace.
+    pub(super) async fn attach_endpoint(
+        &self,
+        rec: &ContainerRecord,
+        ns: &std::path::Path,
+        ifname: &str,
+        n: &Network,
+        ep: &mut EndpointSettings,
+        default_route: bool,
+    ) -> Result<(String, String)> {
+        let (subnet, gw, range) = pool_of(n)
+            .ok_or_else(|| ApiError::internal(format!("network {} has no subnet", n.name)))?;
+        let ip = {
+            let mut alloc = lock(&self.net.allocated);
+            let used = alloc.entry(n.id.clone()).or_default();
+            let wanted = ep
+                .ipam_config
+                .as_ref()
+                .map(|c| c.ipv4_address.as_str())
+                .unwrap_or("");
+            let ip = if wanted.is_empty() {
+                ipam::allocate(&subnet, range.as_ref(), gw, used).ok_or_else(|| {
+                    ApiError::internal(format!("no available IPv4 addresses on network {}", n.name))
+                })?
+            } else {
+                let ip = ipam::parse_ip(wanted).map_err(net_err)?;
+                if used.contains(&ip) {
+                    return Err(ApiError::forbidden(format!(
+                        "Address already in use: {ip} on network {}",
+                        n.name
+                    )));
+                }
+                ip
+            };
+            used.insert(ip);
+            ip
+        };
+        let ip6 = match pool6_of(n) {
+            Some(pool6) => match self.allocate_ip6(n, &pool6, ep) {
+                Ok(ip6) => Some((ip6, pool6)),
+                Err(e) => {
+                    if let Some(s) = lock(&self.net.allocated).get_mut(&n.id) {
+                        s.remove(&ip);
+                    }
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
+        let release = || {
+            if let Some(s) = lock(&self.net.allocated).get_mut(&n.id) {
+                s.remove(&ip);
+            }
+            if let (Some((ip6, _)), Some(s)) = (ip6, lock(&self.net.allocated6).get_mut(&n.id)) {
+                s.remove(&ip6);
+            }
+        };
+        let mac = if ep.mac_address.is_empty() {
+            ipam::mac_for(ip)
+        } else {
+            ipam::parse_mac(&ep.mac_address).map_err(net_err)?
+        };
+        let veth = link::random_name("veth");
+        let mtu = n
+            .options
+            .get(MTU_OPT)
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0);
+        if let Err(e) = self
+            .net
+            .nl
+            .add_veth(&veth, bridge_of(n), ns, ifname, mac, mtu)
+            .await
+        {
+            release();
+            return Err(net_err(e));
+        }
+        let cfg = Endpoint {
+            ifname: ifname.to_string(),
+            address: Ipv4Net::new(ip, subnet.prefix_len())
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+            gateway: default_route.then_some(gw),
+            address6: ip6.and_then(|(a, (s6, _, _))| Ipv6Net::new(a, s6.prefix_len()).ok()),
+            gateway6: ip6.filter(|_| default_route).map(|(_, (_, gw6, _))| gw6),
+        };
+        let ns2 = ns.to_path_buf();
+        if let Err(e) =
+            crate::blocking(move || link::configure_endpoint(&ns2, cfg).map_err(net_err)).await
+        {
+            let _ = self.net.nl.delete(&veth).await;
+            release();
+            return Err(e);
+        }
+        ep.network_id = n.id.clone();
+        ep.endpoint_id = new_id();
+        ep.gateway = gw.to_string();
+        ep.ip_address = ip.to_string();
+        ep.ip_prefix_len = subnet.prefix_len();
+        ep.mac_address = ipam::format_mac(&mac);
+        if let Some((a, (s6, gw6, _))) = ip6 {
+            ep.global_ipv6_address = a.to_string();
+            ep.global_ipv6_prefix_len = s6.prefix_len();
+            ep.ipv6_gateway = gw6.to_string();
+        }
+        ep.dns_names = is_user_network(n).then(|| {
+            let mut names = vec![rec.name.trim_start_matches('/').to_string()];
+            names.extend(ep.aliases.iter().flatten().cloned());
+            names.push(rec.id[..12].to_string());
+            if rec.config.hostname != rec.id[..12] {
+                names.push(rec.config.hostname.clone());
+            }
+            names
+        });
+        Ok((veth, ifname.to_string()))
+    }
+
+    /// An IPv6 address on the network for an endpoint: the one it asked for
+    /// (`--ip6`) or the lowest free one.
+    pub(super) fn allocate_ip6(
+        &self,
+        n: &Network,
+        (subnet, gw, range): &(Ipv6Net, Ipv6Addr, Option<Ipv6Net>),
+        ep: &EndpointSettings,
+    ) -> Result<Ipv6Addr> {
+        let mut alloc = lock(&self.net.allocated6);
+        let used = alloc.entry(n.id.clone()).or_default();
+        let wanted = ep
+            .ipam_config
+            .as_ref()
+            .map(|c| c.ipv6_address.as_str())
+            .unwrap_or("");
+        let ip = if wanted.is_empty() {
+            ipam::allocate6(subnet, range.as_ref(), *gw, used).ok_or_else(|| {
+                ApiError::internal(format!("no available IPv6 addresses on network {}", n.name))
+            })?
+        } else {
+            let ip = ipam::parse_ip6(wanted).map_err(net_err)?;
+            if used.contains(&ip) {
+                return Err(ApiError::forbidden(format!(
+                    "Address already in use: {ip} on network {}",
+                    n.name
+                )));
+            }
+            ip
+        };
+        used.insert(ip);
+        Ok(ip)
+    }
+
+    /// After the container stopped (or failed to start): undo everything; idempotent.
+    pub(crate) async fn disconnect_sandbox(self: &Arc<Self>, h: &Arc<ContainerHandle>) {
+        let rec = h.record().clone();
+        if let Some(t) = lock(&self.net.dns).remove(&rec.id) {
+            t.abort();
+        }
+        let had_ports = lock(&self.net.ports)
+            .remove(&rec.id)
+            .is_some_and(|p| !p.is_empty())
+            || !rec.net.ports.is_empty();
+        h.record().net.ports.clear();
+        if had_ports {
+            if let Err(e) = self.sync_rules().await {
+                tracing::warn!(id = %rec.id, "rules: {}", e.message);
+            }
+        }
+        // Unpinning the namespace is instant and makes the kernel destroy it and
+        // its veth pairs, even if berthd dies now. Deleting a veth ourselves
+        // would wait ~20 ms for the kernel; instead the addresses are released
+        // once the host ends are gone, off the stop path.
+        if !rec.net.sandbox.is_empty() {
+            netns::remove(std::path::Path::new(&rec.net.sandbox));
+        }
+        if !rec.net.links.is_empty() {
+            let engine = self.clone();
+            let rec2 = rec.clone();
+            tokio::spawn(async move {
+                for (net, (veth, _)) in &rec2.net.links {
+                    engine.await_link_gone(veth).await;
+                    engine.release_ip(&rec2, net);
+                }
+            });
+        }
+        let mut r = h.record();
+        r.net.links.clear();
+        r.net.sandbox.clear();
+        for ep in r.networks.values_mut() {
+            clear_runtime(ep);
+        }
+    }
+
+    /// Waits for the kernel to destroy a veth whose namespace went away; deletes
+    /// it if that takes long (something else holds the namespace).
+    pub(super) async fn await_link_gone(&self, veth: &str) {
+        for _ in 0..100 {
+            if matches!(self.net.nl.index_of(veth).await, Ok(None)) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        if let Err(e) = self.net.nl.delete(veth).await {
+            tracing::warn!("delete {veth}: {e}");
+        }
+    }
+
+    pub(super) fn release_ip(&self, rec: &ContainerRecord, net: &str) {
+        if let Some(ep) = rec.networks.get(net) {
+            if let (Ok(ip), Some(s)) = (
+                ep.ip_address.parse::<Ipv4Addr>(),
+                lock(&self.net.allocated).get_mut(&ep.network_id),
+            ) {
+                s.remove(&ip);
+            }
+            if let (Ok(ip), Some(s)) = (
+                ep.global_ipv6_address.parse::<Ipv6Addr>(),
+                lock(&self.net.allocated6).get_mut(&ep.network_id),
+            ) {
+                s.remove(&ip);
+            }
+        }
+    }
+
+    /// After a daemon restart, for a container still running: take back its
+    /// addresses, ports and DNS server (its namespace and links outlived us).
+    pub(crate) async fn restore_sandbox(self: &Arc<Self>, h: &Arc<ContainerHandle>) {
+        let rec = h.record().clone();
+        for ep in rec.networks.values() {
+            if let Ok(ip) = ep.ip_address.parse::<Ipv4Addr>() {
+                lock(&self.net.allocated)
+                    .entry(ep.network_id.clone())
+                    .or_default()
+                    .insert(ip);
+            }
+            if let Ok(ip) = ep.global_ipv6_address.parse::<Ipv6Addr>() {
+                lock(&self.net.allocated6)
+                    .entry(ep.network_id.clone())
+                    .or_default()
+                    .insert(ip);
+            }
+        }
+        let mut held = Vec::new();
+        for (key, list) in &rec.net.ports {
+            let Ok((_, proto)) = parse_port_key(key) else {
+                continue;
+            };
+            for b in list {
+                let ip = parse_host_ip(&b.host_ip).ok().flatten();
+                match b.host_port.parse().map(|p| ports::reserve(proto, ip, p)) {
+                    Ok(Ok(r)) => held.push(r),
+                    _ => {
+                        tracing::warn!(id = %rec.id, "could not hold host port {}:{} again", b.host_ip, b.host_port)
+                    }
+                }
+            }
+        }
+        lock(&self.net.ports).insert(rec.id.clone(), held);
+        if let Err(e) = self.start_dns(h).await {
+            tracing::warn!(id = %rec.id, "embedded DNS: {}", e.message);
+        }
+    }
+}
+
+/// An endpoint's addresses, IPv4 then IPv6.
+pub(super) fn addresses(ep: &EndpointSettings) -> impl Iterator<Item = IpAddr> + '_ {
+    [&ep.ip_address, &ep.global_ipv6_address]
+        .into_iter()
+        .filter_map(|a| a.parse().ok())
+}
+
+pub(super) fn clear_runtime(ep: &mut EndpointSettings) {
+    ep.endpoint_id.clear();
+    ep.gateway.clear();
+    ep.ip_address.clear();
+    ep.ip_prefix_len = 0;
+    ep.global_ipv6_address.clear();
+    ep.global_ipv6_prefix_len = 0;
+    ep.ipv6_gateway.clear();
+    ep.dns_names = None;
+    // A MAC the user chose stays; one derived from the address goes with it.
+    if ep.mac_address.starts_with("02:42:") {
+        ep.mac_address.clear();
+    }
+}
