@@ -3,6 +3,8 @@
 
 mod config;
 mod handlers;
+#[cfg(test)]
+mod in_process_tests;
 mod params;
 mod server;
 mod streams;

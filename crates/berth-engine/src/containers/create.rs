@@ -282,15 +282,16 @@ impl Engine {
                 "config cannot be empty in order to create a container",
             ));
         }
+        // The settings first, then the image, as dockerd checks them.
         validate_config(&config)?;
+        validate_host_config(self, &host_config)?;
+        let mut warnings = super::confinement::validate(&host_config, &config.hostname)?;
+        super::userns::validate(&host_config, self.remap.is_some())?;
         let image = {
             let images = self.images.clone();
             let name = config.image.clone();
             crate::blocking(move || images.resolve(&name).map_err(ApiError::from)).await?
         };
-        validate_host_config(self, &host_config)?;
-        let mut warnings = super::confinement::validate(&host_config, &config.hostname)?;
-        super::userns::validate(&host_config, self.remap.is_some())?;
         let networks = self.plan_container_networks(
             &config,
             &mut host_config,
