@@ -220,7 +220,11 @@ impl Engine {
         let containers: Vec<_> = self
             .all_containers()
             .iter()
-            .map(|h| self.summary(&h.record(), true))
+            // A copy: the record is not held while its files are counted.
+            .map(|h| {
+                let r = h.record().clone();
+                self.summary(&r, true)
+            })
             .collect();
         Ok(SystemDf {
             layers_size: self.images.layers_size().map_err(ApiError::from)?,

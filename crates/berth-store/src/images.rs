@@ -180,7 +180,9 @@ impl ImageStore {
     // ---- lookup ----
 
     fn record_by_id(&self, id: &str) -> Result<Option<ImageRecord>> {
-        let conn = self.db.lock();
+        let reader = self.db.read();
+        // One snapshot for the three queries (a read transaction, rolled back).
+        let conn = reader.unchecked_transaction()?;
         let row: Option<(String, String, i64, i64)> = conn
             .query_row(
                 "SELECT manifest_digest, config, size, created FROM images WHERE id = ?1",
@@ -229,7 +231,7 @@ impl ImageStore {
 
     /// The image's `repo@sha256:…` references, sorted.
     pub fn repo_digests(&self, image_id: &Digest) -> Result<Vec<String>> {
-        let conn = self.db.lock();
+        let conn = self.db.read();
         let mut st = conn
             .prepare("SELECT reference FROM repo_digests WHERE image_id = ?1 ORDER BY reference")?;
         let out = st
@@ -249,7 +251,7 @@ impl ImageStore {
 
     /// The blobs `registry` is known to hold layer `diff_id` as.
     pub fn layer_blobs(&self, diff_id: &Digest, registry: &str) -> Result<Vec<LayerBlob>> {
-        let conn = self.db.lock();
+        let conn = self.db.read();
         let mut st = conn.prepare(
             "SELECT repository, digest, media_type, size FROM layer_blobs WHERE diff_id = ?1 AND registry = ?2 ORDER BY repository, digest",
         )?;
@@ -306,7 +308,7 @@ impl ImageStore {
         let hex = name.strip_prefix("sha256:").unwrap_or(name);
         if hex.len() >= 4 && hex.len() <= 64 && hex.bytes().all(|c| c.is_ascii_hexdigit()) {
             let ids: Vec<String> = {
-                let conn = self.db.lock();
+                let conn = self.db.read();
                 let mut st = conn.prepare("SELECT id FROM images WHERE id LIKE ?1")?;
                 let rows = st.query_map(params![format!("sha256:{hex}%")], |r| r.get(0))?;
                 rows.collect::<Result<_, _>>()?
@@ -326,7 +328,7 @@ impl ImageStore {
 
     pub fn list(&self) -> Result<Vec<ImageRecord>> {
         let ids: Vec<String> = {
-            let conn = self.db.lock();
+            let conn = self.db.read();
             let mut st =
                 conn.prepare("SELECT id FROM images ORDER BY created DESC, loaded_at DESC")?;
             let rows = st.query_map([], |r| r.get(0))?;
@@ -358,7 +360,7 @@ impl ImageStore {
 
     /// Bytes of unpacked layers on disk, each shared layer once.
     pub fn layers_size(&self) -> Result<i64> {
-        Ok(self.db.lock().query_row(
+        Ok(self.db.read().query_row(
             "SELECT COALESCE(SUM(content_size), 0) FROM layers",
             [],
             |r| r.get(0),
@@ -367,7 +369,7 @@ impl ImageStore {
 
     /// Bytes an image shares with other images.
     pub fn shared_size(&self, image: &ImageRecord) -> Result<i64> {
-        Ok(self.db.lock().query_row(
+        Ok(self.db.read().query_row(
             "SELECT COALESCE(SUM(l.content_size), 0) FROM layers l WHERE l.diff_id IN
                (SELECT diff_id FROM image_layers WHERE image_id = ?1)
              AND (SELECT COUNT(DISTINCT image_id) FROM image_layers x WHERE x.diff_id = l.diff_id) > 1",
@@ -578,7 +580,7 @@ impl ImageStore {
         if !rec.tags.is_empty() {
             return Ok(false);
         }
-        Ok(self.db.lock().query_row(
+        Ok(self.db.read().query_row(
             "SELECT COUNT(*) > 0 FROM build_cache WHERE parent = ?1",
             params![rec.id.as_str()],
             |r| r.get(0),
@@ -589,7 +591,7 @@ impl ImageStore {
     /// tag names, with what the step added (its own layer, if it made one).
     pub fn build_cache_entries(&self) -> Result<Vec<BuildCacheEntry>> {
         let rows: Vec<(String, String, i64, i64, i64)> = {
-            let conn = self.db.lock();
+            let conn = self.db.read();
             let mut st = conn.prepare(
                 "SELECT b.image_id, b.parent,
                     (SELECT COUNT(*) FROM image_layers WHERE image_id = b.image_id),
@@ -631,7 +633,7 @@ impl ImageStore {
     pub fn prune_build_cache(&self, users: ImageUsers) -> Result<(Vec<String>, i64)> {
         let before = self.layers_size()?;
         let ids: Vec<String> = {
-            let conn = self.db.lock();
+            let conn = self.db.read();
             let mut st = conn.prepare(
                 "SELECT image_id FROM build_cache WHERE image_id NOT IN (SELECT image_id FROM tags)",
             )?;
@@ -1114,7 +1116,7 @@ impl ImageStore {
     /// `docker history`: newest first, with the layer each step made.
     pub fn history(&self, rec: &ImageRecord) -> Result<Vec<(HistoryEntry, Option<i64>)>> {
         let sizes: HashMap<String, i64> = {
-            let conn = self.db.lock();
+            let conn = self.db.read();
             let mut st = conn.prepare("SELECT diff_id, content_size FROM layers")?;
             let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<Result<_, _>>()?

@@ -89,8 +89,15 @@ fn name_conflict(r: rusqlite::Result<usize>, name: &str) -> Result<()> {
     }
 }
 
+/// Read connections beside the writer: in WAL mode readers never wait for
+/// the writer (nor it for them), so a `ps` or an inspect does not queue
+/// behind a pull's or a build's writes.
+const READERS: usize = 4;
+
 pub struct Metadata {
     conn: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: std::sync::atomic::AtomicUsize,
 }
 
 impl Metadata {
@@ -100,13 +107,41 @@ impl Metadata {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let r = Connection::open_with_flags(
+                    path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                Ok(Mutex::new(r))
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Metadata {
             conn: Mutex::new(conn),
+            readers,
+            next_reader: Default::default(),
         })
     }
 
+    /// The writer: every change, and reads that belong with one.
     pub fn lock(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A read connection: a free one, or (all busy) the next in turn. It sees
+    /// what the writer has committed, never a transaction still open.
+    pub fn read(&self) -> MutexGuard<'_, Connection> {
+        for r in &self.readers {
+            if let Ok(g) = r.try_lock() {
+                return g;
+            }
+        }
+        let i = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % self.readers.len();
+        self.readers[i].lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Runs `f` in one transaction: all of it lands, or none.
@@ -144,7 +179,7 @@ impl Metadata {
 
     pub fn container_name_owner(&self, name: &str) -> Result<Option<String>> {
         Ok(self
-            .lock()
+            .read()
             .query_row(
                 "SELECT id FROM containers WHERE name = ?1",
                 params![name],
@@ -166,7 +201,7 @@ impl Metadata {
 
     pub fn volume(&self, name: &str) -> Result<Option<String>> {
         Ok(self
-            .lock()
+            .read()
             .query_row(
                 "SELECT doc FROM volumes WHERE name = ?1",
                 params![name],
@@ -176,7 +211,7 @@ impl Metadata {
     }
 
     pub fn volumes(&self) -> Result<Vec<(String, String)>> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut st = conn.prepare("SELECT name, doc FROM volumes ORDER BY name")?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -203,7 +238,7 @@ impl Metadata {
 
     /// All networks as docs.
     pub fn networks(&self) -> Result<Vec<String>> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut st = conn.prepare("SELECT doc FROM networks ORDER BY name")?;
         let rows = st.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -217,7 +252,7 @@ impl Metadata {
 
     /// All containers as (id, doc).
     pub fn containers(&self) -> Result<Vec<(String, String)>> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut st = conn.prepare("SELECT id, doc FROM containers")?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -248,5 +283,17 @@ mod tests {
         );
         m.delete_container("a").unwrap();
         assert_eq!(m.containers().unwrap().len(), 1);
+        // The readers see what the writer committed, and nothing it has not.
+        let _held: Vec<_> = (0..READERS).map(|_| m.read()).take(READERS - 1).collect();
+        assert_eq!(m.container_name_owner("/db").unwrap().as_deref(), Some("b"));
+        let w = m.lock();
+        w.execute_batch("BEGIN; DELETE FROM containers;").unwrap();
+        drop(_held);
+        assert_eq!(m.containers().unwrap().len(), 1, "an open transaction is not seen");
+        w.execute_batch("COMMIT").unwrap();
+        drop(w);
+        assert!(m.containers().unwrap().is_empty());
+        let refused = m.read().execute("DELETE FROM containers", []);
+        assert!(refused.is_err(), "a read connection cannot write");
     }
 }
