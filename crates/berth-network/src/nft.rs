@@ -2,7 +2,10 @@
 //! network exists): outbound NAT, isolation between networks, and published
 //! ports. Both are rendered from the daemon's state and replaced in one
 //! atomic `nft -f` transaction, so a restart or a crash in the middle never
-//! leaves half a rule set, and no other table is ever touched.
+//! leaves half a rule set, and no other table is ever touched. Published
+//! ports are elements of two DNAT maps (by host address, and for every
+//! address): a container's start and stop add and delete its elements
+//! ([`change_ports`]) instead of rendering every container's rules again.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -84,6 +87,32 @@ impl Family {
             Family::V6 => "ip6",
         }
     }
+
+    fn addr_type(self) -> &'static str {
+        match self {
+            Family::V4 => "ipv4_addr",
+            Family::V6 => "ipv6_addr",
+        }
+    }
+}
+
+impl PortRule {
+    /// The map this rule is an element of, and the element, in `fam`'s table
+    /// (none when the rule is not about that family).
+    fn element(&self, fam: Family) -> Option<(&'static str, String)> {
+        let to = match (fam, self.host_ip, self.container_ip6) {
+            (Family::V4, IpAddr::V4(_), _) => {
+                format!("{} . {}", self.container_ip, self.container_port)
+            }
+            (Family::V6, IpAddr::V6(_), Some(c6)) => format!("{c6} . {}", self.container_port),
+            _ => return None,
+        };
+        let key = format!("{} . {}", self.proto.as_str(), self.host_port);
+        Some(match self.host_ip.is_unspecified() {
+            true => ("ports_any", format!("{key} : {to}")),
+            false => ("ports_at", format!("{} . {key} : {to}", self.host_ip)),
+        })
+    }
 }
 
 impl Ruleset {
@@ -111,26 +140,30 @@ impl Ruleset {
                 Family::V6 => b.subnet6.map(|n| (b, IpNet::V6(n.trunc()))),
             })
             .collect();
-        s.push_str("  chain ports {\n");
-        for p in &self.ports {
-            let to = match (fam, p.host_ip, p.container_ip6) {
-                (Family::V4, IpAddr::V4(_), _) => {
-                    format!("{}:{}", p.container_ip, p.container_port)
-                }
-                (Family::V6, IpAddr::V6(_), Some(c6)) => format!("[{c6}]:{}", p.container_port),
-                _ => continue,
-            };
-            let daddr = match p.host_ip.is_unspecified() {
-                true => String::new(),
-                false => format!("{t} daddr {} ", p.host_ip),
-            };
+        // Published ports: DNAT by (host address,) protocol and port.
+        let maps = [
+            ("ports_at", format!("{} . ", fam.addr_type())),
+            ("ports_any", String::new()),
+        ];
+        for (map, key) in maps {
+            let elements: Vec<String> = self
+                .ports
+                .iter()
+                .filter_map(|p| p.element(fam).filter(|(m, _)| *m == map))
+                .map(|(_, e)| e)
+                .collect();
             s.push_str(&format!(
-                "    {daddr}{proto} dport {hp} dnat to {to}\n",
-                proto = p.proto.as_str(),
-                hp = p.host_port,
+                "  map {map} {{\n    type {key}inet_proto . inet_service : {a} . inet_service\n",
+                a = fam.addr_type()
             ));
+            if !elements.is_empty() {
+                s.push_str(&format!("    elements = {{ {} }}\n", elements.join(", ")));
+            }
+            s.push_str("  }\n");
         }
-        s.push_str("  }\n");
+        s.push_str(&format!(
+            "  chain ports {{\n    dnat to {t} daddr . meta l4proto . th dport map @ports_at\n    dnat to meta l4proto . th dport map @ports_any\n  }}\n"
+        ));
         s.push_str(
             "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n    fib daddr type local jump ports\n  }\n",
         );
@@ -180,6 +213,37 @@ impl Ruleset {
     pub fn apply(&self, table: &str) -> Result<()> {
         nft(&self.render(table))
     }
+}
+
+/// The `nft -f` script that adds `add` and deletes `remove` from the port
+/// maps of the tables a full render made (the ip6 one where it exists).
+fn ports_script(table: &str, add: &[PortRule], remove: &[PortRule], ipv6: bool) -> String {
+    let mut s = String::new();
+    for fam in [Family::V4, Family::V6] {
+        if fam == Family::V6 && !ipv6 {
+            continue;
+        }
+        for (verb, rules) in [("delete", remove), ("add", add)] {
+            for (map, e) in rules.iter().filter_map(|r| r.element(fam)) {
+                s.push_str(&format!(
+                    "{verb} element {} {table} {map} {{ {e} }}\n",
+                    fam.table()
+                ));
+            }
+        }
+    }
+    s
+}
+
+/// One container's published ports come or go, in one transaction: all of
+/// it lands or none (an element that is not there fails it; the caller then
+/// renders the whole table).
+pub fn change_ports(table: &str, add: &[PortRule], remove: &[PortRule], ipv6: bool) -> Result<()> {
+    let script = ports_script(table, add, remove, ipv6);
+    if script.is_empty() {
+        return Ok(());
+    }
+    nft(&script)
 }
 
 fn set_of<'a>(names: impl Iterator<Item = &'a str>) -> String {
@@ -289,8 +353,12 @@ mod tests {
     fn renders_dockerds_rules() {
         let s = sample().render("berth");
         assert!(s.starts_with("table ip berth\ndelete table ip berth\n"));
-        assert!(s.contains("    tcp dport 8080 dnat to 172.17.0.2:80\n"));
-        assert!(s.contains("    ip daddr 127.0.0.1 udp dport 5353 dnat to 172.17.0.3:53\n"));
+        assert!(
+            s.contains("elements = { tcp . 8080 : 172.17.0.2 . 80 }"),
+            "{s}"
+        );
+        assert!(s.contains("elements = { 127.0.0.1 . udp . 5353 : 172.17.0.3 . 53 }"));
+        assert!(s.contains("dnat to ip daddr . meta l4proto . th dport map @ports_at"));
         assert!(s.contains("ip saddr 172.17.0.0/16 oifname != \"berth0\" masquerade"));
         assert!(
             !s.contains("ip saddr 10.9.0.0/24 oifname != \"br-1\" masquerade"),
@@ -328,14 +396,17 @@ mod tests {
         });
         let s = set.render("berth");
         let (v4, v6) = s.split_once("table ip6 berth\n").unwrap();
-        assert!(v4.contains("tcp dport 8080 dnat to 172.17.0.2:80\n"));
-        assert_eq!(v4.matches("dport 8080").count(), 1, "{v4}");
+        assert!(v4.contains("tcp . 8080 : 172.17.0.2 . 80"));
+        assert_eq!(v4.matches(". 8080 :").count(), 1, "{v4}");
         assert!(
             !v4.contains("8443"),
             "an IPv6 host address has no IPv4 rule"
         );
-        assert!(v6.contains("    tcp dport 8080 dnat to [fd00:9::2]:80\n"));
-        assert!(v6.contains("    ip6 daddr fd00:9::1 tcp dport 8443 dnat to [fd00:9::4]:443\n"));
+        assert!(
+            v6.contains("elements = { tcp . 8080 : fd00:9::2 . 80 }"),
+            "{v6}"
+        );
+        assert!(v6.contains("elements = { fd00:9::1 . tcp . 8443 : fd00:9::4 . 443 }"));
         assert!(
             !v6.contains("5353"),
             "a container without IPv6 has no IPv6 rule"
@@ -359,12 +430,38 @@ mod tests {
         set.ports.push(any6);
         set.apply(&table).unwrap();
         let listed = list_table("ip", &table).expect("table exists");
-        assert!(listed.contains("dnat to 172.17.0.2:80"), "{listed}");
+        assert!(listed.contains("tcp . 8080 : 172.17.0.2 . 80"), "{listed}");
         let listed = list_table("ip6", &table).expect("ip6 table exists");
-        assert!(listed.contains("dnat to [fd00:9::2]:80"), "{listed}");
+        assert!(listed.contains("tcp . 8080 : fd00:9::2 . 80"), "{listed}");
+        // One container's ports come and go without the others'.
+        let extra = PortRule {
+            proto: Proto::Tcp,
+            host_ip: Ipv4Addr::UNSPECIFIED.into(),
+            host_port: 9090,
+            container_ip: "172.17.0.9".parse().unwrap(),
+            container_ip6: Some("fd00:9::9".parse().unwrap()),
+            container_port: 90,
+        };
+        let mut extra6 = extra.clone();
+        extra6.host_ip = Ipv6Addr::UNSPECIFIED.into();
+        let both = [extra.clone(), extra6.clone()];
+        change_ports(&table, &both, &[], true).unwrap();
+        let listed = list_table("ip", &table).unwrap();
+        assert!(listed.contains("tcp . 9090 : 172.17.0.9 . 90"), "{listed}");
+        assert!(listed.contains("tcp . 8080"), "the others stay: {listed}");
+        assert!(list_table("ip6", &table)
+            .unwrap()
+            .contains("tcp . 9090 : fd00:9::9 . 90"));
+        // The same elements again change nothing; deleting what is not there fails.
+        change_ports(&table, &both, &[], true).unwrap();
+        change_ports(&table, &[], &both, true).unwrap();
+        assert!(!list_table("ip", &table).unwrap().contains("9090"));
+        assert!(!list_table("ip6", &table).unwrap().contains("9090"));
+        assert!(change_ports(&table, &[], &both, true).is_err());
+        assert!(list_table("ip", &table).unwrap().contains("tcp . 8080"));
         // Replacing is atomic and idempotent; the ip6 table goes with the last IPv6 network.
         Ruleset::default().apply(&table).unwrap();
-        assert!(!list_table("ip", &table).unwrap().contains("dnat"));
+        assert!(!list_table("ip", &table).unwrap().contains("elements"));
         assert!(list_table("ip6", &table).is_none());
         delete_table(&table).unwrap();
         assert!(list_table("ip", &table).is_none());

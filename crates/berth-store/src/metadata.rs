@@ -289,7 +289,11 @@ mod tests {
         let w = m.lock();
         w.execute_batch("BEGIN; DELETE FROM containers;").unwrap();
         drop(_held);
-        assert_eq!(m.containers().unwrap().len(), 1, "an open transaction is not seen");
+        assert_eq!(
+            m.containers().unwrap().len(),
+            1,
+            "an open transaction is not seen"
+        );
         w.execute_batch("COMMIT").unwrap();
         drop(w);
         assert!(m.containers().unwrap().is_empty());

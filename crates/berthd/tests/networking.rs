@@ -96,6 +96,12 @@ fn published_ports_tcp_udp_and_the_default_bridge() {
         stderr(&o),
         stdout(&rules)
     );
+    // The published ports are elements of the DNAT maps while it runs.
+    assert!(
+        stdout(&rules).contains(&format!("tcp . {port} : {ip} . 80")),
+        "{}",
+        stdout(&rules)
+    );
     // ps shows the ports; the container's /etc/hosts has its address.
     let ps = stdout(&d.docker(&["ps", "--format", "{{.Ports}}"]));
     assert!(ps.contains(&format!("0.0.0.0:{port}->80/tcp")), "{ps}");
@@ -160,7 +166,7 @@ fn published_ports_tcp_udp_and_the_default_bridge() {
         .output()
         .unwrap();
     assert!(
-        !stdout(&rules).contains(&format!("dport {port} ")),
+        !stdout(&rules).contains(&format!(". {port} : ")),
         "{}",
         stdout(&rules)
     );
@@ -313,7 +319,11 @@ fn user_networks_dns_isolation_connect_and_cleanup() {
         .args(["list", "table", "ip", &d.nft_table])
         .output()
         .unwrap();
-    assert!(!stdout(&rules).contains("dnat to"), "{}", stdout(&rules));
+    assert!(
+        !stdout(&rules).contains("elements"),
+        "no published port is left: {}",
+        stdout(&rules)
+    );
     assert!(std::fs::read_dir(d.exec_root().join("netns"))
         .unwrap()
         .next()

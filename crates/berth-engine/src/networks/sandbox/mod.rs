@@ -159,9 +159,8 @@ impl Engine {
         // Ports go to the address on the first network, which the rules read from the record.
         if first_ip.is_some() {
             self.publish_ports(h)?;
-            if !h.record().net.ports.is_empty() {
-                self.sync_rules().await?;
-            }
+            let rules = port_rules_of(&h.record());
+            self.change_port_rules(rules, true).await?;
         }
         self.start_dns(h).await
     }
@@ -321,16 +320,13 @@ impl Engine {
         if let Some(t) = lock(&self.net.dns).remove(&rec.id) {
             t.abort();
         }
-        let had_ports = lock(&self.net.ports)
-            .remove(&rec.id)
-            .is_some_and(|p| !p.is_empty())
-            || !rec.net.ports.is_empty();
+        let held = lock(&self.net.ports).remove(&rec.id);
         h.record().net.ports.clear();
-        if had_ports {
-            if let Err(e) = self.sync_rules().await {
-                tracing::warn!(id = %rec.id, "rules: {}", e.message);
-            }
+        if let Err(e) = self.change_port_rules(port_rules_of(&rec), false).await {
+            tracing::warn!(id = %rec.id, "rules: {}", e.message);
         }
+        // The host ports are let go once no rule leads to the container.
+        drop(held);
         // Unpinning the namespace is instant and makes the kernel destroy it and
         // its veth pairs, even if berthd dies now. Deleting a veth ourselves
         // would wait ~20 ms for the kernel; instead the addresses are released

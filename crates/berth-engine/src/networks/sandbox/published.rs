@@ -144,36 +144,11 @@ impl Engine {
                 })
             })
             .collect();
-        let mut rules = Vec::new();
-        for h in self.all_containers() {
-            let r = h.record();
-            let primary = r.networks.get(&r.host_config.network_mode);
-            let Some(cip) = primary.and_then(|ep| ep.ip_address.parse::<Ipv4Addr>().ok()) else {
-                continue;
-            };
-            let cip6 = primary.and_then(|ep| ep.global_ipv6_address.parse::<Ipv6Addr>().ok());
-            for (key, list) in &r.net.ports {
-                let Ok((cport, proto)) = parse_port_key(key) else {
-                    continue;
-                };
-                for b in list {
-                    let Ok(hp) = b.host_port.parse() else {
-                        continue;
-                    };
-                    let Ok(Some(host_ip)) = parse_host_ip(&b.host_ip) else {
-                        continue;
-                    };
-                    rules.push(PortRule {
-                        proto,
-                        host_ip,
-                        host_port: hp,
-                        container_ip: cip,
-                        container_ip6: cip6,
-                        container_port: cport,
-                    });
-                }
-            }
-        }
+        let rules: Vec<PortRule> = self
+            .all_containers()
+            .iter()
+            .flat_map(|h| port_rules_of(&h.record()))
+            .collect();
         let set = Ruleset {
             bridges,
             ports: rules,
@@ -181,6 +156,67 @@ impl Engine {
         let table = self.cfg.network.nft_table.clone();
         crate::blocking(move || set.apply(&table).map_err(net_err)).await
     }
+
+    /// One container's published ports into (`add`) or out of the rule
+    /// set, without the others'; the whole set again if that fails (an
+    /// element that was never added, say).
+    pub(super) async fn change_port_rules(&self, rules: Vec<PortRule>, add: bool) -> Result<()> {
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let ipv6 = lock(&self.net.networks)
+            .iter()
+            .any(|n| pool6_of(n).is_some());
+        let table = self.cfg.network.nft_table.clone();
+        let changed = {
+            let _g = self.net.nft.lock().await;
+            crate::blocking(move || {
+                let (a, r): (&[PortRule], &[PortRule]) = match add {
+                    true => (&rules, &[]),
+                    false => (&[], &rules),
+                };
+                berth_network::nft::change_ports(&table, a, r, ipv6).map_err(net_err)
+            })
+            .await
+        };
+        match changed {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                tracing::warn!("port rules: {}; rendering the whole rule set", e.message);
+                self.sync_rules().await
+            }
+        }
+    }
+}
+
+/// The rules of a container's published ports, as its record has them.
+pub(super) fn port_rules_of(r: &ContainerRecord) -> Vec<PortRule> {
+    let primary = r.networks.get(&r.host_config.network_mode);
+    let Some(cip) = primary.and_then(|ep| ep.ip_address.parse::<Ipv4Addr>().ok()) else {
+        return Vec::new();
+    };
+    let cip6 = primary.and_then(|ep| ep.global_ipv6_address.parse::<Ipv6Addr>().ok());
+    let mut rules = Vec::new();
+    for (key, list) in &r.net.ports {
+        let Ok((cport, proto)) = parse_port_key(key) else {
+            continue;
+        };
+        for b in list {
+            let (Ok(hp), Ok(Some(host_ip))) = (b.host_port.parse(), parse_host_ip(&b.host_ip))
+            else {
+                continue;
+            };
+            rules.push(PortRule {
+                proto,
+                host_ip,
+                host_port: hp,
+                container_ip: cip,
+                container_ip6: cip6,
+                container_port: cport,
+            });
+        }
+    }
+    rules
 }
 
 /// `Ports` of a container in `GET /containers/json`: published and exposed.
