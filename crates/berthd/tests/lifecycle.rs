@@ -434,8 +434,12 @@ fn network_modes_none_default_and_host() {
 fn user_workdir_env_entrypoint_and_etc_files() {
     let d = Daemon::start();
     d.import_busybox("busybox");
+    // The primary group is a supplementary one too, as Docker shows it.
     let out = d.berth(&["run", "--rm", "-u", "nobody", "busybox", "id"]);
-    assert_eq!(stdout(&out).trim(), "uid=65534(nobody) gid=65534(nogroup)");
+    assert_eq!(
+        stdout(&out).trim(),
+        "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)"
+    );
     let out = d.berth(&[
         "run",
         "--rm",
