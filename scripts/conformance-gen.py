@@ -345,6 +345,8 @@ def streams():
         exec_("user-numeric", {"Cmd": ["id"], "User": "1234:5678"}),
         exec_("exit-code", {"Cmd": ["sh", "-c", "echo bye; exit 7"]}),
         exec_("missing-binary", {"Cmd": ["/no/such/binary"]}),
+        exec_("not-in-path", {"Cmd": ["nosuchcommand"]}),
+        exec_("not-executable", {"Cmd": ["/etc/passwd"]}),
         exec_("long-output", {"Cmd": ["seq", "1", "3000"]}),
         exec_("binary-output", {"Cmd": ["printf", "a\\000b\\001c\\n"]}),
         exec_("privileged-caps", {"Cmd": ["sh", "-c", "grep CapEff /proc/self/status"], "Privileged": True}),

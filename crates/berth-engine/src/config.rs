@@ -11,6 +11,9 @@ pub struct EngineConfig {
     /// Extra OCI runtimes by name (`daemon.json` `runtimes`); `berth` is built in.
     pub runtimes: BTreeMap<String, PathBuf>,
     pub default_runtime: String,
+    /// The log driver of containers that name none (`daemon.json` `log-driver`:
+    /// `json-file` or `none`).
+    pub log_driver: String,
     /// json-file `max-size` / `max-file` defaults (`daemon.json` `log-opts`).
     pub log_opts: BTreeMap<String, String>,
     /// The cgroup under which containers' cgroups are made.
@@ -48,6 +51,7 @@ impl EngineConfig {
             shim_binary,
             runtimes: BTreeMap::new(),
             default_runtime: BUILTIN_RUNTIME.into(),
+            log_driver: "json-file".into(),
             log_opts: BTreeMap::new(),
             cgroup_parent: "berth".into(),
             init_binary,

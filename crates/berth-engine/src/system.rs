@@ -99,7 +99,7 @@ impl Engine {
             "NFd": std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0),
             "NGoroutines": 0,
             "SystemTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-            "LoggingDriver": "json-file",
+            "LoggingDriver": self.cfg.log_driver,
             "CgroupDriver": "cgroupfs",
             "CgroupVersion": cgroup_version,
             "NEventsListener": self.events.listeners(),

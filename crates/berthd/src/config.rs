@@ -228,8 +228,8 @@ impl DaemonConfig {
         let cfg: DaemonConfig = serde_json::from_slice(&raw)
             .map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", path.display()))?;
         if let Some(d) = &cfg.log_driver {
-            if d != "json-file" {
-                anyhow::bail!("log-driver {d:?} is not supported: only json-file");
+            if !matches!(d.as_str(), "json-file" | "none") {
+                anyhow::bail!("log-driver {d:?} is not supported: json-file or none");
             }
         }
         Ok(cfg)

@@ -201,6 +201,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         cfg.default_runtime = d;
     }
     cfg.log_opts = file.log_opts;
+    if let Some(d) = file.log_driver {
+        cfg.log_driver = d;
+    }
     if let Some(p) = file.cgroup_parent {
         cfg.cgroup_parent = p;
     }

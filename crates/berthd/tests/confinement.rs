@@ -1242,9 +1242,10 @@ fn long_exec_arguments_work_or_are_refused_up_front() {
     );
     assert_eq!(status, 400, "{text}");
     assert!(text.contains("the kernel takes at most 131072"), "{text}");
-    // A long name the runtime does try: an answer (127), and no supervisor left behind.
+    // A long name the runtime does try: an answer (126, dockerd's for any exec
+    // that cannot start), and no supervisor left behind.
     let out = d.docker(&["exec", "args", &"a".repeat(4000)]);
-    assert_eq!(code(&out), 127, "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(code(&out), 126, "{}{}", stdout(&out), stderr(&out));
     assert_eq!(processes_under(&d.exec_root()), Vec::<String>::new());
     // The same rules for a container's own command.
     let out = d.docker(&["run", "--rm", "busybox", &name]);

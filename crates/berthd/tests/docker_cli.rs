@@ -276,4 +276,22 @@ fn log_driver_none_keeps_nothing_but_attaches() {
         .collect();
     assert!(logs.is_empty(), "a log was written: {logs:?}");
     assert_ok(&d.docker(&["rm", "quiet"]));
+
+    // The daemon's default (`log-driver` in daemon.json), shown by info.
+    let d = Daemon::start_with(serde_json::json!({"log-driver": "none"}));
+    d.import_busybox("busybox");
+    let info = d.docker(&["info", "-f", "{{.LoggingDriver}}"]);
+    assert_eq!(stdout(&info).trim(), "none");
+    assert_ok(&d.docker(&["create", "--name", "dflt", "busybox", "true"]));
+    let kind = d.docker(&["inspect", "-f", "{{.HostConfig.LogConfig.Type}}", "dflt"]);
+    assert_eq!(stdout(&kind).trim(), "none");
+    let mut d = d;
+    d.stop_daemon(libc::SIGTERM);
+    let cfg = d.dir.path().join("syslog.json");
+    std::fs::write(&cfg, r#"{"log-driver": "syslog"}"#).unwrap();
+    let out = berthd_refusing(&[], &d.host(), &d.data_root(), &d.exec_root(), &cfg);
+    assert_fails_with(
+        &out,
+        "log-driver \"syslog\" is not supported: json-file or none",
+    );
 }

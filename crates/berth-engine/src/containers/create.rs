@@ -443,7 +443,7 @@ impl Engine {
             host_config.log_config.config = Some(Default::default());
         }
         if host_config.log_config.kind.is_empty() {
-            host_config.log_config.kind = "json-file".into();
+            host_config.log_config.kind = self.cfg.log_driver.clone();
         }
         let image_volumes: Vec<String> =
             img.volumes.iter().flat_map(|v| v.keys().cloned()).collect();

@@ -327,14 +327,35 @@ impl Engine {
         let started = match started {
             Ok(s) => s,
             Err(e) => {
-                let mut i = lock(&inst);
-                i.exit_code = Some(match &e {
-                    berth_runtime::RuntimeError::Exec { code, .. } => *code as i64,
-                    _ => 126,
-                });
-                let msg = ApiError::from(e).message;
+                // 126 whatever the cause, not found in PATH too: dockerd's code
+                // for an exec that could not start (a run's 127 is the runtime's).
+                lock(&inst).exit_code = Some(126);
+                // The command's own failure in runc's words, which the
+                // docker CLI and scripts know; any other as the runtime said it.
+                let why = match &e {
+                    berth_runtime::RuntimeError::Exec { code, .. } => {
+                        let argv0 = config
+                            .cmd
+                            .iter()
+                            .flatten()
+                            .next()
+                            .cloned()
+                            .unwrap_or_default();
+                        let cause = match *code {
+                            126 => "permission denied".to_string(),
+                            _ if argv0.contains('/') => {
+                                format!("stat {argv0}: no such file or directory")
+                            }
+                            _ => "executable file not found in $PATH".to_string(),
+                        };
+                        format!(
+                            "unable to start container process: exec: {argv0:?}: {cause}: unknown"
+                        )
+                    }
+                    _ => ApiError::from(e).message,
+                };
                 return Err(ApiError::bad_request(format!(
-                    "OCI runtime exec failed: exec failed: {msg}"
+                    "OCI runtime exec failed: exec failed: {why}"
                 )));
             }
         };

@@ -65,8 +65,25 @@ pub async fn start(
         .map_err(|err| ApiError::bad_request(format!("read body: {err}")))?;
     let body: ExecStartBody = json_body(&raw)?;
     if body.detach || !wants_upgrade {
-        let Some(session) = e.start_exec(&id, body.detach).await? else {
-            return Ok((StatusCode::OK, Body::empty()).into_response());
+        if !body.detach {
+            e.check_exec_startable(&id)?;
+        }
+        let session = match e.start_exec(&id, body.detach).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return Ok((StatusCode::OK, Body::empty()).into_response()),
+            // Attached, a process that cannot start is told in the stream
+            // (and its exit code by inspect), as dockerd does with or without
+            // an upgrade: docker-py's exec_run reads it there.
+            Err(err) if !body.detach => {
+                let text = output_bytes(1, format!("{}\r\n", err.message).as_bytes(), body.tty);
+                return Ok((
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, content_type(body.tty))],
+                    Body::from(text),
+                )
+                    .into_response());
+            }
+            Err(err) => return Err(err.into()),
         };
         let tty = body.tty;
         let ExecSession { output, .. } = session;
