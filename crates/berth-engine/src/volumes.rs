@@ -70,13 +70,10 @@ impl Engine {
 
     pub(crate) fn save_volume(&self, v: &Volume) -> Result<()> {
         let doc = serde_json::to_string(v).map_err(|e| ApiError::internal(e.to_string()))?;
-        let conn = self.images.db.lock();
-        conn.execute(
-            "UPDATE volumes SET doc = ?2 WHERE name = ?1",
-            rusqlite::params![v.name, doc],
-        )
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-        Ok(())
+        self.images
+            .db
+            .update_volume(&v.name, &doc)
+            .map_err(ApiError::from)
     }
 
     pub fn create_volume(&self, body: VolumeCreateBody) -> Result<Volume> {

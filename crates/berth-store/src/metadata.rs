@@ -199,6 +199,14 @@ impl Metadata {
         Ok(n == 1)
     }
 
+    pub fn update_volume(&self, name: &str, doc: &str) -> Result<()> {
+        self.lock().execute(
+            "UPDATE volumes SET doc = ?2 WHERE name = ?1",
+            params![name, doc],
+        )?;
+        Ok(())
+    }
+
     pub fn volume(&self, name: &str) -> Result<Option<String>> {
         Ok(self
             .read()

@@ -1,19 +1,6 @@
-//! `run` and `create`: docker's flags turned into a create request; `run`
-//! then attaches, registers its wait, starts, and exits with the container's code.
+//! `run`/`create` flags, as docker's, and the create request they make.
 
-use std::collections::BTreeMap;
-
-use berth_api::types::{
-    ContainerCreateBody, ContainerCreateResponse, HostConfig, LogConfig, RestartPolicy,
-};
-use berth_api::units::ram_in_bytes;
-use berth_client::{demux::Demuxer, enc, read_json, Client, ClientError};
-use clap::Args;
-use http_body_util::BodyExt;
-use hyper::Method;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-use crate::{CliError, Result};
+use super::*;
 
 #[derive(Args, Debug, Clone)]
 #[command(disable_help_flag = true)]
@@ -244,11 +231,11 @@ pub struct CreateArgs {
     pub command: Vec<String>,
 }
 
-fn usage(msg: impl Into<String>) -> CliError {
+pub(super) fn usage(msg: impl Into<String>) -> CliError {
     CliError::Usage(msg.into())
 }
 
-fn parse_env_file(path: &str) -> Result<Vec<String>> {
+pub(super) fn parse_env_file(path: &str) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path).map_err(|e| usage(format!("open {path}: {e}")))?;
     Ok(text
         .lines()
@@ -265,7 +252,7 @@ fn parse_env_file(path: &str) -> Result<Vec<String>> {
 }
 
 /// `-e KEY` takes the value from the caller's environment, as docker does.
-fn env_entry(e: &str) -> Option<String> {
+pub(super) fn env_entry(e: &str) -> Option<String> {
     if e.contains('=') {
         Some(e.to_string())
     } else {
@@ -494,7 +481,7 @@ pub fn create_body(a: &CreateArgs) -> Result<ContainerCreateBody> {
 
 /// `--security-opt`, as the docker CLI sends it: a seccomp profile named by
 /// its path is sent as the file's content.
-fn security_opts(opts: &[String]) -> Result<Vec<String>> {
+pub(super) fn security_opts(opts: &[String]) -> Result<Vec<String>> {
     opts.iter()
         .map(|o| match o.split_once('=').or_else(|| o.split_once(':')) {
             Some(("seccomp", v)) if !matches!(v, "unconfined" | "builtin") => {
@@ -510,7 +497,7 @@ fn security_opts(opts: &[String]) -> Result<Vec<String>> {
 }
 
 /// `--ulimit name=soft[:hard]`.
-fn parse_ulimit(u: &str) -> Result<berth_api::types::Ulimit> {
+pub(super) fn parse_ulimit(u: &str) -> Result<berth_api::types::Ulimit> {
     let bad = || {
         usage(format!(
             "invalid argument {u:?} for \"--ulimit\" flag: invalid ulimit argument: {u}"
@@ -527,7 +514,7 @@ fn parse_ulimit(u: &str) -> Result<berth_api::types::Ulimit> {
 
 /// `--sysctl key=value`, refusing what the docker CLI refuses (keys outside
 /// the kernel's namespaces).
-fn parse_sysctls(list: &[String]) -> Result<BTreeMap<String, String>> {
+pub(super) fn parse_sysctls(list: &[String]) -> Result<BTreeMap<String, String>> {
     const IPC: &[&str] = &[
         "kernel.msgmax",
         "kernel.msgmnb",
@@ -560,7 +547,7 @@ fn parse_sysctls(list: &[String]) -> Result<BTreeMap<String, String>> {
 }
 
 /// `--device host[:container][:perms]`.
-fn parse_device(d: &str) -> Result<berth_api::types::DeviceMapping> {
+pub(super) fn parse_device(d: &str) -> Result<berth_api::types::DeviceMapping> {
     let parts: Vec<&str> = d.split(':').collect();
     let is_mode = |m: &str| !m.is_empty() && m.chars().all(|c| "rwm".contains(c));
     let (host, ctr, perms) = match parts.as_slice() {
@@ -578,7 +565,7 @@ fn parse_device(d: &str) -> Result<berth_api::types::DeviceMapping> {
 }
 
 /// `path:rate` lists (`--device-read-bps /dev/sda:1mb`); `sizes` takes units.
-fn throttles(
+pub(super) fn throttles(
     list: &[String],
     flag: &str,
     sizes: bool,
@@ -614,7 +601,9 @@ fn throttles(
 type PortMap = BTreeMap<String, Option<Vec<berth_api::network::PortBinding>>>;
 
 /// `-p [ip:][hostPort:]containerPort[/proto]` as docker's CLI reads it.
-fn parse_publish(specs: &[String]) -> Result<(PortMap, BTreeMap<String, serde_json::Value>)> {
+pub(super) fn parse_publish(
+    specs: &[String],
+) -> Result<(PortMap, BTreeMap<String, serde_json::Value>)> {
     let mut bindings: PortMap = BTreeMap::new();
     let mut exposed = BTreeMap::new();
     for spec in specs {
@@ -644,7 +633,7 @@ fn parse_publish(specs: &[String]) -> Result<(PortMap, BTreeMap<String, serde_js
 }
 
 /// `--mount type=bind,source=/a,target=/b,readonly` as a `Mounts` entry.
-fn parse_mount_flag(spec: &str) -> Result<serde_json::Value> {
+pub(super) fn parse_mount_flag(spec: &str) -> Result<serde_json::Value> {
     let mut m = serde_json::json!({"Type": "volume"});
     for field in spec.split(',') {
         let (k, v) = field
@@ -692,7 +681,7 @@ fn parse_mount_flag(spec: &str) -> Result<serde_json::Value> {
 }
 
 /// `--health-*` flags as a `Healthcheck` (None keeps the image's).
-fn health_config(a: &CreateArgs) -> Result<Option<berth_api::types::HealthConfig>> {
+pub(super) fn health_config(a: &CreateArgs) -> Result<Option<berth_api::types::HealthConfig>> {
     if a.no_healthcheck {
         return Ok(Some(berth_api::types::HealthConfig {
             test: Some(vec!["NONE".into()]),
@@ -726,295 +715,4 @@ fn health_config(a: &CreateArgs) -> Result<Option<berth_api::types::HealthConfig
         start_period: dur(&a.health_start_period, "health-start-period")?,
         start_interval: 0,
     }))
-}
-
-pub async fn create(client: &Client, a: &CreateArgs) -> Result<String> {
-    match a.pull.as_str() {
-        "always" => pull_for_create(client, a).await?,
-        "missing" | "never" => {}
-        other => {
-            return Err(CliError::Usage(format!(
-            "invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""
-        )))
-        }
-    }
-    match create_once(client, a).await {
-        Err(CliError::Client(ClientError::Api {
-            status: 404,
-            message,
-        })) if message.starts_with("No such image") && a.pull == "missing" => {
-            eprintln!("Unable to find image '{}' locally", a.image);
-            pull_for_create(client, a).await?;
-            create_once(client, a).await
-        }
-        other => other,
-    }
-}
-
-/// Docker prints the pull's progress on stderr for run and create: stdout is for the ID.
-async fn pull_for_create(client: &Client, a: &CreateArgs) -> Result {
-    crate::distribution::pull_image(client, &a.image, None).await
-}
-
-async fn create_once(client: &Client, a: &CreateArgs) -> Result<String> {
-    let body = create_body(a)?;
-    let q = a
-        .name
-        .as_deref()
-        .map(|n| format!("?name={}", enc(n)))
-        .unwrap_or_default();
-    match client
-        .post_json::<ContainerCreateResponse>(&format!("/containers/create{q}"), &body)
-        .await
-    {
-        Ok(r) => {
-            for w in r.warnings {
-                eprintln!("WARNING: {w}");
-            }
-            Ok(r.id)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Copies a container's multiplexed output to our stdout and stderr.
-pub async fn pump_output(mut stream: impl tokio::io::AsyncRead + Unpin) -> Result {
-    let mut d = Demuxer::default();
-    let mut buf = vec![0u8; 32 * 1024];
-    let mut stdout = tokio::io::stdout();
-    let mut stderr = tokio::io::stderr();
-    loop {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        d.push(&buf[..n]);
-        while let Some((s, payload)) = d.next_frame() {
-            if s == 2 {
-                stderr.write_all(&payload).await?;
-                stderr.flush().await?;
-            } else {
-                stdout.write_all(&payload).await?;
-                stdout.flush().await?;
-            }
-        }
-    }
-}
-
-pub async fn run(client: &Client, a: CreateArgs, detach: bool, sig_proxy: bool) -> Result {
-    let id = create(client, &a).await?;
-    if detach {
-        client.post(&format!("/containers/{id}/start")).await?;
-        println!("{id}");
-        return Ok(());
-    }
-    let stdin = if a.interactive { "&stdin=1" } else { "" };
-    let attach = client
-        .hijack(&format!(
-            "/containers/{id}/attach?stream=1&stdout=1&stderr=1{stdin}"
-        ))
-        .await?;
-    let condition = if a.rm { "removed" } else { "next-exit" };
-    // The wait is registered once its headers arrive, before the container starts.
-    let wait = client
-        .call(
-            Method::POST,
-            &format!("/containers/{id}/wait?condition={condition}"),
-            berth_client::empty_body(),
-            None,
-        )
-        .await?;
-    client.post(&format!("/containers/{id}/start")).await?;
-    let session = Session {
-        tty: a.tty,
-        stdin: a.interactive,
-        resize: Some(format!("/containers/{id}/resize")),
-        proxy_signals: (sig_proxy && !a.tty).then(|| id.clone()),
-        detach_keys: detach_keys(None)?,
-    };
-    if session.interact(client, attach).await? {
-        return Ok(());
-    }
-    let status: berth_api::types::ContainerWaitResponse = read_json(wait).await?;
-    if status.status_code != 0 {
-        return Err(CliError::Exit(status.status_code as i32));
-    }
-    Ok(())
-}
-
-/// An attached stream (container attach or exec) wired to our terminal.
-pub struct Session {
-    pub tty: bool,
-    pub stdin: bool,
-    /// Where to send terminal sizes, with a TTY.
-    pub resize: Option<String>,
-    /// Forward SIGINT/SIGTERM to this container (`--sig-proxy`).
-    pub proxy_signals: Option<String>,
-    /// The detach sequence (default Ctrl-P Ctrl-Q).
-    pub detach_keys: Vec<u8>,
-}
-
-impl Session {
-    /// Returns true when the user detached (the container runs on).
-    pub async fn interact(
-        self,
-        client: &Client,
-        upgraded: hyper::upgrade::Upgraded,
-    ) -> Result<bool> {
-        let raw = if self.tty && self.stdin {
-            crate::tty::RawMode::enter()
-        } else {
-            None
-        };
-        let (reader, mut writer) = tokio::io::split(hyper_util::rt::TokioIo::new(upgraded));
-        let (detached_tx, mut detached_rx) = tokio::sync::oneshot::channel::<()>();
-        let keys = self.detach_keys.clone();
-        let input = if self.stdin {
-            Some(tokio::spawn(async move {
-                let mut stdin = tokio::io::stdin();
-                let mut buf = vec![0u8; 32 * 1024];
-                let mut escape = berth_api::detach::Escape::new(keys);
-                loop {
-                    let n = match stdin.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    let (pass, detach) = escape.feed(&buf[..n]);
-                    if !pass.is_empty() && writer.write_all(&pass).await.is_err() {
-                        return;
-                    }
-                    if detach {
-                        let _ = detached_tx.send(());
-                        return;
-                    }
-                }
-                let _ = writer.shutdown().await;
-            }))
-        } else {
-            let _ = writer.shutdown().await;
-            None
-        };
-        let mut side_tasks = Vec::new();
-        if let (true, Some(path)) = (self.tty, self.resize.clone()) {
-            let c = client.clone();
-            side_tasks.push(tokio::spawn(async move {
-                let send = |c: Client, path: String| async move {
-                    if let Some((rows, cols)) = crate::tty::size() {
-                        let _ = c.post(&format!("{path}?h={rows}&w={cols}")).await;
-                    }
-                };
-                send(c.clone(), path.clone()).await;
-                let Ok(mut winch) =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
-                else {
-                    return;
-                };
-                while winch.recv().await.is_some() {
-                    send(c.clone(), path.clone()).await;
-                }
-            }));
-        }
-        if let Some(id) = self.proxy_signals.clone() {
-            let c = client.clone();
-            side_tasks.push(tokio::spawn(async move {
-                use tokio::signal::unix::{signal, SignalKind};
-                let (Ok(mut int), Ok(mut term)) = (
-                    signal(SignalKind::interrupt()),
-                    signal(SignalKind::terminate()),
-                ) else {
-                    return;
-                };
-                loop {
-                    let sig = tokio::select! {
-                        _ = int.recv() => "SIGINT",
-                        _ = term.recv() => "SIGTERM",
-                    };
-                    let _ = c.post(&format!("/containers/{id}/kill?signal={sig}")).await;
-                }
-            }));
-        }
-        let output = async {
-            if self.tty {
-                copy_raw(reader).await
-            } else {
-                pump_output(reader).await
-            }
-        };
-        let (result, detached) = tokio::select! {
-            r = output => (r, false),
-            Ok(()) = &mut detached_rx => (Ok(()), true),
-        };
-        for t in side_tasks {
-            t.abort();
-        }
-        if let Some(i) = input {
-            i.abort();
-        }
-        drop(raw);
-        result.map(|()| detached)
-    }
-}
-
-/// `ctrl-p,ctrl-q` -> [0x10, 0x11].
-pub fn detach_keys(spec: Option<&str>) -> Result<Vec<u8>> {
-    match spec {
-        None => Ok(berth_api::detach::DEFAULT.to_vec()),
-        Some("") => Ok(vec![]),
-        Some(k) => berth_api::detach::parse(k)
-            .map_err(|e| CliError::Usage(format!("invalid detach keys: {k:?}: {e}"))),
-    }
-}
-
-async fn copy_raw(mut reader: impl tokio::io::AsyncRead + Unpin) -> Result {
-    let mut stdout = tokio::io::stdout();
-    let mut buf = vec![0u8; 32 * 1024];
-    loop {
-        let n = reader.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        stdout.write_all(&buf[..n]).await?;
-        stdout.flush().await?;
-    }
-}
-
-/// Reads a streamed response body to our stdout/stderr (logs).
-pub async fn pump_body(resp: hyper::Response<hyper::body::Incoming>, tty: bool) -> Result {
-    let mut body = resp.into_body();
-    let mut d = Demuxer::default();
-    let mut stdout = tokio::io::stdout();
-    let mut stderr = tokio::io::stderr();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| CliError::Usage(format!("stream: {e}")))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        if tty {
-            stdout.write_all(&data).await?;
-            continue;
-        }
-        d.push(&data);
-        while let Some((s, payload)) = d.next_frame() {
-            if s == 2 {
-                stderr.write_all(&payload).await?;
-            } else {
-                stdout.write_all(&payload).await?;
-            }
-        }
-        stdout.flush().await?;
-        stderr.flush().await?;
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn detach_key_specs() {
-        assert_eq!(detach_keys(None).unwrap(), vec![16, 17]);
-        assert_eq!(detach_keys(Some("ctrl-a,x")).unwrap(), vec![1, b'x']);
-        assert!(detach_keys(Some("ctrl-")).is_err());
-    }
 }
