@@ -6,7 +6,7 @@ mod names;
 mod sandbox;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Mutex, MutexGuard};
 
 use berth_api::filters::Filters;
@@ -17,7 +17,7 @@ use berth_api::ApiError;
 use berth_network::ipam;
 use berth_network::link::Netlink;
 use berth_network::ports::Reservation;
-use ipnet::{Ipv4Net, Ipv6Net};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use crate::containers::record::now_rfc3339;
 use crate::engine::Engine;
@@ -415,46 +415,15 @@ impl Engine {
                 "an IPv6 subnet needs IPv6 enabled on the network (EnableIPv6, --ipv6)",
             ));
         }
-        let taken: Vec<(String, Ipv4Net)> = lock(&self.net.networks)
+        let taken: Vec<(String, IpNet)> = lock(&self.net.networks)
             .iter()
-            .filter_map(|n| pool_of(n).map(|p| (n.name.clone(), p.0)))
+            .filter_map(|n| pool_of(n).map(|p| (n.name.clone(), p.0.into())))
             .collect();
         let pool = match pools.first() {
             Some(p) if !p.subnet.is_empty() => {
                 let subnet = ipam::parse_net(&p.subnet).map_err(net_err)?.trunc();
-                if let Some((other, _)) = taken.iter().find(|(_, t)| ipam::overlaps(t, &subnet)) {
-                    return Err(ApiError::forbidden(format!(
-                        "invalid pool request: Pool overlaps with other one on this address space (network {other})"
-                    )));
-                }
-                let gateway = if p.gateway.is_empty() {
-                    ipam::default_gateway(&subnet)
-                } else {
-                    let g = ipam::parse_ip(&p.gateway).map_err(net_err)?;
-                    if !subnet.contains(&g) {
-                        return Err(ApiError::bad_request(format!(
-                            "gateway {g} is not within the subnet {subnet}"
-                        )));
-                    }
-                    g
-                };
-                let range = if p.ip_range.is_empty() {
-                    String::new()
-                } else {
-                    let r = ipam::parse_net(&p.ip_range).map_err(net_err)?.trunc();
-                    if !subnet.contains(&r.network()) || !subnet.contains(&r.broadcast()) {
-                        return Err(ApiError::bad_request(format!(
-                            "ip-range {r} is not within the subnet {subnet}"
-                        )));
-                    }
-                    r.to_string()
-                };
-                IpamPool {
-                    subnet: subnet.to_string(),
-                    gateway: gateway.to_string(),
-                    ip_range: range,
-                    auxiliary_addresses: None,
-                }
+                let gateway = ipam::default_gateway(&subnet).into();
+                checked_pool(p, subnet.into(), gateway, &taken)?
             }
             Some(p) if !p.gateway.is_empty() || !p.ip_range.is_empty() => {
                 return Err(ApiError::bad_request(
@@ -557,9 +526,9 @@ impl Engine {
     /// The IPv6 pool of a new network: the one asked for (checked against
     /// the other networks' as dockerd checks IPv4 pools), or a unique local /64.
     fn ipv6_pool(&self, asked: Option<&IpamPool>, id: &str) -> Result<IpamPool> {
-        let taken: Vec<(String, Ipv6Net)> = lock(&self.net.networks)
+        let taken: Vec<(String, IpNet)> = lock(&self.net.networks)
             .iter()
-            .filter_map(|n| pool6_of(n).map(|p| (n.name.clone(), p.0)))
+            .filter_map(|n| pool6_of(n).map(|p| (n.name.clone(), p.0.into())))
             .collect();
         let Some(p) = asked.filter(|p| !p.subnet.is_empty()) else {
             if asked.is_some() {
@@ -581,39 +550,8 @@ impl Engine {
                 "invalid subnet {subnet}: an IPv6 subnet needs room for a gateway and a container (at most /126)"
             )));
         }
-        if let Some((other, _)) = taken.iter().find(|(_, t)| ipam::overlaps6(t, &subnet)) {
-            return Err(ApiError::forbidden(format!(
-                "invalid pool request: Pool overlaps with other one on this address space (network {other})"
-            )));
-        }
-        let gateway = if p.gateway.is_empty() {
-            ipam::default_gateway6(&subnet)
-        } else {
-            let g = ipam::parse_ip6(&p.gateway).map_err(net_err)?;
-            if !subnet.contains(&g) {
-                return Err(ApiError::bad_request(format!(
-                    "gateway {g} is not within the subnet {subnet}"
-                )));
-            }
-            g
-        };
-        let range = if p.ip_range.is_empty() {
-            String::new()
-        } else {
-            let r = ipam::parse_net6(&p.ip_range).map_err(net_err)?.trunc();
-            if !subnet.contains(&r.network()) || !subnet.contains(&r.broadcast()) {
-                return Err(ApiError::bad_request(format!(
-                    "ip-range {r} is not within the subnet {subnet}"
-                )));
-            }
-            r.to_string()
-        };
-        Ok(IpamPool {
-            subnet: subnet.to_string(),
-            gateway: gateway.to_string(),
-            ip_range: range,
-            auxiliary_addresses: None,
-        })
+        let gateway = ipam::default_gateway6(&subnet).into();
+        checked_pool(p, subnet.into(), gateway, &taken)
     }
 
     pub(crate) fn network_event(&self, n: &Network, action: &str, extra: &[(&str, String)]) {
@@ -896,6 +834,58 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// A pool the user asked for, checked as dockerd checks one of either
+/// family: no overlap with another network's, the gateway (`default_gw`
+/// when none is given) and the range inside the subnet.
+fn checked_pool(
+    p: &IpamPool,
+    subnet: IpNet,
+    default_gw: IpAddr,
+    taken: &[(String, IpNet)],
+) -> Result<IpamPool> {
+    let overlaps = |t: &IpNet| t.contains(&subnet.network()) || subnet.contains(&t.network());
+    if let Some((other, _)) = taken.iter().find(|(_, t)| overlaps(t)) {
+        return Err(ApiError::forbidden(format!(
+            "invalid pool request: Pool overlaps with other one on this address space (network {other})"
+        )));
+    }
+    let gateway = match p.gateway.as_str() {
+        "" => default_gw,
+        g => {
+            let g: IpAddr = g
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid gateway address {g:?}")))?;
+            if !subnet.contains(&g) {
+                return Err(ApiError::bad_request(format!(
+                    "gateway {g} is not within the subnet {subnet}"
+                )));
+            }
+            g
+        }
+    };
+    let range = match p.ip_range.as_str() {
+        "" => String::new(),
+        r => {
+            let r: IpNet = r
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid ip-range {r:?}")))?;
+            let r = r.trunc();
+            if !subnet.contains(&r.network()) || !subnet.contains(&r.broadcast()) {
+                return Err(ApiError::bad_request(format!(
+                    "ip-range {r} is not within the subnet {subnet}"
+                )));
+            }
+            r.to_string()
+        }
+    };
+    Ok(IpamPool {
+        subnet: subnet.to_string(),
+        gateway: gateway.to_string(),
+        ip_range: range,
+        auxiliary_addresses: None,
+    })
 }
 
 fn pool_gateway_cidr(n: &Network) -> Option<String> {
