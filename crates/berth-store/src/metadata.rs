@@ -95,8 +95,11 @@ fn name_conflict(r: rusqlite::Result<usize>, name: &str) -> Result<()> {
 const READERS: usize = 4;
 
 pub struct Metadata {
+    path: std::path::PathBuf,
     conn: Mutex<Connection>,
-    readers: Vec<Mutex<Connection>>,
+    /// Opened when first needed: an idle daemon keeps only the writer's
+    /// page cache.
+    readers: Vec<std::sync::OnceLock<Mutex<Connection>>>,
     next_reader: std::sync::atomic::AtomicUsize,
 }
 
@@ -107,21 +110,26 @@ impl Metadata {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
-        let readers = (0..READERS)
-            .map(|_| {
-                let r = Connection::open_with_flags(
-                    path,
-                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                Ok(Mutex::new(r))
-            })
-            .collect::<Result<Vec<_>>>()?;
         Ok(Metadata {
+            path: path.into(),
             conn: Mutex::new(conn),
-            readers,
+            readers: (0..READERS).map(|_| std::sync::OnceLock::new()).collect(),
             next_reader: Default::default(),
         })
+    }
+
+    fn reader(&self, i: usize) -> Option<&Mutex<Connection>> {
+        if let Some(r) = self.readers[i].get() {
+            return Some(r);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ok()?;
+        // Lookups of small rows: a small page cache each.
+        let _ = conn.pragma_update(None, "cache_size", -256);
+        Some(self.readers[i].get_or_init(|| Mutex::new(conn)))
     }
 
     /// The writer: every change, and reads that belong with one.
@@ -132,7 +140,9 @@ impl Metadata {
     /// A read connection: a free one, or (all busy) the next in turn. It sees
     /// what the writer has committed, never a transaction still open.
     pub fn read(&self) -> MutexGuard<'_, Connection> {
-        for r in &self.readers {
+        // A free reader, opening the next one only when all that are open are busy.
+        for i in 0..self.readers.len() {
+            let Some(r) = self.reader(i) else { break };
             if let Ok(g) = r.try_lock() {
                 return g;
             }
@@ -141,7 +151,11 @@ impl Metadata {
             .next_reader
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             % self.readers.len();
-        self.readers[i].lock().unwrap_or_else(|p| p.into_inner())
+        match self.reader(i) {
+            Some(r) => r.lock().unwrap_or_else(|p| p.into_inner()),
+            // A reader that cannot be opened: the writer reads too.
+            None => self.lock(),
+        }
     }
 
     /// Runs `f` in one transaction: all of it lands, or none.
