@@ -39,6 +39,33 @@ fn free_subnet() -> ipnet::Ipv4Net {
         .unwrap()
 }
 
+/// A listener at `addr` inside the namespace answers `msg` to the host,
+/// which reads it; the address the host came from.
+fn fetch_from_namespace(
+    ns: &std::path::Path,
+    addr: std::net::IpAddr,
+    msg: &'static str,
+) -> std::net::IpAddr {
+    let listener = netns::run_in(ns, move || {
+        TcpListener::bind(SocketAddr::from((addr, 0)))
+            .map_err(|e| berth_network::NetError::Invalid(e.to_string()))
+    })
+    .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, peer) = listener.accept().unwrap();
+        s.write_all(msg.as_bytes()).unwrap();
+        peer
+    });
+    let mut got = String::new();
+    TcpStream::connect((addr, port))
+        .unwrap()
+        .read_to_string(&mut got)
+        .unwrap();
+    assert_eq!(got, msg);
+    server.join().unwrap().ip()
+}
+
 #[tokio::test]
 async fn host_reaches_socket_in_namespace_through_bridge() {
     let dir = tempfile::tempdir().unwrap();
@@ -83,47 +110,16 @@ async fn host_reaches_socket_in_namespace_through_bridge() {
         .unwrap()
         .unwrap();
 
-    let listener = netns::run_in(&ns, move || {
-        TcpListener::bind(SocketAddr::from((ip, 0)))
-            .map_err(|e| berth_network::NetError::Invalid(e.to_string()))
-    })
-    .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = std::thread::spawn(move || {
-        let (mut s, peer) = listener.accept().unwrap();
-        s.write_all(b"hello from the namespace").unwrap();
-        peer
-    });
-    let mut got = String::new();
-    TcpStream::connect((ip, port))
-        .unwrap()
-        .read_to_string(&mut got)
-        .unwrap();
-    assert_eq!(got, "hello from the namespace");
     assert_eq!(
-        server.join().unwrap().ip(),
+        fetch_from_namespace(&ns, ip.into(), "hello from the namespace"),
         std::net::IpAddr::V4(gw),
         "the host came from the bridge"
     );
     // The same over IPv6, at once: no duplicate address detection to wait for.
-    let listener6 = netns::run_in(&ns, move || {
-        TcpListener::bind(SocketAddr::from((ip6, 0)))
-            .map_err(|e| berth_network::NetError::Invalid(e.to_string()))
-    })
-    .unwrap();
-    let port6 = listener6.local_addr().unwrap().port();
-    let server6 = std::thread::spawn(move || {
-        let (mut s, peer) = listener6.accept().unwrap();
-        s.write_all(b"hello over IPv6").unwrap();
-        peer
-    });
-    let mut got = String::new();
-    TcpStream::connect((ip6, port6))
-        .unwrap()
-        .read_to_string(&mut got)
-        .unwrap();
-    assert_eq!(got, "hello over IPv6");
-    assert_eq!(server6.join().unwrap().ip(), std::net::IpAddr::V6(gw6));
+    assert_eq!(
+        fetch_from_namespace(&ns, ip6.into(), "hello over IPv6"),
+        std::net::IpAddr::V6(gw6)
+    );
     let out = std::process::Command::new("nsenter")
         .arg(format!("--net={}", ns.display()))
         .args(["ip", "-6", "route", "show", "default"])
