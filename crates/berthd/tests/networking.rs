@@ -517,6 +517,21 @@ fn legacy_links() {
         stdout(&d.docker(&["inspect", "-f", "{{json .HostConfig.Links}}", "web"])).trim(),
         r#"["/db:/web/store"]"#
     );
+    // The target restarts with another address: a running container that
+    // links to it sees the new one in its /etc/hosts, as with dockerd.
+    assert_ok(&d.docker(&[
+        "run", "-d", "--name", "watcher", "--link", "db:store", "busybox", "sleep", "300",
+    ]));
+    assert_ok(&d.docker(&["stop", "-t", "0", "db"]));
+    assert_ok(&d.docker(&["run", "-d", "--name", "filler", "busybox", "sleep", "300"]));
+    assert_ok(&d.docker(&["start", "db"]));
+    let new_ip = stdout(&d.docker(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "db"]))
+        .trim()
+        .to_string();
+    assert_ne!(new_ip, db_ip, "the filler took the old address");
+    let hosts = stdout(&d.docker(&["exec", "watcher", "grep", "-w", "store", "/etc/hosts"]));
+    assert!(hosts.starts_with(&format!("{new_ip}\tstore ")), "{hosts}");
+    assert_ok(&d.docker(&["rm", "-f", "watcher", "filler"]));
     assert_ok(&d.docker(&["stop", "-t", "0", "db"]));
     assert_fails_with(
         &d.docker(&["start", "web"]),

@@ -106,6 +106,7 @@ impl Engine {
                     r.shim_pid = s.shim_pid;
                 })?;
                 self.container_event(&rec, "start", &[]);
+                self.refresh_linking_hosts(&rec);
                 h.lifecycle.send_modify(|l| l.starts += 1);
                 self.start_healthcheck(h);
                 self.watch_exit(h.clone(), s.shim_pid);

@@ -165,6 +165,27 @@ impl Engine {
         self.start_dns(h).await
     }
 
+    /// Once `target` runs: the running containers that link to it (legacy
+    /// links, default bridge) get their /etc/hosts written again, as its
+    /// address may be new.
+    pub(crate) fn refresh_linking_hosts(&self, target: &ContainerRecord) {
+        for h in self.running_containers() {
+            let r = h.record().clone();
+            let links_here = crate::containers::links::of(&r)
+                .iter()
+                .any(|l| l.target.trim_start_matches('/') == target.name.trim_start_matches('/'));
+            if r.id == target.id || !links_here {
+                continue;
+            }
+            let ep = r.networks.get(&r.host_config.network_mode);
+            let ip = ep.and_then(|ep| ep.ip_address.parse().ok());
+            let ip6 = ep.and_then(|ep| ep.global_ipv6_address.parse().ok());
+            if let Err(e) = self.write_etc_files(&self.paths(&r.id), &r, ip, ip6) {
+                tracing::warn!(id = %r.id, "rewrite /etc/hosts for a link: {e}");
+            }
+        }
+    }
+
     /// One network's veth pair and address in the namespace.
     pub(super) async fn attach_endpoint(
         &self,
