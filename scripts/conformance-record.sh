@@ -30,12 +30,19 @@ cleanup() {
     for b in $(ip -o link show type bridge | grep 'link/ether 02:42:' | awk -F': ' '{print $2}' | grep '^br-' || true); do
         grep -qx "$b" "$WORK/bridges-before" 2>/dev/null || ip link del "$b" 2>/dev/null || true
     done
+    # Veth pairs its dockerd made and left with both ends here (one it was
+    # stopped before moving into a container); a pair whose other end is in
+    # a container's namespace shows as vethX@ifN and is never touched.
+    for v in $(ip -o link show type veth | awk -F': ' '{print $2}' | grep -E '^veth[0-9a-f]+@veth' | cut -d@ -f1 || true); do
+        grep -qx "$v" "$WORK/veths-before" 2>/dev/null || ip link del "$v" 2>/dev/null || true
+    done
     rm -rf "$WORK"
     return 0
 }
 trap cleanup EXIT
 
 ip -o link show type bridge | awk -F': ' '{print $2}' >"$WORK/bridges-before"
+ip -o link show type veth | awk -F': ' '{print $2}' | cut -d@ -f1 >"$WORK/veths-before"
 dockerd --data-root "$WORK/data" --exec-root "$WORK/exec" -H "unix://$WORK/docker.sock" \
     --pidfile "$WORK/docker.pid" --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
     --cgroup-parent berth-conformance-docker --default-address-pool base=10.214.0.0/16,size=24 \

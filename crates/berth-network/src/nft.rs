@@ -421,7 +421,15 @@ mod tests {
 
     #[test]
     fn the_kernel_takes_the_rules_and_they_go_away() {
+        /// The tables go also when an assertion fails half-way.
+        struct Gone(String);
+        impl Drop for Gone {
+            fn drop(&mut self) {
+                let _ = delete_table(&self.0);
+            }
+        }
         let table = format!("berth_t{}", std::process::id());
+        let _gone = Gone(table.clone());
         let mut set = sample();
         set.bridges[0].subnet6 = Some("fd00:9::/64".parse().unwrap());
         set.ports[0].container_ip6 = Some("fd00:9::2".parse().unwrap());
