@@ -199,29 +199,16 @@ impl Engine {
         let (subnet, gw, range) = pool_of(n)
             .ok_or_else(|| ApiError::internal(format!("network {} has no subnet", n.name)))?;
         let ip = {
+            let wanted = ep.ipam_config.as_ref().map(|c| c.ipv4_address.as_str());
             let mut alloc = lock(&self.net.allocated);
-            let used = alloc.entry(n.id.clone()).or_default();
-            let wanted = ep
-                .ipam_config
-                .as_ref()
-                .map(|c| c.ipv4_address.as_str())
-                .unwrap_or("");
-            let ip = if wanted.is_empty() {
-                ipam::allocate(&subnet, range.as_ref(), gw, used).ok_or_else(|| {
-                    ApiError::internal(format!("no available IPv4 addresses on network {}", n.name))
-                })?
-            } else {
-                let ip = ipam::parse_ip(wanted).map_err(net_err)?;
-                if used.contains(&ip) {
-                    return Err(ApiError::forbidden(format!(
-                        "Address already in use: {ip} on network {}",
-                        n.name
-                    )));
-                }
-                ip
-            };
-            used.insert(ip);
-            ip
+            take_address(
+                alloc.entry(n.id.clone()).or_default(),
+                wanted.unwrap_or(""),
+                &n.name,
+                "IPv4",
+                |used| ipam::allocate(&subnet, range.as_ref(), gw, used),
+                |s| ipam::parse_ip(s).map_err(net_err),
+            )?
         };
         let ip6 = match pool6_of(n) {
             Some(pool6) => match self.allocate_ip6(n, &pool6, ep) {
@@ -310,29 +297,16 @@ impl Engine {
         (subnet, gw, range): &(Ipv6Net, Ipv6Addr, Option<Ipv6Net>),
         ep: &EndpointSettings,
     ) -> Result<Ipv6Addr> {
+        let wanted = ep.ipam_config.as_ref().map(|c| c.ipv6_address.as_str());
         let mut alloc = lock(&self.net.allocated6);
-        let used = alloc.entry(n.id.clone()).or_default();
-        let wanted = ep
-            .ipam_config
-            .as_ref()
-            .map(|c| c.ipv6_address.as_str())
-            .unwrap_or("");
-        let ip = if wanted.is_empty() {
-            ipam::allocate6(subnet, range.as_ref(), *gw, used).ok_or_else(|| {
-                ApiError::internal(format!("no available IPv6 addresses on network {}", n.name))
-            })?
-        } else {
-            let ip = ipam::parse_ip6(wanted).map_err(net_err)?;
-            if used.contains(&ip) {
-                return Err(ApiError::forbidden(format!(
-                    "Address already in use: {ip} on network {}",
-                    n.name
-                )));
-            }
-            ip
-        };
-        used.insert(ip);
-        Ok(ip)
+        take_address(
+            alloc.entry(n.id.clone()).or_default(),
+            wanted.unwrap_or(""),
+            &n.name,
+            "IPv6",
+            |used| ipam::allocate6(subnet, range.as_ref(), *gw, used),
+            |s| ipam::parse_ip6(s).map_err(net_err),
+        )
     }
 
     /// After the container stopped (or failed to start): undo everything; idempotent.
@@ -442,6 +416,36 @@ impl Engine {
             tracing::warn!(id = %rec.id, "embedded DNS: {}", e.message);
         }
     }
+}
+
+/// An address of one family for an endpoint from the network's `used` set:
+/// the one it asked for (`wanted`, refused if taken) or the one `allocate`
+/// picks; either is taken at once.
+fn take_address<A: Copy + Eq + std::hash::Hash + std::fmt::Display>(
+    used: &mut HashSet<A>,
+    wanted: &str,
+    network: &str,
+    family: &str,
+    allocate: impl FnOnce(&HashSet<A>) -> Option<A>,
+    parse: impl FnOnce(&str) -> Result<A>,
+) -> Result<A> {
+    let ip = if wanted.is_empty() {
+        allocate(used).ok_or_else(|| {
+            ApiError::internal(format!(
+                "no available {family} addresses on network {network}"
+            ))
+        })?
+    } else {
+        let ip = parse(wanted)?;
+        if used.contains(&ip) {
+            return Err(ApiError::forbidden(format!(
+                "Address already in use: {ip} on network {network}"
+            )));
+        }
+        ip
+    };
+    used.insert(ip);
+    Ok(ip)
 }
 
 /// An endpoint's addresses, IPv4 then IPv6.
