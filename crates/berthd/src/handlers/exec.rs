@@ -46,6 +46,11 @@ fn output_bytes(stream: u8, data: &[u8], tty: bool) -> Bytes {
     }
 }
 
+/// Why an exec could not start, as dockerd writes it into the stream.
+fn start_failure(err: &ApiError, tty: bool) -> Bytes {
+    output_bytes(1, format!("{}\r\n", err.message).as_bytes(), tty)
+}
+
 fn content_type(tty: bool) -> &'static str {
     if tty {
         "application/vnd.docker.raw-stream"
@@ -75,11 +80,10 @@ pub async fn start(
             // (and its exit code by inspect), as dockerd does with or without
             // an upgrade: docker-py's exec_run reads it there.
             Err(err) if !body.detach => {
-                let text = output_bytes(1, format!("{}\r\n", err.message).as_bytes(), body.tty);
                 return Ok((
                     StatusCode::OK,
                     [(header::CONTENT_TYPE, content_type(body.tty))],
-                    Body::from(text),
+                    Body::from(start_failure(&err, body.tty)),
                 )
                     .into_response());
             }
@@ -114,13 +118,7 @@ pub async fn start(
             Ok(Some(s)) => s,
             Ok(None) => return,
             Err(err) => {
-                let _ = writer
-                    .write_all(&output_bytes(
-                        1,
-                        format!("{}\r\n", err.message).as_bytes(),
-                        tty,
-                    ))
-                    .await;
+                let _ = writer.write_all(&start_failure(&err, tty)).await;
                 let _ = writer.shutdown().await;
                 return;
             }
