@@ -85,51 +85,8 @@ impl Endpoint {
     /// A call whose answer is a stream (attach, exec start, logs): its
     /// status and body bytes, read until the daemon closes it.
     fn stream(&self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
-        use std::io::{Read, Write};
-        let mut s = std::os::unix::net::UnixStream::connect(&self.socket).unwrap();
-        s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
-            .unwrap();
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: berth\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        s.write_all(head.as_bytes()).unwrap();
-        s.write_all(body).unwrap();
-        let mut resp = Vec::new();
-        let _ = s.read_to_end(&mut resp);
-        let Some(end) = resp.windows(4).position(|w| w == b"\r\n\r\n") else {
-            return (0, Vec::new());
-        };
-        let head = String::from_utf8_lossy(&resp[..end]).to_ascii_lowercase();
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let mut body = resp[end + 4..].to_vec();
-        if head.contains("transfer-encoding: chunked") {
-            body = dechunk(&body);
-        }
-        (status, body)
+        raw_http_bytes(&self.socket, method, path, "application/json", body)
     }
-}
-
-fn dechunk(mut rest: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(i) = rest.windows(2).position(|w| w == b"\r\n") {
-        let n = std::str::from_utf8(&rest[..i])
-            .ok()
-            .and_then(|l| usize::from_str_radix(l.trim(), 16).ok())
-            .unwrap_or(0);
-        let after = &rest[i + 2..];
-        if n == 0 || after.len() < n {
-            break;
-        }
-        out.extend_from_slice(&after[..n]);
-        rest = after[n..].strip_prefix(b"\r\n").unwrap_or(&after[n..]);
-    }
-    out
 }
 
 /// How a stream's body is framed, and what each stream carried: Docker's

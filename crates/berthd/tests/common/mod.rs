@@ -516,6 +516,19 @@ pub fn raw_http(
     content_type: &str,
     body: &[u8],
 ) -> (u16, String) {
+    let (status, body) = raw_http_bytes(socket, method, path, content_type, body);
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The same, the answer's body as bytes (a stream's frames), read until the
+/// daemon closes the connection and de-chunked.
+pub fn raw_http_bytes(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, Vec<u8>) {
     use std::io::{Read, Write};
     let mut s = std::os::unix::net::UnixStream::connect(socket).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -524,36 +537,36 @@ pub fn raw_http(
     s.write_all(body).unwrap();
     let mut resp = Vec::new();
     let _ = s.read_to_end(&mut resp);
-    let text = String::from_utf8_lossy(&resp).into_owned();
-    let status = text
+    let end = resp.windows(4).position(|w| w == b"\r\n\r\n");
+    let head = String::from_utf8_lossy(&resp[..end.unwrap_or(resp.len())]).to_ascii_lowercase();
+    let status = head
         .split(' ')
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    // Decode a chunked body well enough for JSON answers.
-    let body = if text
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut out = String::new();
-        let mut rest = body.as_str();
-        while let Some((len, after)) = rest.split_once("\r\n") {
-            let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
-            if n == 0 || after.len() < n {
-                break;
-            }
-            out.push_str(&after[..n]);
-            rest = after[n..].trim_start_matches("\r\n");
-        }
-        out
+    let body = end.map(|e| resp[e + 4..].to_vec()).unwrap_or_default();
+    if head.contains("transfer-encoding: chunked") {
+        (status, dechunk(&body))
     } else {
-        body
-    };
-    (status, body)
+        (status, body)
+    }
+}
+
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(i) = rest.windows(2).position(|w| w == b"\r\n") {
+        let n = std::str::from_utf8(&rest[..i])
+            .ok()
+            .and_then(|l| usize::from_str_radix(l.trim(), 16).ok())
+            .unwrap_or(0);
+        let after = &rest[i + 2..];
+        if n == 0 || after.len() < n {
+            break;
+        }
+        out.extend_from_slice(&after[..n]);
+        rest = after[n..].strip_prefix(b"\r\n").unwrap_or(&after[n..]);
+    }
+    out
 }
 
 /// An htpasswd file in `dir` with one user, `alice`, password `s3cret` (bcrypt).
