@@ -267,6 +267,22 @@ async fn handlers_and_engine_in_process() {
     let (s, _) = call(&e, Method::DELETE, "/volumes/data", "").await;
     assert_eq!(s, StatusCode::NO_CONTENT);
 
+    // A build whose cache sources are not a JSON list of names: refused before any context is read.
+    for bad in ["%7Bbad", "%5B1%5D", "%22one%22"] {
+        let m = refused(
+            &e,
+            Method::POST,
+            &format!("/build?cachefrom={bad}"),
+            "",
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert!(
+            m.starts_with("invalid cachefrom (a JSON array of strings is needed)"),
+            "{bad}: {m}"
+        );
+    }
+
     // Networks: the predefined three; a type filter that is not one.
     let (_, v) = call(&e, Method::GET, "/networks", "").await;
     let mut names: Vec<&str> = v
