@@ -8,6 +8,7 @@
 //! dockerd does (moby `profiles/seccomp`), and libcontainer compiles it with
 //! libseccomp.
 
+use oci_spec::runtime::LinuxSeccomp;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -275,6 +276,14 @@ impl Profile {
         Ok(())
     }
 
+    /// [`Profile::to_oci`] as the runtime takes it. What the OCI types cannot
+    /// express (an architecture or an operator they lack) is refused here,
+    /// before the container starts.
+    pub fn section(&self, caps: &[String], host: &Host) -> Result<LinuxSeccomp> {
+        serde_json::from_value(self.to_oci(caps, host))
+            .map_err(|e| invalid(format!("seccomp profile: {e}")))
+    }
+
     /// The OCI `linux.seccomp` section for a container with capabilities
     /// `caps` (`CAP_…` names) on `host`: rules whose filters do not match are
     /// left out, as dockerd does.
@@ -345,19 +354,22 @@ impl Profile {
     }
 }
 
-/// The OCI section `oci` compiled to the kernel's BPF program once, in
+/// The OCI section compiled to the kernel's BPF program once, in
 /// `cache` under its digest, for the container's init to load as it is
 /// (libseccomp takes ~15 ms to compile Docker's default profile; loading the
 /// program takes microseconds). `None` for what cannot be precompiled (notify
 /// filters, filter flags): the init compiles those itself.
-pub fn precompiled(oci: &Value, cache: &std::path::Path) -> Result<Option<std::path::PathBuf>> {
+pub fn precompiled(
+    section: &LinuxSeccomp,
+    cache: &std::path::Path,
+) -> Result<Option<std::path::PathBuf>> {
     use sha2::Digest as _;
-    let section: oci_spec::runtime::LinuxSeccomp = serde_json::from_value(oci.clone())
-        .map_err(|e| RuntimeError::Other(format!("seccomp section: {e}")))?;
-    if !libcontainer::seccomp::can_precompile(&section) {
+    if !libcontainer::seccomp::can_precompile(section) {
         return Ok(None);
     }
-    let digest = hex::encode(sha2::Sha256::digest(oci.to_string().as_bytes()));
+    let text = serde_json::to_vec(section)
+        .map_err(|e| RuntimeError::Other(format!("seccomp section: {e}")))?;
+    let digest = hex::encode(sha2::Sha256::digest(&text));
     let path = cache.join(format!("{digest}.bpf"));
     if path.exists() {
         return Ok(Some(path));
@@ -365,7 +377,7 @@ pub fn precompiled(oci: &Value, cache: &std::path::Path) -> Result<Option<std::p
     std::fs::create_dir_all(cache).map_err(RuntimeError::io("create seccomp cache"))?;
     let tmp = cache.join(format!(".{digest}.{}", std::process::id()));
     let file = std::fs::File::create(&tmp).map_err(RuntimeError::io("create seccomp program"))?;
-    let made = libcontainer::seccomp::export_bpf(&section, &file)
+    let made = libcontainer::seccomp::export_bpf(section, &file)
         .map_err(|e| RuntimeError::Other(format!("compile seccomp profile: {e}")))
         .and_then(|()| {
             std::fs::rename(&tmp, &path).map_err(RuntimeError::io("store seccomp program"))

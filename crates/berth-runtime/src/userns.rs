@@ -12,7 +12,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use serde_json::{json, Value};
+use oci_spec::runtime::{LinuxIdMapping, LinuxIdMappingBuilder};
 
 use crate::error::{Result, RuntimeError};
 
@@ -153,14 +153,20 @@ impl Remap {
     }
 
     /// `linux.uidMappings` and `linux.gidMappings`.
-    pub fn oci_mappings(&self) -> (Value, Value) {
+    pub fn oci_mappings(&self) -> Result<(Vec<LinuxIdMapping>, Vec<LinuxIdMapping>)> {
         let m = |r: &[IdRange]| {
-            json!(r
-                .iter()
-                .map(|r| json!({"containerID": r.container, "hostID": r.host, "size": r.size}))
-                .collect::<Vec<_>>())
+            r.iter()
+                .map(|r| {
+                    LinuxIdMappingBuilder::default()
+                        .container_id(r.container)
+                        .host_id(r.host)
+                        .size(r.size)
+                        .build()
+                        .map_err(|e| RuntimeError::Other(format!("id mapping: {e}")))
+                })
+                .collect::<Result<Vec<_>>>()
         };
-        (m(&self.uids), m(&self.gids))
+        Ok((m(&self.uids)?, m(&self.gids)?))
     }
 
     fn map_text(ranges: &[IdRange]) -> String {
@@ -323,10 +329,10 @@ mod tests {
         assert_eq!(remap.container_uid(0), None);
         // Numeric owners count too.
         assert_eq!(ranges(text, "alice", Some(1000)).len(), 1);
-        let (u, _) = remap.oci_mappings();
+        let (u, _) = remap.oci_mappings().unwrap();
         assert_eq!(
-            u[1],
-            json!({"containerID": 65536, "hostID": 500000, "size": 100})
+            serde_json::to_value(u[1]).unwrap(),
+            serde_json::json!({"containerID": 65536, "hostID": 500000, "size": 100})
         );
     }
 }

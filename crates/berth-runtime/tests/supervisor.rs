@@ -58,6 +58,7 @@ fn bundle(args: &[&str], resources: Resources, runtime: Option<PathBuf>) -> Bund
         tty: false,
         network: NetworkNamespace::New,
         etc_files: vec![],
+        mounts: vec![],
         resources,
         cgroups_path: cgroups_path.clone(),
         readonly_rootfs: false,
@@ -65,7 +66,7 @@ fn bundle(args: &[&str], resources: Resources, runtime: Option<PathBuf>) -> Bund
         confinement: Default::default(),
     })
     .unwrap();
-    fs::write(dir.join("config.json"), serde_json::to_vec(&spec).unwrap()).unwrap();
+    spec.save(dir.join("config.json")).unwrap();
     let cfg = ShimConfig {
         id,
         bundle: dir.clone(),

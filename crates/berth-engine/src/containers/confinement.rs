@@ -13,8 +13,11 @@ use std::path::Path;
 use berth_api::types::{HostConfig, ThrottleDevice, Ulimit};
 use berth_api::ApiError;
 use berth_runtime::seccomp::{Host, Profile};
-use berth_runtime::spec::{capabilities, Confinement, Namespace, Shm};
-use serde_json::{json, Value};
+use berth_runtime::spec::{capabilities, device_rule, Confinement, Namespace, Shm};
+use oci_spec::runtime::{
+    LinuxBlockIo, LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxThrottleDevice,
+    LinuxThrottleDeviceBuilder, LinuxWeightDeviceBuilder, PosixRlimitBuilder, PosixRlimitType,
+};
 
 use crate::engine::Engine;
 use crate::Result;
@@ -215,7 +218,7 @@ fn sysctl_namespace(key: &str) -> Option<&'static str> {
 }
 
 /// `c 1:3 rwm`, `b *:* m`, `a` — a device cgroup rule.
-fn parse_device_rule(rule: &str) -> Result<Value> {
+fn parse_device_rule(rule: &str) -> Result<LinuxDeviceCgroup> {
     let bad = || ApiError::bad_request(format!("invalid device cgroup rule format: '{rule}'"));
     let parts: Vec<&str> = rule.split_whitespace().collect();
     let (kind, numbers, access) = match parts.as_slice() {
@@ -236,14 +239,17 @@ fn parse_device_rule(rule: &str) -> Result<Value> {
     if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) || access.len() > 3 {
         return Err(bad());
     }
-    let mut r = json!({"allow": true, "type": kind, "access": access});
-    if let Some(m) = num(major)? {
-        r["major"] = json!(m);
-    }
-    if let Some(m) = num(minor)? {
-        r["minor"] = json!(m);
-    }
+    let mut r = device_rule(true, Some(device_type(kind)), num(major)?, num(minor)?);
+    r.set_access(Some(access.to_string()));
     Ok(r)
+}
+
+fn device_type(kind: &str) -> LinuxDeviceType {
+    match kind {
+        "b" => LinuxDeviceType::B,
+        "c" => LinuxDeviceType::C,
+        _ => LinuxDeviceType::A,
+    }
 }
 
 /// A host device node: (type, major, minor, mode, uid, gid).
@@ -269,7 +275,7 @@ fn device_node(path: &Path) -> Option<(&'static str, u64, u64, u32, u32, u32)> {
 
 /// Every device node under the host's /dev, for `--privileged` (the
 /// pseudo-terminals, shared memory and file descriptors are the container's own).
-fn host_devices() -> Vec<(String, Value)> {
+fn host_devices() -> Vec<(String, LinuxDevice)> {
     let mut out = Vec::new();
     let mut stack = vec![std::path::PathBuf::from("/dev")];
     while let Some(dir) = stack.pop() {
@@ -292,7 +298,7 @@ fn host_devices() -> Vec<(String, Value)> {
             }
             if let Some(node) = device_node(&p) {
                 let path = p.display().to_string();
-                out.push((path.clone(), device_json(&path, node)));
+                out.push((path.clone(), device(&path, node)));
             }
         }
     }
@@ -300,15 +306,23 @@ fn host_devices() -> Vec<(String, Value)> {
     out
 }
 
-fn device_json(
+fn device(
     path: &str,
     (kind, major, minor, mode, uid, gid): (&str, u64, u64, u32, u32, u32),
-) -> Value {
-    json!({"path": path, "type": kind, "major": major, "minor": minor, "fileMode": mode, "uid": uid, "gid": gid})
+) -> LinuxDevice {
+    let mut d = LinuxDevice::default();
+    d.set_path(path.into());
+    d.set_typ(device_type(kind));
+    d.set_major(major as i64);
+    d.set_minor(minor as i64);
+    d.set_file_mode(Some(mode));
+    d.set_uid(Some(uid));
+    d.set_gid(Some(gid));
+    d
 }
 
 /// `--device host[:container][:perms]` (a directory maps every node under it).
-fn mapped_devices(hc: &HostConfig) -> Result<(Vec<Value>, Vec<Value>)> {
+fn mapped_devices(hc: &HostConfig) -> Result<(Vec<LinuxDevice>, Vec<LinuxDeviceCgroup>)> {
     let mut nodes = Vec::new();
     let mut rules = Vec::new();
     for d in hc.devices.iter().flatten() {
@@ -351,8 +365,15 @@ fn mapped_devices(hc: &HostConfig) -> Result<(Vec<Value>, Vec<Value>)> {
             found.push((in_ctr.to_string(), node));
         }
         for (path, node) in found {
-            rules.push(json!({"allow": true, "type": node.0, "major": node.1, "minor": node.2, "access": perms}));
-            nodes.push(device_json(&path, node));
+            let mut rule = device_rule(
+                true,
+                Some(device_type(node.0)),
+                Some(node.1 as i64),
+                Some(node.2 as i64),
+            );
+            rule.set_access(Some(perms.to_string()));
+            rules.push(rule);
+            nodes.push(device(&path, node));
         }
     }
     Ok((nodes, rules))
@@ -375,7 +396,7 @@ fn walk_dir(dir: &Path) -> Vec<std::path::PathBuf> {
 
 /// `linux.resources.blockIO` from the blkio options; the weights only where
 /// the kernel has them (dockerd discards them with a warning otherwise).
-fn block_io(hc: &HostConfig, warnings: &mut Vec<String>) -> Result<Option<Value>> {
+fn block_io(hc: &HostConfig, warnings: &mut Vec<String>) -> Result<Option<LinuxBlockIo>> {
     let weight_supported = [
         "blkio.weight",
         "blkio.bfq.weight",
@@ -387,7 +408,7 @@ fn block_io(hc: &HostConfig, warnings: &mut Vec<String>) -> Result<Option<Value>
         Path::new("/sys/fs/cgroup/blkio").join(f).exists()
             || Path::new("/sys/fs/cgroup").join(f).exists()
     });
-    let mut b = serde_json::Map::new();
+    let mut b = LinuxBlockIo::default();
     let weighted = hc.blkio_weight != 0
         || hc
             .blkio_weight_device
@@ -396,39 +417,48 @@ fn block_io(hc: &HostConfig, warnings: &mut Vec<String>) -> Result<Option<Value>
     if weighted && !weight_supported {
         warnings.push("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.".into());
     } else {
-        if hc.blkio_weight != 0 {
-            b.insert("weight".into(), json!(hc.blkio_weight));
-        }
+        b.set_weight((hc.blkio_weight != 0).then_some(hc.blkio_weight as u16));
         let mut wd = Vec::new();
         for w in hc.blkio_weight_device.iter().flatten() {
             let (_, major, minor, ..) = block_device(&w.path)?;
-            wd.push(json!({"major": major, "minor": minor, "weight": w.weight}));
+            wd.push(built(
+                LinuxWeightDeviceBuilder::default()
+                    .major(major as i64)
+                    .minor(minor as i64)
+                    .weight(w.weight as u16)
+                    .build(),
+            )?);
         }
-        if !wd.is_empty() {
-            b.insert("weightDevice".into(), json!(wd));
-        }
+        b.set_weight_device((!wd.is_empty()).then_some(wd));
     }
-    let throttle = |list: &Option<Vec<ThrottleDevice>>| -> Result<Vec<Value>> {
-        list.iter()
-            .flatten()
-            .map(|t| {
-                let (_, major, minor, ..) = block_device(&t.path)?;
-                Ok(json!({"major": major, "minor": minor, "rate": t.rate}))
-            })
-            .collect()
-    };
-    for (key, list) in [
-        ("throttleReadBpsDevice", &hc.blkio_device_read_bps),
-        ("throttleWriteBpsDevice", &hc.blkio_device_write_bps),
-        ("throttleReadIOPSDevice", &hc.blkio_device_read_iops),
-        ("throttleWriteIOPSDevice", &hc.blkio_device_write_iops),
-    ] {
-        let v = throttle(list)?;
-        if !v.is_empty() {
-            b.insert(key.into(), json!(v));
-        }
-    }
-    Ok((!b.is_empty()).then_some(Value::Object(b)))
+    let throttle =
+        |list: &Option<Vec<ThrottleDevice>>| -> Result<Option<Vec<LinuxThrottleDevice>>> {
+            let devices = list
+                .iter()
+                .flatten()
+                .map(|t| {
+                    let (_, major, minor, ..) = block_device(&t.path)?;
+                    built(
+                        LinuxThrottleDeviceBuilder::default()
+                            .major(major as i64)
+                            .minor(minor as i64)
+                            .rate(t.rate as u64)
+                            .build(),
+                    )
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok((!devices.is_empty()).then_some(devices))
+        };
+    b.set_throttle_read_bps_device(throttle(&hc.blkio_device_read_bps)?);
+    b.set_throttle_write_bps_device(throttle(&hc.blkio_device_write_bps)?);
+    b.set_throttle_read_iops_device(throttle(&hc.blkio_device_read_iops)?);
+    b.set_throttle_write_iops_device(throttle(&hc.blkio_device_write_iops)?);
+    Ok((b != LinuxBlockIo::default()).then_some(b))
+}
+
+/// An oci-spec builder's product; its builders fail only on a field left unset.
+fn built<T>(made: std::result::Result<T, oci_spec::OciSpecError>) -> Result<T> {
+    made.map_err(|e| ApiError::internal(format!("runtime spec: {e}")))
 }
 
 fn block_device(path: &str) -> Result<(&'static str, u64, u64, u32, u32, u32)> {
@@ -552,10 +582,10 @@ impl Engine {
         };
         let cache = self.cfg.exec_root.join("seccomp");
         std::thread::spawn(move || {
-            if let Err(e) = berth_runtime::seccomp::precompiled(
-                &profile.to_oci(&caps, &Host::current()),
-                &cache,
-            ) {
+            let made = profile
+                .section(&caps, &Host::current())
+                .and_then(|s| berth_runtime::seccomp::precompiled(&s, &cache));
+            if let Err(e) = made {
                 tracing::warn!("precompile the default seccomp filter: {e}");
             }
         });
@@ -577,12 +607,12 @@ impl Engine {
             // As in Docker: --privileged runs unconfined.
             _ if hc.privileged => None,
             (Some(Seccomp::Unconfined), _) => None,
-            (Some(Seccomp::Profile(p)), _) => Some(p.to_oci(&caps, &host)),
+            (Some(Seccomp::Profile(p)), _) => Some(p.section(&caps, &host)?),
             (Some(Seccomp::Builtin), _) | (None, DaemonSeccomp::Builtin) => {
-                Some(builtin().to_oci(&caps, &host))
+                Some(builtin().section(&caps, &host)?)
             }
             (None, DaemonSeccomp::Unconfined) => None,
-            (None, DaemonSeccomp::File { profile, .. }) => Some(profile.to_oci(&caps, &host)),
+            (None, DaemonSeccomp::File { profile, .. }) => Some(profile.section(&caps, &host)?),
         };
         let mut ulimits = sec.default_ulimits.clone();
         for u in hc.ulimits.iter().flatten() {
@@ -592,9 +622,19 @@ impl Engine {
         let rlimits = ulimits
             .values()
             .map(|u| {
-                json!({"type": format!("RLIMIT_{}", u.name.to_ascii_uppercase()), "soft": as_limit(u.soft), "hard": as_limit(u.hard)})
+                let name = format!("RLIMIT_{}", u.name.to_ascii_uppercase());
+                let typ = name.parse::<PosixRlimitType>().map_err(|_| {
+                    ApiError::bad_request(format!("invalid ulimit type: {}", u.name))
+                })?;
+                built(
+                    PosixRlimitBuilder::default()
+                        .typ(typ)
+                        .soft(as_limit(u.soft))
+                        .hard(as_limit(u.hard))
+                        .build(),
+                )
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let (mut devices, mut device_rules) = mapped_devices(hc)?;
         if hc.privileged {
             devices = host_devices().into_iter().map(|(_, d)| d).collect();
@@ -669,7 +709,11 @@ impl Engine {
             pid,
             uts,
             shm,
-            userns: self.remap_of(hc).map(|r| r.oci_mappings()),
+            userns: self
+                .remap_of(hc)
+                .map(|r| r.oci_mappings())
+                .transpose()
+                .map_err(ApiError::from)?,
         })
     }
 }

@@ -10,6 +10,7 @@ use berth_runtime::frames::{self, FrameReader};
 use berth_runtime::shim::exec::ExecConfig;
 use berth_runtime::supervisor;
 use bytes::Bytes;
+use oci_spec::runtime::{Process, Spec};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -202,32 +203,25 @@ impl Engine {
     }
 
     /// The OCI process for an exec, derived from the container's own.
-    fn exec_process(&self, cid: &str, c: &ExecCreateBody, tty: bool) -> Result<Value> {
+    fn exec_process(&self, cid: &str, c: &ExecCreateBody, tty: bool) -> Result<Process> {
         let paths = self.paths(cid);
-        let spec: Value = serde_json::from_slice(
-            &std::fs::read(paths.bundle().join("config.json"))
-                .map_err(|e| ApiError::internal(format!("read container spec: {e}")))?,
-        )
-        .map_err(|e| ApiError::internal(format!("container spec: {e}")))?;
-        let mut p = spec["process"].clone();
-        p["args"] = json!(c.cmd.clone().unwrap_or_default());
-        p["terminal"] = json!(tty);
-        let mut env: Vec<String> = p["env"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let spec = Spec::load(paths.bundle().join("config.json"))
+            .map_err(|e| ApiError::internal(format!("read container spec: {e}")))?;
+        let mut p = spec
+            .process()
+            .clone()
+            .ok_or_else(|| ApiError::internal("the container's spec has no process"))?;
+        p.set_args(Some(c.cmd.clone().unwrap_or_default()));
+        p.set_terminal(Some(tty));
+        let mut env = p.env().clone().unwrap_or_default();
         for e in c.env.iter().flatten() {
             let key = e.split('=').next().unwrap_or_default();
             env.retain(|x| x.split('=').next() != Some(key));
             env.push(e.clone());
         }
-        p["env"] = json!(env);
+        p.set_env(Some(env));
         if !c.working_dir.is_empty() {
-            p["cwd"] = json!(c.working_dir);
+            p.set_cwd(c.working_dir.clone().into());
         }
         if !c.user.is_empty() {
             let mut u = berth_runtime::user::resolve_user(&paths.rootfs(), &c.user)
@@ -241,14 +235,20 @@ impl Engine {
                 )
                 .map_err(ApiError::from)?,
             );
-            p["user"] = json!({"uid": u.uid, "gid": u.gid, "additionalGids": u.additional_gids});
+            let mut user = p.user().clone();
+            user.set_uid(u.uid);
+            user.set_gid(u.gid);
+            user.set_additional_gids(Some(u.additional_gids));
+            p.set_user(user);
         }
         if c.privileged {
             // Every capability the daemon itself has, as for --privileged.
             let caps =
                 berth_runtime::spec::capabilities(true, &[], &[], &self.cfg.security.bounding)
                     .map_err(ApiError::from)?;
-            p["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps});
+            p.set_capabilities(Some(
+                berth_runtime::spec::capability_set(&caps).map_err(ApiError::from)?,
+            ));
         }
         Ok(p)
     }

@@ -10,8 +10,10 @@ use std::path::Path;
 use berth_api::types::{ContainerConfig, HostConfig};
 use berth_api::ApiError;
 use berth_rootpath::{Follow, RootDir, RootPathError};
+use berth_runtime::spec::{bind_mount, mount};
+use oci_spec::runtime::Mount;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::engine::Engine;
 use crate::volumes::VolumeCreateBody;
@@ -364,26 +366,17 @@ impl Engine {
     }
 
     /// The OCI mounts for a container's mount points (after Docker's defaults).
-    pub(crate) fn oci_mounts(&self, mounts: &[MountPoint], rootfs: &Path) -> Result<Vec<Value>> {
+    pub(crate) fn oci_mounts(&self, mounts: &[MountPoint], rootfs: &Path) -> Result<Vec<Mount>> {
         let mut out = Vec::new();
         for m in mounts {
             match m.kind.as_str() {
                 "tmpfs" => {
-                    let mut opts = vec![
-                        "nosuid".to_string(),
-                        "nodev".to_string(),
-                        "noexec".to_string(),
-                    ];
+                    let mut opts = vec!["nosuid", "nodev", "noexec"];
                     if !m.rw {
-                        opts.push("ro".into());
+                        opts.push("ro");
                     }
-                    opts.extend(
-                        m.tmpfs_options
-                            .split(',')
-                            .filter(|o| !o.is_empty())
-                            .map(String::from),
-                    );
-                    out.push(json!({"destination": m.destination, "type": "tmpfs", "source": "tmpfs", "options": opts}));
+                    opts.extend(m.tmpfs_options.split(',').filter(|o| !o.is_empty()));
+                    out.push(mount(&m.destination, "tmpfs", "tmpfs", &opts));
                 }
                 kind => {
                     let source = if kind == "volume" {
@@ -429,12 +422,11 @@ impl Engine {
                     } else {
                         "rro"
                     };
-                    out.push(json!({
-                        "destination": m.destination,
-                        "type": "bind",
-                        "source": source,
-                        "options": [bind, access, propagation],
-                    }));
+                    out.push(bind_mount(
+                        source,
+                        &m.destination,
+                        &[bind, access, propagation],
+                    ));
                 }
             }
         }
@@ -505,6 +497,8 @@ pub fn to_json(mounts: &[MountPoint]) -> Vec<Value> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use berth_api::ApiError;
 use berth_runtime::shim::ShimConfig;
-use berth_runtime::spec::{build_spec, NetworkNamespace, SpecInput};
+use berth_runtime::spec::{bind_mount, build_spec, NetworkNamespace, SpecInput};
 use berth_runtime::{supervisor, RuntimeError};
 use berth_store::overlay;
+use oci_spec::runtime::Mount;
 
 use super::create::resources_of;
 use super::record::{ContainerHandle, ContainerRecord};
@@ -208,7 +209,17 @@ impl Engine {
             }
             args.splice(0..0, [INIT_PATH.to_string(), "--".to_string()]);
         }
-        let mut spec = build_spec(&SpecInput {
+        let mut mounts = self
+            .oci_mounts(&rec.mounts, &rootfs)
+            .map_err(|e| RuntimeError::Invalid(e.message))?;
+        if with_init {
+            mounts.push(bind_mount(
+                &self.cfg.init_binary,
+                INIT_PATH,
+                &["rbind", "ro"],
+            ));
+        }
+        let spec = build_spec(&SpecInput {
             rootfs: &rootfs,
             args,
             env,
@@ -222,6 +233,7 @@ impl Engine {
                 (paths.hostname(), "/etc/hostname"),
                 (paths.resolv_conf(), "/etc/resolv.conf"),
             ],
+            mounts,
             resources: resources_of(hc),
             cgroups_path: self.cgroups_path(&rec.id),
             readonly_rootfs: hc.readonly_rootfs,
@@ -230,26 +242,12 @@ impl Engine {
                 .confinement(hc)
                 .map_err(|e| RuntimeError::Invalid(e.message))?,
         })?;
-        let user_mounts = self
-            .oci_mounts(&rec.mounts, &rootfs)
-            .map_err(|e| RuntimeError::Invalid(e.message))?;
-        if let Some(m) = spec["mounts"].as_array_mut() {
-            m.extend(user_mounts);
-        }
-        if with_init {
-            if let Some(m) = spec["mounts"].as_array_mut() {
-                m.push(serde_json::json!({"destination": INIT_PATH, "type": "bind", "source": self.cfg.init_binary, "options": ["rbind", "ro"]}));
-            }
-        }
-        prepare_mount_points(&rootfs, &spec["mounts"])?;
+        prepare_mount_points(&rootfs, spec.mounts().as_deref().unwrap_or_default())?;
         let bundle = paths.bundle();
         let _ = fs::remove_dir_all(&paths.state);
         fs::create_dir_all(&bundle).map_err(RuntimeError::io("create bundle"))?;
-        fs::write(
-            bundle.join("config.json"),
-            serde_json::to_vec(&spec).map_err(|e| RuntimeError::Other(e.to_string()))?,
-        )
-        .map_err(RuntimeError::io("write config.json"))?;
+        spec.save(bundle.join("config.json"))
+            .map_err(|e| RuntimeError::Other(format!("write config.json: {e}")))?;
         let log_opts = |k: &str| {
             hc.log_config
                 .config
@@ -301,26 +299,21 @@ impl Engine {
 /// it, through the root-confined resolver: an image's links (dangling ones
 /// too) lead to places inside its root, never to the host's. The runtime's
 /// own file systems (/proc, /dev, /sys) are set up by the runtime.
-fn prepare_mount_points(
-    rootfs: &std::path::Path,
-    mounts: &serde_json::Value,
-) -> Result<(), RuntimeError> {
+fn prepare_mount_points(rootfs: &std::path::Path, mounts: &[Mount]) -> Result<(), RuntimeError> {
     let root = berth_rootpath::RootDir::open(rootfs)
         .map_err(|e| RuntimeError::Other(format!("open container root: {e}")))?;
-    for m in mounts.as_array().into_iter().flatten() {
-        let dest = m["destination"].as_str().unwrap_or_default();
+    for m in mounts {
+        let dest = m.destination();
         let runtime_owned = ["/proc", "/dev", "/sys"]
             .iter()
-            .any(|r| dest == *r || dest.starts_with(&format!("{r}/")));
+            .any(|r| dest.starts_with(r));
         if runtime_owned {
             continue;
         }
-        let dir = m["type"] != "bind"
-            || m["source"]
-                .as_str()
-                .is_some_and(|s| std::path::Path::new(s).is_dir());
-        root.mount_point(dest, dir)
-            .map_err(|e| RuntimeError::Invalid(format!("mount point {dest}: {e}")))?;
+        let dir =
+            m.typ().as_deref() != Some("bind") || m.source().as_ref().is_some_and(|s| s.is_dir());
+        root.mount_point(&dest.to_string_lossy(), dir)
+            .map_err(|e| RuntimeError::Invalid(format!("mount point {}: {e}", dest.display())))?;
     }
     Ok(())
 }

@@ -253,7 +253,9 @@ fn kernel_versions() {
 #[test]
 fn precompiled_programs_are_cached_and_enforce_the_profile() {
     let dir = tempfile::tempdir().unwrap();
-    let oci = Profile::builtin().to_oci(&default_caps(), &Host::current());
+    let oci = Profile::builtin()
+        .section(&default_caps(), &Host::current())
+        .unwrap();
     let p = precompiled(&oci, dir.path()).unwrap().unwrap();
     let program = std::fs::read(&p).unwrap();
     assert!(!program.is_empty() && program.len().is_multiple_of(8));
@@ -261,7 +263,7 @@ fn precompiled_programs_are_cached_and_enforce_the_profile() {
     assert_eq!(precompiled(&oci, dir.path()).unwrap().unwrap(), p);
     let other = Profile::parse(r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#).unwrap();
     assert_ne!(
-        precompiled(&other.to_oci(&[], &Host::current()), dir.path())
+        precompiled(&other.section(&[], &Host::current()).unwrap(), dir.path())
             .unwrap()
             .unwrap(),
         p
@@ -289,6 +291,37 @@ fn precompiled_programs_are_cached_and_enforce_the_profile() {
     }
     // Notify filters are left to the runtime.
     let notify = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]});
+    let notify: LinuxSeccomp = serde_json::from_value(notify).unwrap();
     assert_eq!(precompiled(&notify, dir.path()).unwrap(), None);
     assert!(libcontainer::seccomp::load_bpf(&[1, 2, 3]).is_err());
+}
+
+/// Whatever `check` accepts the runtime's types hold: a profile is refused
+/// at create, never at start.
+#[test]
+fn every_action_operator_flag_and_architecture_converts() {
+    let syscalls: Vec<Value> = ACTIONS
+        .iter()
+        .zip(OPS.iter().cycle())
+        .map(|(action, op)| json!({"names": ["mkdir"], "action": action, "args": [{"index": 0, "value": 1, "op": op}]}))
+        .chain(OPS.iter().map(|op| json!({"names": ["rmdir"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 1, "value": 1, "valueTwo": 2, "op": op}]})))
+        .collect();
+    let profile = json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "architectures": ARCHES,
+        "flags": FLAGS,
+        "listenerPath": "/run/x.sock",
+        "syscalls": syscalls,
+    });
+    let p = Profile::parse(&profile.to_string()).unwrap();
+    let section = p.section(&[], &amd64()).unwrap();
+    assert_eq!(
+        section.architectures().as_ref().unwrap().len(),
+        ARCHES.len()
+    );
+    assert_eq!(section.flags().as_ref().unwrap().len(), FLAGS.len());
+    assert_eq!(
+        section.syscalls().as_ref().unwrap().len(),
+        ACTIONS.len() + OPS.len()
+    );
 }

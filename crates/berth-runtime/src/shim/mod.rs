@@ -207,19 +207,24 @@ fn enter_netns(bundle: &Path, join: Option<&Path>) -> Result<(), String> {
         }
     }
     let cfg = bundle.join("config.json");
-    let mut spec: serde_json::Value =
-        serde_json::from_slice(&fs::read(&cfg).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
+    let mut spec = oci_spec::runtime::Spec::load(&cfg).map_err(|e| e.to_string())?;
     let path = format!("/proc/{}/ns/net", std::process::id());
-    if let Some(ns) = spec["linux"]["namespaces"].as_array_mut() {
-        let own_userns = ns.iter().any(|n| n["type"] == "user");
-        ns.retain(|n| n["type"] != "network");
+    if let Some(ns) = spec
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.namespaces_mut().as_mut())
+    {
+        use oci_spec::runtime::LinuxNamespaceType::{Network, User};
+        let own_userns = ns.iter().any(|n| n.typ() == User);
+        ns.retain(|n| n.typ() != Network);
         if !own_userns {
-            ns.push(serde_json::json!({"type": "network", "path": path}));
+            let mut net = oci_spec::runtime::LinuxNamespace::default();
+            net.set_typ(Network);
+            net.set_path(Some(path.into()));
+            ns.push(net);
         }
     }
-    fs::write(&cfg, serde_json::to_vec(&spec).map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())
+    spec.save(&cfg).map_err(|e| e.to_string())
 }
 
 fn loopback_up() -> std::io::Result<()> {
