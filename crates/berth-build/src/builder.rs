@@ -78,6 +78,8 @@ pub trait Backend: Sync {
     fn commit_config(&self, parent: &Image, config: ImageConfigFile, key: &str) -> Result<Image>;
     /// Lets `f` read `image`'s files (COPY --from).
     fn read_fs(&self, image: &Image, f: &mut dyn FnMut(&Path) -> Result<()>) -> Result<()>;
+    /// `ADD <url>`: the URL's content into the file `dest` (its directory exists).
+    fn download(&self, url: &str, dest: &Path) -> Result<()>;
     /// A `--cache-from` image, if it is here (it is never pulled for that).
     fn cache_source(&self, name: &str) -> Option<Image>;
     /// A step taken from a cache source: `parent`'s layers plus `source`'s
@@ -700,8 +702,14 @@ impl Build<'_> {
                     if c.add && (p.starts_with("http://") || p.starts_with("https://")) {
                         // Fetched every build, as Docker does; the cache key has the content's hash.
                         let tmp = downloads.dir.join(format!("{}", downloads.files.len()));
-                        let name = crate::context::fetch_http(&p, &tmp)?;
-                        downloads.files.push((name, tmp));
+                        std::fs::create_dir_all(&downloads.dir)
+                            .map_err(|e| BuildError::step(format!("ADD {p}: {e}")))?;
+                        self.backend
+                            .download(&p, &tmp)
+                            .map_err(|e| BuildError::step(format!("ADD failed: GET {p}: {e}")))?;
+                        downloads
+                            .files
+                            .push((crate::context::url_file_name(&p), tmp));
                         continue;
                     }
                     if c.add && p.starts_with("git@") {

@@ -354,6 +354,12 @@ impl Backend for EngineBackend {
         self.engine.images.resolve(name).ok().map(image_of)
     }
 
+    fn download(&self, url: &str, dest: &Path) -> Result<(), BuildError> {
+        self.rt
+            .block_on(self.engine.download(url, dest))
+            .map_err(|e| BuildError::Backend(e.message))
+    }
+
     fn restore(
         &self,
         parent: &Image,
@@ -439,6 +445,17 @@ fn receive_context(body: impl Read, dir: &Path) -> Result<(Context, Option<Strin
 }
 
 impl Engine {
+    /// `ADD <url>` and remote contexts: the URL's content into `dest`, through
+    /// the registry client (HTTPS verified, the daemon's certificates
+    /// directory, `registry-loopback-only` respected).
+    async fn download(&self, url: &str, dest: &Path) -> Result<(), ApiError> {
+        let client = berth_registry::client::Client::new(self.config().registries.clone(), None);
+        client
+            .download(url, dest)
+            .await
+            .map_err(|e| ApiError::bad_request(e.to_string()))
+    }
+
     /// Builds `req` from the context in `body` (a tar); progress goes to
     /// `progress`. Returns the image ID. The unpacked context is removed after.
     pub async fn build_image(
@@ -452,18 +469,28 @@ impl Engine {
         std::fs::create_dir_all(&context)
             .map_err(|e| ApiError::internal(format!("build context: {e}")))?;
         let dir = context.clone();
-        let remote = req.remote.clone();
+        let remote = match &req.remote {
+            None => None,
+            Some(url) => {
+                let fetched = context.with_extension("remote");
+                if let Err(e) = self.download(url, &fetched).await {
+                    let _ = std::fs::remove_file(&fetched);
+                    let _ = std::fs::remove_dir_all(&context);
+                    return Err(ApiError::bad_request(format!(
+                        "remote build context {url}: {}",
+                        e.message
+                    ))
+                    .into());
+                }
+                Some(fetched)
+            }
+        };
         let received = crate::blocking(move || match remote {
             None => receive_context(body, &dir),
-            Some(url) => {
-                let fetched = dir.with_extension("remote");
-                let r = berth_build::context::fetch_http(&url, &fetched)
-                    .map_err(|e| ApiError::bad_request(e.to_string()))
-                    .and_then(|_| {
-                        let f = std::fs::File::open(&fetched)
-                            .map_err(|e| ApiError::internal(format!("remote context: {e}")))?;
-                        receive_context(f, &dir)
-                    });
+            Some(fetched) => {
+                let r = std::fs::File::open(&fetched)
+                    .map_err(|e| ApiError::internal(format!("remote context: {e}")))
+                    .and_then(|f| receive_context(f, &dir));
                 let _ = std::fs::remove_file(&fetched);
                 r
             }

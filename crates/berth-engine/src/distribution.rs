@@ -17,8 +17,6 @@ use berth_registry::client::{is_index, is_manifest, Client, Credentials};
 use berth_store::blobs::ContentStore;
 use berth_store::images::LayerBlob;
 use berth_store::Digest;
-use futures_util::StreamExt;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc::UnboundedSender;
@@ -273,7 +271,7 @@ impl Engine {
             return Ok(l);
         }
         status(tx, json!({"status": "Pulling fs layer", "id": id}));
-        let body = client
+        let mut body = client
             .blob(registry, repo, blob)
             .await
             .map_err(pull_error)?;
@@ -282,12 +280,13 @@ impl Engine {
         let mut file =
             std::fs::File::create(&tmp).map_err(|e| ApiError::internal(e.to_string()))?;
         let mut h = Sha256::new();
-        let mut stream = body.into_data_stream();
+
         let mut got = 0u64;
         let mut last_report = 0u64;
-        while let Some(chunk) = stream.next().await {
-            let c = match chunk {
-                Ok(c) => c,
+        loop {
+            let c = match body.chunk().await {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
                 Err(e) => {
                     let _ = std::fs::remove_file(&tmp);
                     return Err(ApiError::internal(format!("pulling layer {blob}: {e}")));
@@ -496,9 +495,7 @@ impl Engine {
         {
             let cfg = bytes::Bytes::from(config_raw);
             client
-                .upload(&registry, &repo, rec.id.as_str(), &|| {
-                    berth_registry::client::full(cfg.clone())
-                })
+                .upload(&registry, &repo, rec.id.as_str(), cfg)
                 .await
                 .map_err(push_error)?;
         }
@@ -677,7 +674,7 @@ async fn fetch_verified(
         .blob(registry, repo, digest)
         .await
         .map_err(pull_error)?;
-    let bytes = body.collect().await.map_err(upstream)?.to_bytes();
+    let bytes = body.bytes().await.map_err(pull_error)?;
     let got = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
     if got != digest {
         return Err(ApiError::bad_request(format!(
@@ -724,16 +721,12 @@ impl Engine {
                 format!("login attempt to {registry}/v2/ failed with status: {why}"),
             )
         };
-        let empty = berth_registry::client::empty;
-        match client
-            .send(&registry, hyper::Method::GET, "/v2/", &[], &empty)
-            .await
-        {
-            Ok(r) if r.status().is_success() => Ok(()),
-            Ok(r) => Err(failed(r.status().to_string())),
+        match client.ping(&registry).await {
+            Ok(()) => Ok(()),
             Err(berth_registry::client::ClientError::Unauthorized) => {
                 Err(failed("401 Unauthorized".into()))
             }
+            Err(berth_registry::client::ClientError::Registry(_, status)) => Err(failed(status)),
             Err(e) => Err(ApiError::internal(e.to_string())),
         }
     }

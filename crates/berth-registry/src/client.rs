@@ -22,7 +22,7 @@ use crate::storage::{
     MEDIA_DOCKER_LIST, MEDIA_DOCKER_MANIFEST, MEDIA_OCI_INDEX, MEDIA_OCI_MANIFEST,
 };
 
-pub type Body = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+type Body = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -142,7 +142,7 @@ pub fn is_manifest(media_type: &str) -> bool {
     media_type == MEDIA_OCI_MANIFEST || media_type == MEDIA_DOCKER_MANIFEST
 }
 
-pub fn empty() -> Body {
+fn empty() -> Body {
     Full::new(Bytes::new())
         .map_err(|never| match never {})
         .boxed()
@@ -150,7 +150,7 @@ pub fn empty() -> Body {
 
 /// `len` bytes of a file from `offset` as a request body, read as they are
 /// sent (layers can be large), calling `progress` with the position reached.
-pub fn file_range(
+fn file_range(
     path: &std::path::Path,
     offset: u64,
     len: u64,
@@ -196,7 +196,7 @@ pub fn file_range(
     http_body_util::StreamBody::new(stream).boxed()
 }
 
-pub fn full(b: impl Into<Bytes>) -> Body {
+fn full(b: impl Into<Bytes>) -> Body {
     Full::new(b.into()).map_err(|never| match never {}).boxed()
 }
 
@@ -274,13 +274,14 @@ impl Client {
     }
 
     /// The client for an absolute URL (token realms, redirects, mirrors).
-    fn http_for_url(&self, url: &str) -> Result<Http> {
+    fn http_for_url(&self, url: &str, trust: Trust) -> Result<Http> {
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| ClientError::Http(format!("not an absolute URL: {url}")))?;
         let host = rest.split('/').next().unwrap_or("");
         self.settings.check(host)?;
-        let verify = scheme == "https" && !self.settings.is_insecure(host);
+        let verify =
+            scheme == "https" && (trust == Trust::Verified || !self.settings.is_insecure(host));
         self.http(host, verify)
     }
 
@@ -326,13 +327,21 @@ impl Client {
     }
 
     async fn request(&self, req: Request<Body>) -> Result<Response<hyper::body::Incoming>> {
+        self.request_as(req, Trust::Registry).await
+    }
+
+    async fn request_as(
+        &self,
+        req: Request<Body>,
+        trust: Trust,
+    ) -> Result<Response<hyper::body::Incoming>> {
         let url = req.uri().to_string();
         let host = req
             .uri()
             .authority()
             .map(|a| a.to_string())
             .unwrap_or_default();
-        self.http_for_url(&url)?
+        self.http_for_url(&url, trust)?
             .request(req)
             .await
             .map_err(|e| ClientError::Http(format!("{host}: {}", error_chain(&e))))
@@ -340,7 +349,7 @@ impl Client {
 
     /// One request, retried once with a bearer token (or basic credentials)
     /// after a 401. `body` is made again for the retry.
-    pub async fn send(
+    async fn send(
         &self,
         registry: &str,
         method: Method,
@@ -529,47 +538,84 @@ impl Client {
     }
 
     /// A blob's bytes as they stream (the caller verifies the digest).
-    pub async fn blob(
-        &self,
-        registry: &str,
-        repo: &str,
-        digest: &str,
-    ) -> Result<hyper::body::Incoming> {
-        let resp = self
-            .send(
-                registry,
-                Method::GET,
-                &format!("/v2/{repo}/blobs/{digest}"),
-                &[],
-                &empty,
-            )
-            .await?;
-        let resp = self.follow(resp).await?;
+    pub async fn blob(&self, registry: &str, repo: &str, digest: &str) -> Result<BlobStream> {
+        let path = format!("/v2/{repo}/blobs/{digest}");
+        let resp = self.send(registry, Method::GET, &path, &[], &empty).await?;
+        let url = self.url(registry, &path).await?;
+        let resp = self.follow(&url, resp, Trust::Registry).await?;
         if !resp.status().is_success() {
             let status = resp.status();
             let bytes = read_all(resp).await?;
             return Err(registry_error(status, &bytes, &format!("blob {digest}")));
         }
-        Ok(resp.into_body())
+        Ok(BlobStream(resp.into_body()))
     }
 
-    /// Blob GETs may redirect to storage elsewhere.
+    /// `GET /v2/`: whether the registry lets these credentials in (`docker
+    /// login`). Any answer but a success is an error with its status line.
+    pub async fn ping(&self, registry: &str) -> Result<()> {
+        let resp = self
+            .send(registry, Method::GET, "/v2/", &[], &empty)
+            .await?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        Err(ClientError::Registry(status.as_u16(), status.to_string()))
+    }
+
+    /// Blob GETs may redirect to storage elsewhere; a relative `Location`
+    /// is resolved against the URL that answered (`url`).
     async fn follow(
         &self,
+        url: &str,
         mut resp: Response<hyper::body::Incoming>,
+        trust: Trust,
     ) -> Result<Response<hyper::body::Incoming>> {
+        let mut url = url.to_string();
         for _ in 0..5 {
             if !resp.status().is_redirection() {
                 return Ok(resp);
             }
             let loc = location(&resp)
                 .ok_or_else(|| ClientError::Http("redirect without a Location".into()))?;
-            let req = Request::get(loc)
+            url = resolve(&url, &loc);
+            let req = Request::get(&url)
+                .header(header::USER_AGENT, USER_AGENT)
                 .body(empty())
                 .map_err(|e| ClientError::Http(e.to_string()))?;
-            resp = self.request(req).await?;
+            resp = self.request_as(req, trust).await?;
         }
         Err(ClientError::Http("too many redirects".into()))
+    }
+
+    /// A Dockerfile's `ADD <url>` (and a build's remote context): `GET url`
+    /// into the file `dest`, redirects followed. HTTPS is always verified
+    /// (the system's roots plus `<certs-dir>/<host:port>/`), on loopback and
+    /// for insecure registries too: those settings are about registries.
+    /// Hosts off loopback are refused when the settings say so. Any answer
+    /// but a success is an error with its status.
+    pub async fn download(&self, url: &str, dest: &std::path::Path) -> Result<()> {
+        use tokio::io::AsyncWriteExt as _;
+        let req = Request::get(url)
+            .header(header::USER_AGENT, USER_AGENT)
+            .body(empty())
+            .map_err(|e| ClientError::Http(format!("{url}: {e}")))?;
+        let resp = self.request_as(req, Trust::Verified).await?;
+        let resp = self.follow(url, resp, Trust::Verified).await?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(ClientError::Registry(status.as_u16(), status.to_string()));
+        }
+        let mut body = BlobStream(resp.into_body());
+        let mut file = tokio::fs::File::create(dest)
+            .await
+            .map_err(|e| ClientError::Http(format!("create {}: {e}", dest.display())))?;
+        let write = |e: std::io::Error| ClientError::Http(format!("write {}: {e}", dest.display()));
+        while let Some(chunk) = body.chunk().await? {
+            file.write_all(&chunk).await.map_err(write)?;
+        }
+        file.flush().await.map_err(write)
     }
 
     pub async fn blob_exists(&self, registry: &str, repo: &str, digest: &str) -> Result<bool> {
@@ -697,10 +743,11 @@ impl Client {
         registry: &str,
         repo: &str,
         digest: &str,
-        body: &(dyn Fn() -> Body + Sync),
+        blob: Bytes,
     ) -> Result<()> {
         let loc = self.start_upload(registry, repo).await?;
-        self.finish_upload(registry, &loc, digest, body).await
+        self.finish_upload(registry, &loc, digest, &|| full(blob.clone()))
+            .await
     }
 
     /// Where the registry says an upload is: (Location, bytes it has). None
@@ -814,6 +861,39 @@ impl Client {
     }
 }
 
+/// Whose rules decide whether an HTTPS peer's certificate is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trust {
+    /// A registry's: not on loopback or for an insecure registry.
+    Registry,
+    /// Always checked.
+    Verified,
+}
+
+const USER_AGENT: &str = concat!("berth/", env!("CARGO_PKG_VERSION"));
+
+/// `loc` (a `Location` header) as an absolute URL, relative to `base`.
+fn resolve(base: &str, loc: &str) -> String {
+    if loc.contains("://") {
+        return loc.to_string();
+    }
+    let (scheme, rest) = base.split_once("://").unwrap_or(("http", base));
+    if let Some(authority_path) = loc.strip_prefix("//") {
+        return format!("{scheme}://{authority_path}");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if loc.starts_with('/') {
+        return format!("{scheme}://{authority}{loc}");
+    }
+    let path = rest[authority.len()..]
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("");
+    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    let dir = if dir.is_empty() { "/" } else { dir };
+    format!("{scheme}://{authority}{dir}{loc}")
+}
+
 fn location(resp: &Response<hyper::body::Incoming>) -> Option<String> {
     resp.headers()
         .get(header::LOCATION)
@@ -846,7 +926,32 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-pub async fn read_all(resp: Response<hyper::body::Incoming>) -> Result<Bytes> {
+/// A blob as it arrives from the registry.
+pub struct BlobStream(hyper::body::Incoming);
+
+impl BlobStream {
+    /// The next piece; `None` at the end.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
+        while let Some(frame) = self.0.frame().await {
+            let frame = frame.map_err(|e| ClientError::Http(error_chain(&e)))?;
+            if let Ok(data) = frame.into_data() {
+                return Ok(Some(data));
+            }
+        }
+        Ok(None)
+    }
+
+    /// All of it.
+    pub async fn bytes(self) -> Result<Bytes> {
+        self.0
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .map_err(|e| ClientError::Http(error_chain(&e)))
+    }
+}
+
+async fn read_all(resp: Response<hyper::body::Incoming>) -> Result<Bytes> {
     resp.into_body()
         .collect()
         .await
@@ -870,6 +975,21 @@ fn registry_error(status: StatusCode, body: &[u8], what: &str) -> ClientError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locations_resolve_against_the_url_that_answered() {
+        let base = "https://reg:5000/v2/a/blobs/sha256:1?x=1";
+        for (loc, want) in [
+            ("http://cdn/x", "http://cdn/x"),
+            ("//cdn/y", "https://cdn/y"),
+            ("/file.txt", "https://reg:5000/file.txt"),
+            ("other", "https://reg:5000/v2/a/blobs/other"),
+        ] {
+            assert_eq!(resolve(base, loc), want, "{loc}");
+        }
+        assert_eq!(resolve("http://h", "x"), "http://h/x");
+        assert_eq!(resolve("http://h:1/a?q=/b", "c"), "http://h:1/c");
+    }
 
     #[test]
     fn challenges_and_base64() {

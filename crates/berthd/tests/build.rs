@@ -823,7 +823,11 @@ fn add_from_url_stdin_dockerfile_and_tar_contexts() {
         inspect(&d, "remote1", "{{.Id}}")
     );
     let o = d.berth(&["build", "git@example.invalid:x/y.git"]);
-    assert!(stderr(&o).contains("only http:// URLs"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("only http:// and https:// URLs"),
+        "{}",
+        stderr(&o)
+    );
 
     // A context that is already a tar, and -f naming a Dockerfile outside the context.
     let ctx = d.dir.path().join("tarctx");

@@ -610,3 +610,120 @@ fn registries_off_loopback_need_trusted_tls_unless_insecure() {
     assert_ok(&d2.docker(&["push", &format!("{}/lib/bb:1", plain.addr)]));
     assert_ok(&d2.docker(&["pull", &format!("{}/lib/bb:1", tls.addr)]));
 }
+
+/// `openssl s_server -WWW` serving `dir` over HTTPS on loopback, killed on drop.
+struct HttpsFiles {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl HttpsFiles {
+    fn serve(dir: &Path, cert: &Path, key: &Path) -> HttpsFiles {
+        // A port that was free a moment ago; s_server takes it or fails, and
+        // the loop below says which.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("openssl")
+            .current_dir(dir)
+            .args([
+                "s_server",
+                "-quiet",
+                "-WWW",
+                "-http_server_binmode",
+                "-accept",
+            ])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(cert)
+            .arg("-key")
+            .arg(key)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut s = HttpsFiles { child, port };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(s.child.try_wait().unwrap().is_none(), "s_server ended");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "s_server did not listen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        s
+    }
+}
+
+impl Drop for HttpsFiles {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `ADD https://…` and an https:// remote context go through the registry
+/// client's TLS: the certificate is checked on loopback too (the insecure
+/// rules are a registry's), trusted once its CA is in certs.d/<host:port>/.
+#[test]
+fn add_and_remote_contexts_over_https_are_verified() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(dir.path());
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("file.txt"), "over tls\n").unwrap();
+    let mut ctx = tar::Builder::new(Vec::new());
+    let df = b"FROM busybox\nCOPY hello /hello\n";
+    for (name, body) in [
+        ("Dockerfile", &df[..]),
+        ("hello", &b"remote over tls\n"[..]),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        ctx.append_data(&mut h, name, body).unwrap();
+    }
+    std::fs::write(www.join("ctx.tar"), ctx.into_inner().unwrap()).unwrap();
+    let server = HttpsFiles::serve(&www, &cert, &key);
+    let addr = format!("127.0.0.1:{}", server.port);
+    let dockerfile = format!("FROM busybox\nADD https://{addr}/file.txt /dl/\n");
+
+    let o = d.docker_stdin(&["build", "-t", "tls-add", "-"], dockerfile.as_bytes());
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains(&format!("ADD failed: GET https://{addr}/file.txt"))
+            && stderr(&o).contains("UnknownIssuer"),
+        "{}",
+        stderr(&o)
+    );
+    // The docker CLI fetches a remote context itself; berth's sends `remote=`.
+    let o = d.berth(&["build", &format!("https://{addr}/ctx.tar")]);
+    assert!(
+        stderr(&o).contains("remote build context") && stderr(&o).contains("UnknownIssuer"),
+        "{}",
+        stderr(&o)
+    );
+
+    std::fs::create_dir_all(d.certs_dir().join(&addr)).unwrap();
+    std::fs::copy(&ca, d.certs_dir().join(&addr).join("ca.crt")).unwrap();
+    let o = d.docker_stdin(&["build", "-t", "tls-add", "-"], dockerfile.as_bytes());
+    assert_ok(&o);
+    let o = d.docker(&["run", "--rm", "tls-add", "cat", "/dl/file.txt"]);
+    assert_ok(&o);
+    assert_eq!(stdout(&o), "over tls\n");
+    let o = d.berth(&[
+        "build",
+        "-t",
+        "tls-remote",
+        &format!("https://{addr}/ctx.tar"),
+    ]);
+    assert_ok(&o);
+    let o = d.docker(&["run", "--rm", "tls-remote", "cat", "/hello"]);
+    assert_eq!(stdout(&o), "remote over tls\n");
+}

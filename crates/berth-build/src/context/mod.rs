@@ -275,6 +275,18 @@ pub fn ignore_of(root: &Path) -> Result<Option<Ignore>> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn downloads_are_named_after_the_url_path() {
+        for (url, name) in [
+            ("https://h/a/b.tar.gz?sig=1#x", "b.tar.gz"),
+            ("http://h:8080/file", "file"),
+            ("http://h/dir/", ""),
+            ("http://h", ""),
+        ] {
+            assert_eq!(url_file_name(url), name, "{url}");
+        }
+    }
+
     fn tar_of(entries: &[(&str, &[u8], tar::EntryType, Option<&str>)]) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         for (name, data, kind, link) in entries {

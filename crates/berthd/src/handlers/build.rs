@@ -50,9 +50,9 @@ fn string_list(p: &Params, key: &str) -> Result<Vec<String>, ApiError> {
 fn request(p: &Params) -> Result<BuildRequest, ApiError> {
     let remote = p.get("remote").filter(|r| !r.is_empty()).map(String::from);
     if let Some(r) = &remote {
-        if !r.starts_with("http://") {
+        if !r.starts_with("http://") && !r.starts_with("https://") {
             return Err(ApiError::bad_request(format!(
-                "remote build context {r:?}: only http:// URLs of a tar or a Dockerfile are supported by this berthd (no git, no https)"
+                "remote build context {r:?}: only http:// and https:// URLs of a tar or a Dockerfile are supported by this berthd (no git)"
             )));
         }
     }
