@@ -7,10 +7,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::Error;
 use berth_api::types::{
     ContainerConfig, ContainerCreateBody, HealthConfig, HostConfig, ImageConfigFile,
 };
-use berth_api::{ApiError, ImageRef};
+use berth_api::ImageRef;
 use berth_build::context::Context;
 use berth_build::{Backend, BuildError, Image, Output, RunSpec};
 use berth_store::{overlay, ImageRecord};
@@ -52,12 +53,12 @@ pub enum BuildProgress {
 /// `errorDetail.code`).
 #[derive(Debug)]
 pub struct BuildFailed {
-    pub error: ApiError,
+    pub error: Error,
     pub code: Option<i64>,
 }
 
-impl From<ApiError> for BuildFailed {
-    fn from(error: ApiError) -> Self {
+impl From<Error> for BuildFailed {
+    fn from(error: Error) -> Self {
         BuildFailed { error, code: None }
     }
 }
@@ -81,8 +82,8 @@ struct EngineBackend {
     registry_auth: std::collections::HashMap<String, berth_registry::client::Credentials>,
 }
 
-fn berr(e: ApiError) -> BuildError {
-    BuildError::Backend(e.message)
+fn berr(e: Error) -> BuildError {
+    BuildError::Backend(e.to_string())
 }
 
 fn image_of(rec: ImageRecord) -> Image {
@@ -232,14 +233,14 @@ impl Backend for EngineBackend {
         pulled.map_err(|e| {
             BuildError::step(format!(
                 "No such image: {name}, and pulling it failed: {}",
-                e.message
+                e
             ))
         })?;
         self.engine
             .images
             .resolve(name)
             .map(image_of)
-            .map_err(|e| BuildError::step(ApiError::from(e).message))
+            .map_err(|e| BuildError::step(Error::from(e).to_string()))
     }
 
     fn cached(&self, parent: &Image, key: &str) -> Option<Image> {
@@ -357,7 +358,7 @@ impl Backend for EngineBackend {
     fn download(&self, url: &str, dest: &Path) -> Result<(), BuildError> {
         self.rt
             .block_on(self.engine.download(url, dest))
-            .map_err(|e| BuildError::Backend(e.message))
+            .map_err(|e| BuildError::Backend(e.to_string()))
     }
 
     fn restore(
@@ -423,24 +424,24 @@ impl Backend for EngineBackend {
 /// Unpacks the request body into `dir`: a tar (plain, gzip or zstd) is the
 /// context; anything else is taken as a Dockerfile sent alone (its text returned).
 fn receive_context(body: impl Read, dir: &Path) -> Result<(Context, Option<String>)> {
-    let mut r = berth_store::archive::decompress(body).map_err(ApiError::from)?;
+    let mut r = berth_store::archive::decompress(body).map_err(Error::from)?;
     let mut head = Vec::new();
     (&mut r)
         .take(512)
         .read_to_end(&mut head)
-        .map_err(|e| ApiError::bad_request(format!("read build context: {e}")))?;
+        .map_err(|e| Error::bad_request(format!("read build context: {e}")))?;
     let is_tar = head.len() >= 262 && &head[257..262] == b"ustar";
     if !is_tar {
         let mut text = head;
         r.read_to_end(&mut text)
-            .map_err(|e| ApiError::bad_request(format!("read build context: {e}")))?;
+            .map_err(|e| Error::bad_request(format!("read build context: {e}")))?;
         let text = String::from_utf8(text).map_err(|_| {
-            ApiError::bad_request("the build context is neither a tar archive nor a Dockerfile")
+            Error::bad_request("the build context is neither a tar archive nor a Dockerfile")
         })?;
         return Ok((Context::dir(dir), Some(text)));
     }
     let context = berth_build::context::unpack_context(std::io::Cursor::new(head).chain(r), dir)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        .map_err(|e| Error::bad_request(e.to_string()))?;
     Ok((context, None))
 }
 
@@ -448,12 +449,12 @@ impl Engine {
     /// `ADD <url>` and remote contexts: the URL's content into `dest`, through
     /// the registry client (HTTPS verified, the daemon's certificates
     /// directory, `registry-loopback-only` respected).
-    async fn download(&self, url: &str, dest: &Path) -> Result<(), ApiError> {
+    async fn download(&self, url: &str, dest: &Path) -> Result<(), Error> {
         let client = berth_registry::client::Client::new(self.config().registries.clone(), None);
         client
             .download(url, dest)
             .await
-            .map_err(|e| ApiError::bad_request(e.to_string()))
+            .map_err(|e| Error::bad_request(e.to_string()))
     }
 
     /// Builds `req` from the context in `body` (a tar); progress goes to
@@ -466,8 +467,7 @@ impl Engine {
     ) -> Result<String, BuildFailed> {
         let work = self.cfg.exec_root.join("build");
         let context = work.join(format!("context-{:016x}", rand::random::<u64>()));
-        std::fs::create_dir_all(&context)
-            .map_err(|e| ApiError::internal(format!("build context: {e}")))?;
+        std::fs::create_dir_all(&context).map_err(|e| Error::caused_by("build context", e))?;
         let dir = context.clone();
         let remote = match &req.remote {
             None => None,
@@ -476,11 +476,9 @@ impl Engine {
                 if let Err(e) = self.download(url, &fetched).await {
                     let _ = std::fs::remove_file(&fetched);
                     let _ = std::fs::remove_dir_all(&context);
-                    return Err(ApiError::bad_request(format!(
-                        "remote build context {url}: {}",
-                        e.message
-                    ))
-                    .into());
+                    return Err(
+                        Error::bad_request(format!("remote build context {url}: {}", e)).into(),
+                    );
                 }
                 Some(fetched)
             }
@@ -489,7 +487,7 @@ impl Engine {
             None => receive_context(body, &dir),
             Some(fetched) => {
                 let r = std::fs::File::open(&fetched)
-                    .map_err(|e| ApiError::internal(format!("remote context: {e}")))
+                    .map_err(|e| Error::caused_by("remote context", e))
                     .and_then(|f| receive_context(f, &dir));
                 let _ = std::fs::remove_file(&fetched);
                 r
@@ -528,9 +526,9 @@ impl Engine {
                     req.dockerfile.as_str()
                 };
                 let path = berth_build::context::scoped_path(&context.root, name, true)
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                    .map_err(|e| Error::bad_request(e.to_string()))?;
                 std::fs::read_to_string(&path).map_err(|_| {
-                    ApiError::bad_request(format!("Cannot locate specified Dockerfile: {name}"))
+                    Error::bad_request(format!("Cannot locate specified Dockerfile: {name}"))
                 })?
             }
         };
@@ -548,14 +546,14 @@ impl Engine {
             berth_build::build(&text, &context, &options, &backend, &out)
         })
         .await
-        .map_err(|e| ApiError::internal(format!("task failed: {e}")))?;
+        .map_err(|e| Error::caused_by("task failed", e))?;
         let image = built.map_err(|e| BuildFailed {
             code: e.exit_code(),
-            error: ApiError::bad_request(e.to_string()),
+            error: Error::bad_request(e.to_string()),
         })?;
         let id = image.id.clone();
         for t in &req.tags {
-            self.images.tag(&id, t).map_err(ApiError::from)?;
+            self.images.tag(&id, t).map_err(Error::from)?;
             self.image_event(&id, &t.familiar(), "tag");
         }
         let send = |s: String| {
@@ -574,10 +572,7 @@ impl Engine {
         let engine = self.clone();
         crate::blocking(move || {
             let users = |id: &str| engine.image_user(id);
-            engine
-                .images
-                .prune_build_cache(&users)
-                .map_err(ApiError::from)
+            engine.images.prune_build_cache(&users).map_err(Error::from)
         })
         .await
     }

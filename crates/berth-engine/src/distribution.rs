@@ -12,7 +12,8 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use berth_api::{ApiError, ImageRef};
+use crate::Error;
+use berth_api::ImageRef;
 use berth_registry::client::{is_index, is_manifest, Client, Credentials};
 use berth_store::blobs::ContentStore;
 use berth_store::images::LayerBlob;
@@ -60,8 +61,8 @@ fn short(d: &str) -> String {
     d.trim_start_matches("sha256:").chars().take(12).collect()
 }
 
-fn upstream(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(e.to_string())
+fn upstream(e: impl std::fmt::Display) -> Error {
+    Error::internal(e.to_string())
 }
 
 fn status(tx: &UnboundedSender<Value>, v: Value) {
@@ -107,13 +108,13 @@ impl Engine {
         let (registry, mut fetched) = match (found, last_error) {
             (Some(f), _) => f,
             (None, Some(e)) => return Err(pull_error(e)),
-            (None, None) => return Err(ApiError::internal("no registry to pull from")),
+            (None, None) => return Err(Error::internal("no registry to pull from")),
         };
         // What was asked for: an index, when the image is multi-platform (as docker, RepoDigests holds it).
         let top_digest = format!("sha256:{}", hex::encode(Sha256::digest(&fetched.bytes)));
         if let Some(d) = &r.digest {
             if *d != top_digest {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::bad_request(format!(
                     "manifest verification failed for digest {d}: the registry sent {top_digest}"
                 )));
             }
@@ -139,7 +140,7 @@ impl Engine {
                 })
                 .and_then(|m| m["digest"].as_str().map(String::from))
                 .ok_or_else(|| {
-                    ApiError::not_found(format!(
+                    Error::not_found(format!(
                         "no matching manifest for {want} in the manifest list entries"
                     ))
                 })?;
@@ -149,13 +150,13 @@ impl Engine {
                 .map_err(pull_error)?;
             let got = format!("sha256:{}", hex::encode(Sha256::digest(&fetched.bytes)));
             if got != chosen {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::bad_request(format!(
                     "manifest {chosen} from the registry hashes to {got}"
                 )));
             }
         }
         if !is_manifest(&fetched.media_type) {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::bad_request(format!(
                 "unsupported manifest type {:?} for {reference}",
                 fetched.media_type
             )));
@@ -168,7 +169,7 @@ impl Engine {
         let config_raw = fetch_verified(&client, &registry, &repo, &config_digest).await?;
         let config: berth_api::types::ImageConfigFile = serde_json::from_slice(&config_raw)
             .map_err(|e| {
-                ApiError::bad_request(format!("the image config of {reference} is invalid: {e}"))
+                Error::bad_request(format!("the image config of {reference} is invalid: {e}"))
             })?;
         let layers: Vec<(LayerBlob, Digest)> = manifest["layers"]
             .as_array()
@@ -183,11 +184,11 @@ impl Engine {
             .zip(config.rootfs.diff_ids.iter().map(|d| Digest::parse(d)))
             .map(|(blob, diff)| diff.map(|d| (blob, d)))
             .collect::<std::result::Result<_, _>>()
-            .map_err(ApiError::from)?;
+            .map_err(Error::from)?;
         if layers.len() != config.rootfs.diff_ids.len()
             || manifest["layers"].as_array().map(|a| a.len()) != Some(layers.len())
         {
-            return Err(ApiError::bad_request(
+            return Err(Error::bad_request(
                 "the manifest and the image config list different numbers of layers",
             ));
         }
@@ -210,7 +211,7 @@ impl Engine {
         let mut ingested = Vec::new();
         let mut failure = None;
         for t in tasks {
-            match t.await.map_err(|e| ApiError::internal(e.to_string())) {
+            match t.await.map_err(|e| Error::internal(e.to_string())) {
                 Ok(Ok(l)) => ingested.push(l),
                 Ok(Err(e)) | Err(e) => failure = failure.or(Some(e)),
             }
@@ -231,7 +232,7 @@ impl Engine {
         let rec = crate::blocking(move || {
             images
                 .commit_pulled(&config_raw, &ingested, tag.as_ref())
-                .map_err(ApiError::from)
+                .map_err(Error::from)
         })
         .await?;
         let (images, id, at) = (
@@ -239,7 +240,7 @@ impl Engine {
             rec.id.clone(),
             format!("{}@{top_digest}", r.repository()),
         );
-        crate::blocking(move || images.add_repo_digest(&id, &at).map_err(ApiError::from)).await?;
+        crate::blocking(move || images.add_repo_digest(&id, &at).map_err(Error::from)).await?;
         for (blob, diff_id) in &layers {
             self.remember_blob(diff_id, &registry, blob).await?;
         }
@@ -265,7 +266,7 @@ impl Engine {
         let images = self.images.clone();
         let d = diff_id.clone();
         if let Some(l) =
-            crate::blocking(move || images.known_layer(&d).map_err(ApiError::from)).await?
+            crate::blocking(move || images.known_layer(&d).map_err(Error::from)).await?
         {
             status(tx, json!({"status": "Already exists", "id": id}));
             return Ok(l);
@@ -277,8 +278,7 @@ impl Engine {
             .map_err(pull_error)?;
         // The download streams into a file, hashed on the way; then it is unpacked.
         let tmp = self.images.blobs.temp_path("pull");
-        let mut file =
-            std::fs::File::create(&tmp).map_err(|e| ApiError::internal(e.to_string()))?;
+        let mut file = std::fs::File::create(&tmp).map_err(|e| Error::internal(e.to_string()))?;
         let mut h = Sha256::new();
 
         let mut got = 0u64;
@@ -289,13 +289,13 @@ impl Engine {
                 Ok(None) => break,
                 Err(e) => {
                     let _ = std::fs::remove_file(&tmp);
-                    return Err(ApiError::internal(format!("pulling layer {blob}: {e}")));
+                    return Err(Error::internal(format!("pulling layer {blob}: {e}")));
                 }
             };
             h.update(&c);
             if let Err(e) = file.write_all(&c) {
                 let _ = std::fs::remove_file(&tmp);
-                return Err(ApiError::internal(e.to_string()));
+                return Err(Error::internal(e.to_string()));
             }
             got += c.len() as u64;
             if got - last_report > 512 * 1024 {
@@ -310,7 +310,7 @@ impl Engine {
         let actual = format!("sha256:{}", hex::encode(h.finalize()));
         if actual != blob {
             let _ = std::fs::remove_file(&tmp);
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::bad_request(format!(
                 "filesystem layer verification failed for digest {blob}: the registry sent {actual}"
             )));
         }
@@ -319,11 +319,11 @@ impl Engine {
         let d = diff_id.clone();
         let path = tmp.clone();
         let layer = crate::blocking(move || {
-            let f = std::fs::File::open(&path).map_err(|e| ApiError::internal(e.to_string()))?;
+            let f = std::fs::File::open(&path).map_err(|e| Error::internal(e.to_string()))?;
             images
                 .snapshots
                 .ingest(&images.blobs, f, Some(&d))
-                .map_err(ApiError::from)
+                .map_err(Error::from)
         })
         .await;
         let _ = std::fs::remove_file(&tmp);
@@ -387,7 +387,7 @@ impl Engine {
         let r = ImageRef::parse(name)?;
         let (registry, repo) = registry_of(&r);
         let client = Client::new(self.config().registries.clone(), credentials.clone());
-        let mut listed = Err(ApiError::internal("no registry to list tags from"));
+        let mut listed = Err(Error::internal("no registry to list tags from"));
         for c in sources(&client, &r, &registry) {
             listed = client.tags(&c, &repo).await.map_err(pull_error);
             if listed.is_ok() {
@@ -396,7 +396,7 @@ impl Engine {
         }
         let tags = listed?;
         if tags.is_empty() {
-            return Err(ApiError::not_found(format!(
+            return Err(Error::not_found(format!(
                 "no tags in {}",
                 r.familiar_repository()
             )));
@@ -424,7 +424,7 @@ impl Engine {
         let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
         let full = format!("{}:{tag}", r.familiar_repository());
         let rec = self.images.resolve(&full).map_err(|_| {
-            ApiError::not_found(format!(
+            Error::not_found(format!(
                 "An image does not exist locally with the tag: {}",
                 r.familiar_repository()
             ))
@@ -439,8 +439,8 @@ impl Engine {
             .images
             .blobs
             .read(&rec.manifest_digest)
-            .map_err(ApiError::from)?;
-        let config_raw = self.images.blobs.read(&rec.id).map_err(ApiError::from)?;
+            .map_err(Error::from)?;
+        let config_raw = self.images.blobs.read(&rec.id).map_err(Error::from)?;
         // The blob each layer goes up as: the uncompressed tar, or a blob the
         // registry already holds it as (a pull's compressed layer, say).
         let mut chosen: Vec<LayerBlob> = Vec::new();
@@ -448,8 +448,7 @@ impl Engine {
             let id = short(d.as_str());
             let (images, d2, reg) = (self.images.clone(), d.clone(), registry.clone());
             let known =
-                crate::blocking(move || images.layer_blobs(&d2, &reg).map_err(ApiError::from))
-                    .await?;
+                crate::blocking(move || images.layer_blobs(&d2, &reg).map_err(Error::from)).await?;
             let (blob, how) = match self
                 .place_layer(&client, &registry, &repo, d, &known)
                 .await?
@@ -517,7 +516,7 @@ impl Engine {
             rec.id.clone(),
             format!("{}@{digest}", r.repository()),
         );
-        crate::blocking(move || images.add_repo_digest(&id, &at).map_err(ApiError::from)).await?;
+        crate::blocking(move || images.add_repo_digest(&id, &at).map_err(Error::from)).await?;
         status(
             &tx,
             json!({"status": format!("{tag}: digest: {digest} size: {size}")}),
@@ -545,12 +544,7 @@ impl Engine {
             registry.to_string(),
             blob.clone(),
         );
-        crate::blocking(move || {
-            images
-                .add_layer_blob(&d, &reg, &blob)
-                .map_err(ApiError::from)
-        })
-        .await
+        crate::blocking(move || images.add_layer_blob(&d, &reg, &blob).map_err(Error::from)).await
     }
 
     /// Whether `repo` has layer `diff_id` already, or can mount it from another
@@ -644,12 +638,10 @@ fn oci_layer_type(media_type: &str) -> String {
 fn manifest_with(stored: &[u8], layers: &[LayerBlob]) -> Result<Vec<u8>> {
     let mut m: Value = serde_json::from_slice(stored).map_err(upstream)?;
     let Some(descriptors) = m["layers"].as_array_mut() else {
-        return Err(ApiError::internal("stored manifest without layers"));
+        return Err(Error::internal("stored manifest without layers"));
     };
     if descriptors.len() != layers.len() {
-        return Err(ApiError::internal(
-            "stored manifest and image layers differ",
-        ));
+        return Err(Error::internal("stored manifest and image layers differ"));
     }
     let mut changed = false;
     for (d, b) in descriptors.iter_mut().zip(layers) {
@@ -677,33 +669,33 @@ async fn fetch_verified(
     let bytes = body.bytes().await.map_err(pull_error)?;
     let got = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
     if got != digest {
-        return Err(ApiError::bad_request(format!(
+        return Err(Error::bad_request(format!(
             "blob {digest} from the registry hashes to {got}"
         )));
     }
     Ok(bytes.to_vec())
 }
 
-fn pull_error(e: berth_registry::client::ClientError) -> ApiError {
+fn pull_error(e: berth_registry::client::ClientError) -> Error {
     use berth_registry::client::ClientError::*;
     match e {
-        Registry(404, m) => ApiError::not_found(m),
-        Unauthorized => ApiError::new(
+        Registry(404, m) => Error::not_found(m),
+        Unauthorized => Error::new(
             berth_api::ErrorKind::Unauthorized,
             "pull access denied: authentication required".to_string(),
         ),
-        other => ApiError::internal(other.to_string()),
+        other => Error::internal(other.to_string()),
     }
 }
 
-fn push_error(e: berth_registry::client::ClientError) -> ApiError {
+fn push_error(e: berth_registry::client::ClientError) -> Error {
     use berth_registry::client::ClientError::*;
     match e {
-        Unauthorized => ApiError::new(
+        Unauthorized => Error::new(
             berth_api::ErrorKind::Unauthorized,
             "unauthorized: authentication required".to_string(),
         ),
-        other => ApiError::internal(other.to_string()),
+        other => Error::internal(other.to_string()),
     }
 }
 
@@ -712,11 +704,11 @@ impl Engine {
     pub async fn login(&self, server: &str, credentials: Credentials) -> Result<()> {
         let registry = registry_host(server);
         if registry.is_empty() {
-            return Err(ApiError::bad_request("a registry address is required"));
+            return Err(Error::bad_request("a registry address is required"));
         }
         let client = Client::new(self.config().registries.clone(), Some(credentials));
         let failed = |why: String| {
-            ApiError::new(
+            Error::new(
                 berth_api::ErrorKind::Unauthorized,
                 format!("login attempt to {registry}/v2/ failed with status: {why}"),
             )
@@ -727,7 +719,7 @@ impl Engine {
                 Err(failed("401 Unauthorized".into()))
             }
             Err(berth_registry::client::ClientError::Registry(_, status)) => Err(failed(status)),
-            Err(e) => Err(ApiError::internal(e.to_string())),
+            Err(e) => Err(Error::internal(e.to_string())),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::fs::{self, File};
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 
-use berth_api::ApiError;
+use crate::Error;
 use berth_store::ImageStore;
 
 use crate::config::EngineConfig;
@@ -28,8 +28,8 @@ pub struct Engine {
     _lock: File,
 }
 
-fn internal(what: &str) -> impl Fn(std::io::Error) -> ApiError + '_ {
-    move |e| ApiError::internal(format!("{what}: {e}"))
+fn internal(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::internal(format!("{what}: {e}"))
 }
 
 impl Engine {
@@ -49,7 +49,7 @@ impl Engine {
             .map_err(internal("open lock file"))?;
         // SAFETY: flock on an fd we own.
         if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            return Err(ApiError::conflict(format!(
+            return Err(Error::conflict(format!(
                 "another berthd is already using the data root {} (lock {} is held)",
                 cfg.data_root.display(),
                 lock_path.display()
@@ -74,8 +74,7 @@ impl Engine {
             None => None,
         };
         let root = cfg.data_root.clone();
-        let images =
-            crate::blocking(move || ImageStore::open(&root).map_err(ApiError::from)).await?;
+        let images = crate::blocking(move || ImageStore::open(&root).map_err(Error::from)).await?;
         let engine = Arc::new(Engine {
             cfg,
             images: Arc::new(images),
@@ -101,7 +100,7 @@ impl Engine {
     /// Loads every container; re-attaches to those whose supervisor still
     /// runs, and records the exit of those that ended while we were away.
     async fn restore(self: &Arc<Self>) -> Result<()> {
-        let rows = self.images.db.containers().map_err(ApiError::from)?;
+        let rows = self.images.db.containers().map_err(Error::from)?;
         let mut unfinished = Vec::new();
         for (id, doc) in rows {
             let rec: ContainerRecord = match serde_json::from_str(&doc) {
@@ -138,7 +137,7 @@ impl Engine {
                 let _ = self.transition(&h, |r| r.state.reset_removal_in_progress());
             }
             if let Err(e) = self.remove_container(&id, true, false).await {
-                tracing::warn!(%id, "finishing a removal: {}", e.message);
+                tracing::warn!(%id, "finishing a removal: {}", e.to_string());
             }
         }
         Ok(())
@@ -155,10 +154,10 @@ impl Engine {
         use crate::containers::index::Found;
         match self.lock_map().find(name_or_id) {
             Found::One(h) => Ok(h),
-            Found::Ambiguous => Err(ApiError::not_found(format!(
+            Found::Ambiguous => Err(Error::not_found(format!(
                 "Multiple IDs found with provided prefix: {name_or_id}"
             ))),
-            Found::None => Err(ApiError::no_such_container(name_or_id)),
+            Found::None => Err(Error::no_such_container(name_or_id)),
         }
     }
 
@@ -180,10 +179,10 @@ impl Engine {
     }
 
     pub(crate) fn persist(&self, rec: &ContainerRecord) -> Result<()> {
-        let doc = serde_json::to_string(rec).map_err(|e| ApiError::internal(e.to_string()))?;
+        let doc = serde_json::to_string(rec).map_err(|e| Error::internal(e.to_string()))?;
         self.images
             .db
             .update_container(&rec.id, &rec.name, &doc)
-            .map_err(ApiError::from)
+            .map_err(Error::from)
     }
 }

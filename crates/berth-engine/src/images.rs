@@ -4,12 +4,13 @@
 use std::io::{Read, Write};
 use std::sync::Arc;
 
+use crate::Error;
 use berth_api::filters::Filters;
 use berth_api::types::{
     GraphDriver, ImageDeleteItem, ImageHistoryItem, ImageInspect, ImagePruneReport, ImageRootFs,
     ImageRuntimeConfig, ImageSummary,
 };
-use berth_api::{ApiError, ImageRef};
+use berth_api::ImageRef;
 use berth_store::ImageRecord;
 
 use crate::engine::Engine;
@@ -101,17 +102,13 @@ impl Engine {
             None => None,
             Some("true" | "1") => Some(true),
             Some("false" | "0") => Some(false),
-            Some(v) => {
-                return Err(ApiError::bad_request(format!(
-                    "invalid filter 'dangling={v}'"
-                )))
-            }
+            Some(v) => return Err(Error::bad_request(format!("invalid filter 'dangling={v}'"))),
         };
         let created_of = |name: &str| {
             self.images
                 .resolve(name)
                 .map(|r| r.created)
-                .map_err(ApiError::from)
+                .map_err(Error::from)
         };
         let before = filters
             .get("before")
@@ -129,9 +126,9 @@ impl Engine {
             .map(|u| crate::containers::prune::parse_until(u))
             .transpose()?;
         let mut out = Vec::new();
-        for rec in self.images.list().map_err(ApiError::from)? {
+        for rec in self.images.list().map_err(Error::from)? {
             // Build steps' images show only with -a, as docker's intermediate images do.
-            if !all && self.images.is_intermediate(&rec).map_err(ApiError::from)? {
+            if !all && self.images.is_intermediate(&rec).map_err(Error::from)? {
                 continue;
             }
             if dangling.is_some_and(|d| d != rec.tags.is_empty()) {
@@ -168,9 +165,9 @@ impl Engine {
     }
 
     pub fn inspect_image(&self, name: &str) -> Result<ImageInspect> {
-        let rec = self.images.resolve(name).map_err(ApiError::from)?;
+        let rec = self.images.resolve(name).map_err(Error::from)?;
         let c = &rec.config;
-        let lowers = self.images.lower_dirs(&rec).map_err(ApiError::from)?;
+        let lowers = self.images.lower_dirs(&rec).map_err(Error::from)?;
         Ok(ImageInspect {
             id: rec.id.to_string(),
             repo_tags: rec.familiar_tags(),
@@ -178,7 +175,7 @@ impl Engine {
             parent: self
                 .images
                 .parent_of(rec.id.as_str())
-                .map_err(ApiError::from)?
+                .map_err(Error::from)?
                 .unwrap_or_default(),
             comment: c
                 .history
@@ -218,14 +215,14 @@ impl Engine {
     }
 
     pub fn image_history(&self, name: &str) -> Result<Vec<ImageHistoryItem>> {
-        let rec = self.images.resolve(name).map_err(ApiError::from)?;
-        let steps = self.images.history(&rec).map_err(ApiError::from)?;
+        let rec = self.images.resolve(name).map_err(Error::from)?;
+        let steps = self.images.history(&rec).map_err(Error::from)?;
         // Each build step added one history entry and left its image behind:
         // walking the parents names the newest entries, as docker's legacy builder shows them.
         let mut chain = vec![rec.clone()];
         while chain.len() < steps.len() {
             let last = chain.last().map(|r| r.id.to_string()).unwrap_or_default();
-            match self.images.parent_of(&last).map_err(ApiError::from)? {
+            match self.images.parent_of(&last).map_err(Error::from)? {
                 Some(p) => match self.images.resolve(&p) {
                     Ok(r) => chain.push(r),
                     Err(_) => break,
@@ -261,7 +258,7 @@ impl Engine {
             None => repo.to_string(),
         };
         let r = ImageRef::parse(&target)?;
-        self.images.tag(name, &r).map_err(ApiError::from)?;
+        self.images.tag(name, &r).map_err(Error::from)?;
         let id = self
             .images
             .resolve(&r.canonical())
@@ -288,7 +285,7 @@ impl Engine {
             engine
                 .images
                 .remove(&name, force, &users)
-                .map_err(ApiError::from)
+                .map_err(Error::from)
         })
         .await?;
         for i in &items {
@@ -306,11 +303,7 @@ impl Engine {
         let all = match filters.get("dangling").first().map(String::as_str) {
             None | Some("true" | "1") => false,
             Some("false" | "0") => true,
-            Some(v) => {
-                return Err(ApiError::bad_request(format!(
-                    "invalid filter 'dangling={v}'"
-                )))
-            }
+            Some(v) => return Err(Error::bad_request(format!("invalid filter 'dangling={v}'"))),
         };
         let until = filters
             .get("until")
@@ -327,7 +320,7 @@ impl Engine {
             let (deleted, reclaimed) = engine
                 .images
                 .prune(all, &keep, &users)
-                .map_err(ApiError::from)?;
+                .map_err(Error::from)?;
             Ok(ImagePruneReport {
                 images_deleted: deleted,
                 space_reclaimed: reclaimed,
@@ -354,12 +347,12 @@ impl Engine {
         };
         let mut config = ImageRuntimeConfig::default();
         berth_build::config::apply_changes(&mut config, &changes)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            .map_err(|e| Error::bad_request(e.to_string()))?;
         let images = self.images.clone();
         let id = crate::blocking(move || {
             let rec = images
                 .import(rootfs, config, &message, target.as_ref())
-                .map_err(ApiError::from)?;
+                .map_err(Error::from)?;
             Ok(rec.id.to_string())
         })
         .await?;
@@ -372,8 +365,7 @@ impl Engine {
         archive: impl Read + Send + 'static,
     ) -> Result<Vec<String>> {
         let images = self.images.clone();
-        let messages =
-            crate::blocking(move || images.load(archive).map_err(ApiError::from)).await?;
+        let messages = crate::blocking(move || images.load(archive).map_err(Error::from)).await?;
         for m in &messages {
             let name = m.rsplit(": ").next().unwrap_or_default();
             let id = self
@@ -389,7 +381,7 @@ impl Engine {
     /// Checks the names first (so a bad name is a 404 before any byte is sent).
     pub fn check_images(&self, names: &[String]) -> Result<()> {
         for n in names {
-            self.images.resolve(n).map_err(ApiError::from)?;
+            self.images.resolve(n).map_err(Error::from)?;
         }
         Ok(())
     }
@@ -400,7 +392,7 @@ impl Engine {
         out: impl Write + Send + 'static,
     ) -> Result<()> {
         let images = self.images.clone();
-        crate::blocking(move || images.save(&names, out).map_err(ApiError::from)).await
+        crate::blocking(move || images.save(&names, out).map_err(Error::from)).await
     }
 }
 

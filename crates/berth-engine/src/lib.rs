@@ -1,13 +1,14 @@
 #![recursion_limit = "256"]
 //! The objects users see — containers and images — and their life cycles.
 //! A plain library: `berthd` adapts HTTP to it, tests can drive it in-process.
-//! Errors are `berth_api::ApiError`s: the engine decides what is a 404 or a 409.
+//! Errors are `crate::Error`s: the engine decides what is a 404 or a 409.
 
 pub mod build;
 pub mod config;
 pub mod containers;
 pub mod distribution;
 pub mod engine;
+pub mod error;
 pub mod events;
 pub mod images;
 pub mod names;
@@ -17,8 +18,9 @@ pub mod volumes;
 
 pub use config::EngineConfig;
 pub use engine::Engine;
+pub use error::Error;
 
-pub type Result<T, E = berth_api::ApiError> = std::result::Result<T, E>;
+pub type Result<T, E = crate::Error> = std::result::Result<T, E>;
 
 /// Runs blocking work (file systems, the supervisor, SQLite) off the async threads.
 pub(crate) async fn blocking<T: Send + 'static>(
@@ -26,5 +28,5 @@ pub(crate) async fn blocking<T: Send + 'static>(
 ) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| berth_api::ApiError::internal(format!("task failed: {e}")))?
+        .map_err(|e| crate::Error::caused_by("task failed", e))?
 }

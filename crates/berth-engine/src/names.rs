@@ -1,7 +1,7 @@
 //! Container names: validation as dockerd does it, and generated
 //! `adjective_scientist` names for containers created without one.
 
-use berth_api::ApiError;
+use crate::Error;
 use rand::seq::IndexedRandom;
 
 const LEFT: &[&str] = &[
@@ -104,7 +104,7 @@ pub fn free<E>(mut taken: impl FnMut(&str) -> Result<bool, E>) -> Result<Option<
 }
 
 /// Returns the name with its leading slash, as stored and inspected.
-pub fn validate(name: &str) -> Result<String, ApiError> {
+pub fn validate(name: &str) -> Result<String, Error> {
     let bare = name.strip_prefix('/').unwrap_or(name);
     let ok = bare.len() >= 2
         && bare.as_bytes()[0].is_ascii_alphanumeric()
@@ -112,7 +112,7 @@ pub fn validate(name: &str) -> Result<String, ApiError> {
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
     if !ok {
-        return Err(ApiError::bad_request(format!(
+        return Err(Error::bad_request(format!(
             "Invalid container name ({bare}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
         )));
     }

@@ -1,8 +1,8 @@
 //! `/version`, `/info` and `/system/df`.
 
+use crate::Error;
 use berth_api::types::SystemDf;
 use berth_api::version::{API_VERSION, MIN_API_VERSION};
-use berth_api::ApiError;
 use serde_json::{json, Value};
 
 use crate::engine::Engine;
@@ -192,7 +192,7 @@ impl Engine {
 
     /// The legacy builder's cached steps in BuildKit's `BuildCache` shape.
     fn build_cache_df(&self) -> Result<Vec<Value>> {
-        let entries = self.images.build_cache_entries().map_err(ApiError::from)?;
+        let entries = self.images.build_cache_entries().map_err(Error::from)?;
         Ok(entries
             .into_iter()
             .map(|e| {
@@ -227,7 +227,7 @@ impl Engine {
             })
             .collect();
         Ok(SystemDf {
-            layers_size: self.images.layers_size().map_err(ApiError::from)?,
+            layers_size: self.images.layers_size().map_err(Error::from)?,
             images,
             containers,
             volumes: self.volumes_df()?,

@@ -7,8 +7,8 @@ use std::fs;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::Error;
 use berth_api::filters::Filters;
-use berth_api::ApiError;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -63,17 +63,17 @@ impl Engine {
             .images
             .db
             .volume(name)
-            .map_err(ApiError::from)?
-            .ok_or_else(|| ApiError::not_found(format!("get {name}: no such volume")))?;
-        serde_json::from_str(&doc).map_err(|e| ApiError::internal(format!("volume {name}: {e}")))
+            .map_err(Error::from)?
+            .ok_or_else(|| Error::not_found(format!("get {name}: no such volume")))?;
+        serde_json::from_str(&doc).map_err(|e| Error::internal(format!("volume {name}: {e}")))
     }
 
     pub(crate) fn save_volume(&self, v: &Volume) -> Result<()> {
-        let doc = serde_json::to_string(v).map_err(|e| ApiError::internal(e.to_string()))?;
+        let doc = serde_json::to_string(v).map_err(|e| Error::internal(e.to_string()))?;
         self.images
             .db
             .update_volume(&v.name, &doc)
-            .map_err(ApiError::from)
+            .map_err(Error::from)
     }
 
     pub fn create_volume(&self, body: VolumeCreateBody) -> Result<Volume> {
@@ -83,7 +83,7 @@ impl Engine {
             body.driver.clone()
         };
         if driver != "local" {
-            return Err(ApiError::not_found(format!(
+            return Err(Error::not_found(format!(
                 "create {}: error looking up volume plugin {driver}: plugin \"{driver}\" not found",
                 body.name
             )));
@@ -96,14 +96,14 @@ impl Engine {
         };
         // A name is a directory name: the file system allows 255 bytes.
         if name.len() > 255 {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::bad_request(format!(
                 "create {}…: volume name is too long ({} bytes, at most 255)",
                 name.chars().take(32).collect::<String>(),
                 name.len()
             )));
         }
         if !valid_name(&name) {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::bad_request(format!(
                 "create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
             )));
         }
@@ -113,13 +113,13 @@ impl Engine {
         let options = body.driver_opts.unwrap_or_default();
         for k in options.keys() {
             if !["type", "device", "o", "size"].contains(&k.as_str()) {
-                return Err(ApiError::bad_request(format!("invalid option key: {k:?}")));
+                return Err(Error::bad_request(format!("invalid option key: {k:?}")));
             }
         }
         if options.contains_key("device") != options.contains_key("type")
             && !options.contains_key("o")
         {
-            return Err(ApiError::bad_request(
+            return Err(Error::bad_request(
                 "missing required option: \"type\" and \"device\" go together",
             ));
         }
@@ -129,12 +129,12 @@ impl Engine {
         }
         let data = self.volume_dir(&name).join("_data");
         fs::create_dir_all(&data)
-            .map_err(|e| ApiError::internal(format!("create volume {name}: {e}")))?;
+            .map_err(|e| Error::internal(format!("create volume {name}: {e}")))?;
         // As dockerd: with remapped containers, a volume is their root's.
         if let Some(r) = &self.remap {
             let (uid, gid) = r.remap.root();
             std::os::unix::fs::chown(&data, Some(uid), Some(gid))
-                .map_err(|e| ApiError::internal(format!("chown volume {name}: {e}")))?;
+                .map_err(|e| Error::internal(format!("chown volume {name}: {e}")))?;
         }
         let v = Volume {
             name: name.clone(),
@@ -146,12 +146,12 @@ impl Engine {
             options,
             initialized: false,
         };
-        let doc = serde_json::to_string(&v).map_err(|e| ApiError::internal(e.to_string()))?;
+        let doc = serde_json::to_string(&v).map_err(|e| Error::internal(e.to_string()))?;
         if !self
             .images
             .db
             .insert_volume(&name, &doc)
-            .map_err(ApiError::from)?
+            .map_err(Error::from)?
         {
             // Created concurrently under the same name: that one wins.
             return self.volume(&name);
@@ -184,7 +184,7 @@ impl Engine {
     pub(crate) fn prepare_volume(&self, v: &Volume) -> Result<PathBuf> {
         let data = PathBuf::from(&v.mountpoint);
         fs::create_dir_all(&data)
-            .map_err(|e| ApiError::internal(format!("volume {}: {e}", v.name)))?;
+            .map_err(|e| Error::internal(format!("volume {}: {e}", v.name)))?;
         if let Some(kind) = v.options.get("type") {
             if !berth_store::overlay::is_mounted(&data) {
                 let device = v
@@ -209,7 +209,7 @@ impl Engine {
                     data_opts,
                 )
                 .map_err(|e| {
-                    ApiError::internal(format!("error while mounting volume '{}': {e}", v.name))
+                    Error::internal(format!("error while mounting volume '{}': {e}", v.name))
                 })?;
             }
         }
@@ -219,12 +219,12 @@ impl Engine {
     pub fn remove_volume(&self, name: &str, force: bool) -> Result<()> {
         let v = match self.volume(name) {
             Ok(v) => v,
-            Err(e) if force && e.kind == berth_api::ErrorKind::NotFound => return Ok(()),
+            Err(e) if force && e.kind() == berth_api::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
         let users = self.volume_users(name);
         if !users.is_empty() {
-            return Err(ApiError::conflict(format!(
+            return Err(Error::conflict(format!(
                 "remove {name}: volume is in use - [{}]",
                 users.join(", ")
             )));
@@ -232,9 +232,9 @@ impl Engine {
         let dir = self.volume_dir(name);
         let data = PathBuf::from(&v.mountpoint);
         if berth_store::overlay::is_mounted(&data) {
-            berth_store::overlay::unmount(&data).map_err(ApiError::from)?;
+            berth_store::overlay::unmount(&data).map_err(Error::from)?;
         }
-        self.images.db.delete_volume(name).map_err(ApiError::from)?;
+        self.images.db.delete_volume(name).map_err(Error::from)?;
         let _ = fs::remove_dir_all(&dir);
         self.events.publish(crate::events::Event {
             kind: "volume".into(),
@@ -251,7 +251,7 @@ impl Engine {
             .images
             .db
             .volumes()
-            .map_err(ApiError::from)?
+            .map_err(Error::from)?
             .into_iter()
             .filter_map(|(_, d)| serde_json::from_str(&d).ok())
             .collect())
@@ -263,11 +263,7 @@ impl Engine {
             None => None,
             Some("true" | "1") => Some(true),
             Some("false" | "0") => Some(false),
-            Some(v) => {
-                return Err(ApiError::bad_request(format!(
-                    "invalid filter 'dangling={v}'"
-                )))
-            }
+            Some(v) => return Err(Error::bad_request(format!("invalid filter 'dangling={v}'"))),
         };
         let vols: Vec<Volume> = self
             .all_volumes()?

@@ -1,5 +1,3 @@
-use berth_api::ApiError;
-
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     /// The container's configuration cannot be run (bad user, bad limit).
@@ -25,15 +23,3 @@ impl RuntimeError {
 }
 
 pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
-
-impl From<RuntimeError> for ApiError {
-    fn from(e: RuntimeError) -> ApiError {
-        match e {
-            RuntimeError::Invalid(m) => ApiError::bad_request(m),
-            // dockerd answers a failed exec with 400 and the runtime's message;
-            // the CLI maps "not found"/"permission denied" to 127/126.
-            RuntimeError::Exec { message, .. } => ApiError::bad_request(message),
-            other => ApiError::internal(other.to_string()),
-        }
-    }
-}

@@ -1,5 +1,3 @@
-use berth_api::ApiError;
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The input (a tar, a manifest, a digest) is malformed or hostile.
@@ -26,14 +24,3 @@ impl StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> ApiError {
-        match e {
-            StoreError::Invalid(m) => ApiError::bad_request(m),
-            StoreError::NotFound(m) => ApiError::not_found(m),
-            StoreError::Conflict(m) => ApiError::conflict(m),
-            other => ApiError::internal(other.to_string()),
-        }
-    }
-}

@@ -164,7 +164,7 @@ impl DaemonConfig {
                 u.name = name.clone();
             }
             berth_engine::containers::confinement::check_ulimit(&u)
-                .map_err(|e| anyhow::anyhow!("default-ulimits: {}", e.message))?;
+                .map_err(|e| anyhow::anyhow!("default-ulimits: {e}"))?;
             s.default_ulimits.insert(u.name.clone(), u);
         }
         Ok(s)

@@ -213,7 +213,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     cfg.init_by_default = file.init.unwrap_or(false);
     let engine = Engine::open(cfg)
         .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let app = server::router(engine);
 
     let (stop_tx, stop_rx) = watch::channel(false);

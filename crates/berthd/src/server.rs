@@ -25,6 +25,21 @@ impl From<ApiError> for HttpError {
     }
 }
 
+/// The one place an engine error becomes an HTTP answer: its class is the
+/// status, its message the body; an internal error's causes go to the log.
+impl From<berth_engine::Error> for HttpError {
+    fn from(e: berth_engine::Error) -> Self {
+        if let berth_engine::Error::Internal {
+            source: Some(cause),
+            ..
+        } = &e
+        {
+            tracing::debug!("{e}: caused by {cause:?}");
+        }
+        HttpError(ApiError::new(e.kind(), e.to_string()))
+    }
+}
+
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let status =

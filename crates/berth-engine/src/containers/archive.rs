@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use berth_api::ApiError;
+use crate::Error;
 use berth_rootpath::{resolve_mapped, Follow};
 use serde_json::{json, Value};
 
@@ -50,8 +50,7 @@ pub fn resolve(
     } else {
         Follow::NotLast
     };
-    let cur =
-        resolve_mapped(path, follow, &host).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let cur = resolve_mapped(path, follow, &host).map_err(|e| Error::bad_request(e.to_string()))?;
     let on_host = host(&cur);
     Ok((cur, on_host))
 }
@@ -59,20 +58,20 @@ pub fn resolve(
 /// Before anything moves: a directory of the archive may only merge into a
 /// real directory (never through a symlink), and never replace one.
 fn check_merge(from: &Path, to: &Path) -> Result<()> {
-    for e in fs::read_dir(from).map_err(|e| ApiError::internal(e.to_string()))? {
-        let e = e.map_err(|e| ApiError::internal(e.to_string()))?;
+    for e in fs::read_dir(from).map_err(|e| Error::internal(e.to_string()))? {
+        let e = e.map_err(|e| Error::internal(e.to_string()))?;
         let src_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
         let target = to.join(e.file_name());
         match fs::symlink_metadata(&target) {
             Ok(m) if m.is_dir() && src_dir => check_merge(&e.path(), &target)?,
             Ok(m) if m.is_dir() => {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::bad_request(format!(
                     "cannot overwrite directory {:?} with non-directory",
                     target.file_name().unwrap_or_default()
                 )));
             }
             Ok(m) if m.file_type().is_symlink() && src_dir => {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::bad_request(format!(
                     "cannot copy a directory over the symlink {:?}",
                     target.file_name().unwrap_or_default()
                 )));
@@ -123,8 +122,8 @@ fn go_mode(m: &fs::Metadata) -> u32 {
 }
 
 /// dockerd's words, with the container as the request named it.
-fn not_found(path: &str, container: &str) -> ApiError {
-    ApiError::not_found(format!(
+fn not_found(path: &str, container: &str) -> Error {
+    Error::not_found(format!(
         "Could not find the file {path} in container {container}"
     ))
 }
@@ -185,7 +184,7 @@ impl Engine {
                 super::userns::remapped_out(out, owners.as_ref(), |out| {
                     let mut tar = tar::Builder::new(out);
                     tar.follow_symlinks(false);
-                    let err = |e: std::io::Error| ApiError::internal(format!("archive: {e}"));
+                    let err = |e: std::io::Error| Error::caused_by("archive", e);
                     if m.is_dir() {
                         tar.append_dir_all(&base, &host).map_err(err)?;
                     } else {
@@ -209,7 +208,7 @@ impl Engine {
     ) -> Result<()> {
         let r = self.container(name)?.record().clone();
         if r.host_config.readonly_rootfs {
-            return Err(ApiError::new(
+            return Err(Error::new(
                 berth_api::ErrorKind::Conflict,
                 "container rootfs is marked read-only",
             ));
@@ -223,7 +222,7 @@ impl Engine {
                 match fs::symlink_metadata(&dest) {
                     Ok(m) if m.is_dir() => {}
                     Ok(_) => {
-                        return Err(ApiError::bad_request(format!(
+                        return Err(Error::bad_request(format!(
                             "extraction point is not a directory: {path}"
                         )))
                     }
@@ -233,8 +232,7 @@ impl Engine {
                 // system, one write), checked, and only then moved into place: a
                 // refused archive leaves nothing behind.
                 let staging = dest.join(format!(".berth-cp-{:016x}", rand::random::<u64>()));
-                fs::create_dir(&staging)
-                    .map_err(|e| ApiError::internal(format!("staging: {e}")))?;
+                fs::create_dir(&staging).map_err(|e| Error::caused_by("staging", e))?;
                 // A remapped container's files are its root's, or the archive's
                 // owners as its own IDs on the host.
                 let owners = engine.owners_to_host(&r.host_config, copy_uid_gid);
@@ -242,13 +240,13 @@ impl Engine {
                 let res = (|| {
                     super::userns::remapped_in(archive, owners.as_ref(), |reader| {
                         let mut tar =
-                            berth_store::archive::decompress(reader).map_err(ApiError::from)?;
+                            berth_store::archive::decompress(reader).map_err(Error::from)?;
                         berth_store::layer::unpack_files(&mut tar, &staging, keep)
-                            .map_err(ApiError::from)
+                            .map_err(Error::from)
                     })?;
                     check_merge(&staging, &dest)?;
                     merge(&staging, &dest)
-                        .map_err(|e| ApiError::internal(format!("copy into {path}: {e}")))
+                        .map_err(|e| Error::internal(format!("copy into {path}: {e}")))
                 })();
                 let _ = fs::remove_dir_all(&staging);
                 res

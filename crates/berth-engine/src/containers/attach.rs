@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_api::ApiError;
+use crate::Error;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
@@ -68,7 +68,7 @@ impl Engine {
             (r.id.clone(), r.state.has_process(), r.config.tty)
         };
         if !running {
-            return Err(ApiError::conflict(format!("Container {id} is not running")));
+            return Err(Error::conflict(format!("Container {id} is not running")));
         }
         if !tty {
             return Ok(());
@@ -76,10 +76,10 @@ impl Engine {
         let path = self.paths(&id).attach_socket();
         let mut conn = tokio::net::UnixStream::connect(&path)
             .await
-            .map_err(|e| ApiError::internal(format!("resize: {e}")))?;
+            .map_err(|e| Error::caused_by("resize", e))?;
         conn.write_all(&resize_frame(rows, cols))
             .await
-            .map_err(|e| ApiError::internal(format!("resize: {e}")))?;
+            .map_err(|e| Error::caused_by("resize", e))?;
         Ok(())
     }
 }

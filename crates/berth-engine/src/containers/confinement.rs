@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
+use crate::Error;
 use berth_api::types::{HostConfig, ThrottleDevice, Ulimit};
-use berth_api::ApiError;
 use berth_runtime::seccomp::{Host, Profile};
 use berth_runtime::spec::{capabilities, device_rule, Confinement, Namespace, Shm};
 use oci_spec::runtime::{
@@ -84,8 +84,8 @@ struct SecurityOpts {
     writable_cgroups: Option<bool>,
 }
 
-fn invalid_opt(n: u8, opt: &str) -> ApiError {
-    ApiError::bad_request(format!("invalid --security-opt {n}: {opt:?}"))
+fn invalid_opt(n: u8, opt: &str) -> Error {
+    Error::bad_request(format!("invalid --security-opt {n}: {opt:?}"))
 }
 
 fn parse_bool(opt: &str, v: &str) -> Result<bool> {
@@ -116,9 +116,7 @@ fn parse_security_opts(opts: &[String]) -> Result<SecurityOpts> {
                 out.seccomp = Some(match v {
                     "unconfined" => Seccomp::Unconfined,
                     "builtin" | "" => Seccomp::Builtin,
-                    json => {
-                        Seccomp::Profile(Box::new(Profile::parse(json).map_err(ApiError::from)?))
-                    }
+                    json => Seccomp::Profile(Box::new(Profile::parse(json).map_err(Error::from)?)),
                 })
             }
             "no-new-privileges" => out.no_new_privileges = Some(parse_bool(opt, v)?),
@@ -136,16 +134,12 @@ fn parse_security_opts(opts: &[String]) -> Result<SecurityOpts> {
 fn ns_mode<'a>(what: &str, mode: &'a str, allowed: &[&str]) -> Result<Option<&'a str>> {
     if let Some(other) = mode.strip_prefix("container:") {
         if other.is_empty() {
-            return Err(ApiError::bad_request(format!(
-                "invalid {what} mode: {mode}"
-            )));
+            return Err(Error::bad_request(format!("invalid {what} mode: {mode}")));
         }
         return Ok(Some(other));
     }
     if !allowed.contains(&mode) {
-        return Err(ApiError::bad_request(format!(
-            "invalid {what} mode: {mode}"
-        )));
+        return Err(Error::bad_request(format!("invalid {what} mode: {mode}")));
     }
     Ok(None)
 }
@@ -171,21 +165,21 @@ const ULIMITS: &[&str] = &[
 
 pub fn check_ulimit(u: &Ulimit) -> Result<()> {
     if !ULIMITS.contains(&u.name.as_str()) {
-        return Err(ApiError::bad_request(format!(
+        return Err(Error::bad_request(format!(
             "invalid ulimit type: {}",
             u.name
         )));
     }
     // -1 is "unlimited"; other negative values mean nothing.
     if u.soft < -1 || u.hard < -1 {
-        return Err(ApiError::bad_request(format!(
+        return Err(Error::bad_request(format!(
             "invalid ulimit {}: limits are -1 (unlimited) or positive",
             u.name
         )));
     }
     let unl = |v: i64| if v == -1 { u64::MAX } else { v as u64 };
     if unl(u.soft) > unl(u.hard) {
-        return Err(ApiError::bad_request(format!(
+        return Err(Error::bad_request(format!(
             "ulimit soft limit must be less than or equal to hard limit: {} > {}",
             u.soft, u.hard
         )));
@@ -219,7 +213,7 @@ fn sysctl_namespace(key: &str) -> Option<&'static str> {
 
 /// `c 1:3 rwm`, `b *:* m`, `a` — a device cgroup rule.
 fn parse_device_rule(rule: &str) -> Result<LinuxDeviceCgroup> {
-    let bad = || ApiError::bad_request(format!("invalid device cgroup rule format: '{rule}'"));
+    let bad = || Error::bad_request(format!("invalid device cgroup rule format: '{rule}'"));
     let parts: Vec<&str> = rule.split_whitespace().collect();
     let (kind, numbers, access) = match parts.as_slice() {
         ["a"] => ("a", "*:*", "rwm"),
@@ -332,9 +326,7 @@ fn mapped_devices(hc: &HostConfig) -> Result<(Vec<LinuxDevice>, Vec<LinuxDeviceC
             d.cgroup_permissions.as_str()
         };
         if !perms.chars().all(|c| "rwm".contains(c)) {
-            return Err(ApiError::bad_request(format!(
-                "invalid device mode: {perms}"
-            )));
+            return Err(Error::bad_request(format!("invalid device mode: {perms}")));
         }
         let host = Path::new(&d.path_on_host);
         let in_ctr = if d.path_in_container.is_empty() {
@@ -343,7 +335,7 @@ fn mapped_devices(hc: &HostConfig) -> Result<(Vec<LinuxDevice>, Vec<LinuxDeviceC
             d.path_in_container.as_str()
         };
         if !in_ctr.starts_with('/') || in_ctr.contains('\0') {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::bad_request(format!(
                 "invalid device path in container: {in_ctr:?}"
             )));
         }
@@ -357,7 +349,7 @@ fn mapped_devices(hc: &HostConfig) -> Result<(Vec<LinuxDevice>, Vec<LinuxDeviceC
             }
         } else {
             let node = device_node(host).ok_or_else(|| {
-                ApiError::bad_request(format!(
+                Error::bad_request(format!(
                     "error gathering device information while adding custom device {:?}: not a device node",
                     d.path_on_host
                 ))
@@ -458,13 +450,13 @@ fn block_io(hc: &HostConfig, warnings: &mut Vec<String>) -> Result<Option<LinuxB
 
 /// An oci-spec builder's product; its builders fail only on a field left unset.
 fn built<T>(made: std::result::Result<T, oci_spec::OciSpecError>) -> Result<T> {
-    made.map_err(|e| ApiError::internal(format!("runtime spec: {e}")))
+    made.map_err(|e| Error::caused_by("runtime spec", e))
 }
 
 fn block_device(path: &str) -> Result<(&'static str, u64, u64, u32, u32, u32)> {
     match device_node(Path::new(path)) {
         Some(n) if n.0 == "b" => Ok(n),
-        _ => Err(ApiError::bad_request(format!(
+        _ => Err(Error::bad_request(format!(
             "invalid device {path:?}: not a block device"
         ))),
     }
@@ -475,7 +467,7 @@ fn block_device(path: &str) -> Result<(&'static str, u64, u64, u32, u32, u32)> {
 pub fn validate(hc: &HostConfig, hostname: &str) -> Result<Vec<String>> {
     parse_security_opts(hc.security_opt.as_deref().unwrap_or(&[]))?;
     if !matches!(hc.cgroupns_mode.as_str(), "" | "private" | "host") {
-        return Err(ApiError::bad_request(format!(
+        return Err(Error::bad_request(format!(
             "invalid cgroup namespace mode: {}",
             hc.cgroupns_mode
         )));
@@ -487,18 +479,18 @@ pub fn validate(hc: &HostConfig, hostname: &str) -> Result<Vec<String>> {
     )?;
     ns_mode("PID", &hc.pid_mode, &["", "host"])?;
     if !matches!(hc.uts_mode.as_str(), "" | "host") {
-        return Err(ApiError::bad_request(format!(
+        return Err(Error::bad_request(format!(
             "invalid UTS mode: {}",
             hc.uts_mode
         )));
     }
     if hc.uts_mode == "host" && !hostname.is_empty() {
-        return Err(ApiError::bad_request(
+        return Err(Error::bad_request(
             "conflicting options: hostname and the UTS mode",
         ));
     }
     if !(-1000..=1000).contains(&hc.oom_score_adj) {
-        return Err(ApiError::bad_request(format!(
+        return Err(Error::bad_request(format!(
             "Invalid value {}, range for oom score adj is [-1000, 1000]",
             hc.oom_score_adj
         )));
@@ -508,26 +500,26 @@ pub fn validate(hc: &HostConfig, hostname: &str) -> Result<Vec<String>> {
     }
     for (k, v) in hc.sysctls.iter().flatten() {
         if k.contains('\0') || v.contains('\0') || k.contains('/') || k.contains("..") {
-            return Err(ApiError::bad_request(format!("invalid sysctl {k:?}")));
+            return Err(Error::bad_request(format!("invalid sysctl {k:?}")));
         }
         match sysctl_namespace(k) {
             None => {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::bad_request(format!(
                     "sysctl {k:?} is not in a separate kernel namespace"
                 )))
             }
             Some("net") if hc.network_mode == "host" => {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::bad_request(format!(
                     "sysctl {k:?} not allowed in host network namespace"
                 )))
             }
             Some("ipc") if hc.ipc_mode == "host" => {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::bad_request(format!(
                     "sysctl {k:?} is not allowed in host IPC namespace"
                 )))
             }
             Some("uts") if hc.uts_mode == "host" => {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::bad_request(format!(
                     "sysctl {k:?} is not allowed in host UTS namespace"
                 )))
             }
@@ -538,13 +530,13 @@ pub fn validate(hc: &HostConfig, hostname: &str) -> Result<Vec<String>> {
         parse_device_rule(r)?;
     }
     if hc.blkio_weight != 0 && !(10..=1000).contains(&hc.blkio_weight) {
-        return Err(ApiError::bad_request(
+        return Err(Error::bad_request(
             "Range of blkio weight is from 10 to 1000",
         ));
     }
     for w in hc.blkio_weight_device.iter().flatten() {
         if !(10..=1000).contains(&w.weight) {
-            return Err(ApiError::bad_request(
+            return Err(Error::bad_request(
                 "Range of blkio weight is from 10 to 1000",
             ));
         }
@@ -556,7 +548,7 @@ pub fn validate(hc: &HostConfig, hostname: &str) -> Result<Vec<String>> {
         &hc.blkio_device_write_iops,
     ] {
         if list.iter().flatten().any(|t| t.rate < 0) {
-            return Err(ApiError::bad_request(
+            return Err(Error::bad_request(
                 "invalid rate: a device rate cannot be negative",
             ));
         }
@@ -601,7 +593,7 @@ impl Engine {
             hc.cap_drop.as_deref().unwrap_or(&[]),
             &sec.bounding,
         )
-        .map_err(ApiError::from)?;
+        .map_err(Error::from)?;
         let host = Host::current();
         let seccomp = match (&opts.seccomp, &sec.seccomp) {
             // As in Docker: --privileged runs unconfined.
@@ -623,9 +615,9 @@ impl Engine {
             .values()
             .map(|u| {
                 let name = format!("RLIMIT_{}", u.name.to_ascii_uppercase());
-                let typ = name.parse::<PosixRlimitType>().map_err(|_| {
-                    ApiError::bad_request(format!("invalid ulimit type: {}", u.name))
-                })?;
+                let typ = name
+                    .parse::<PosixRlimitType>()
+                    .map_err(|_| Error::bad_request(format!("invalid ulimit type: {}", u.name)))?;
                 built(
                     PosixRlimitBuilder::default()
                         .typ(typ)
@@ -646,7 +638,7 @@ impl Engine {
             let h = self.container(other)?;
             let r = h.record();
             if !r.state.has_process() {
-                return Err(ApiError::conflict(format!(
+                return Err(Error::conflict(format!(
                     "cannot join {what} of a non running container: {}",
                     r.id
                 )));
@@ -682,7 +674,7 @@ impl Engine {
         let mut ignored = Vec::new();
         let seccomp_program = match &seccomp {
             Some(s) => berth_runtime::seccomp::precompiled(s, &self.cfg.exec_root.join("seccomp"))
-                .map_err(ApiError::from)?,
+                .map_err(Error::from)?,
             None => None,
         };
         Ok(Confinement {
@@ -713,7 +705,7 @@ impl Engine {
                 .remap_of(hc)
                 .map(|r| r.oci_mappings())
                 .transpose()
-                .map_err(ApiError::from)?,
+                .map_err(Error::from)?,
         })
     }
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::sync::Arc;
 
+use crate::Error;
 use berth_api::types::{ContainerConfig, ContainerCreateBody, ContainerCreateResponse, HostConfig};
-use berth_api::ApiError;
 use berth_runtime::spec::{capabilities, Resources};
 
 use super::record::{now_rfc3339, ContainerHandle, ContainerRecord};
@@ -66,7 +66,7 @@ impl Engine {
     /// Holds `name` for a create; dockerd's conflict when another create holds it.
     fn hold_name(&self, name: &str) -> Result<HeldName<'_>> {
         if !self.try_hold(name) {
-            return Err(ApiError::conflict(format!(
+            return Err(Error::conflict(format!(
                 "Conflict. The container name \"{name}\" is already in use. You have to remove (or rename) that container to be able to reuse that name."
             )));
         }
@@ -91,12 +91,12 @@ fn refuse_unsupported(h: &HostConfig) -> Result<()> {
         None
     };
     if let Some(what) = unsupported {
-        return Err(ApiError::bad_request(format!(
+        return Err(Error::bad_request(format!(
             "{what} is not supported by this version of berthd yet"
         )));
     }
     if !matches!(h.isolation.as_str(), "" | "default") {
-        return Err(ApiError::bad_request(format!(
+        return Err(Error::bad_request(format!(
             "invalid isolation: {} - linux only supports 'default'",
             h.isolation
         )));
@@ -108,7 +108,7 @@ fn refuse_unsupported(h: &HostConfig) -> Result<()> {
 fn validate_config(config: &ContainerConfig) -> Result<()> {
     for e in config.env.iter().flatten() {
         if e.is_empty() || e.starts_with('=') {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::bad_request(format!(
                 "invalid environment variable: {e}"
             )));
         }
@@ -122,13 +122,13 @@ fn validate_config(config: &ContainerConfig) -> Result<()> {
             ("StartInterval", h.start_interval),
         ] {
             if v != 0 && v < 1_000_000 {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::bad_request(format!(
                     "{name} in Healthcheck cannot be less than 1ms"
                 )));
             }
         }
         if h.retries < 0 {
-            return Err(ApiError::bad_request(
+            return Err(Error::bad_request(
                 "Retries in Healthcheck cannot be negative",
             ));
         }
@@ -139,28 +139,28 @@ fn validate_config(config: &ContainerConfig) -> Result<()> {
 pub(crate) fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()> {
     refuse_unsupported(h)?;
     if h.memory > 0 && h.memory_reservation > h.memory {
-        return Err(ApiError::bad_request(
+        return Err(Error::bad_request(
             "Minimum memory limit can not be less than memory reservation limit, see usage",
         ));
     }
     if h.shm_size < 0 {
-        return Err(ApiError::bad_request("SHM size can not be less than 0"));
+        return Err(Error::bad_request("SHM size can not be less than 0"));
     }
     for extra in h.extra_hosts.iter().flatten() {
         let Some((_, addr)) = extra.split_once([':', '=']) else {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::bad_request(format!(
                 "bad format for add-host: {extra:?}"
             )));
         };
         if addr != "host-gateway" && addr.parse::<std::net::IpAddr>().is_err() {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::bad_request(format!(
                 "invalid IP address in add-host: {addr:?}"
             )));
         }
     }
     // Volumes come from the built-in driver alone (plugins are another issue's).
     if !matches!(h.volume_driver.as_str(), "" | "local") {
-        return Err(ApiError::not_found(format!(
+        return Err(Error::not_found(format!(
             "error looking up volume plugin {}: plugin {:?} not found",
             h.volume_driver, h.volume_driver
         )));
@@ -169,29 +169,29 @@ pub(crate) fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()
     match rp.name.as_str() {
         "" | "no" | "always" | "unless-stopped" => {
             if rp.maximum_retry_count != 0 {
-                return Err(ApiError::bad_request("invalid restart policy: maximum retry count can only be used with 'on-failure'".to_string()));
+                return Err(Error::bad_request("invalid restart policy: maximum retry count can only be used with 'on-failure'".to_string()));
             }
         }
         "on-failure" => {
             if rp.maximum_retry_count < 0 {
-                return Err(ApiError::bad_request(
+                return Err(Error::bad_request(
                     "invalid restart policy: maximum retry count cannot be negative",
                 ));
             }
         }
         other => {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::bad_request(format!(
                 "invalid restart policy '{other}'"
             )))
         }
     }
     if h.auto_remove && !matches!(rp.name.as_str(), "" | "no") {
-        return Err(ApiError::bad_request(
+        return Err(Error::bad_request(
             "can't create 'AutoRemove' container with restart policy",
         ));
     }
     if h.nano_cpus > 0 && (h.cpu_quota > 0 || h.cpu_period > 0) {
-        return Err(ApiError::bad_request(
+        return Err(Error::bad_request(
             "Conflicting options: Nano CPUs and CPU Period cannot both be set",
         ));
     }
@@ -199,27 +199,27 @@ pub(crate) fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()
         .map(|n| n.get() as i64)
         .unwrap_or(1);
     if h.nano_cpus < 0 || h.nano_cpus > cpus * 1_000_000_000 {
-        return Err(ApiError::bad_request(format!(
+        return Err(Error::bad_request(format!(
             "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
         )));
     }
     let resources = resources_of(h);
-    resources.validate().map_err(ApiError::from)?;
-    resources.check_available().map_err(ApiError::from)?;
+    resources.validate().map_err(Error::from)?;
+    resources.check_available().map_err(Error::from)?;
     capabilities(
         h.privileged,
         h.cap_add.as_deref().unwrap_or(&[]),
         h.cap_drop.as_deref().unwrap_or(&[]),
         &engine.cfg.security.bounding,
     )
-    .map_err(ApiError::from)?;
+    .map_err(Error::from)?;
     let runtime = if h.runtime.is_empty() {
         engine.cfg.default_runtime.as_str()
     } else {
         h.runtime.as_str()
     };
     if !is_builtin_runtime(runtime) && !engine.cfg.runtimes.contains_key(runtime) {
-        return Err(ApiError::bad_request(format!(
+        return Err(Error::bad_request(format!(
             "unknown or invalid runtime name: {runtime}"
         )));
     }
@@ -229,7 +229,7 @@ pub(crate) fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()
         "none" => return Ok(()),
         // dockerd's words for a driver it does not have.
         other => {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::bad_request(format!(
                 "logger: no log driver named '{other}' is registered"
             )))
         }
@@ -237,14 +237,14 @@ pub(crate) fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()
     for (k, v) in h.log_config.config.iter().flatten() {
         match k.as_str() {
             "max-size" if berth_runtime::logs::parse_size(v).is_none() => {
-                return Err(ApiError::bad_request(format!("invalid max-size: {v}")))
+                return Err(Error::bad_request(format!("invalid max-size: {v}")))
             }
             "max-file" if v.parse::<u32>().map_or(true, |n| n == 0) => {
-                return Err(ApiError::bad_request(format!("invalid max-file: {v}")))
+                return Err(Error::bad_request(format!("invalid max-file: {v}")))
             }
             "max-size" | "max-file" | "compress" | "labels" | "env" | "tag" => {}
             other => {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::bad_request(format!(
                     "unknown log opt '{other}' for json-file log driver"
                 )))
             }
@@ -278,7 +278,7 @@ impl Engine {
         let mut config = body.config;
         let mut host_config = body.host_config.unwrap_or_default();
         if config.image.is_empty() {
-            return Err(ApiError::bad_request(
+            return Err(Error::bad_request(
                 "config cannot be empty in order to create a container",
             ));
         }
@@ -290,7 +290,7 @@ impl Engine {
         let image = {
             let images = self.images.clone();
             let name = config.image.clone();
-            crate::blocking(move || images.resolve(&name).map_err(ApiError::from)).await?
+            crate::blocking(move || images.resolve(&name).map_err(Error::from)).await?
         };
         let networks = self.plan_container_networks(
             &config,
@@ -317,8 +317,8 @@ impl Engine {
                     }
                     owned
                 })
-                .map_err(ApiError::from)?
-                .ok_or_else(|| ApiError::internal("no free container name could be generated"))?;
+                .map_err(Error::from)?
+                .ok_or_else(|| Error::internal("no free container name could be generated"))?;
                 let held = HeldName {
                     engine: self,
                     name: n.clone(),
@@ -330,9 +330,9 @@ impl Engine {
             .images
             .db
             .container_name_owner(&name)
-            .map_err(ApiError::from)?
+            .map_err(Error::from)?
         {
-            return Err(ApiError::conflict(format!(
+            return Err(Error::conflict(format!(
                 "Conflict. The container name \"{name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
             )));
         }
@@ -362,24 +362,24 @@ impl Engine {
         }
         let argv: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
         if argv.is_empty() || argv[0].is_empty() {
-            return Err(ApiError::bad_request("no command specified"));
+            return Err(Error::bad_request("no command specified"));
         }
         berth_runtime::spec::check_command(&argv, config.env.as_deref().unwrap_or(&[]))
-            .map_err(ApiError::from)?;
+            .map_err(Error::from)?;
         if config.working_dir.is_empty() {
             config.working_dir = img.working_dir.clone();
         }
         if config.working_dir.is_empty() {
             config.working_dir = "/".into();
         } else if !config.working_dir.starts_with('/') {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::bad_request(format!(
                 "the working directory '{}' is invalid, it needs to be an absolute path",
                 config.working_dir
             )));
         }
         // Cleaned as dockerd does: `/../../tmp/x` is `/tmp/x` inside the root.
         config.working_dir = berth_rootpath::clean(&config.working_dir).map_err(|_| {
-            ApiError::bad_request(format!(
+            Error::bad_request(format!(
                 "the working directory {:?} is invalid: it contains a NUL byte",
                 config.working_dir
             ))
@@ -395,7 +395,7 @@ impl Engine {
         }
         if let Some(sig) = &config.stop_signal {
             if berth_runtime::signal::parse_signal(sig).is_none() {
-                return Err(ApiError::bad_request(format!("Invalid signal: {sig}")));
+                return Err(Error::bad_request(format!("Invalid signal: {sig}")));
             }
         }
         if config.exposed_ports.is_none() {
@@ -488,9 +488,9 @@ impl Engine {
         let paths = self.paths(&id);
         self.write_container_files(&paths, &rec).map_err(|e| {
             let _ = fs::remove_dir_all(&paths.dir);
-            ApiError::internal(format!("create container files: {e}"))
+            Error::caused_by("create container files", e)
         })?;
-        let doc = serde_json::to_string(&rec).map_err(|e| ApiError::internal(e.to_string()))?;
+        let doc = serde_json::to_string(&rec).map_err(|e| Error::internal(e.to_string()))?;
         if let Err(e) = self
             .images
             .db
@@ -498,7 +498,7 @@ impl Engine {
         {
             let _ = fs::remove_dir_all(&paths.dir);
             return Err(match e {
-                berth_store::StoreError::Conflict(_) => ApiError::conflict(format!(
+                berth_store::StoreError::Conflict(_) => Error::conflict(format!(
                     "Conflict. The container name \"{name}\" is already in use. You have to remove (or rename) that container to be able to reuse that name."
                 )),
                 other => other.into(),
@@ -532,7 +532,7 @@ impl Engine {
         if let Some(other) = mode.strip_prefix("container:") {
             self.container(other)?;
             let conflict = |what: &str| {
-                Err(ApiError::bad_request(format!(
+                Err(Error::bad_request(format!(
                     "conflicting options: {what} and the network mode"
                 )))
             };
@@ -550,14 +550,14 @@ impl Engine {
                 return conflict("custom host-to-IP mapping");
             }
             if publishes {
-                return Err(ApiError::bad_request(
+                return Err(Error::bad_request(
                     "conflicting options: port publishing and the container type network mode",
                 ));
             }
         }
         let requested = match networking.and_then(|n| n.get("EndpointsConfig")) {
             Some(v) if !v.is_null() => serde_json::from_value(v.clone())
-                .map_err(|e| ApiError::bad_request(format!("invalid EndpointsConfig: {e}")))?,
+                .map_err(|e| Error::bad_request(format!("invalid EndpointsConfig: {e}")))?,
             _ => BTreeMap::new(),
         };
         let mac = config

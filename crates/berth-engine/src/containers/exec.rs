@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use berth_api::ApiError;
+use crate::Error;
 use berth_runtime::frames::{self, FrameReader};
 use berth_runtime::shim::exec::ExecConfig;
 use berth_runtime::supervisor;
@@ -66,12 +66,12 @@ impl ExecInstance {
     fn check_startable(&self) -> Result<()> {
         let id = &self.id;
         if self.exit_code.is_some() {
-            return Err(ApiError::conflict(format!(
+            return Err(Error::conflict(format!(
                 "Error: Exec command {id} has already run"
             )));
         }
         if self.started {
-            return Err(ApiError::conflict(format!(
+            return Err(Error::conflict(format!(
                 "Error: Exec command {id} is already running"
             )));
         }
@@ -105,9 +105,7 @@ pub fn resize_frame(rows: u16, cols: u16) -> Vec<u8> {
 /// Checks a terminal size the way dockerd does (zero or absurd sizes are 400).
 pub fn check_size(h: i64, w: i64) -> Result<(u16, u16)> {
     if !(1..=u16::MAX as i64).contains(&h) || !(1..=u16::MAX as i64).contains(&w) {
-        return Err(ApiError::bad_request(format!(
-            "invalid terminal size {h}x{w}"
-        )));
+        return Err(Error::bad_request(format!("invalid terminal size {h}x{w}")));
     }
     Ok((h as u16, w as u16))
 }
@@ -121,7 +119,7 @@ impl Engine {
         lock(&self.execs)
             .get(id)
             .cloned()
-            .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))
+            .ok_or_else(|| Error::not_found(format!("No such exec instance: {id}")))
     }
 
     pub fn create_exec(&self, container: &str, body: ExecCreateBody) -> Result<String> {
@@ -141,12 +139,10 @@ impl Engine {
             (r.id.clone(), r.state.clone())
         };
         if !state.running {
-            return Err(ApiError::conflict(format!(
-                "container {cid} is not running"
-            )));
+            return Err(Error::conflict(format!("container {cid} is not running")));
         }
         if state.paused {
-            return Err(ApiError::conflict(format!(
+            return Err(Error::conflict(format!(
                 "Container {cid} is paused, unpause the container before exec"
             )));
         }
@@ -158,10 +154,10 @@ impl Engine {
             .as_ref()
             .is_none_or(|c| c.is_empty() || c[0].is_empty())
         {
-            return Err(ApiError::bad_request("No exec command specified"));
+            return Err(Error::bad_request("No exec command specified"));
         }
         if !body.detach_keys.is_empty() && berth_api::detach::parse(&body.detach_keys).is_err() {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::bad_request(format!(
                 "Invalid escape keys ({}) provided",
                 body.detach_keys
             )));
@@ -171,9 +167,9 @@ impl Engine {
             body.cmd.as_deref().unwrap_or(&[]),
             body.env.as_deref().unwrap_or(&[]),
         )
-        .map_err(ApiError::from)?;
+        .map_err(Error::from)?;
         if !body.working_dir.is_empty() && !body.working_dir.starts_with('/') {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::bad_request(format!(
                 "the working directory '{}' is invalid, it needs to be an absolute path",
                 body.working_dir
             )));
@@ -206,11 +202,11 @@ impl Engine {
     fn exec_process(&self, cid: &str, c: &ExecCreateBody, tty: bool) -> Result<Process> {
         let paths = self.paths(cid);
         let spec = Spec::load(paths.bundle().join("config.json"))
-            .map_err(|e| ApiError::internal(format!("read container spec: {e}")))?;
+            .map_err(|e| Error::caused_by("read container spec", e))?;
         let mut p = spec
             .process()
             .clone()
-            .ok_or_else(|| ApiError::internal("the container's spec has no process"))?;
+            .ok_or_else(|| Error::internal("the container's spec has no process"))?;
         p.set_args(Some(c.cmd.clone().unwrap_or_default()));
         p.set_terminal(Some(tty));
         let mut env = p.env().clone().unwrap_or_default();
@@ -224,8 +220,8 @@ impl Engine {
             p.set_cwd(c.working_dir.clone().into());
         }
         if !c.user.is_empty() {
-            let mut u = berth_runtime::user::resolve_user(&paths.rootfs(), &c.user)
-                .map_err(ApiError::from)?;
+            let mut u =
+                berth_runtime::user::resolve_user(&paths.rootfs(), &c.user).map_err(Error::from)?;
             // The container's --group-add holds for its execs too, as in dockerd.
             let group_add = self.container(cid)?.record().host_config.group_add.clone();
             u.add_groups(
@@ -233,7 +229,7 @@ impl Engine {
                     &paths.rootfs(),
                     group_add.as_deref().unwrap_or_default(),
                 )
-                .map_err(ApiError::from)?,
+                .map_err(Error::from)?,
             );
             let mut user = p.user().clone();
             user.set_uid(u.uid);
@@ -245,9 +241,9 @@ impl Engine {
             // Every capability the daemon itself has, as for --privileged.
             let caps =
                 berth_runtime::spec::capabilities(true, &[], &[], &self.cfg.security.bounding)
-                    .map_err(ApiError::from)?;
+                    .map_err(Error::from)?;
             p.set_capabilities(Some(
-                berth_runtime::spec::capability_set(&caps).map_err(ApiError::from)?,
+                berth_runtime::spec::capability_set(&caps).map_err(Error::from)?,
             ));
         }
         Ok(p)
@@ -279,9 +275,7 @@ impl Engine {
             )
         };
         if !running {
-            return Err(ApiError::conflict(format!(
-                "container {cid} is not running"
-            )));
+            return Err(Error::conflict(format!("container {cid} is not running")));
         }
         let tty = config.tty;
         // A process that cannot be made (no such user) ends the exec as
@@ -290,12 +284,12 @@ impl Engine {
             lock(&inst).exit_code = Some(126);
         })?;
         let dir = self.paths(&cid).state.join("exec").join(id);
-        std::fs::create_dir_all(&dir).map_err(|e| ApiError::internal(format!("exec dir: {e}")))?;
+        std::fs::create_dir_all(&dir).map_err(|e| Error::caused_by("exec dir", e))?;
         std::fs::write(
             dir.join("process.json"),
             serde_json::to_vec(&process).unwrap_or_default(),
         )
-        .map_err(|e| ApiError::internal(format!("exec process: {e}")))?;
+        .map_err(|e| Error::caused_by("exec process", e))?;
         let cfg = ExecConfig {
             container_id: cid.clone(),
             runtime_root: self.cfg.exec_root.join("runtime"),
@@ -315,7 +309,7 @@ impl Engine {
             (None, None)
         } else {
             let (a, b) = std::os::unix::net::UnixStream::pair()
-                .map_err(|e| ApiError::internal(format!("exec socket: {e}")))?;
+                .map_err(|e| Error::caused_by("exec socket", e))?;
             (Some(a), Some(std::os::fd::OwnedFd::from(b)))
         };
         let shim = self.cfg.shim_binary.clone();
@@ -323,7 +317,7 @@ impl Engine {
         let started =
             tokio::task::spawn_blocking(move || supervisor::spawn_exec(&shim, &dir2, &cfg, theirs))
                 .await
-                .map_err(|e| ApiError::internal(e.to_string()))?;
+                .map_err(|e| Error::internal(e.to_string()))?;
         let started = match started {
             Ok(s) => s,
             Err(e) => {
@@ -352,9 +346,9 @@ impl Engine {
                             "unable to start container process: exec: {argv0:?}: {cause}: unknown"
                         )
                     }
-                    _ => ApiError::from(e).message,
+                    _ => Error::from(e).to_string(),
                 };
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::bad_request(format!(
                     "OCI runtime exec failed: exec failed: {why}"
                 )));
             }
@@ -406,9 +400,9 @@ impl Engine {
             return Ok(None);
         };
         ours.set_nonblocking(true)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        let sock = tokio::net::UnixStream::from_std(ours)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+            .map_err(|e| Error::internal(e.to_string()))?;
+        let sock =
+            tokio::net::UnixStream::from_std(ours).map_err(|e| Error::internal(e.to_string()))?;
         let (out_tx, out_rx) = mpsc::channel::<(u8, Bytes)>(64);
         let (in_tx, mut in_rx) = mpsc::channel::<Vec<u8>>(64);
         lock(&inst).input = Some(in_tx.clone());

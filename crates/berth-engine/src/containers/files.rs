@@ -7,8 +7,9 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::Error;
 use berth_api::types::{ContainerConfig, HistoryEntry, ImageConfigFile, ImageRuntimeConfig};
-use berth_api::{ApiError, ImageRef};
+use berth_api::ImageRef;
 use berth_store::{overlay, Digest, ImageRecord, ImageStore};
 use serde_json::{json, Value};
 
@@ -113,8 +114,8 @@ impl Engine {
     pub fn container_changes(&self, name: &str) -> Result<Vec<Value>> {
         let h = self.container(name)?;
         let r = h.record().clone();
-        let image = self.images.resolve(&r.image_id).map_err(ApiError::from)?;
-        let lowers = self.images.lower_dirs(&image).map_err(ApiError::from)?;
+        let image = self.images.resolve(&r.image_id).map_err(Error::from)?;
+        let lowers = self.images.lower_dirs(&image).map_err(Error::from)?;
         let skip = Self::mount_destinations(&r);
         let entries: Vec<(String, u8, bool)> = walk(&self.paths(&r.id).upper())
             .into_iter()
@@ -163,12 +164,12 @@ impl Engine {
         let rootfs = paths.rootfs();
         let mounted_here = !overlay::is_mounted(&rootfs);
         if mounted_here {
-            let image = self.images.resolve(&r.image_id).map_err(ApiError::from)?;
-            let lowers = self.images.lower_dirs(&image).map_err(ApiError::from)?;
+            let image = self.images.resolve(&r.image_id).map_err(Error::from)?;
+            let lowers = self.images.lower_dirs(&image).map_err(Error::from)?;
             let _ = fs::remove_dir_all(paths.work());
-            fs::create_dir_all(paths.work()).map_err(|e| ApiError::internal(e.to_string()))?;
+            fs::create_dir_all(paths.work()).map_err(|e| Error::internal(e.to_string()))?;
             self.mount_rootfs(&r.host_config, &lowers, &paths, &r.id)
-                .map_err(ApiError::from)?;
+                .map_err(Error::from)?;
         }
         let out = f(&rootfs);
         if mounted_here && !h_running(self, &r.id) {
@@ -192,10 +193,10 @@ impl Engine {
                     let mut tar = tar::Builder::new(out);
                     tar.follow_symlinks(false);
                     tar.append_dir_all(".", root)
-                        .map_err(|e| ApiError::internal(format!("export: {e}")))?;
+                        .map_err(|e| Error::caused_by("export", e))?;
                     tar.into_inner()
                         .and_then(|w| w.flush())
-                        .map_err(|e| ApiError::internal(format!("export: {e}")))
+                        .map_err(|e| Error::caused_by("export", e))
                 })
             })
         })
@@ -218,7 +219,7 @@ impl Engine {
         } = opts;
         let h = self.container(name)?;
         let r = h.record().clone();
-        let base = self.images.resolve(&r.image_id).map_err(ApiError::from)?;
+        let base = self.images.resolve(&r.image_id).map_err(Error::from)?;
         // As dockerd: only what still runs is paused, and a container that
         // ends meanwhile (a short command) is committed all the same.
         let mut paused_here = false;
@@ -267,7 +268,7 @@ impl Engine {
             extra: Default::default(),
         };
         berth_build::config::apply_changes(rc, &changes)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            .map_err(|e| Error::bad_request(e.to_string()))?;
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         cfg.created = Some(now.clone());
         if !author.is_empty() {
@@ -328,7 +329,7 @@ pub(crate) fn commit_upper(
     tag: Option<&ImageRef>,
     owners: Option<super::userns::OwnerMap>,
 ) -> Result<ImageRecord> {
-    let (mut reader, writer) = std::io::pipe().map_err(|e| ApiError::internal(e.to_string()))?;
+    let (mut reader, writer) = std::io::pipe().map_err(|e| Error::internal(e.to_string()))?;
     // A remapped container's files go into the image with its own IDs.
     let packer = std::thread::spawn(move || {
         super::userns::remapped_out(writer, owners.as_ref(), |out| {
@@ -337,10 +338,10 @@ pub(crate) fn commit_upper(
     });
     let stored = images
         .commit(base_layers, Some(&mut reader), config, tag)
-        .map_err(ApiError::from);
+        .map_err(Error::from);
     let packed = packer
         .join()
-        .map_err(|_| ApiError::internal("commit: layer writer failed"))?;
+        .map_err(|_| Error::internal("commit: layer writer failed"))?;
     let rec = stored?;
     packed?;
     Ok(rec)
@@ -356,11 +357,10 @@ fn h_running(engine: &Engine, id: &str) -> bool {
 /// The writable layer as an OCI layer tar: overlay whiteouts become `.wh.`
 /// files again, opaque directories get `.wh..wh..opq`.
 fn write_layer(upper: &Path, skip: &[String], out: impl Write) -> Result<()> {
-    let err = |e: std::io::Error| ApiError::internal(format!("commit: {e}"));
+    let err = |e: std::io::Error| Error::caused_by("commit", e);
     // Each entry is read inside the layer through one descriptor: a running
     // container cannot swap a directory for a link to the host's meanwhile.
-    let layer = berth_rootpath::RootDir::open(upper)
-        .map_err(|e| ApiError::internal(format!("commit: {e}")))?;
+    let layer = berth_rootpath::RootDir::open(upper).map_err(|e| Error::caused_by("commit", e))?;
     let mut tar = tar::Builder::new(out);
     tar.follow_symlinks(false);
     for (path, full, m) in walk(upper) {
@@ -402,7 +402,7 @@ fn write_layer(upper: &Path, skip: &[String], out: impl Write) -> Result<()> {
             }
             // Gone since the walk (the container is running): not in the layer.
             Err(berth_rootpath::RootPathError::NotFound(_)) => continue,
-            Err(e) => return Err(ApiError::internal(format!("commit: {e}"))),
+            Err(e) => return Err(Error::caused_by("commit", e)),
         }
         if m.is_dir() && is_opaque(&full) {
             let mut h = tar::Header::new_gnu();

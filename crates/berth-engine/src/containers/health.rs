@@ -102,12 +102,12 @@ impl Engine {
         };
         let id = match self.create_exec_as(container, body, true) {
             Ok(id) => id,
-            Err(e) => return (-1, e.message),
+            Err(e) => return (-1, e.to_string()),
         };
         let session = match self.start_exec(&id, false).await {
             Ok(Some(s)) => s,
             Ok(None) => return (-1, String::new()),
-            Err(e) => return (-1, e.message),
+            Err(e) => return (-1, e.to_string()),
         };
         let mut output = Vec::new();
         let mut rx = session.output;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use berth_api::ApiError;
+use crate::Error;
 use berth_runtime::signal::parse_signal;
 use nix::sys::signal::Signal;
 
@@ -14,7 +14,7 @@ pub(crate) fn signal_from(name: Option<&str>, default: Signal) -> Result<Signal>
     match name.filter(|s| !s.is_empty()) {
         None => Ok(default),
         Some(s) => {
-            parse_signal(s).ok_or_else(|| ApiError::bad_request(format!("Invalid signal: {s}")))
+            parse_signal(s).ok_or_else(|| Error::bad_request(format!("Invalid signal: {s}")))
         }
     }
 }
@@ -30,7 +30,7 @@ impl Engine {
             (r.state.running, r.id.clone())
         };
         if !running {
-            return Err(ApiError::conflict(format!(
+            return Err(Error::conflict(format!(
                 "Cannot kill container: {name}: Container {id} is not running"
             )));
         }
@@ -60,7 +60,7 @@ impl Engine {
         }
         match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig) {
             Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-            Err(e) => return Err(ApiError::internal(format!("kill {pid}: {e}"))),
+            Err(e) => return Err(Error::internal(format!("kill {pid}: {e}"))),
         }
         if paused && sig == Signal::SIGKILL {
             let _ = berth_runtime::cgroups::Cgroup::new(&self.cgroups_path(&id)).freeze(false);

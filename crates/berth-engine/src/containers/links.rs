@@ -4,7 +4,7 @@
 //! network the alias is a name only the linking container resolves.
 //! Links are kept as dockerd shows them: `/target:/self/alias`.
 
-use berth_api::ApiError;
+use crate::Error;
 
 use super::record::ContainerRecord;
 use crate::engine::Engine;
@@ -24,7 +24,7 @@ pub fn parse(spec: &str) -> Result<Link> {
     // The stored form names the linking container too: keep the last part.
     let alias = alias.rsplit('/').next().unwrap_or_default();
     if target.is_empty() || alias.is_empty() {
-        return Err(ApiError::bad_request(format!("invalid link: {spec:?}")));
+        return Err(Error::bad_request(format!("invalid link: {spec:?}")));
     }
     Ok(Link {
         target: format!("/{target}"),
@@ -89,7 +89,7 @@ impl Engine {
             .map(|spec| {
                 let l = parse(spec)?;
                 let h = self.container(&l.target).map_err(|_| {
-                    ApiError::bad_request(format!(
+                    Error::bad_request(format!(
                         "could not get container for {}",
                         l.target.trim_start_matches('/')
                     ))
@@ -97,10 +97,10 @@ impl Engine {
                 let r = h.record();
                 let mode = r.host_config.network_mode.as_str();
                 if mode == "host" {
-                    return Err(ApiError::bad_request("conflicting options: host type networking can't be used with links. This would result in undefined behavior"));
+                    return Err(Error::bad_request("conflicting options: host type networking can't be used with links. This would result in undefined behavior"));
                 }
                 if mode.starts_with("container:") {
-                    return Err(ApiError::bad_request("conflicting options: container type network can't be used with links. This would result in undefined behavior"));
+                    return Err(Error::bad_request("conflicting options: container type network can't be used with links. This would result in undefined behavior"));
                 }
                 Ok(format!("{}:{self_name}/{}", r.name, l.alias))
             })
@@ -122,10 +122,7 @@ impl Engine {
             let target = self
                 .container(&l.target)
                 .map_err(|_| {
-                    ApiError::bad_request(format!(
-                        "Cannot link to {}, as it does not exist",
-                        l.target
-                    ))
+                    Error::bad_request(format!("Cannot link to {}, as it does not exist", l.target))
                 })?
                 .record()
                 .clone();
@@ -135,7 +132,7 @@ impl Engine {
                 .map(|ep| ep.ip_address.clone())
                 .unwrap_or_default();
             if !target.state.has_process() || ip.is_empty() {
-                return Err(ApiError::conflict(format!(
+                return Err(Error::conflict(format!(
                     "Cannot link to a non running container: {} AS {}/{}",
                     target.name, r.name, l.alias
                 )));
@@ -152,9 +149,7 @@ impl Engine {
             .rsplit_once('/')
             .filter(|(p, _)| !p.is_empty())
             .ok_or_else(|| {
-                ApiError::bad_request(
-                    "Conflict, cannot remove the default link name of the container",
-                )
+                Error::bad_request("Conflict, cannot remove the default link name of the container")
             })?;
         let h = self.container(parent)?;
         let (_, removed) = self.transition(&h, |r| {
@@ -165,7 +160,7 @@ impl Engine {
             before != r.host_config.links.as_ref().map_or(0, Vec::len)
         })?;
         if !removed {
-            return Err(ApiError::not_found(format!("Could not find link {full}")));
+            return Err(Error::not_found(format!("Could not find link {full}")));
         }
         Ok(())
     }

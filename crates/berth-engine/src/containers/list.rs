@@ -1,8 +1,8 @@
 //! `GET /containers/json` with docker's filters and status strings.
 
+use crate::Error;
 use berth_api::filters::Filters;
 use berth_api::types::ContainerSummary;
-use berth_api::ApiError;
 use serde_json::json;
 
 use super::record::ContainerRecord;
@@ -82,7 +82,7 @@ impl Engine {
         ])?;
         for h in f.get("health") {
             if !["starting", "healthy", "unhealthy", "none"].contains(&h.as_str()) {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::bad_request(format!(
                     "Unrecognised filter value for health: {h}"
                 )));
             }
@@ -99,9 +99,7 @@ impl Engine {
             ]
             .contains(&s.as_str())
             {
-                return Err(ApiError::bad_request(format!(
-                    "invalid filter 'status={s}'"
-                )));
+                return Err(Error::bad_request(format!("invalid filter 'status={s}'")));
             }
         }
         let exited: Vec<i64> = f
@@ -109,7 +107,7 @@ impl Engine {
             .iter()
             .map(|e| {
                 e.parse()
-                    .map_err(|_| ApiError::bad_request(format!("invalid filter 'exited={e}'")))
+                    .map_err(|_| Error::bad_request(format!("invalid filter 'exited={e}'")))
             })
             .collect::<Result<_>>()?;
         let ancestors: Vec<String> = f

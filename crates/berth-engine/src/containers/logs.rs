@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_api::{ApiError, ErrorKind};
+use crate::Error;
+use berth_api::ErrorKind;
 use berth_runtime::logs::{log_files, read_all, LogRecord};
 use tokio::sync::{mpsc, watch};
 
@@ -37,7 +38,7 @@ pub fn parse_timestamp(s: &str) -> Result<Option<f64>> {
     }
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| Some(t.timestamp() as f64 + t.timestamp_subsec_nanos() as f64 / 1e9))
-        .map_err(|_| ApiError::bad_request(format!("invalid timestamp: {s:?}")))
+        .map_err(|_| Error::bad_request(format!("invalid timestamp: {s:?}")))
 }
 
 impl LogOptions {
@@ -135,7 +136,7 @@ impl Engine {
         let h = self.container(name)?;
         let r = h.record();
         if r.state.paused {
-            return Err(ApiError::conflict(
+            return Err(Error::conflict(
                 "You cannot attach to a paused container, unpause it first",
             ));
         }
@@ -148,7 +149,7 @@ impl Engine {
         opts: LogOptions,
     ) -> Result<mpsc::Receiver<LogRecord>> {
         if !opts.stdout && !opts.stderr {
-            return Err(ApiError::bad_request(
+            return Err(Error::bad_request(
                 "Bad parameters: you must choose at least one stream",
             ));
         }
@@ -156,7 +157,7 @@ impl Engine {
         let id = h.id();
         if !h.record().keeps_log() {
             // dockerd's error (logger.ErrReadLogsNotSupported, a 501).
-            return Err(ApiError::new(
+            return Err(Error::new(
                 ErrorKind::NotImplemented,
                 "configured logging driver does not support reading",
             ));

@@ -7,8 +7,8 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
+use crate::Error;
 use berth_api::types::{ContainerConfig, HostConfig};
-use berth_api::ApiError;
 use berth_rootpath::{Follow, RootDir, RootPathError};
 use berth_runtime::spec::{bind_mount, mount};
 use oci_spec::runtime::Mount;
@@ -72,8 +72,8 @@ const PROPAGATIONS: &[&str] = &[
     "shared", "slave", "private", "rshared", "rslave", "rprivate",
 ];
 
-fn bad(msg: String) -> ApiError {
-    ApiError::bad_request(msg)
+fn bad(msg: String) -> Error {
+    Error::bad_request(msg)
 }
 
 fn check_destination(dest: &str) -> Result<()> {
@@ -455,8 +455,7 @@ fn copy_up(rootfs: &Path, destination: &str, to: &Path) -> Result<()> {
     {
         return Ok(());
     }
-    copy_tree(from, to)
-        .map_err(|e| ApiError::internal(format!("copy image content into volume: {e}")))?;
+    copy_tree(from, to).map_err(|e| Error::caused_by("copy image content into volume", e))?;
     let _ = std::os::unix::fs::lchown(to, Some(meta.uid()), Some(meta.gid()));
     let _ = fs::set_permissions(to, fs::Permissions::from_mode(meta.mode() & 0o7777));
     Ok(())
@@ -528,7 +527,7 @@ mod tests {
         let e =
             parse_mount(&json!({"Type": "bind", "Source": "/no/such/dir/here", "Target": "/x"}))
                 .unwrap_err();
-        assert!(e.message.contains("bind source path does not exist"));
+        assert!(e.to_string().contains("bind source path does not exist"));
         assert!(parse_mount(&json!({"Type": "nfs", "Target": "/x"})).is_err());
     }
 }

@@ -1,6 +1,6 @@
 //! `POST /containers/{id}/pause` and `/unpause`, through the freezer cgroup.
 
-use berth_api::ApiError;
+use crate::Error;
 use berth_runtime::cgroups::Cgroup;
 
 use crate::engine::Engine;
@@ -20,31 +20,27 @@ impl Engine {
             )
         };
         if !running {
-            return Err(ApiError::conflict(format!("Container {id} is not running")));
+            return Err(Error::conflict(format!("Container {id} is not running")));
         }
         if restarting {
             return Err(super::state::restarting(&id));
         }
         if pause && paused {
-            return Err(ApiError::conflict(format!(
-                "Container {id} is already paused"
-            )));
+            return Err(Error::conflict(format!("Container {id} is already paused")));
         }
         if !pause && !paused {
-            return Err(ApiError::conflict(format!("Container {id} is not paused")));
+            return Err(Error::conflict(format!("Container {id} is not paused")));
         }
         let cg = Cgroup::new(&self.cgroups_path(&id));
-        let frozen = crate::blocking(move || {
-            cg.freeze(pause)
-                .map_err(|e| ApiError::internal(format!("freezer: {e}")))
-        })
-        .await;
+        let frozen =
+            crate::blocking(move || cg.freeze(pause).map_err(|e| Error::caused_by("freezer", e)))
+                .await;
         if let Err(e) = frozen {
             // It ended on the way (its cgroup went with it; the exit may not
             // be recorded yet): dockerd's answer for a container that is not
             // running, not a freezer error.
             if !h.record().state.has_process() || !self.init_alive(&h) {
-                return Err(ApiError::conflict(format!("Container {id} is not running")));
+                return Err(Error::conflict(format!("Container {id} is not running")));
             }
             return Err(e);
         }

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::Error;
 use berth_api::filters::Filters;
 use berth_api::types::ContainerPruneReport;
-use berth_api::ApiError;
 
 use crate::engine::Engine;
 use crate::Result;
@@ -20,12 +20,12 @@ pub fn parse_until(s: &str) -> Result<i64> {
     let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len()));
     let n: f64 = num
         .parse()
-        .map_err(|_| ApiError::bad_request(format!("invalid until filter: {s}")))?;
+        .map_err(|_| Error::bad_request(format!("invalid until filter: {s}")))?;
     let secs = match unit {
         "s" => n,
         "m" => n * 60.0,
         "h" => n * 3600.0,
-        _ => return Err(ApiError::bad_request(format!("invalid until filter: {s}"))),
+        _ => return Err(Error::bad_request(format!("invalid until filter: {s}"))),
     };
     Ok(chrono::Utc::now().timestamp() - secs as i64)
 }

@@ -4,7 +4,7 @@
 use std::fs;
 use std::sync::Arc;
 
-use berth_api::ApiError;
+use crate::Error;
 use berth_store::overlay;
 
 use crate::engine::Engine;
@@ -20,7 +20,7 @@ impl Engine {
         let h = self.container(name)?;
         let (_, first) = self.transition(&h, |r| r.state.set_removal_in_progress())?;
         if !first {
-            return Err(ApiError::conflict(format!(
+            return Err(Error::conflict(format!(
                 "removal of container {name} is already in progress"
             )));
         }
@@ -41,7 +41,7 @@ impl Engine {
         let _op = h.op.lock().await;
         // Someone else removed it while we waited for the lock.
         if h.lifecycle.borrow().removed {
-            return Err(ApiError::no_such_container(name));
+            return Err(Error::no_such_container(name));
         }
         let (state, cname) = {
             let r = h.record();
@@ -57,7 +57,7 @@ impl Engine {
                         state.status()
                     )
                 };
-                return Err(ApiError::conflict(format!(
+                return Err(Error::conflict(format!(
                     "cannot remove container \"{cname}\": {why}"
                 )));
             }
@@ -71,23 +71,18 @@ impl Engine {
         let runtime_state = self.cfg.exec_root.join("runtime").join(&id);
         crate::blocking(move || {
             cgroup.remove_tree();
-            overlay::unmount(&paths.rootfs()).map_err(ApiError::from)?;
+            overlay::unmount(&paths.rootfs()).map_err(Error::from)?;
             for d in [&paths.dir, &paths.state, &runtime_state] {
                 match fs::remove_dir_all(d) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        return Err(ApiError::internal(format!("remove {}: {e}", d.display())))
-                    }
+                    Err(e) => return Err(Error::internal(format!("remove {}: {e}", d.display()))),
                 }
             }
             Ok(())
         })
         .await?;
-        self.images
-            .db
-            .delete_container(&id)
-            .map_err(ApiError::from)?;
+        self.images.db.delete_container(&id).map_err(Error::from)?;
         self.lock_map().remove(&id);
         self.dns_forget(&id);
         self.drop_execs(&id);

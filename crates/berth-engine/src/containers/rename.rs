@@ -1,6 +1,6 @@
 //! `POST /containers/{id}/rename`.
 
-use berth_api::ApiError;
+use crate::Error;
 
 use crate::engine::Engine;
 use crate::{names, Result};
@@ -8,15 +8,13 @@ use crate::{names, Result};
 impl Engine {
     pub fn rename_container(&self, name: &str, new_name: &str) -> Result<()> {
         if new_name.is_empty() {
-            return Err(ApiError::bad_request(
-                "Neither old nor new names may be empty",
-            ));
+            return Err(Error::bad_request("Neither old nor new names may be empty"));
         }
         let h = self.container(name)?;
         let new_name = names::validate(new_name)?;
         let mut rec = h.record().clone();
         if rec.name == new_name {
-            return Err(ApiError::bad_request(
+            return Err(Error::bad_request(
                 "Renaming a container with the same name as its current name",
             ));
         }
@@ -24,9 +22,9 @@ impl Engine {
             .images
             .db
             .container_name_owner(&new_name)
-            .map_err(ApiError::from)?
+            .map_err(Error::from)?
         {
-            return Err(ApiError::conflict(format!(
+            return Err(Error::conflict(format!(
                 "Conflict. The container name \"{new_name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
             )));
         }

@@ -4,7 +4,7 @@
 use std::fs;
 use std::sync::Arc;
 
-use berth_api::ApiError;
+use crate::Error;
 use berth_runtime::shim::ShimConfig;
 use berth_runtime::spec::{bind_mount, build_spec, NetworkNamespace, SpecInput};
 use berth_runtime::{supervisor, RuntimeError};
@@ -22,13 +22,13 @@ use crate::Result;
 const INIT_PATH: &str = "/sbin/docker-init";
 
 /// The message docker's CLI turns into exit code 127 or 126.
-fn exec_failure(cmd: &str, code: i32, detail: &str) -> ApiError {
+fn exec_failure(cmd: &str, code: i32, detail: &str) -> Error {
     let why = if code == 126 {
         "permission denied"
     } else {
         "executable file not found in $PATH"
     };
-    ApiError::bad_request(format!(
+    Error::bad_request(format!(
         "failed to create task for container: failed to create shim task: OCI runtime create failed: exec: \"{cmd}\": {why}: {detail}"
     ))
 }
@@ -40,11 +40,11 @@ impl Engine {
         // As dockerd: a container waiting for its restart policy counts as
         // started (304) too.
         let result = if h.record().state.paused {
-            Err(ApiError::conflict(
+            Err(Error::conflict(
                 "cannot start a paused container, try unpause instead",
             ))
         } else if h.record().state.running {
-            Err(ApiError::new(
+            Err(Error::new(
                 berth_api::ErrorKind::NotModified,
                 "container already started",
             ))
@@ -61,12 +61,12 @@ impl Engine {
         // As dockerd: a `--rm` container that cannot start is removed.
         if result
             .as_ref()
-            .is_err_and(|e| e.kind != berth_api::ErrorKind::NotModified)
+            .is_err_and(|e| e.kind() != berth_api::ErrorKind::NotModified)
             && h.record().host_config.auto_remove
         {
             let id = h.id();
             if let Err(e) = self.remove_container(&id, true, true).await {
-                tracing::warn!(%id, "auto-remove after failed start: {}", e.message);
+                tracing::warn!(%id, "auto-remove after failed start: {}", e.to_string());
             }
         }
         result
@@ -74,7 +74,7 @@ impl Engine {
 
     pub(crate) async fn start_locked(self: &Arc<Self>, h: &Arc<ContainerHandle>) -> Result<()> {
         if h.record().state.has_process() {
-            return Err(ApiError::new(
+            return Err(Error::new(
                 berth_api::ErrorKind::NotModified,
                 "container already started",
             ));
@@ -84,7 +84,7 @@ impl Engine {
         let plan = match self.connect_sandbox(h).await {
             Ok(p) => p,
             Err(e) => {
-                self.transition(h, |r| r.state.set_start_failed(e.message.clone(), 128))?;
+                self.transition(h, |r| r.state.set_start_failed(e.to_string().clone(), 128))?;
                 return Err(e);
             }
         };
@@ -92,14 +92,14 @@ impl Engine {
         let image = {
             let images = self.images.clone();
             let id = rec.image_id.clone();
-            crate::blocking(move || images.resolve(&id).map_err(ApiError::from)).await?
+            crate::blocking(move || images.resolve(&id).map_err(Error::from)).await?
         };
-        let lowers = self.images.lower_dirs(&image).map_err(ApiError::from)?;
+        let lowers = self.images.lower_dirs(&image).map_err(Error::from)?;
         let engine = self.clone();
         let rec2 = rec.clone();
         let started = tokio::task::spawn_blocking(move || engine.launch(&rec2, &lowers, plan))
             .await
-            .map_err(|e| ApiError::internal(format!("task failed: {e}")))?;
+            .map_err(|e| Error::caused_by("task failed", e))?;
         match started {
             Ok(s) => {
                 let (rec, ()) = self.transition(h, |r| {
@@ -120,9 +120,11 @@ impl Engine {
                     RuntimeError::Exec { message, code } => {
                         (exec_failure(&rec.path, code, &message), code as i64)
                     }
-                    other => (ApiError::from(other), 128),
+                    other => (Error::from(other), 128),
                 };
-                self.transition(h, |r| r.state.set_start_failed(err.message.clone(), code))?;
+                self.transition(h, |r| {
+                    r.state.set_start_failed(err.to_string().clone(), code)
+                })?;
                 Err(err)
             }
         }
@@ -175,7 +177,7 @@ impl Engine {
         }
         for (link, target, ip) in self
             .linked(rec)
-            .map_err(|e| RuntimeError::Invalid(e.message))?
+            .map_err(|e| RuntimeError::Invalid(e.to_string()))?
         {
             env.extend(super::links::env(&link, &rec.name, &target, &ip));
         }
@@ -211,7 +213,7 @@ impl Engine {
         }
         let mut mounts = self
             .oci_mounts(&rec.mounts, &rootfs)
-            .map_err(|e| RuntimeError::Invalid(e.message))?;
+            .map_err(|e| RuntimeError::Invalid(e.to_string()))?;
         if with_init {
             mounts.push(bind_mount(
                 &self.cfg.init_binary,
@@ -240,7 +242,7 @@ impl Engine {
             shm_size: hc.shm_size,
             confinement: self
                 .confinement(hc)
-                .map_err(|e| RuntimeError::Invalid(e.message))?,
+                .map_err(|e| RuntimeError::Invalid(e.to_string()))?,
         })?;
         prepare_mount_points(&rootfs, spec.mounts().as_deref().unwrap_or_default())?;
         let bundle = paths.bundle();

@@ -265,8 +265,8 @@ impl State {
 }
 
 /// dockerd's 409 for what needs the process of a container between restarts.
-pub fn restarting(id: &str) -> berth_api::ApiError {
-    berth_api::ApiError::conflict(format!(
+pub fn restarting(id: &str) -> crate::Error {
+    crate::Error::conflict(format!(
         "Container {id} is restarting, wait until the container is running"
     ))
 }

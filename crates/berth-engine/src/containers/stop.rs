@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_api::{ApiError, ErrorKind};
+use crate::Error;
+use berth_api::ErrorKind;
 use nix::sys::signal::Signal;
 
 use super::kill::signal_from;
@@ -25,7 +26,7 @@ impl Engine {
         let h = self.container(name)?;
         let _op = h.op.lock().await;
         if !h.record().state.running {
-            return Err(ApiError::new(
+            return Err(Error::new(
                 ErrorKind::NotModified,
                 "container already stopped",
             ));
@@ -110,7 +111,7 @@ impl Engine {
         if exited {
             Ok(())
         } else {
-            Err(ApiError::internal(format!(
+            Err(Error::internal(format!(
                 "container {} did not exit after SIGKILL",
                 h.id()
             )))

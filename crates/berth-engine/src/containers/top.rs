@@ -3,8 +3,8 @@
 
 use std::process::Command;
 
+use crate::Error;
 use berth_api::types::ContainerTop;
-use berth_api::ApiError;
 use berth_runtime::cgroups::Cgroup;
 
 use crate::engine::Engine;
@@ -15,12 +15,12 @@ pub fn filter_ps(output: &str, pids: &[i32]) -> Result<ContainerTop> {
     let mut lines = output.lines();
     let header = lines
         .next()
-        .ok_or_else(|| ApiError::internal("ps printed nothing"))?;
+        .ok_or_else(|| Error::internal("ps printed nothing"))?;
     let titles: Vec<String> = header.split_whitespace().map(String::from).collect();
     let pid_col = titles
         .iter()
         .position(|t| t == "PID")
-        .ok_or_else(|| ApiError::bad_request("Couldn't find PID field in ps output"))?;
+        .ok_or_else(|| Error::bad_request("Couldn't find PID field in ps output"))?;
     let mut processes = Vec::new();
     for line in lines {
         let fields: Vec<&str> = line.split_whitespace().collect();
@@ -52,7 +52,7 @@ impl Engine {
             (r.id.clone(), r.state.running, r.state.restarting)
         };
         if !running {
-            return Err(ApiError::conflict(format!("Container {id} is not running")));
+            return Err(Error::conflict(format!("Container {id} is not running")));
         }
         if restarting {
             return Err(super::state::restarting(&id));
@@ -68,9 +68,9 @@ impl Engine {
             let out = Command::new("ps")
                 .args(&args)
                 .output()
-                .map_err(|e| ApiError::internal(format!("run ps: {e}")))?;
+                .map_err(|e| Error::caused_by("run ps", e))?;
             if !out.status.success() {
-                return Err(ApiError::internal(format!(
+                return Err(Error::internal(format!(
                     "ps: {}",
                     String::from_utf8_lossy(&out.stderr).trim()
                 )));

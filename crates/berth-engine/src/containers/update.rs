@@ -1,8 +1,8 @@
 //! `POST /containers/{id}/update`: new limits and restart policy, applied to
 //! the running container's cgroup at once.
 
+use crate::Error;
 use berth_api::types::HostConfig;
-use berth_api::ApiError;
 use berth_runtime::cgroups::Cgroup;
 use serde_json::{json, Value};
 
@@ -40,7 +40,7 @@ impl Engine {
         }
         if !update.restart_policy.name.is_empty() {
             if hc.auto_remove && !matches!(update.restart_policy.name.as_str(), "no") {
-                return Err(ApiError::bad_request("Restart policy cannot be updated because AutoRemove is enabled for the container"));
+                return Err(Error::bad_request("Restart policy cannot be updated because AutoRemove is enabled for the container"));
             }
             hc.restart_policy = update.restart_policy.clone();
         }
@@ -54,7 +54,7 @@ impl Engine {
             let cg = Cgroup::new(&self.cgroups_path(&rec.id));
             crate::blocking(move || {
                 cg.update(&res)
-                    .map_err(|e| ApiError::internal(format!("Cannot update container: {e}")))
+                    .map_err(|e| Error::caused_by("Cannot update container", e))
             })
             .await?;
         }

@@ -7,8 +7,8 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
+use crate::Error;
 use berth_api::types::HostConfig;
-use berth_api::ApiError;
 use berth_runtime::userns::Remap;
 use berth_store::overlay;
 
@@ -47,7 +47,7 @@ impl ActiveRemap {
         helper: &std::path::Path,
         scratch: &std::path::Path,
     ) -> Result<ActiveRemap> {
-        let userns = cfg.remap.namespace(helper).map_err(ApiError::from)?;
+        let userns = cfg.remap.namespace(helper).map_err(Error::from)?;
         let idmap = match cfg.layers {
             LayerMode::Copy => false,
             LayerMode::Idmap => true,
@@ -74,23 +74,23 @@ impl ActiveRemap {
 pub fn make_reachable(data_root: &std::path::Path, exec_root: &std::path::Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     for d in [data_root, &data_root.join("containers"), exec_root] {
-        let m = std::fs::metadata(d)
-            .map_err(|e| ApiError::internal(format!("{}: {e}", d.display())))?;
+        let m =
+            std::fs::metadata(d).map_err(|e| Error::internal(format!("{}: {e}", d.display())))?;
         if m.permissions().mode() & 0o111 != 0o111 {
             let mode = m.permissions().mode() | 0o711;
             std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode))
-                .map_err(|e| ApiError::internal(format!("chmod {}: {e}", d.display())))?;
+                .map_err(|e| Error::internal(format!("chmod {}: {e}", d.display())))?;
         }
     }
     for root in [data_root, exec_root] {
         let full = std::fs::canonicalize(root)
-            .map_err(|e| ApiError::internal(format!("{}: {e}", root.display())))?;
+            .map_err(|e| Error::internal(format!("{}: {e}", root.display())))?;
         for parent in full.ancestors().skip(1) {
             let mode = std::fs::metadata(parent)
                 .map(|m| m.permissions().mode())
                 .unwrap_or(0);
             if mode & 0o001 == 0 {
-                return Err(ApiError::internal(format!(
+                return Err(Error::internal(format!(
                     "userns-remap: {} (mode {:o}) cannot be searched by the remapped root, so its containers could not be reached: chmod o+x {}",
                     parent.display(),
                     mode & 0o7777,
@@ -105,7 +105,7 @@ pub fn make_reachable(data_root: &std::path::Path, exec_root: &std::path::Path) 
 /// What dockerd refuses in a remapped container (`--userns=host` lifts it).
 pub(crate) fn validate(hc: &HostConfig, remapped_daemon: bool) -> Result<()> {
     if !matches!(hc.userns_mode.as_str(), "" | "host") {
-        return Err(ApiError::bad_request(format!(
+        return Err(Error::bad_request(format!(
             "invalid USER mode: {}",
             hc.userns_mode
         )));
@@ -114,7 +114,7 @@ pub(crate) fn validate(hc: &HostConfig, remapped_daemon: bool) -> Result<()> {
         return Ok(());
     }
     if hc.privileged {
-        return Err(ApiError::bad_request("privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode"));
+        return Err(Error::bad_request("privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode"));
     }
     for (mode, what) in [
         (hc.network_mode.as_str(), "network"),
@@ -123,7 +123,7 @@ pub(crate) fn validate(hc: &HostConfig, remapped_daemon: bool) -> Result<()> {
         (hc.uts_mode.as_str(), "UTS"),
     ] {
         if mode == "host" {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::bad_request(format!(
                 "cannot share the host's {what} namespace when user namespaces are enabled"
             )));
         }
@@ -236,16 +236,16 @@ pub(crate) fn remapped_out<W: std::io::Write + Send>(
         let mut out = out;
         return produce(&mut out);
     };
-    let (reader, mut writer) = std::io::pipe().map_err(|e| ApiError::internal(e.to_string()))?;
+    let (reader, mut writer) = std::io::pipe().map_err(|e| Error::internal(e.to_string()))?;
     std::thread::scope(|s| {
         let copier = s.spawn(move || berth_store::archive::remap_tar(reader, out, map.as_ref()));
         let produced = produce(&mut writer);
         drop(writer);
         let copied = copier
             .join()
-            .map_err(|_| ApiError::internal("remapping owners failed"))?;
+            .map_err(|_| Error::internal("remapping owners failed"))?;
         produced?;
-        copied.map(|_| ()).map_err(ApiError::from)
+        copied.map(|_| ()).map_err(Error::from)
     })
 }
 
@@ -260,7 +260,7 @@ pub(crate) fn remapped_in<R: std::io::Read + Send, T>(
         let mut input = input;
         return consume(&mut input);
     };
-    let (mut reader, writer) = std::io::pipe().map_err(|e| ApiError::internal(e.to_string()))?;
+    let (mut reader, writer) = std::io::pipe().map_err(|e| Error::internal(e.to_string()))?;
     std::thread::scope(|s| {
         let copier = s.spawn(move || {
             let tar = berth_store::archive::decompress(input)?;
@@ -270,8 +270,8 @@ pub(crate) fn remapped_in<R: std::io::Read + Send, T>(
         drop(reader);
         let copied = copier
             .join()
-            .map_err(|_| ApiError::internal("remapping owners failed"))?;
+            .map_err(|_| Error::internal("remapping owners failed"))?;
         let value = consumed?;
-        copied.map(|_| value).map_err(ApiError::from)
+        copied.map(|_| value).map_err(Error::from)
     })
 }

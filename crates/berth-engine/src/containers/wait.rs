@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use berth_api::ApiError;
+use crate::Error;
 
 use crate::engine::Engine;
 use crate::Result;
@@ -22,7 +22,7 @@ impl WaitCondition {
             "" | "not-running" => Ok(WaitCondition::NotRunning),
             "next-exit" => Ok(WaitCondition::NextExit),
             "removed" => Ok(WaitCondition::Removed),
-            other => Err(ApiError::bad_request(format!(
+            other => Err(Error::bad_request(format!(
                 "invalid condition: \"{other}\""
             ))),
         }

@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Mutex, MutexGuard};
 
+use crate::Error;
 use berth_api::filters::Filters;
 use berth_api::network::{
     EndpointSettings, Ipam, IpamPool, Network, NetworkContainer, NetworkCreateRequest,
 };
-use berth_api::ApiError;
 use berth_network::ipam;
 use berth_network::link::Netlink;
 use berth_network::ports::Reservation;
@@ -94,11 +94,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn net_err(e: berth_network::NetError) -> ApiError {
+fn net_err(e: berth_network::NetError) -> Error {
     match e {
-        berth_network::NetError::Invalid(m) => ApiError::bad_request(m),
-        berth_network::NetError::Conflict(m) => ApiError::internal(m),
-        other => ApiError::internal(other.to_string()),
+        berth_network::NetError::Invalid(m) => Error::bad_request(m),
+        berth_network::NetError::Conflict(m) => Error::internal(m),
+        other => Error::internal(other.to_string()),
     }
 }
 
@@ -169,13 +169,13 @@ pub struct NetworkCreated {
 
 impl Engine {
     fn store_network(&self, n: &Network) -> Result<()> {
-        let doc = serde_json::to_string(n).map_err(|e| ApiError::internal(e.to_string()))?;
+        let doc = serde_json::to_string(n).map_err(|e| Error::internal(e.to_string()))?;
         self.images
             .db
             .insert_network(&n.id, &n.name, &doc)
             .map_err(|e| match e {
                 berth_store::StoreError::Conflict(_) => {
-                    ApiError::conflict(format!("network with name {} already exists", n.name))
+                    Error::conflict(format!("network with name {} already exists", n.name))
                 }
                 other => other.into(),
             })?;
@@ -185,7 +185,7 @@ impl Engine {
 
     /// Loads the networks, makes the predefined ones and the default bridge.
     pub(crate) async fn init_networks(&self) -> Result<()> {
-        let docs = self.images.db.networks().map_err(ApiError::from)?;
+        let docs = self.images.db.networks().map_err(Error::from)?;
         let loaded: Vec<Network> = docs
             .iter()
             .filter_map(|d| serde_json::from_str(d).ok())
@@ -224,7 +224,7 @@ impl Engine {
                     self.images
                         .db
                         .delete_network(&old.id)
-                        .map_err(ApiError::from)?;
+                        .map_err(Error::from)?;
                     lock(&self.net.networks).retain(|n| n.id != old.id);
                 }
                 let (subnet, gateway) = match &nc.bip {
@@ -241,7 +241,7 @@ impl Engine {
                     Some(f) => {
                         let f = ipam::parse_net(f).map_err(net_err)?;
                         if !subnet.contains(&f.network()) {
-                            return Err(ApiError::bad_request(format!(
+                            return Err(Error::bad_request(format!(
                                 "fixed-cidr {f} is not within the bridge's subnet {subnet}"
                             )));
                         }
@@ -292,7 +292,7 @@ impl Engine {
             .collect();
         for n in &user {
             if let Err(e) = self.bring_up_bridge(n).await {
-                tracing::warn!(network = %n.name, "bring up bridge: {}", e.message);
+                tracing::warn!(network = %n.name, "bring up bridge: {}", e.to_string());
             }
         }
         if nc.ip_forward {
@@ -303,10 +303,7 @@ impl Engine {
 
     async fn bring_up_bridge(&self, n: &Network) -> Result<()> {
         let Some((subnet, gw, _)) = pool_of(n) else {
-            return Err(ApiError::internal(format!(
-                "network {} has no subnet",
-                n.name
-            )));
+            return Err(Error::internal(format!("network {} has no subnet", n.name)));
         };
         let mtu = n
             .options
@@ -314,7 +311,7 @@ impl Engine {
             .and_then(|m| m.parse().ok())
             .unwrap_or(0);
         let cidr =
-            Ipv4Net::new(gw, subnet.prefix_len()).map_err(|e| ApiError::internal(e.to_string()))?;
+            Ipv4Net::new(gw, subnet.prefix_len()).map_err(|e| Error::internal(e.to_string()))?;
         let cidr6 = pool6_of(n).and_then(|(s6, gw6, _)| Ipv6Net::new(gw6, s6.prefix_len()).ok());
         self.net
             .nl
@@ -332,7 +329,7 @@ impl Engine {
                 .filter_map(|n| pool_of(n).map(|p| p.0)),
         );
         ipam::pick_subnet(&self.cfg.network.pools, &taken).ok_or_else(|| {
-            ApiError::bad_request(
+            Error::bad_request(
                 "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
             )
         })
@@ -351,8 +348,8 @@ impl Engine {
         };
         match found.as_slice() {
             [one] => Ok((*one).clone()),
-            [] => Err(ApiError::not_found(format!("network {key} not found"))),
-            _ => Err(ApiError::not_found(format!(
+            [] => Err(Error::not_found(format!("network {key} not found"))),
+            _ => Err(Error::not_found(format!(
                 "network {key} is ambiguous ({} matches found based on ID prefix)",
                 found.len()
             ))),
@@ -364,20 +361,20 @@ impl Engine {
         // and all), kept as given. A NUL byte cannot be a name anywhere.
         let name = req.name.clone();
         if name.is_empty() {
-            return Err(ApiError::bad_request("network name is required"));
+            return Err(Error::bad_request("network name is required"));
         }
         if name.contains('\0') {
-            return Err(ApiError::bad_request(
+            return Err(Error::bad_request(
                 "invalid network name: it contains a NUL byte",
             ));
         }
         if is_predefined(&name) {
-            return Err(ApiError::forbidden(format!(
+            return Err(Error::forbidden(format!(
                 "operation is not permitted on predefined {name} network "
             )));
         }
         if self.find_network(&name).is_ok_and(|n| n.name == name) {
-            return Err(ApiError::conflict(format!(
+            return Err(Error::conflict(format!(
                 "network with name {name} already exists"
             )));
         }
@@ -387,14 +384,12 @@ impl Engine {
             req.driver.as_str()
         };
         if driver != "bridge" {
-            return Err(ApiError::not_found(format!(
-                "plugin \"{driver}\" not found"
-            )));
+            return Err(Error::not_found(format!("plugin \"{driver}\" not found")));
         }
         let ipv6 = req.enable_ipv6 == Some(true);
         let ipam_req = req.ipam.clone().unwrap_or_default();
         if !matches!(ipam_req.driver.as_str(), "" | "default") {
-            return Err(ApiError::not_found(format!(
+            return Err(Error::not_found(format!(
                 "plugin \"{}\" not found",
                 ipam_req.driver
             )));
@@ -406,12 +401,12 @@ impl Engine {
             .into_iter()
             .partition(is_v6_pool);
         if pools.len() > 1 || pools6.len() > 1 {
-            return Err(ApiError::bad_request(
+            return Err(Error::bad_request(
                 "only one IPv4 and one IPv6 subnet per network are supported by this version of berthd",
             ));
         }
         if !pools6.is_empty() && !ipv6 {
-            return Err(ApiError::bad_request(
+            return Err(Error::bad_request(
                 "an IPv6 subnet needs IPv6 enabled on the network (EnableIPv6, --ipv6)",
             ));
         }
@@ -426,9 +421,7 @@ impl Engine {
                 checked_pool(p, subnet.into(), gateway, &taken)?
             }
             Some(p) if !p.gateway.is_empty() || !p.ip_range.is_empty() => {
-                return Err(ApiError::bad_request(
-                    "a gateway or ip-range needs a subnet",
-                ));
+                return Err(Error::bad_request("a gateway or ip-range needs a subnet"));
             }
             _ => {
                 let subnet = self.free_subnet()?;
@@ -451,7 +444,7 @@ impl Engine {
             .cloned()
             .unwrap_or_else(|| format!("br-{}", &id[..12]));
         if bridge.is_empty() || bridge.len() > 15 || bridge.contains(['/', ' ', '"', '\\']) {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::bad_request(format!(
                 "invalid bridge name {bridge:?}"
             )));
         }
@@ -459,7 +452,7 @@ impl Engine {
             .iter()
             .any(|n| bridge_of(n) == bridge)
         {
-            return Err(ApiError::conflict(format!(
+            return Err(Error::conflict(format!(
                 "bridge name {bridge} is used by another network"
             )));
         }
@@ -471,13 +464,13 @@ impl Engine {
             .map_err(net_err)?
             .is_some()
         {
-            return Err(ApiError::conflict(format!(
+            return Err(Error::conflict(format!(
                 "an interface named {bridge} already exists on the host"
             )));
         }
         if let Some(m) = options.get(MTU_OPT) {
             if m.parse::<u32>().is_err() {
-                return Err(ApiError::bad_request(format!("invalid MTU {m:?}")));
+                return Err(Error::bad_request(format!("invalid MTU {m:?}")));
             }
         }
         options.insert(BRIDGE_NAME_OPT.into(), bridge);
@@ -532,9 +525,7 @@ impl Engine {
             .collect();
         let Some(p) = asked.filter(|p| !p.subnet.is_empty()) else {
             if asked.is_some() {
-                return Err(ApiError::bad_request(
-                    "a gateway or ip-range needs a subnet",
-                ));
+                return Err(Error::bad_request("a gateway or ip-range needs a subnet"));
             }
             let subnet = ipam::ula_subnet(&hex::decode(&id[..10]).unwrap_or_default());
             return Ok(IpamPool {
@@ -546,7 +537,7 @@ impl Engine {
         };
         let subnet = ipam::parse_net6(&p.subnet).map_err(net_err)?.trunc();
         if subnet.prefix_len() > 126 {
-            return Err(ApiError::bad_request(format!(
+            return Err(Error::bad_request(format!(
                 "invalid subnet {subnet}: an IPv6 subnet needs room for a gateway and a container (at most /126)"
             )));
         }
@@ -615,9 +606,7 @@ impl Engine {
             .iter()
             .find(|t| !["custom", "builtin"].contains(&t.as_str()))
         {
-            return Err(ApiError::bad_request(format!(
-                "invalid filter: 'type'='{t}'"
-            )));
+            return Err(Error::bad_request(format!("invalid filter: 'type'='{t}'")));
         }
         let any = |key: &str, f: &dyn Fn(&str) -> bool| {
             let v = filters.get(key);
@@ -665,14 +654,14 @@ impl Engine {
     pub async fn remove_network(&self, key: &str) -> Result<()> {
         let n = self.find_network(key)?;
         if is_predefined(&n.name) {
-            return Err(ApiError::forbidden(format!(
+            return Err(Error::forbidden(format!(
                 "{} is a pre-defined network and cannot be removed",
                 n.name
             )));
         }
         let members = self.network_members(&n);
         if !members.is_empty() {
-            return Err(ApiError::forbidden(format!(
+            return Err(Error::forbidden(format!(
                 "error while removing network: network {} has active endpoints (name:{:?} id:{:?})",
                 n.name,
                 members
@@ -683,10 +672,7 @@ impl Engine {
                 &n.id[..12]
             )));
         }
-        self.images
-            .db
-            .delete_network(&n.id)
-            .map_err(ApiError::from)?;
+        self.images.db.delete_network(&n.id).map_err(Error::from)?;
         lock(&self.net.networks).retain(|x| x.id != n.id);
         lock(&self.net.allocated).remove(&n.id);
         lock(&self.net.allocated6).remove(&n.id);
@@ -764,7 +750,7 @@ impl Engine {
         for (i, (key, mut ep)) in wanted.into_iter().enumerate() {
             let n = self.find_network(&key)?;
             if i > 0 && matches!(n.driver.as_str(), "host" | "null") {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::bad_request(format!(
                     "container cannot be connected to network {} and {}",
                     primary, n.name
                 )));
@@ -785,7 +771,7 @@ impl Engine {
             ipam::parse_mac(&ep.mac_address).map_err(net_err)?;
         }
         if ep.aliases.as_ref().is_some_and(|a| !a.is_empty()) && !user {
-            return Err(ApiError::bad_request(
+            return Err(Error::bad_request(
                 "network-scoped alias is supported only for containers in user defined networks",
             ));
         }
@@ -796,19 +782,19 @@ impl Engine {
             .filter(|s| !s.is_empty())
         {
             if !user {
-                return Err(ApiError::bad_request(
+                return Err(Error::bad_request(
                     "user specified IP address is supported on user defined networks only",
                 ));
             }
             let ip = ipam::parse_ip(ip).map_err(net_err)?;
             let (subnet, gw, _) =
-                pool_of(n).ok_or_else(|| ApiError::bad_request("the network has no subnet"))?;
+                pool_of(n).ok_or_else(|| Error::bad_request("the network has no subnet"))?;
             if !subnet.contains(&ip)
                 || ip == gw
                 || ip == subnet.network()
                 || ip == subnet.broadcast()
             {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::bad_request(format!(
                     "invalid IP address {ip}: not a free host address of the network's subnet {subnet}"
                 )));
             }
@@ -821,13 +807,13 @@ impl Engine {
         {
             let ip = ipam::parse_ip6(ip).map_err(net_err)?;
             let Some((subnet, gw, _)) = pool6_of(n).filter(|_| user) else {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::bad_request(format!(
                     "invalid IPv6 address {ip}: network {} does not have IPv6 enabled",
                     n.name
                 )));
             };
             if !subnet.contains(&ip) || ip == gw || ip == subnet.network() {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::bad_request(format!(
                     "invalid IPv6 address {ip}: not a free host address of the network's subnet {subnet}"
                 )));
             }
@@ -847,7 +833,7 @@ fn checked_pool(
 ) -> Result<IpamPool> {
     let overlaps = |t: &IpNet| t.contains(&subnet.network()) || subnet.contains(&t.network());
     if let Some((other, _)) = taken.iter().find(|(_, t)| overlaps(t)) {
-        return Err(ApiError::forbidden(format!(
+        return Err(Error::forbidden(format!(
             "invalid pool request: Pool overlaps with other one on this address space (network {other})"
         )));
     }
@@ -856,9 +842,9 @@ fn checked_pool(
         g => {
             let g: IpAddr = g
                 .parse()
-                .map_err(|_| ApiError::bad_request(format!("invalid gateway address {g:?}")))?;
+                .map_err(|_| Error::bad_request(format!("invalid gateway address {g:?}")))?;
             if !subnet.contains(&g) {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::bad_request(format!(
                     "gateway {g} is not within the subnet {subnet}"
                 )));
             }
@@ -870,10 +856,10 @@ fn checked_pool(
         r => {
             let r: IpNet = r
                 .parse()
-                .map_err(|_| ApiError::bad_request(format!("invalid ip-range {r:?}")))?;
+                .map_err(|_| Error::bad_request(format!("invalid ip-range {r:?}")))?;
             let r = r.trunc();
             if !subnet.contains(&r.network()) || !subnet.contains(&r.broadcast()) {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::bad_request(format!(
                     "ip-range {r} is not within the subnet {subnet}"
                 )));
             }

@@ -176,11 +176,11 @@ fn render(msg: BuildProgress, quiet: bool) -> Result<bytes::Bytes, Infallible> {
         }
         BuildProgress::Aux(id) => json!({"aux": {"ID": id}}),
         BuildProgress::Error(f) => {
-            let mut detail = json!({"message": f.error.message});
+            let mut detail = json!({"message": f.error.to_string()});
             if let Some(code) = f.code {
                 detail["code"] = json!(code);
             }
-            json!({"errorDetail": detail, "error": f.error.message})
+            json!({"errorDetail": detail, "error": f.error.to_string()})
         }
     };
     line(v)

@@ -487,7 +487,7 @@ pub async fn export(State(e): State<AppState>, Path(id): Path<String>) -> ApiRes
     let (writer, body) = crate::streams::BodyWriter::new();
     tokio::spawn(async move {
         if let Err(err) = e.export_container(&id, writer).await {
-            tracing::warn!("export failed mid-stream: {}", err.message);
+            tracing::warn!("export failed mid-stream: {}", err);
         }
     });
     Ok((
@@ -572,7 +572,7 @@ pub async fn archive_get(
     let (writer, body) = crate::streams::BodyWriter::new();
     tokio::spawn(async move {
         if let Err(err) = e.archive_get(&id, &path, writer).await {
-            tracing::warn!("archive failed mid-stream: {}", err.message);
+            tracing::warn!("archive failed mid-stream: {}", err);
         }
     });
     Ok((

@@ -47,8 +47,8 @@ fn output_bytes(stream: u8, data: &[u8], tty: bool) -> Bytes {
 }
 
 /// Why an exec could not start, as dockerd writes it into the stream.
-fn start_failure(err: &ApiError, tty: bool) -> Bytes {
-    output_bytes(1, format!("{}\r\n", err.message).as_bytes(), tty)
+fn start_failure(err: &berth_engine::Error, tty: bool) -> Bytes {
+    output_bytes(1, format!("{err}\r\n").as_bytes(), tty)
 }
 
 fn content_type(tty: bool) -> &'static str {

@@ -82,13 +82,14 @@ fn registry_credentials(
 fn progress_stream<F, Fut>(work: F) -> Response
 where
     F: FnOnce(tokio::sync::mpsc::UnboundedSender<serde_json::Value>) -> Fut,
-    Fut: std::future::Future<Output = Result<(), ApiError>> + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), berth_engine::Error>> + Send + 'static,
 {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let fut = work(tx.clone());
     tokio::spawn(async move {
         if let Err(err) = fut.await {
-            let _ = tx.send(json!({"errorDetail": {"message": err.message}, "error": err.message}));
+            let message = err.to_string();
+            let _ = tx.send(json!({"errorDetail": {"message": message}, "error": message}));
         }
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
@@ -219,7 +220,7 @@ async fn save(e: AppState, names: Vec<String>) -> ApiResult {
     let (writer, body) = BodyWriter::new();
     tokio::spawn(async move {
         if let Err(err) = e.save_images(names, writer).await {
-            tracing::warn!("save failed mid-stream: {}", err.message);
+            tracing::warn!("save failed mid-stream: {}", err);
         }
     });
     Ok((

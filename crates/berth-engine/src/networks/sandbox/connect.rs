@@ -24,7 +24,7 @@ impl Engine {
             )
         };
         if mode == "none" {
-            return Err(ApiError::bad_request(
+            return Err(Error::bad_request(
                 "container cannot be connected to multiple networks with one of the networks in private (none) mode",
             ));
         }
@@ -32,12 +32,12 @@ impl Engine {
             || mode == "host"
             || mode.starts_with("container:")
         {
-            return Err(ApiError::bad_request(
+            return Err(Error::bad_request(
                 "container sharing network namespace with another container or host cannot be connected to any other network",
             ));
         }
         if already {
-            return Err(ApiError::forbidden(format!(
+            return Err(Error::forbidden(format!(
                 "endpoint with name {} already exists in network {}",
                 h.record().name.trim_start_matches('/'),
                 n.name
@@ -79,13 +79,13 @@ impl Engine {
         let _op = h.op.lock().await;
         let rec = h.record().clone();
         if !rec.networks.contains_key(&n.name) {
-            return Err(ApiError::forbidden(format!(
+            return Err(Error::forbidden(format!(
                 "container {} is not connected to network {}",
                 rec.id, n.name
             )));
         }
         if matches!(n.driver.as_str(), "host" | "null") {
-            return Err(ApiError::bad_request(
+            return Err(Error::bad_request(
                 "container cannot be disconnected from host network or connected to host network",
             ));
         }

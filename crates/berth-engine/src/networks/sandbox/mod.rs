@@ -15,8 +15,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 
+use crate::Error;
 use berth_api::network::{EndpointSettings, Network, PortBinding};
-use berth_api::ApiError;
 use berth_network::link::{self, Endpoint};
 use berth_network::nft::{BridgeRules, PortRule, Proto, Ruleset};
 use berth_network::{dns, ipam, netns, ports};
@@ -91,7 +91,7 @@ impl Engine {
                 )
             };
             if !running {
-                return Err(ApiError::conflict(format!(
+                return Err(Error::conflict(format!(
                     "cannot join network namespace of a non running container: container {oid} is not running"
                 )));
             }
@@ -155,7 +155,7 @@ impl Engine {
         let rec = h.record().clone();
         let paths = self.paths(&rec.id);
         self.write_etc_files(&paths, &rec, first_ip, first_ip6)
-            .map_err(|e| ApiError::internal(format!("write /etc files: {e}")))?;
+            .map_err(|e| Error::caused_by("write /etc files", e))?;
         // Ports go to the address on the first network, which the rules read from the record.
         if first_ip.is_some() {
             self.publish_ports(h)?;
@@ -197,7 +197,7 @@ impl Engine {
         default_route: bool,
     ) -> Result<(String, String)> {
         let (subnet, gw, range) = pool_of(n)
-            .ok_or_else(|| ApiError::internal(format!("network {} has no subnet", n.name)))?;
+            .ok_or_else(|| Error::internal(format!("network {} has no subnet", n.name)))?;
         let ip = {
             let wanted = ep.ipam_config.as_ref().map(|c| c.ipv4_address.as_str());
             let mut alloc = lock(&self.net.allocated);
@@ -253,7 +253,7 @@ impl Engine {
         let cfg = Endpoint {
             ifname: ifname.to_string(),
             address: Ipv4Net::new(ip, subnet.prefix_len())
-                .map_err(|e| ApiError::internal(e.to_string()))?,
+                .map_err(|e| Error::internal(e.to_string()))?,
             gateway: default_route.then_some(gw),
             address6: ip6.and_then(|(a, (s6, _, _))| Ipv6Net::new(a, s6.prefix_len()).ok()),
             gateway6: ip6.filter(|_| default_route).map(|(_, (_, gw6, _))| gw6),
@@ -318,7 +318,7 @@ impl Engine {
         let held = lock(&self.net.ports).remove(&rec.id);
         h.record().net.ports.clear();
         if let Err(e) = self.change_port_rules(port_rules_of(&rec), false).await {
-            tracing::warn!(id = %rec.id, "rules: {}", e.message);
+            tracing::warn!(id = %rec.id, "rules: {}", e.to_string());
         }
         // The host ports are let go once no rule leads to the container.
         drop(held);
@@ -413,7 +413,7 @@ impl Engine {
         }
         lock(&self.net.ports).insert(rec.id.clone(), held);
         if let Err(e) = self.start_dns(h).await {
-            tracing::warn!(id = %rec.id, "embedded DNS: {}", e.message);
+            tracing::warn!(id = %rec.id, "embedded DNS: {}", e.to_string());
         }
     }
 }
@@ -431,14 +431,14 @@ fn take_address<A: Copy + Eq + std::hash::Hash + std::fmt::Display>(
 ) -> Result<A> {
     let ip = if wanted.is_empty() {
         allocate(used).ok_or_else(|| {
-            ApiError::internal(format!(
+            Error::internal(format!(
                 "no available {family} addresses on network {network}"
             ))
         })?
     } else {
         let ip = parse(wanted)?;
         if used.contains(&ip) {
-            return Err(ApiError::forbidden(format!(
+            return Err(Error::forbidden(format!(
                 "Address already in use: {ip} on network {network}"
             )));
         }

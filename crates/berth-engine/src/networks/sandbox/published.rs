@@ -6,18 +6,18 @@ use super::*;
 /// `"80/tcp"` → (80, tcp); also `"80"` and `"53/udp"`.
 pub fn parse_port_key(key: &str) -> Result<(u16, Proto)> {
     let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
-    let bad = || ApiError::bad_request(format!("invalid port specification: {key:?}"));
+    let bad = || Error::bad_request(format!("invalid port specification: {key:?}"));
     let port: u16 = port.parse().map_err(|_| bad())?;
     if port == 0 || (key.contains('/') && proto.is_empty()) {
         return Err(bad());
     }
-    let proto = Proto::parse(proto).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let proto = Proto::parse(proto).map_err(|e| Error::bad_request(e.to_string()))?;
     Ok((port, proto))
 }
 
 /// A host port spec: "" (any), "8080", or a range "8000-8010".
 pub(super) fn parse_host_ports(s: &str) -> Result<(u16, u16)> {
-    let bad = || ApiError::bad_request(format!("invalid port specification: {s:?}"));
+    let bad = || Error::bad_request(format!("invalid port specification: {s:?}"));
     if s.is_empty() {
         return Ok((0, 0));
     }
@@ -39,7 +39,7 @@ pub(super) fn parse_host_ip(s: &str) -> Result<Option<IpAddr>> {
             .trim_end_matches(']')
             .parse()
             .map(Some)
-            .map_err(|_| ApiError::bad_request(format!("invalid host IP {s:?}"))),
+            .map_err(|_| Error::bad_request(format!("invalid host IP {s:?}"))),
     }
 }
 
@@ -105,7 +105,7 @@ impl Engine {
                 let mut range = (lo, hi);
                 for host_ip in host_ips {
                     let r = reserve_in(proto, host_ip, range).map_err(|e| {
-                        ApiError::internal(format!(
+                        Error::internal(format!(
                             "driver failed programming external connectivity on endpoint {} ({}): Bind for {}:{} failed: port is already allocated ({e})",
                             rec.name.trim_start_matches('/'),
                             &rec.id[..12],
@@ -182,7 +182,10 @@ impl Engine {
         match changed {
             Ok(()) => Ok(()),
             Err(e) => {
-                tracing::warn!("port rules: {}; rendering the whole rule set", e.message);
+                tracing::warn!(
+                    "port rules: {}; rendering the whole rule set",
+                    e.to_string()
+                );
                 self.sync_rules().await
             }
         }

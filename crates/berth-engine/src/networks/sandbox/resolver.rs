@@ -136,9 +136,8 @@ impl Engine {
         })
         .await?;
         let (udp, tcp) = (
-            tokio::net::UdpSocket::from_std(udp).map_err(|e| ApiError::internal(e.to_string()))?,
-            tokio::net::TcpListener::from_std(tcp)
-                .map_err(|e| ApiError::internal(e.to_string()))?,
+            tokio::net::UdpSocket::from_std(udp).map_err(|e| Error::internal(e.to_string()))?,
+            tokio::net::TcpListener::from_std(tcp).map_err(|e| Error::internal(e.to_string()))?,
         );
         let names = Arc::new(ContainerNames {
             engine: Arc::downgrade(self),
