@@ -233,6 +233,42 @@ async fn handlers_and_engine_in_process() {
     )
     .await;
     assert_eq!(m, "No such container: first");
+    // Two containers renamed to one name at once: one gets it, the other a 409.
+    let (s, _) = call(
+        &e,
+        Method::POST,
+        "/containers/create?name=third",
+        r#"{"Image":"tiny:1","Cmd":["/nothing"],"HostConfig":{"NetworkMode":"none"}}"#,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    for round in 0..20 {
+        let target = format!("taken{round}");
+        let renames: Vec<_> = ["second", "third"]
+            .into_iter()
+            .map(|from| {
+                let (engine, target) = (e.engine.clone(), target.clone());
+                tokio::task::spawn_blocking(move || engine.rename_container(from, &target))
+            })
+            .collect();
+        let mut results = Vec::new();
+        for r in renames {
+            results.push(r.await.unwrap());
+        }
+        let won = results
+            .iter()
+            .position(|r| r.is_ok())
+            .expect("one rename wins");
+        let lost = results[1 - won].as_ref().unwrap_err();
+        assert!(
+            matches!(lost, berth_engine::Error::Conflict(m) if m.contains(&format!("\"/{target}\" is already in use"))),
+            "{lost}"
+        );
+        let winner = ["second", "third"][won];
+        e.engine.rename_container(&target, winner).unwrap();
+    }
+    let (s, _) = call(&e, Method::DELETE, "/containers/third", "").await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = call(&e, Method::DELETE, "/containers/second", "").await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (_, v) = call(&e, Method::GET, "/containers/json?all=1", "").await;

@@ -35,8 +35,8 @@ pub(crate) fn resources_of(h: &HostConfig) -> Resources {
     }
 }
 
-/// A name held for a container being created; let go when dropped.
-struct HeldName<'a> {
+/// A name held for a container being created or renamed; let go when dropped.
+pub(super) struct HeldName<'a> {
     engine: &'a Engine,
     name: String,
 }
@@ -64,7 +64,7 @@ impl Engine {
     }
 
     /// Holds `name` for a create; dockerd's conflict when another create holds it.
-    fn hold_name(&self, name: &str) -> Result<HeldName<'_>> {
+    pub(super) fn hold_name(&self, name: &str) -> Result<HeldName<'_>> {
         if !self.try_hold(name) {
             return Err(Error::conflict(format!(
                 "Conflict. The container name \"{name}\" is already in use. You have to remove (or rename) that container to be able to reuse that name."

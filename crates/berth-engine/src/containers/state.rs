@@ -274,16 +274,19 @@ pub fn restarting(id: &str) -> crate::Error {
 impl Engine {
     /// Applies one change to a container's record and persists it in the
     /// same step, under the record's lock, so that what is stored is always
-    /// a state the container was in and in the order it was in them.
+    /// a state the container was in and in the order it was in them. The
+    /// change is made to a copy and takes effect only once it is stored: a
+    /// failed write leaves the container as it was, in memory and on disk.
     pub(crate) fn transition<T>(
         &self,
         h: &ContainerHandle,
         change: impl FnOnce(&mut ContainerRecord) -> T,
     ) -> Result<(ContainerRecord, T)> {
         let mut r = h.record();
-        let out = change(&mut r);
-        let rec = r.clone();
+        let mut rec = r.clone();
+        let out = change(&mut rec);
         self.persist(&rec)?;
+        r.clone_from(&rec);
         drop(r);
         self.lock_map().set_running(&rec.id, rec.state.running);
         // The embedded DNS answers for running containers only.
