@@ -53,6 +53,17 @@ fn valid_name(n: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
+/// Volumes come from the built-in driver alone (plugins are another
+/// issue's): any other name is dockerd's 404 for a missing plugin.
+pub(crate) fn check_driver(driver: &str) -> Result<()> {
+    if matches!(driver, "" | "local") {
+        return Ok(());
+    }
+    Err(Error::not_found(format!(
+        "error looking up volume plugin {driver}: plugin \"{driver}\" not found"
+    )))
+}
+
 impl Engine {
     fn volume_dir(&self, name: &str) -> PathBuf {
         self.cfg.data_root.join("volumes").join(name)
@@ -82,12 +93,8 @@ impl Engine {
         } else {
             body.driver.clone()
         };
-        if driver != "local" {
-            return Err(Error::not_found(format!(
-                "create {}: error looking up volume plugin {driver}: plugin \"{driver}\" not found",
-                body.name
-            )));
-        }
+        check_driver(&driver)
+            .map_err(|e| Error::not_found(format!("create {}: {e}", body.name)))?;
         let anonymous = body.name.is_empty();
         let name = if anonymous {
             hex::encode(rand::random::<[u8; 32]>())

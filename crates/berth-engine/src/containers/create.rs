@@ -158,13 +158,7 @@ pub(crate) fn validate_host_config(engine: &Engine, h: &HostConfig) -> Result<()
             )));
         }
     }
-    // Volumes come from the built-in driver alone (plugins are another issue's).
-    if !matches!(h.volume_driver.as_str(), "" | "local") {
-        return Err(Error::not_found(format!(
-            "error looking up volume plugin {}: plugin {:?} not found",
-            h.volume_driver, h.volume_driver
-        )));
-    }
+    crate::volumes::check_driver(&h.volume_driver)?;
     let rp = &h.restart_policy;
     match rp.name.as_str() {
         "" | "no" | "always" | "unless-stopped" => {

@@ -187,6 +187,9 @@ impl Engine {
     }
 
     /// One network's veth pair and address in the namespace.
+    /// Wires `rec` into network `n` at `ns`: its addresses, a veth on the
+    /// network's bridge, the endpoint's settings. On any failure what it
+    /// took (addresses, the veth) is given back.
     pub(super) async fn attach_endpoint(
         &self,
         rec: &ContainerRecord,
@@ -210,25 +213,19 @@ impl Engine {
                 |s| ipam::parse_ip(s).map_err(net_err),
             )?
         };
-        let ip6 = match pool6_of(n) {
-            Some(pool6) => match self.allocate_ip6(n, &pool6, ep) {
-                Ok(ip6) => Some((ip6, pool6)),
-                Err(e) => {
-                    if let Some(s) = lock(&self.net.allocated).get_mut(&n.id) {
-                        s.remove(&ip);
-                    }
-                    return Err(e);
-                }
-            },
-            None => None,
+        let mut leases = Leases {
+            net: &self.net,
+            network: &n.id,
+            v4: Some(ip),
+            v6: None,
         };
-        let release = || {
-            if let Some(s) = lock(&self.net.allocated).get_mut(&n.id) {
-                s.remove(&ip);
+        let ip6 = match pool6_of(n) {
+            Some(pool6) => {
+                let ip6 = self.allocate_ip6(n, &pool6, ep)?;
+                leases.v6 = Some(ip6);
+                Some((ip6, pool6))
             }
-            if let (Some((ip6, _)), Some(s)) = (ip6, lock(&self.net.allocated6).get_mut(&n.id)) {
-                s.remove(&ip6);
-            }
+            None => None,
         };
         let mac = if ep.mac_address.is_empty() {
             ipam::mac_for(ip)
@@ -247,7 +244,6 @@ impl Engine {
             .add_veth(&veth, bridge_of(n), ns, ifname, mac, mtu)
             .await
         {
-            release();
             return Err(net_err(e));
         }
         let cfg = Endpoint {
@@ -263,9 +259,9 @@ impl Engine {
             crate::blocking(move || link::configure_endpoint(&ns2, cfg).map_err(net_err)).await
         {
             let _ = self.net.nl.delete(&veth).await;
-            release();
             return Err(e);
         }
+        leases.keep();
         ep.network_id = n.id.clone();
         ep.endpoint_id = new_id();
         ep.gateway = gw.to_string();
@@ -467,5 +463,32 @@ pub(super) fn clear_runtime(ep: &mut EndpointSettings) {
     // A MAC the user chose stays; one derived from the address goes with it.
     if ep.mac_address.starts_with("02:42:") {
         ep.mac_address.clear();
+    }
+}
+
+/// The addresses taken for an endpoint being made, given back when it is
+/// dropped on the way (an error), kept once the endpoint is made.
+struct Leases<'a> {
+    net: &'a super::NetState,
+    network: &'a str,
+    v4: Option<Ipv4Addr>,
+    v6: Option<Ipv6Addr>,
+}
+
+impl Leases<'_> {
+    fn keep(mut self) {
+        self.v4 = None;
+        self.v6 = None;
+    }
+}
+
+impl Drop for Leases<'_> {
+    fn drop(&mut self) {
+        if let (Some(ip), Some(s)) = (self.v4, lock(&self.net.allocated).get_mut(self.network)) {
+            s.remove(&ip);
+        }
+        if let (Some(ip), Some(s)) = (self.v6, lock(&self.net.allocated6).get_mut(self.network)) {
+            s.remove(&ip);
+        }
     }
 }
