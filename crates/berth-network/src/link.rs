@@ -9,6 +9,7 @@ use std::path::Path;
 
 use futures_util::TryStreamExt;
 use ipnet::{Ipv4Net, Ipv6Net};
+use rtnetlink::packet_route::address::AddressAttribute;
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
@@ -85,11 +86,36 @@ impl Netlink {
             ipv6_on(name, true)?;
             addrs.push((IpAddr::V6(g6.addr()), g6.prefix_len()));
         }
-        for (ip, len) in addrs {
+        for &(ip, len) in &addrs {
             match self.handle.address().add(index, ip, len).execute().await {
                 Err(e) if errno(&e) != EEXIST => return Err(e.into()),
                 _ => {}
             }
+        }
+        // A bridge kept from an earlier configuration (another `bip`, IPv6
+        // turned off) loses the addresses it no longer has; link-local
+        // ones are the kernel's.
+        let stale: Vec<_> = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute()
+            .try_filter(|m| {
+                let address = m.attributes.iter().find_map(|a| match a {
+                    AddressAttribute::Address(ip) => Some(*ip),
+                    _ => None,
+                });
+                let keep = address.is_none_or(|ip| {
+                    addrs.contains(&(ip, m.header.prefix_len))
+                        || matches!(ip, IpAddr::V6(v6) if v6.is_unicast_link_local())
+                });
+                std::future::ready(!keep)
+            })
+            .try_collect()
+            .await?;
+        for m in stale {
+            self.handle.address().del(m).execute().await?;
         }
         self.handle
             .link()

@@ -32,6 +32,11 @@ pub struct DaemonConfig {
     pub bridge: Option<String>,
     pub bip: Option<String>,
     pub fixed_cidr: Option<String>,
+    /// IPv6 on the default bridge, in `fixed-cidr-v6` or, without it, a
+    /// unique local /64 of its own (dockerd wants the subnet given).
+    pub ipv6: Option<bool>,
+    #[serde(rename = "fixed-cidr-v6")]
+    pub fixed_cidr_v6: Option<String>,
     pub default_address_pools: Option<Vec<AddressPool>>,
     pub ip_forward: Option<bool>,
     pub ip_masq: Option<bool>,
@@ -95,6 +100,11 @@ impl DaemonConfig {
         }
         n.bip = self.bip.clone();
         n.fixed_cidr = self.fixed_cidr.clone();
+        n.ipv6 = self.ipv6.unwrap_or(false);
+        n.fixed_cidr_v6 = self.fixed_cidr_v6.clone();
+        if n.fixed_cidr_v6.is_some() && !n.ipv6 {
+            anyhow::bail!("fixed-cidr-v6 needs \"ipv6\": true");
+        }
         if let Some(pools) = &self.default_address_pools {
             n.pools = pools
                 .iter()

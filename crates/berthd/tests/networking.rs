@@ -751,3 +751,89 @@ fn ipv6_networks() {
         "the ip6 table goes with the last IPv6 network"
     );
 }
+
+/// `"ipv6": true` puts the default bridge on IPv6 too: in `fixed-cidr-v6`,
+/// or without it a unique local /64 of its own; its containers get an
+/// address there, reach each other and publish ports on `[::]` over it.
+/// Turned off again, the bridge starts over without IPv6.
+#[test]
+fn ipv6_on_the_default_bridge() {
+    let prefix = format!("fd00:b2:{:x}:1", std::process::id() % 0xffff);
+    let subnet = format!("{prefix}::/64");
+    let mut d = Daemon::start_with(serde_json::json!({"ipv6": true, "fixed-cidr-v6": subnet}));
+    d.import_busybox("busybox");
+    let cfg = stdout(&d.docker(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}},{{.Gateway}} {{end}}",
+        "bridge",
+    ]));
+    assert!(cfg.starts_with("true "), "{cfg}");
+    assert!(cfg.contains(&format!("{subnet},{prefix}::1")), "{cfg}");
+    httpd(&d, &["-p", "80"], "web", "hello-default-six");
+    let f = "{{.NetworkSettings.GlobalIPv6Address}}/{{.NetworkSettings.GlobalIPv6PrefixLen}}";
+    let addr = stdout(&d.docker(&["inspect", "-f", f, "web"]));
+    assert_eq!(addr.trim(), format!("{prefix}::2/64"));
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        &format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {prefix}::2 80"),
+    ]);
+    assert_ok(&o);
+    assert!(stdout(&o).contains("hello-default-six"), "{}", stdout(&o));
+    let port = stdout(&d.docker(&["port", "web", "80"]));
+    let p = port
+        .lines()
+        .find(|l| l.starts_with("[::]:"))
+        .unwrap_or_else(|| panic!("published on [::]: {port}"))
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    let body = std::process::Command::new("curl")
+        .args(["-s", "-g", "--max-time", "5"])
+        .arg(format!("http://[{prefix}::1]:{p}/"))
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&body).contains("hello-default-six"),
+        "{}",
+        stderr(&body)
+    );
+    assert_ok(&d.docker(&["rm", "-f", "web"]));
+
+    // fixed-cidr-v6 alone is refused; without ipv6 the bridge has no IPv6.
+    d.stop_daemon(libc::SIGTERM);
+    d.extra_config = serde_json::json!({"fixed-cidr-v6": subnet});
+    let o = d.command().output().unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("fixed-cidr-v6 needs \"ipv6\": true"),
+        "{}",
+        stderr(&o)
+    );
+    d.extra_config = serde_json::json!({});
+    d.spawn();
+    let cfg = stdout(&d.docker(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{.EnableIPv6}} {{len .IPAM.Config}}",
+        "bridge",
+    ]));
+    assert_eq!(cfg.trim(), "false 1");
+    let addrs = std::process::Command::new("ip")
+        .args(["-6", "addr", "show", "dev", &d.bridge])
+        .output()
+        .unwrap();
+    assert!(
+        !stdout(&addrs).contains(&prefix),
+        "the bridge keeps no address of the old subnet: {}",
+        stdout(&addrs)
+    );
+}

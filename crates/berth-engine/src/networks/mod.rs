@@ -40,6 +40,10 @@ pub struct NetworkConfig {
     pub bip: Option<String>,
     /// Where default-bridge containers get addresses (`fixed-cidr`).
     pub fixed_cidr: Option<String>,
+    /// IPv6 on the default bridge (`ipv6`), in `fixed-cidr-v6` or a unique
+    /// local /64 derived from the network's ID.
+    pub ipv6: bool,
+    pub fixed_cidr_v6: Option<String>,
     /// Where subnets come from (`default-address-pools`).
     pub pools: Vec<(Ipv4Net, u8)>,
     /// Berth's nftables table (Berth's own setting, so daemons side by side do not collide).
@@ -59,6 +63,8 @@ impl Default for NetworkConfig {
             bridge: "berth0".into(),
             bip: None,
             fixed_cidr: None,
+            ipv6: false,
+            fixed_cidr_v6: None,
             pools: ipam::default_pools(),
             nft_table: "berth".into(),
             ip_forward: true,
@@ -215,7 +221,13 @@ impl Engine {
         let bridge = match self.find_network("bridge") {
             Ok(n)
                 if bridge_of(&n) == nc.bridge
-                    && (nc.bip.is_none() || pool_gateway_cidr(&n) == nc.bip) =>
+                    && (nc.bip.is_none() || pool_gateway_cidr(&n) == nc.bip)
+                    && n.enable_ipv6 == nc.ipv6
+                    && nc.fixed_cidr_v6.as_ref().is_none_or(|want| {
+                        pool6_of(&n).is_some_and(|(s, ..)| {
+                            ipam::parse_net6(want).is_ok_and(|w| w.trunc() == s)
+                        })
+                    }) =>
             {
                 n
             }
@@ -259,22 +271,32 @@ impl Engine {
                     "0.0.0.0".into(),
                 );
                 options.insert(MTU_OPT.into(), nc.mtu.max(1500).to_string());
+                let id = new_id();
+                let mut pools = vec![IpamPool {
+                    subnet: subnet.to_string(),
+                    gateway: gateway.to_string(),
+                    ip_range: fixed,
+                    auxiliary_addresses: None,
+                }];
+                if nc.ipv6 {
+                    let asked = nc.fixed_cidr_v6.as_ref().map(|s| IpamPool {
+                        subnet: s.clone(),
+                        ..Default::default()
+                    });
+                    pools.push(self.ipv6_pool(asked.as_ref(), &id)?);
+                }
                 let n = Network {
                     name: "bridge".into(),
-                    id: new_id(),
+                    id,
                     created: now_rfc3339(),
                     scope: "local".into(),
                     driver: "bridge".into(),
                     enable_ipv4: true,
+                    enable_ipv6: nc.ipv6,
                     ipam: Ipam {
                         driver: "default".into(),
                         options: None,
-                        config: Some(vec![IpamPool {
-                            subnet: subnet.to_string(),
-                            gateway: gateway.to_string(),
-                            ip_range: fixed,
-                            auxiliary_addresses: None,
-                        }]),
+                        config: Some(pools),
                     },
                     options,
                     ..Default::default()

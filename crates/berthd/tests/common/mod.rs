@@ -82,7 +82,8 @@ pub struct Daemon {
     pub nft_table: String,
     pub pool: u8,
     child: Option<Child>,
-    extra_config: serde_json::Value,
+    /// daemon.json keys beside the test defaults; a change holds from the next `spawn`.
+    pub extra_config: serde_json::Value,
     /// Listeners besides the UNIX socket (`-H tcp://…`).
     extra_hosts: Vec<String>,
     /// Run berthd in a mount namespace of its own whose /sys/fs/cgroup is the
