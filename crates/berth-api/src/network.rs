@@ -116,6 +116,17 @@ pub struct NetworkCreateRequest {
     pub labels: Option<Labels>,
     #[serde(default)]
     pub config_only: bool,
+    #[serde(default)]
+    pub config_from: Option<ConfigReference>,
+}
+
+/// The network a network takes its configuration from (`--config-from`);
+/// an empty name for none, which is what inspect shows for every network.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConfigReference {
+    #[serde(default)]
+    pub network: String,
 }
 
 /// A container as `GET /networks/{id}` lists it.
@@ -150,7 +161,8 @@ pub struct Network {
     pub internal: bool,
     pub attachable: bool,
     pub ingress: bool,
-    pub config_from: BTreeMap<String, String>,
+    #[serde(default)]
+    pub config_from: ConfigReference,
     pub config_only: bool,
     #[serde(default)]
     pub containers: BTreeMap<String, NetworkContainer>,

@@ -338,6 +338,24 @@ async fn handlers_and_engine_in_process() {
     )
     .await;
     assert_eq!(m, "invalid filter: 'type'='weird'");
+    let (_, v) = call(&e, Method::GET, "/networks/bridge", "").await;
+    assert_eq!(v["ConfigFrom"], json!({"Network": ""}));
+    for body in [
+        r#"{"Name":"cfgonly","ConfigOnly":true}"#,
+        r#"{"Name":"cfgfrom","ConfigFrom":{"Network":"cfgonly"}}"#,
+    ] {
+        let m = refused(
+            &e,
+            Method::POST,
+            "/networks/create",
+            body,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert!(m.starts_with("config-only networks"), "{body}: {m}");
+    }
+    let (_, v) = call(&e, Method::GET, "/networks", "").await;
+    assert_eq!(v.as_array().unwrap().len(), 3, "nothing was made: {v}");
 }
 
 fn urlencode(s: &str) -> String {

@@ -400,6 +400,18 @@ impl Engine {
                 "network with name {name} already exists"
             )));
         }
+        // Refused, never ignored: a network made without them would not be
+        // the one asked for.
+        if req.config_only
+            || req
+                .config_from
+                .as_ref()
+                .is_some_and(|c| !c.network.is_empty())
+        {
+            return Err(Error::bad_request(
+                "config-only networks (--config-only, --config-from) are not supported by this berthd",
+            ));
+        }
         let driver = if req.driver.is_empty() {
             "bridge"
         } else {
@@ -512,7 +524,7 @@ impl Engine {
             internal: req.internal,
             attachable: req.attachable,
             ingress: false,
-            config_from: [("Network".to_string(), String::new())].into(),
+            config_from: Default::default(),
             config_only: false,
             containers: BTreeMap::new(),
             options,
