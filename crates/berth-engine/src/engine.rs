@@ -7,7 +7,7 @@ use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 
 use crate::Error;
-use berth_store::ImageStore;
+use berth_store::{ImageStore, Store};
 
 use crate::config::EngineConfig;
 use crate::containers::record::{ContainerHandle, ContainerRecord};
@@ -16,6 +16,8 @@ use crate::Result;
 pub struct Engine {
     pub(crate) cfg: EngineConfig,
     pub(crate) images: Arc<ImageStore>,
+    /// Containers', networks' and volumes' documents.
+    pub(crate) objects: Arc<berth_store::Metadata>,
     pub(crate) containers: Mutex<crate::containers::index::ContainerIndex>,
     pub(crate) events: crate::events::EventBus,
     pub(crate) execs: crate::containers::exec::Execs,
@@ -74,10 +76,11 @@ impl Engine {
             None => None,
         };
         let root = cfg.data_root.clone();
-        let images = crate::blocking(move || ImageStore::open(&root).map_err(Error::from)).await?;
+        let store = crate::blocking(move || Store::open(&root).map_err(Error::from)).await?;
         let engine = Arc::new(Engine {
             cfg,
-            images: Arc::new(images),
+            images: store.images,
+            objects: store.objects,
             containers: Mutex::new(Default::default()),
             events: Default::default(),
             execs: Default::default(),
@@ -100,7 +103,7 @@ impl Engine {
     /// Loads every container; re-attaches to those whose supervisor still
     /// runs, and records the exit of those that ended while we were away.
     async fn restore(self: &Arc<Self>) -> Result<()> {
-        let rows = self.images.db.containers().map_err(Error::from)?;
+        let rows = self.objects.containers().map_err(Error::from)?;
         let mut unfinished = Vec::new();
         for (id, doc) in rows {
             let rec: ContainerRecord = match serde_json::from_str(&doc) {
@@ -180,8 +183,7 @@ impl Engine {
 
     pub(crate) fn persist(&self, rec: &ContainerRecord) -> Result<()> {
         let doc = serde_json::to_string(rec).map_err(|e| Error::internal(e.to_string()))?;
-        self.images
-            .db
+        self.objects
             .update_container(&rec.id, &rec.name, &doc)
             .map_err(Error::from)
     }

@@ -71,8 +71,7 @@ impl Engine {
 
     pub fn volume(&self, name: &str) -> Result<Volume> {
         let doc = self
-            .images
-            .db
+            .objects
             .volume(name)
             .map_err(Error::from)?
             .ok_or_else(|| Error::not_found(format!("get {name}: no such volume")))?;
@@ -81,8 +80,7 @@ impl Engine {
 
     pub(crate) fn save_volume(&self, v: &Volume) -> Result<()> {
         let doc = serde_json::to_string(v).map_err(|e| Error::internal(e.to_string()))?;
-        self.images
-            .db
+        self.objects
             .update_volume(&v.name, &doc)
             .map_err(Error::from)
     }
@@ -155,8 +153,7 @@ impl Engine {
         };
         let doc = serde_json::to_string(&v).map_err(|e| Error::internal(e.to_string()))?;
         if !self
-            .images
-            .db
+            .objects
             .insert_volume(&name, &doc)
             .map_err(Error::from)?
         {
@@ -241,7 +238,7 @@ impl Engine {
         if berth_store::overlay::is_mounted(&data) {
             berth_store::overlay::unmount(&data).map_err(Error::from)?;
         }
-        self.images.db.delete_volume(name).map_err(Error::from)?;
+        self.objects.delete_volume(name).map_err(Error::from)?;
         let _ = fs::remove_dir_all(&dir);
         self.events.publish(crate::events::Event {
             kind: "volume".into(),
@@ -255,8 +252,7 @@ impl Engine {
 
     fn all_volumes(&self) -> Result<Vec<Volume>> {
         Ok(self
-            .images
-            .db
+            .objects
             .volumes()
             .map_err(Error::from)?
             .into_iter()

@@ -305,7 +305,7 @@ impl Engine {
                     if !self.try_hold(n) {
                         return Ok(true);
                     }
-                    let owned = self.images.db.container_name_owner(n).map(|o| o.is_some());
+                    let owned = self.objects.container_name_owner(n).map(|o| o.is_some());
                     if !matches!(owned, Ok(false)) {
                         self.let_go(n);
                     }
@@ -321,8 +321,7 @@ impl Engine {
             }
         };
         if let Some(owner) = self
-            .images
-            .db
+            .objects
             .container_name_owner(&name)
             .map_err(Error::from)?
         {
@@ -486,8 +485,7 @@ impl Engine {
         })?;
         let doc = serde_json::to_string(&rec).map_err(|e| Error::internal(e.to_string()))?;
         if let Err(e) = self
-            .images
-            .db
+            .objects
             .insert_container(&id, &name, &rec.image_id, &doc)
         {
             let _ = fs::remove_dir_all(&paths.dir);

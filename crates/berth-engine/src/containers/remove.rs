@@ -82,7 +82,7 @@ impl Engine {
             Ok(())
         })
         .await?;
-        self.images.db.delete_container(&id).map_err(Error::from)?;
+        self.objects.delete_container(&id).map_err(Error::from)?;
         self.lock_map().remove(&id);
         self.dns_forget(&id);
         self.drop_execs(&id);

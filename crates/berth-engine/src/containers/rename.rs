@@ -21,7 +21,7 @@ impl Engine {
             ));
         }
         let _held = self.hold_name(&new_name)?;
-        if let Some(owner) = self.images.db.container_name_owner(&new_name)? {
+        if let Some(owner) = self.objects.container_name_owner(&new_name)? {
             return Err(Error::conflict(format!(
                 "Conflict. The container name \"{new_name}\" is already in use by container \"{owner}\". You have to remove (or rename) that container to be able to reuse that name."
             )));

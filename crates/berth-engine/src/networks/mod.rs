@@ -176,8 +176,7 @@ pub struct NetworkCreated {
 impl Engine {
     fn store_network(&self, n: &Network) -> Result<()> {
         let doc = serde_json::to_string(n).map_err(|e| Error::internal(e.to_string()))?;
-        self.images
-            .db
+        self.objects
             .insert_network(&n.id, &n.name, &doc)
             .map_err(|e| match e {
                 berth_store::StoreError::Conflict(_) => {
@@ -191,7 +190,7 @@ impl Engine {
 
     /// Loads the networks, makes the predefined ones and the default bridge.
     pub(crate) async fn init_networks(&self) -> Result<()> {
-        let docs = self.images.db.networks().map_err(Error::from)?;
+        let docs = self.objects.networks().map_err(Error::from)?;
         let loaded: Vec<Network> = docs
             .iter()
             .filter_map(|d| serde_json::from_str(d).ok())
@@ -233,10 +232,7 @@ impl Engine {
             }
             other => {
                 if let Ok(old) = other {
-                    self.images
-                        .db
-                        .delete_network(&old.id)
-                        .map_err(Error::from)?;
+                    self.objects.delete_network(&old.id).map_err(Error::from)?;
                     lock(&self.net.networks).retain(|n| n.id != old.id);
                 }
                 let (subnet, gateway) = match &nc.bip {
@@ -538,7 +534,7 @@ impl Engine {
         };
         if let Err(e) = up {
             let _ = self.net.nl.delete(bridge_of(&n)).await;
-            let _ = self.images.db.delete_network(&id);
+            let _ = self.objects.delete_network(&id);
             lock(&self.net.networks).retain(|x| x.id != id);
             let _ = self.sync_rules().await;
             return Err(e);
@@ -706,7 +702,7 @@ impl Engine {
                 &n.id[..12]
             )));
         }
-        self.images.db.delete_network(&n.id).map_err(Error::from)?;
+        self.objects.delete_network(&n.id).map_err(Error::from)?;
         lock(&self.net.networks).retain(|x| x.id != n.id);
         lock(&self.net.allocated).remove(&n.id);
         lock(&self.net.allocated6).remove(&n.id);

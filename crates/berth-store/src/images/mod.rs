@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use berth_api::types::{
     HistoryEntry, ImageConfigFile, ImageDeleteItem, ImageRuntimeConfig, RootFs,
@@ -90,7 +91,9 @@ pub type ImageUsers<'a> = &'a dyn Fn(&str) -> Option<(String, bool)>;
 pub struct ImageStore {
     pub blobs: BlobStore,
     pub snapshots: Snapshots,
-    pub db: Metadata,
+    /// The image tables; containers, networks and volumes are the
+    /// [`crate::Store`]'s, over the same database.
+    pub(crate) db: Arc<Metadata>,
     tmp: PathBuf,
 }
 
@@ -133,9 +136,13 @@ fn now() -> i64 {
 impl ImageStore {
     pub fn open(data_root: &Path) -> Result<ImageStore> {
         fs::create_dir_all(data_root).map_err(StoreError::io("create data root"))?;
+        let db = Arc::new(Metadata::open(&data_root.join("metadata.db"))?);
+        ImageStore::open_with(data_root, db)
+    }
+
+    pub(crate) fn open_with(data_root: &Path, db: Arc<Metadata>) -> Result<ImageStore> {
         let blobs = BlobStore::open(data_root)?;
         let snapshots = Snapshots::open(data_root)?;
-        let db = Metadata::open(&data_root.join("metadata.db"))?;
         let tmp = data_root.join("tmp");
         // Scratch from a crash is garbage by definition.
         if let Ok(rd) = fs::read_dir(&tmp) {
