@@ -609,7 +609,7 @@ fn bad_dockerfiles_fail_clearly_and_leave_nothing() {
             "line 3: unknown instruction",
             true,
         ),
-        ("RUN true\n", "FROM", true),
+        ("RUN true\n", "no build stage in current context", false),
         (
             "FROM busybox\nCOPY present.txt\n",
             "requires at least two arguments",

@@ -84,8 +84,8 @@ impl Endpoint {
 
     /// A call whose answer is a stream (attach, exec start, logs): its
     /// status and body bytes, read until the daemon closes it.
-    fn stream(&self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
-        raw_http_bytes(&self.socket, method, path, "application/json", body)
+    fn stream(&self, method: &str, path: &str, body: &[u8], ctype: &str) -> (u16, Vec<u8>) {
+        raw_http_bytes(&self.socket, method, path, ctype, body)
     }
 }
 
@@ -141,6 +141,28 @@ fn anonymous(m: &str, vars: &BTreeMap<String, String>) -> String {
     out
 }
 
+/// A step's `tar` body: each file (a name ending in `/` is a directory)
+/// with its text, the same bytes for both daemons.
+fn tar_of(files: &Map<String, Value>, fill: impl Fn(&str) -> String) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, text) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_mtime(1_700_000_000);
+        if name.ends_with('/') {
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_mode(0o755);
+            h.set_size(0);
+            b.append_data(&mut h, name, std::io::empty()).unwrap();
+            continue;
+        }
+        let data = fill(text.as_str().unwrap_or_default()).into_bytes();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, name, &data[..]).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
 /// Runs one scenario's steps; what each answered, as recorded.
 fn run(ep: &Endpoint, scenario: &Value, unique: &str) -> Vec<Value> {
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
@@ -156,15 +178,18 @@ fn run(ep: &Endpoint, scenario: &Value, unique: &str) -> Vec<Value> {
         }
         let method = step["method"].as_str().unwrap_or("GET");
         let path = fill(step["path"].as_str().unwrap_or("/"), &vars);
-        let (body, ctype) = match (&step["body"], &step["raw"]) {
-            (Value::Null, Value::String(raw)) => {
+        let (body, ctype) = match (&step["body"], &step["raw"], &step["tar"]) {
+            (_, _, Value::Object(files)) => {
+                (tar_of(files, |t| fill(t, &vars)), "application/x-tar")
+            }
+            (Value::Null, Value::String(raw), _) => {
                 (fill(raw, &vars).into_bytes(), "application/json")
             }
-            (Value::Null, _) => (Vec::new(), "application/json"),
-            (b, _) => (fill(&b.to_string(), &vars).into_bytes(), "application/json"),
+            (Value::Null, _, _) => (Vec::new(), "application/json"),
+            (b, _, _) => (fill(&b.to_string(), &vars).into_bytes(), "application/json"),
         };
         if step["stream"] == true {
-            let (status, bytes) = ep.stream(method, &path, &body);
+            let (status, bytes) = ep.stream(method, &path, &body, ctype);
             let mut rec = Map::new();
             rec.insert("status".into(), json!(status));
             if status < 400 {

@@ -535,7 +535,12 @@ pub fn raw_http_bytes(
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let head = format!("{method} {path} HTTP/1.1\r\nHost: berth\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
     s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
+    // A daemon may answer (a refusal) before it has read the whole body,
+    // and close: its answer is still there to read.
+    if let Err(e) = s.write_all(body) {
+        use std::io::ErrorKind::{BrokenPipe, ConnectionReset};
+        assert!(matches!(e.kind(), BrokenPipe | ConnectionReset), "{e}");
+    }
     let mut resp = Vec::new();
     let _ = s.read_to_end(&mut resp);
     let end = resp.windows(4).position(|w| w == b"\r\n\r\n");
