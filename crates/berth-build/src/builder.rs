@@ -503,6 +503,13 @@ impl Build<'_> {
         if !image.id.is_empty() {
             self.out.text(&format!(" ---> {}\n", image.short_id()));
         }
+        // As dockerd's builder does for a stage whose image sets no PATH
+        // (scratch, an import): the default one, which the steps and the
+        // image they make keep.
+        let env = image.config.config.env.get_or_insert_with(Vec::new);
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.push(format!("PATH={}", berth_api::types::DEFAULT_PATH));
+        }
         let triggers = image.config.config.on_build.take().unwrap_or_default();
         let mut st = State {
             image,

@@ -481,10 +481,26 @@ fn hoist_heredocs(text: &str) -> String {
     out.join("\n")
 }
 
+/// The parser's errors in dockerd's words where they say the same thing.
+fn parse_error(e: pd::Error) -> BuildError {
+    let message = format!("{e:#}");
+    if let Some(word) = message
+        .strip_prefix("unknown instruction '")
+        .and_then(|m| m.strip_suffix('\''))
+    {
+        return BuildError::parse(e.line(), format!("unknown instruction: {word}"));
+    }
+    // An instruction before any FROM.
+    if message == "expected FROM" {
+        return BuildError::parse(0, "no build stage in current context");
+    }
+    BuildError::parse(e.line(), message)
+}
+
 pub fn parse(text: &str) -> Result<Dockerfile, BuildError> {
     let hoisted = hoist_heredocs(text);
     let text = hoisted.as_str();
-    let parsed = pd::parse(text).map_err(|e| BuildError::parse(e.line(), format!("{e:#}")))?;
+    let parsed = pd::parse(text).map_err(parse_error)?;
     let escape = parsed
         .parser_directives
         .escape
@@ -670,8 +686,8 @@ mod tests {
     #[test]
     fn errors_name_the_line() {
         for (text, line, what) in [
-            ("FROM a\nBOGUS x\n", 2, "unknown instruction"),
-            ("RUN x\n", 1, "FROM"),
+            ("FROM a\nBOGUS x\n", 2, "line 2: unknown instruction: BOGUS"),
+            ("RUN x\n", 0, "no build stage in current context"),
             ("FROM a\nCOPY a\n", 2, "two arguments"),
             ("FROM a AS x\nFROM b AS x\n", 2, "duplicate"),
             ("", 0, "FROM"),

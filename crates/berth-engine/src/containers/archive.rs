@@ -55,15 +55,27 @@ pub fn resolve(
     Ok((cur, on_host))
 }
 
+/// How `PUT /containers/{id}/archive` treats what it finds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PutOptions {
+    /// `copyUIDGID`: the archive's owners, not the container's root.
+    pub copy_uid_gid: bool,
+    /// `noOverwriteDirNonDir` (the docker CLI always sets it): a directory
+    /// of the archive does not replace a file either.
+    pub no_overwrite_dir_non_dir: bool,
+}
+
 /// Before anything moves: a directory of the archive may only merge into a
-/// real directory (never through a symlink), and never replace one.
-fn check_merge(from: &Path, to: &Path) -> Result<()> {
+/// real directory (never through a symlink), and never replace one (a
+/// stricter rule than dockerd's without `noOverwriteDirNonDir`, which lets
+/// a file replace a whole tree).
+fn check_merge(from: &Path, to: &Path, options: PutOptions) -> Result<()> {
     for e in fs::read_dir(from).map_err(|e| Error::internal(e.to_string()))? {
         let e = e.map_err(|e| Error::internal(e.to_string()))?;
         let src_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
         let target = to.join(e.file_name());
         match fs::symlink_metadata(&target) {
-            Ok(m) if m.is_dir() && src_dir => check_merge(&e.path(), &target)?,
+            Ok(m) if m.is_dir() && src_dir => check_merge(&e.path(), &target, options)?,
             Ok(m) if m.is_dir() => {
                 return Err(Error::bad_request(format!(
                     "cannot overwrite directory {:?} with non-directory",
@@ -73,6 +85,12 @@ fn check_merge(from: &Path, to: &Path) -> Result<()> {
             Ok(m) if m.file_type().is_symlink() && src_dir => {
                 return Err(Error::bad_request(format!(
                     "cannot copy a directory over the symlink {:?}",
+                    target.file_name().unwrap_or_default()
+                )));
+            }
+            Ok(_) if src_dir && options.no_overwrite_dir_non_dir => {
+                return Err(Error::bad_request(format!(
+                    "cannot overwrite non-directory {:?} with directory",
                     target.file_name().unwrap_or_default()
                 )));
             }
@@ -204,7 +222,7 @@ impl Engine {
         name: &str,
         path: &str,
         archive: impl Read + Send + 'static,
-        copy_uid_gid: bool,
+        options: PutOptions,
     ) -> Result<()> {
         let r = self.container(name)?.record().clone();
         if r.host_config.readonly_rootfs {
@@ -235,8 +253,8 @@ impl Engine {
                 fs::create_dir(&staging).map_err(|e| Error::caused_by("staging", e))?;
                 // A remapped container's files are its root's, or the archive's
                 // owners as its own IDs on the host.
-                let owners = engine.owners_to_host(&r.host_config, copy_uid_gid);
-                let keep = copy_uid_gid || owners.is_some();
+                let owners = engine.owners_to_host(&r.host_config, options.copy_uid_gid);
+                let keep = options.copy_uid_gid || owners.is_some();
                 let res = (|| {
                     super::userns::remapped_in(archive, owners.as_ref(), |reader| {
                         let mut tar =
@@ -244,7 +262,7 @@ impl Engine {
                         berth_store::layer::unpack_files(&mut tar, &staging, keep)
                             .map_err(Error::from)
                     })?;
-                    check_merge(&staging, &dest)?;
+                    check_merge(&staging, &dest, options)?;
                     merge(&staging, &dest)
                         .map_err(|e| Error::internal(format!("copy into {path}: {e}")))
                 })();

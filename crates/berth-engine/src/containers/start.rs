@@ -167,7 +167,7 @@ impl Engine {
         )?);
         let mut env = rec.config.env.clone().unwrap_or_default();
         if !env.iter().any(|e| e.starts_with("PATH=")) {
-            env.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+            env.push(format!("PATH={}", berth_api::types::DEFAULT_PATH));
         }
         if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
             env.insert(0, format!("HOSTNAME={}", rec.config.hostname));

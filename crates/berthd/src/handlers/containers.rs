@@ -598,12 +598,15 @@ pub async fn archive_put(
 ) -> ApiResult {
     let p = Params::parse(q.as_deref());
     let path = archive_path(&p)?;
-    let copy = p.bool("copyUIDGID")?;
+    let options = berth_engine::containers::archive::PutOptions {
+        copy_uid_gid: p.bool("copyUIDGID")?,
+        no_overwrite_dir_non_dir: p.bool("noOverwriteDirNonDir")?,
+    };
     e.archive_put(
         &id,
         &path,
         crate::streams::BodyReader::new(req.into_body()),
-        copy,
+        options,
     )
     .await?;
     Ok((StatusCode::OK, Body::empty()).into_response())
