@@ -76,9 +76,16 @@ impl Hierarchy {
     }
 }
 
-/// The cgroup hierarchies mounted at or under /sys/fs/cgroup, from mountinfo.
+/// The cgroup hierarchies mounted at or under /sys/fs/cgroup, from
+/// mountinfo, read once per process: they do not change under a running
+/// daemon, and mountinfo grows with every container's root (reading it on
+/// each start made starts slower the more containers ran).
 pub fn hierarchies() -> Vec<Hierarchy> {
-    parse_hierarchies(&read(PathBuf::from("/proc/self/mountinfo")).unwrap_or_default())
+    static ONCE: std::sync::OnceLock<Vec<Hierarchy>> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        parse_hierarchies(&read(PathBuf::from("/proc/self/mountinfo")).unwrap_or_default())
+    })
+    .clone()
 }
 
 fn parse_hierarchies(mountinfo: &str) -> Vec<Hierarchy> {

@@ -161,7 +161,33 @@ pub fn mount_overlay_ro(lowers: &[PathBuf], target: &Path) -> Result<()> {
     })
 }
 
+/// Whether something is mounted at `target`: the kernel's mount-root
+/// attribute (`statx`, Linux 5.8+), in constant time, where mountinfo would
+/// cost a line per mount on the host (one per running container); mountinfo
+/// only where the kernel does not say.
 pub fn is_mounted(target: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(target.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a valid C string and a zeroed statx buffer the call fills.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    let rc = unsafe {
+        libc::statx(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+            0,
+            &mut stx,
+        )
+    };
+    if rc != 0 {
+        return false;
+    }
+    let mount_root = libc::STATX_ATTR_MOUNT_ROOT as u64;
+    if stx.stx_attributes_mask & mount_root != 0 {
+        return stx.stx_attributes & mount_root != 0;
+    }
     let t = target.display().to_string();
     std::fs::read_to_string("/proc/self/mountinfo")
         .map(|s| s.lines().any(|l| l.split(' ').nth(4) == Some(t.as_str())))
@@ -177,4 +203,36 @@ pub fn unmount(target: &Path) -> Result<()> {
         context: format!("unmount {}", target.display()),
         source: e.into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_roots_are_told_from_plain_directories() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("m");
+        std::fs::create_dir(&target).unwrap();
+        assert!(is_mounted(Path::new("/proc")));
+        assert!(!is_mounted(&target));
+        assert!(!is_mounted(&d.path().join("missing")));
+        // A bind of a directory of the same file system counts too (its
+        // device is its parent's: a device comparison would miss it).
+        let src = d.path().join("src");
+        std::fs::create_dir(&src).unwrap();
+        mount(
+            Some(&src),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .unwrap();
+        let mounted = is_mounted(&target);
+        unmount(&target).unwrap();
+        assert!(mounted);
+        assert!(!is_mounted(&target));
+        assert!(!is_mounted(&target.join("inside")));
+    }
 }
