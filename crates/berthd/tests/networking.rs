@@ -41,6 +41,41 @@ fn httpd(d: &Daemon, extra: &[&str], name: &str, body: &str) {
     assert_ok(&d.docker(&args));
 }
 
+/// A network's IPv6 switch and pools, as `EnableIPv6 subnet,gateway …`.
+fn pools(d: &Daemon, network: &str) -> String {
+    stdout(&d.docker(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}},{{.Gateway}} {{end}}",
+        network,
+    ]))
+}
+
+/// What the container's port 80, published on `[::]` too, answers from the
+/// host at the bridge's IPv6 address `gateway`.
+fn over_ipv6_from_the_host(d: &Daemon, container: &str, gateway: &str) -> String {
+    let port = stdout(&d.docker(&["port", container, "80"]));
+    assert!(
+        port.contains("0.0.0.0:") && port.contains("[::]:"),
+        "{port}"
+    );
+    let p = port
+        .lines()
+        .find(|l| l.starts_with("[::]:"))
+        .and_then(|l| l.rsplit(':').next())
+        .unwrap()
+        .trim()
+        .to_string();
+    let body = std::process::Command::new("curl")
+        .args(["-s", "-g", "--max-time", "5"])
+        .arg(format!("http://[{gateway}]:{p}/"))
+        .output()
+        .unwrap();
+    assert_ok(&body);
+    stdout(&body)
+}
+
 #[test]
 fn published_ports_tcp_udp_and_the_default_bridge() {
     let d = Daemon::start();
@@ -608,13 +643,7 @@ fn ipv6_networks() {
     let prefix = format!("fd00:b0:{:x}:1", d.pool);
     let subnet = format!("{prefix}::/64");
     assert_ok(&d.docker(&["network", "create", "--ipv6", "--subnet", &subnet, "v6net"]));
-    let cfg = stdout(&d.docker(&[
-        "network",
-        "inspect",
-        "-f",
-        "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}},{{.Gateway}} {{end}}",
-        "v6net",
-    ]));
+    let cfg = pools(&d, "v6net");
     assert!(cfg.starts_with("true "), "{cfg}");
     assert!(cfg.contains(&format!("{subnet},{prefix}::1")), "{cfg}");
     assert!(
@@ -645,35 +674,8 @@ fn ipv6_networks() {
     assert!(out.contains(&format!("Address: {prefix}::2")), "{out}");
     assert!(out.contains("hello-over-six"), "reached over IPv6: {out}");
     // The published port answers at the bridge's IPv6 address too.
-    let port = stdout(&d.docker(&["port", "web6", "80"]));
-    assert!(
-        port.contains("0.0.0.0:") && port.contains("[::]:"),
-        "{port}"
-    );
-    let p = port
-        .lines()
-        .next()
-        .unwrap()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .trim()
-        .to_string();
-    let body = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "-g",
-            "--max-time",
-            "5",
-            &format!("http://[{prefix}::1]:{p}/"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        stdout(&body).contains("hello-over-six"),
-        "{}",
-        stderr(&body)
-    );
+    let body = over_ipv6_from_the_host(&d, "web6", &format!("{prefix}::1"));
+    assert!(body.contains("hello-over-six"), "{body}");
     let rules = std::process::Command::new("nft")
         .args(["list", "table", "ip6", &d.nft_table])
         .output()
@@ -762,13 +764,7 @@ fn ipv6_on_the_default_bridge() {
     let subnet = format!("{prefix}::/64");
     let mut d = Daemon::start_with(serde_json::json!({"ipv6": true, "fixed-cidr-v6": subnet}));
     d.import_busybox("busybox");
-    let cfg = stdout(&d.docker(&[
-        "network",
-        "inspect",
-        "-f",
-        "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}},{{.Gateway}} {{end}}",
-        "bridge",
-    ]));
+    let cfg = pools(&d, "bridge");
     assert!(cfg.starts_with("true "), "{cfg}");
     assert!(cfg.contains(&format!("{subnet},{prefix}::1")), "{cfg}");
     httpd(&d, &["-p", "80"], "web", "hello-default-six");
@@ -785,26 +781,8 @@ fn ipv6_on_the_default_bridge() {
     ]);
     assert_ok(&o);
     assert!(stdout(&o).contains("hello-default-six"), "{}", stdout(&o));
-    let port = stdout(&d.docker(&["port", "web", "80"]));
-    let p = port
-        .lines()
-        .find(|l| l.starts_with("[::]:"))
-        .unwrap_or_else(|| panic!("published on [::]: {port}"))
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .trim()
-        .to_string();
-    let body = std::process::Command::new("curl")
-        .args(["-s", "-g", "--max-time", "5"])
-        .arg(format!("http://[{prefix}::1]:{p}/"))
-        .output()
-        .unwrap();
-    assert!(
-        stdout(&body).contains("hello-default-six"),
-        "{}",
-        stderr(&body)
-    );
+    let body = over_ipv6_from_the_host(&d, "web", &format!("{prefix}::1"));
+    assert!(body.contains("hello-default-six"), "{body}");
     assert_ok(&d.docker(&["rm", "-f", "web"]));
 
     // fixed-cidr-v6 alone is refused; without ipv6 the bridge has no IPv6.
