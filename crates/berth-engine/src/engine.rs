@@ -140,7 +140,7 @@ impl Engine {
                 let _ = self.transition(&h, |r| r.state.reset_removal_in_progress());
             }
             if let Err(e) = self.remove_container(&id, true, false).await {
-                tracing::warn!(%id, "finishing a removal: {}", e.to_string());
+                tracing::warn!(%id, "finishing a removal: {e}");
             }
         }
         Ok(())

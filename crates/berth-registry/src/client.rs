@@ -579,7 +579,7 @@ impl Client {
             }
             let loc = location(&resp)
                 .ok_or_else(|| ClientError::Http("redirect without a Location".into()))?;
-            url = resolve(&url, &loc);
+            url = resolve(&url, &loc)?;
             let req = Request::get(&url)
                 .header(header::USER_AGENT, USER_AGENT)
                 .body(empty())
@@ -873,25 +873,11 @@ enum Trust {
 const USER_AGENT: &str = concat!("berth/", env!("CARGO_PKG_VERSION"));
 
 /// `loc` (a `Location` header) as an absolute URL, relative to `base`.
-fn resolve(base: &str, loc: &str) -> String {
-    if loc.contains("://") {
-        return loc.to_string();
-    }
-    let (scheme, rest) = base.split_once("://").unwrap_or(("http", base));
-    if let Some(authority_path) = loc.strip_prefix("//") {
-        return format!("{scheme}://{authority_path}");
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if loc.starts_with('/') {
-        return format!("{scheme}://{authority}{loc}");
-    }
-    let path = rest[authority.len()..]
-        .split(['?', '#'])
-        .next()
-        .unwrap_or("");
-    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-    let dir = if dir.is_empty() { "/" } else { dir };
-    format!("{scheme}://{authority}{dir}{loc}")
+fn resolve(base: &str, loc: &str) -> Result<String> {
+    url::Url::parse(base)
+        .and_then(|b| b.join(loc))
+        .map(String::from)
+        .map_err(|e| ClientError::Http(format!("redirect to {loc:?} from {base}: {e}")))
 }
 
 fn location(resp: &Response<hyper::body::Incoming>) -> Option<String> {
@@ -952,11 +938,7 @@ impl BlobStream {
 }
 
 async fn read_all(resp: Response<hyper::body::Incoming>) -> Result<Bytes> {
-    resp.into_body()
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .map_err(|e| ClientError::Http(e.to_string()))
+    BlobStream(resp.into_body()).bytes().await
 }
 
 fn registry_error(status: StatusCode, body: &[u8], what: &str) -> ClientError {
@@ -985,10 +967,10 @@ mod tests {
             ("/file.txt", "https://reg:5000/file.txt"),
             ("other", "https://reg:5000/v2/a/blobs/other"),
         ] {
-            assert_eq!(resolve(base, loc), want, "{loc}");
+            assert_eq!(resolve(base, loc).unwrap(), want, "{loc}");
         }
-        assert_eq!(resolve("http://h", "x"), "http://h/x");
-        assert_eq!(resolve("http://h:1/a?q=/b", "c"), "http://h:1/c");
+        assert_eq!(resolve("http://h", "x").unwrap(), "http://h/x");
+        assert_eq!(resolve("http://h:1/a?q=/b", "c").unwrap(), "http://h:1/c");
     }
 
     #[test]

@@ -233,9 +233,13 @@ fn parse_device_rule(rule: &str) -> Result<LinuxDeviceCgroup> {
     if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) || access.len() > 3 {
         return Err(bad());
     }
-    let mut r = device_rule(true, Some(device_type(kind)), num(major)?, num(minor)?);
-    r.set_access(Some(access.to_string()));
-    Ok(r)
+    Ok(device_rule(
+        true,
+        Some(device_type(kind)),
+        num(major)?,
+        num(minor)?,
+        access,
+    ))
 }
 
 fn device_type(kind: &str) -> LinuxDeviceType {
@@ -357,14 +361,13 @@ fn mapped_devices(hc: &HostConfig) -> Result<(Vec<LinuxDevice>, Vec<LinuxDeviceC
             found.push((in_ctr.to_string(), node));
         }
         for (path, node) in found {
-            let mut rule = device_rule(
+            rules.push(device_rule(
                 true,
                 Some(device_type(node.0)),
                 Some(node.1 as i64),
                 Some(node.2 as i64),
-            );
-            rule.set_access(Some(perms.to_string()));
-            rules.push(rule);
+                perms,
+            ));
             nodes.push(device(&path, node));
         }
     }

@@ -137,7 +137,7 @@ impl Engine {
         let rec = match recorded {
             Ok((rec, ())) => rec,
             Err(e) => {
-                tracing::warn!(%id, "persist exit: {}", e.to_string());
+                tracing::warn!(%id, "persist exit: {e}");
                 h.record().clone()
             }
         };
@@ -163,7 +163,7 @@ impl Engine {
             self.schedule_restart(h.clone(), delay, false);
         } else if rec.host_config.auto_remove {
             if let Err(e) = self.remove_container(&id, false, true).await {
-                tracing::warn!(%id, "auto-remove: {}", e.to_string());
+                tracing::warn!(%id, "auto-remove: {e}");
             }
         }
     }
@@ -192,7 +192,7 @@ impl Engine {
                 r.manually_stopped = false;
             }
             if let Err(e) = engine.start_locked(&h).await {
-                tracing::warn!(id = %h.id(), "restart failed: {}", e.to_string());
+                tracing::warn!(id = %h.id(), "restart failed: {e}");
                 let _ = engine.transition(&h, |r| r.state.cancel_restart());
             }
         });

@@ -66,7 +66,7 @@ impl Engine {
         {
             let id = h.id();
             if let Err(e) = self.remove_container(&id, true, true).await {
-                tracing::warn!(%id, "auto-remove after failed start: {}", e.to_string());
+                tracing::warn!(%id, "auto-remove after failed start: {e}");
             }
         }
         result
@@ -84,7 +84,7 @@ impl Engine {
         let plan = match self.connect_sandbox(h).await {
             Ok(p) => p,
             Err(e) => {
-                self.transition(h, |r| r.state.set_start_failed(e.to_string().clone(), 128))?;
+                self.transition(h, |r| r.state.set_start_failed(e.to_string(), 128))?;
                 return Err(e);
             }
         };
@@ -122,9 +122,7 @@ impl Engine {
                     }
                     other => (Error::from(other), 128),
                 };
-                self.transition(h, |r| {
-                    r.state.set_start_failed(err.to_string().clone(), code)
-                })?;
+                self.transition(h, |r| r.state.set_start_failed(err.to_string(), code))?;
                 Err(err)
             }
         }

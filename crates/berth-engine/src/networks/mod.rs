@@ -310,7 +310,7 @@ impl Engine {
             .collect();
         for n in &user {
             if let Err(e) = self.bring_up_bridge(n).await {
-                tracing::warn!(network = %n.name, "bring up bridge: {}", e.to_string());
+                tracing::warn!(network = %n.name, "bring up bridge: {e}");
             }
         }
         if nc.ip_forward {

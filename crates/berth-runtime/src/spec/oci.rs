@@ -44,10 +44,6 @@ pub fn bind_mount(
 
 const NO_EXEC: [&str; 3] = ["nosuid", "noexec", "nodev"];
 
-fn with(flags: &[&str], more: &[&str]) -> Vec<String> {
-    flags.iter().chain(more).map(|s| s.to_string()).collect()
-}
-
 pub fn build_spec(input: &SpecInput) -> Result<Spec> {
     input.resources.validate()?;
     let c = &input.confinement;
@@ -127,9 +123,8 @@ fn mounts(input: &SpecInput) -> Vec<Mount> {
     match c.shm {
         Shm::Own => {
             let size = format!("size={shm}");
-            let mut m = mount("/dev/shm", "tmpfs", "shm", &[]);
-            m.set_options(Some(with(&NO_EXEC, &["mode=1777", &size])));
-            out.push(m);
+            let options = [&NO_EXEC[..], &["mode=1777", &size]].concat();
+            out.push(mount("/dev/shm", "tmpfs", "shm", &options));
         }
         Shm::Host => out.push(bind_mount("/dev/shm", "/dev/shm", &["rbind", "rprivate"])),
         Shm::None => {}
@@ -160,15 +155,16 @@ fn cgroup_mounts(input: &SpecInput) -> Vec<Mount> {
     }
     let rel = input.cgroups_path.trim_start_matches('/');
     let bind = |source: PathBuf, destination: &Path, access: &str| {
-        let mut m = bind_mount(source, destination, &[]);
-        m.set_options(Some(with(&["rbind", access], &NO_EXEC)));
-        m
+        bind_mount(
+            source,
+            destination,
+            &[&["rbind", access][..], &NO_EXEC].concat(),
+        )
     };
     if crate::cgroups::version() == crate::cgroups::CgroupVersion::V2 {
         if c.cgroupns_private {
-            let mut m = mount("/sys/fs/cgroup", "cgroup", "cgroup", &[]);
-            m.set_options(Some(with(&[rw], &NO_EXEC)));
-            return vec![m];
+            let options = [&[rw][..], &NO_EXEC].concat();
+            return vec![mount("/sys/fs/cgroup", "cgroup", "cgroup", &options)];
         }
         return vec![bind(
             Path::new("/sys/fs/cgroup").join(rel),
@@ -176,9 +172,8 @@ fn cgroup_mounts(input: &SpecInput) -> Vec<Mount> {
             rw,
         )];
     }
-    let mut m = mount("/sys/fs/cgroup", "tmpfs", "tmpfs", &[]);
-    m.set_options(Some(with(&NO_EXEC, &["mode=755"])));
-    let mut out = vec![m];
+    let tmpfs = [&NO_EXEC[..], &["mode=755"]].concat();
+    let mut out = vec![mount("/sys/fs/cgroup", "tmpfs", "tmpfs", &tmpfs)];
     for h in crate::cgroups::hierarchies() {
         if h.mount_point == Path::new("/sys/fs/cgroup") {
             continue;
@@ -245,7 +240,7 @@ fn linux(input: &SpecInput) -> Linux {
     linux.set_namespaces(Some(namespaces(input)));
     let mut resources = resources(&input.resources);
     let mut devices = if c.privileged {
-        vec![device_rule(true, None, None, None)]
+        vec![device_rule(true, None, None, None, "rwm")]
     } else {
         default_device_rules()
     };
@@ -350,28 +345,30 @@ fn resources(r: &Resources) -> LinuxResources {
     out
 }
 
-/// A device cgroup rule: `allow` or deny `rwm` on `typ` `major:minor`
-/// (`None`: any).
+/// A device cgroup rule: `allow` or deny `access` (of `rwm`) on `typ`
+/// `major:minor` (`None`: any).
 pub fn device_rule(
     allow: bool,
     typ: Option<LinuxDeviceType>,
     major: Option<i64>,
     minor: Option<i64>,
+    access: &str,
 ) -> LinuxDeviceCgroup {
     let mut r = LinuxDeviceCgroup::default();
     r.set_allow(allow);
     r.set_typ(typ);
     r.set_major(major);
     r.set_minor(minor);
-    r.set_access(Some("rwm".into()));
+    r.set_access(Some(access.to_string()));
     r
 }
 
 /// Docker's device cgroup allow-list: deny all, then the standard nodes
 /// (null, zero, full, random, urandom, tty, console, ptmx, pts, tun).
 fn default_device_rules() -> Vec<LinuxDeviceCgroup> {
-    let char_dev = |major, minor| device_rule(true, Some(LinuxDeviceType::C), Some(major), minor);
-    let mut rules = vec![device_rule(false, None, None, None)];
+    let char_dev =
+        |major, minor| device_rule(true, Some(LinuxDeviceType::C), Some(major), minor, "rwm");
+    let mut rules = vec![device_rule(false, None, None, None, "rwm")];
     for (major, minor) in [
         (1, 3),
         (1, 5),

@@ -170,13 +170,18 @@ impl Engine {
     /// address may be new.
     pub(crate) fn refresh_linking_hosts(&self, target: &ContainerRecord) {
         for h in self.running_containers() {
-            let r = h.record().clone();
-            let links_here = crate::containers::links::of(&r)
-                .iter()
-                .any(|l| l.target.trim_start_matches('/') == target.name.trim_start_matches('/'));
-            if r.id == target.id || !links_here {
-                continue;
-            }
+            // Only a linking container's record is copied: every start walks
+            // the running ones.
+            let r = {
+                let r = h.record();
+                let links_here = crate::containers::links::of(&r).iter().any(|l| {
+                    l.target.trim_start_matches('/') == target.name.trim_start_matches('/')
+                });
+                if r.id == target.id || !links_here {
+                    continue;
+                }
+                r.clone()
+            };
             let ep = r.networks.get(&r.host_config.network_mode);
             let ip = ep.and_then(|ep| ep.ip_address.parse().ok());
             let ip6 = ep.and_then(|ep| ep.global_ipv6_address.parse().ok());
@@ -314,7 +319,7 @@ impl Engine {
         let held = lock(&self.net.ports).remove(&rec.id);
         h.record().net.ports.clear();
         if let Err(e) = self.change_port_rules(port_rules_of(&rec), false).await {
-            tracing::warn!(id = %rec.id, "rules: {}", e.to_string());
+            tracing::warn!(id = %rec.id, "rules: {e}");
         }
         // The host ports are let go once no rule leads to the container.
         drop(held);
@@ -409,7 +414,7 @@ impl Engine {
         }
         lock(&self.net.ports).insert(rec.id.clone(), held);
         if let Err(e) = self.start_dns(h).await {
-            tracing::warn!(id = %rec.id, "embedded DNS: {}", e.to_string());
+            tracing::warn!(id = %rec.id, "embedded DNS: {e}");
         }
     }
 }
