@@ -451,7 +451,11 @@ fn hoist_heredocs(text: &str) -> String {
     let mut out = Vec::new();
     for line in text.split('\n') {
         let trimmed = line.trim_start();
-        let is_run = trimmed.len() > 4 && trimmed[..4].eq_ignore_ascii_case("RUN ");
+        // By `get`: byte 4 may fall inside a character of a hostile line.
+        let is_run = trimmed.len() > 4
+            && trimmed
+                .get(..4)
+                .is_some_and(|k| k.eq_ignore_ascii_case("RUN "));
         if !is_run {
             out.push(line.to_string());
             continue;
@@ -498,6 +502,9 @@ fn parse_error(e: pd::Error) -> BuildError {
 }
 
 pub fn parse(text: &str) -> Result<Dockerfile, BuildError> {
+    // A UTF-8 byte order mark is not part of the first instruction (Docker
+    // drops it too); the parser would drop it and count its spans without it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let hoisted = hoist_heredocs(text);
     let text = hoisted.as_str();
     let parsed = pd::parse(text).map_err(parse_error)?;
@@ -681,6 +688,18 @@ mod tests {
                 network: None
             }
         );
+    }
+
+    #[test]
+    fn lines_with_multibyte_characters_near_the_start_parse_or_fail_cleanly() {
+        // Found by the dockerfile fuzz target: a byte-4 slice inside U+FEFF.
+        let e = parse("FROM busybox\n\u{1}\u{e}\u{feff}\n").unwrap_err();
+        assert!(e.to_string().contains("line 2"), "{e}");
+        parse("FROM busybox\nRUN échos \"é\"\n").unwrap();
+        // And a byte order mark before the first instruction (the parser's
+        // spans do not count it).
+        let df = parse("\u{feff}FROM busybox\nRUN echo 𭪱\nRUN true\n").unwrap();
+        assert_eq!(df.stages[0].steps[0].text, "RUN echo 𭪱");
     }
 
     #[test]
