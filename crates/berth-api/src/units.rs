@@ -141,17 +141,49 @@ fn significant(v: f64, digits: usize) -> String {
 
 /// Docker's `RAMInBytes`: `64m`, `1g`, `512k`, `100` (binary units).
 pub fn ram_in_bytes(s: &str) -> Option<i64> {
-    let t = s.trim().to_ascii_lowercase();
-    let t = t.strip_suffix('b').unwrap_or(&t);
-    let (num, mult) = match t.chars().last()? {
-        'k' => (&t[..t.len() - 1], 1i64 << 10),
-        'm' => (&t[..t.len() - 1], 1 << 20),
-        'g' => (&t[..t.len() - 1], 1 << 30),
-        't' => (&t[..t.len() - 1], 1 << 40),
-        _ => (t, 1),
+    parse_ram(s).ok()
+}
+
+/// go-units' `RAMInBytes`, with its errors: a number, an optional space,
+/// and a suffix `b`, `k`, `kb`, `kib` … `p` (any case, powers of 1024).
+pub fn parse_ram(s: &str) -> Result<i64, String> {
+    let Some(sep) = s.rfind(|c: char| c.is_ascii_digit() || c == '.' || c == ' ') else {
+        return Err(format!("invalid size: '{s}'"));
     };
-    let n: f64 = num.parse().ok()?;
-    (n >= 0.0).then_some((n * mult as f64) as i64)
+    let (num, sfx) = if s.as_bytes()[sep] == b' ' {
+        (&s[..sep], &s[sep + 1..])
+    } else {
+        (&s[..sep + 1], &s[sep + 1..])
+    };
+    let size: f64 = num
+        .parse()
+        .map_err(|_| format!("strconv.ParseFloat: parsing {num:?}: invalid syntax"))?;
+    if size < 0.0 {
+        return Err(format!("invalid size: '{s}'"));
+    }
+    if sfx.is_empty() {
+        return Ok(size as i64);
+    }
+    let bad = || format!("invalid suffix: '{}'", sfx.to_ascii_lowercase());
+    let l = sfx.to_ascii_lowercase();
+    if l.len() > 3 {
+        return Err(bad());
+    }
+    if l == "b" {
+        return Ok(size as i64);
+    }
+    let shift = match l.as_bytes()[0] {
+        b'k' => 10,
+        b'm' => 20,
+        b'g' => 30,
+        b't' => 40,
+        b'p' => 50,
+        _ => return Err(bad()),
+    };
+    if (l.len() == 2 && &l[1..] != "b") || (l.len() == 3 && &l[1..] != "ib") {
+        return Err(bad());
+    }
+    Ok((size * (1u64 << shift) as f64) as i64)
 }
 
 #[cfg(test)]
@@ -168,5 +200,10 @@ mod size_tests {
         assert_eq!(ram_in_bytes("1g"), Some(1 << 30));
         assert_eq!(ram_in_bytes("100"), Some(100));
         assert_eq!(ram_in_bytes("x"), None);
+        assert_eq!(ram_in_bytes("1.5 KiB"), Some(1536));
+        assert_eq!(parse_ram("1x").unwrap_err(), "invalid suffix: 'x'");
+        assert_eq!(parse_ram("1kbb").unwrap_err(), "invalid suffix: 'kbb'");
+        assert_eq!(parse_ram("-1m").unwrap_err(), "invalid size: '-1m'");
+        assert_eq!(parse_ram("m").unwrap_err(), "invalid size: 'm'");
     }
 }

@@ -88,6 +88,9 @@ async fn from_container(
     dest: &str,
     keep_owners: bool,
 ) -> Result {
+    if dest != "-" {
+        crate::output::validate_output_path(dest)?;
+    }
     let resp = client
         .call(
             Method::GET,

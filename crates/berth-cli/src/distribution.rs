@@ -140,12 +140,9 @@ impl Progress {
 /// becomes the command's error.
 async fn follow(resp: hyper::Response<hyper::body::Incoming>, mut p: Progress) -> Result {
     crate::output::json_lines(resp, |v| {
+        // docker prints a stream's error as it is, not as the daemon's answer.
         if let Some(e) = v["error"].as_str() {
-            return Err(berth_client::ClientError::Api {
-                status: 500,
-                message: e.to_string(),
-            }
-            .into());
+            return Err(crate::CliError::Failed(e.to_string()));
         }
         p.show(&v);
         Ok(())
@@ -165,8 +162,32 @@ fn split_reference(image: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// A reference checked before anything is sent, as docker's CLI does.
+pub fn check_reference(image: &str) -> Result<berth_api::ImageRef> {
+    berth_api::ImageRef::parse(image).map_err(|e| {
+        crate::CliError::Failed(if e.message.contains("must be lowercase") {
+            e.message
+        } else {
+            "invalid reference format".into()
+        })
+    })
+}
+
+/// `busybox:latest`, `me/app@sha256:…`: a reference as docker names it to users.
+pub fn familiar(r: &berth_api::ImageRef) -> String {
+    match (&r.digest, &r.tag) {
+        (Some(d), _) => format!("{}@{d}", r.familiar_repository()),
+        (None, Some(t)) => format!("{}:{t}", r.familiar_repository()),
+        (None, None) => r.familiar_repository(),
+    }
+}
+
 pub async fn pull(client: &Client, a: &PullArgs) -> Result {
+    check_reference(&a.image)?;
     let (name, tag) = split_reference(&a.image);
+    if tag.is_none() && !a.all_tags && !a.quiet {
+        println!("Using default tag: latest");
+    }
     if a.all_tags && tag.is_some() {
         return Err(crate::CliError::Usage(
             "tag can't be used with --all-tags/-a".into(),

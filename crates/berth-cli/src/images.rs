@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
 use crate::containers::{confirm, filters_json};
-use crate::output::{ago, header_for, print_rows, short_id};
+use crate::output::{ago, header_for, print_rows, short_id, Listing};
 use crate::{CliError, Result};
 
 #[derive(Subcommand, Debug)]
@@ -57,7 +57,7 @@ pub enum ImageCmd {
     /// Show the history of an image
     History(HistoryArgs),
     /// Display detailed information on one or more images
-    Inspect(crate::system::InspectArgs),
+    Inspect(crate::inspect::InspectArgs),
     /// Remove unused images
     Prune(PruneArgs),
     /// Download an image from a registry
@@ -81,7 +81,7 @@ pub struct LsArgs {
     #[arg(long)]
     digests: bool,
     /// Filter output based on conditions provided
-    #[arg(short = 'f', long = "filter")]
+    #[arg(short = 'f', long = "filter", value_parser = crate::output::filter_arg)]
     filter: Vec<String>,
     /// Format output using a Go template or "json"
     #[arg(long)]
@@ -159,7 +159,7 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation
     #[arg(short = 'f', long)]
     force: bool,
-    #[arg(long = "filter")]
+    #[arg(long = "filter", value_parser = crate::output::filter_arg)]
     filter: Vec<String>,
 }
 
@@ -190,7 +190,7 @@ pub async fn run(client: &Client, cmd: ImageCmd) -> Result {
         ImageCmd::Push(a) => crate::distribution::push(client, &a).await,
         ImageCmd::Inspect(mut a) => {
             a.kind = Some("image".into());
-            crate::system::inspect(client, a).await
+            crate::inspect::inspect(client, a).await
         }
         ImageCmd::Prune(a) => prune(client, a).await,
     }
@@ -208,57 +208,19 @@ async fn ls(client: &Client, a: LsArgs) -> Result {
             filters_json(&filters)?
         ))
         .await?;
-    if a.quiet {
-        let mut seen = std::collections::HashSet::new();
-        for i in &list {
-            let id = short_id(i["Id"].as_str().unwrap_or(""), a.no_trunc);
-            if seen.insert(id.clone()) {
-                println!("{id}");
-            }
-        }
-        return Ok(());
-    }
     let mut rows = Vec::new();
     for i in &list {
-        let tags: Vec<String> = i["RepoTags"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|t| t.as_str().map(String::from))
-            .collect();
-        let pairs: Vec<(String, String)> = if tags.is_empty() {
-            vec![("<none>".into(), "<none>".into())]
-        } else {
-            tags.iter()
-                .map(|t| match ImageRef::parse(t) {
-                    Ok(r) => (
-                        r.familiar_repository(),
-                        r.tag.unwrap_or_else(|| "<none>".into()),
-                    ),
-                    Err(_) => (t.clone(), "<none>".into()),
-                })
-                .collect()
-        };
-        let created = i["Created"].as_i64().unwrap_or(0);
-        for (repo, tag) in pairs {
-            rows.push(json!({
-                "Repository": repo,
-                "Tag": tag,
-                "ID": short_id(i["Id"].as_str().unwrap_or(""), a.no_trunc),
-                "Digest": "<none>",
-                "CreatedSince": ago(created),
-                "CreatedAt": chrono::DateTime::from_timestamp(created, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default(),
-                "Size": human_size(i["Size"].as_f64().unwrap_or(0.0), 3),
-                "Containers": i["Containers"],
-            }));
-        }
+        rows.extend(image_rows(i, !a.no_trunc));
     }
-    let default = if a.digests {
+    let default = if a.quiet {
+        "{{.ID}}"
+    } else if a.digests {
         "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    print_rows(&rows, a.format.as_deref(), default, &|f| {
+    let format = if a.quiet { None } else { a.format.as_deref() };
+    let header = |f: &str| {
         header_for(
             f,
             &[
@@ -267,7 +229,92 @@ async fn ls(client: &Client, a: LsArgs) -> Result {
                 ("CreatedAt", "CREATED AT"),
             ],
         )
-    })
+    };
+    print_rows(
+        &rows,
+        None,
+        format,
+        &Listing {
+            go_type: "*formatter.imageContext",
+            default_table: default,
+            header: &header,
+            probed: false,
+        },
+    )
+}
+
+/// An image's rows as docker's image list shows them: one per tag (and
+/// `<none>` for an image without any), keys sorted as docker's JSON.
+fn image_rows(i: &Value, trunc: bool) -> Vec<Value> {
+    let strs = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(String::from))
+            .collect()
+    };
+    let tags = strs(&i["RepoTags"]);
+    let digests = strs(&i["RepoDigests"]);
+    let digest_of = |repo: &str| {
+        digests
+            .iter()
+            .find_map(|d| {
+                let (name, digest) = d.split_once('@')?;
+                let r = ImageRef::parse(name).ok()?;
+                (r.familiar_repository() == repo).then(|| digest.to_string())
+            })
+            .unwrap_or_else(|| "<none>".into())
+    };
+    let pairs: Vec<(String, String, String)> = if tags.is_empty() {
+        let digest = digests
+            .first()
+            .and_then(|d| d.split_once('@'))
+            .map(|(_, d)| d.to_string())
+            .unwrap_or_else(|| "<none>".into());
+        vec![("<none>".into(), "<none>".into(), digest)]
+    } else {
+        tags.iter()
+            .map(|t| match ImageRef::parse(t) {
+                Ok(r) => {
+                    let repo = r.familiar_repository();
+                    let digest = digest_of(&repo);
+                    (repo, r.tag.unwrap_or_else(|| "<none>".into()), digest)
+                }
+                Err(_) => (t.clone(), "<none>".into(), "<none>".into()),
+            })
+            .collect()
+    };
+    let created = i["Created"].as_i64().unwrap_or(0);
+    let size = i["Size"].as_f64().unwrap_or(0.0);
+    let shared = i["SharedSize"].as_f64().unwrap_or(-1.0);
+    let virtual_size = i["VirtualSize"].as_f64().unwrap_or(size);
+    let containers = match i["Containers"].as_i64() {
+        Some(n) if n >= 0 => n.to_string(),
+        _ => "N/A".into(),
+    };
+    let (shared_text, unique_text) = if shared < 0.0 {
+        ("N/A".to_string(), "N/A".to_string())
+    } else {
+        (human_size(shared, 3), human_size(size - shared, 3))
+    };
+    pairs
+        .into_iter()
+        .map(|(repo, tag, digest)| {
+            json!({
+                "Containers": containers,
+                "CreatedAt": chrono::DateTime::from_timestamp(created, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default(),
+                "CreatedSince": ago(created),
+                "Digest": digest,
+                "ID": short_id(i["Id"].as_str().unwrap_or(""), !trunc),
+                "Repository": repo,
+                "SharedSize": shared_text,
+                "Size": human_size(size, 3),
+                "Tag": tag,
+                "UniqueSize": unique_text,
+                "VirtualSize": human_size(virtual_size, 4),
+            })
+        })
+        .collect()
 }
 
 async fn rm(client: &Client, a: RmArgs) -> Result {
@@ -297,7 +344,11 @@ async fn rm(client: &Client, a: RmArgs) -> Result {
 }
 
 async fn tag(client: &Client, source: &str, target: &str) -> Result {
-    let r = ImageRef::parse(target).map_err(|e| CliError::Usage(e.message))?;
+    let r = ImageRef::parse(target).map_err(|_| {
+        CliError::Failed(format!(
+            "Error parsing reference: {target:?} is not a valid repository/tag: invalid reference format"
+        ))
+    })?;
     let repo = r.familiar_repository();
     let t = r.tag.unwrap_or_else(|| "latest".into());
     client
@@ -385,13 +436,24 @@ async fn save(client: &Client, a: SaveArgs) -> Result {
         client,
         &format!("/images/get?{}", q.join("&")),
         a.output.as_deref(),
+        "failed to save image",
     )
     .await
 }
 
 /// Streams a tar answer to a file (written aside and renamed, so a failure
 /// leaves no partial file) or to stdout, which must not be a terminal.
-pub async fn download(client: &Client, path: &str, output: Option<&str>) -> Result {
+/// GETs a tar to `-o` or stdout; `what` leads docker's error when `-o` names a device.
+pub async fn download(client: &Client, path: &str, output: Option<&str>, what: &str) -> Result {
+    if let Some(o) = output {
+        use std::os::unix::fs::FileTypeExt;
+        if std::fs::metadata(o).is_ok_and(|m| m.file_type().is_char_device()) {
+            return Err(CliError::Failed(format!(
+                "{what}: cannot write to a character device file"
+            )));
+        }
+        crate::output::validate_output_path(o)?;
+    }
     if output.is_none() && std::io::stdout().is_terminal() {
         return Err(CliError::Usage(
             "cowardly refusing to save to a terminal. Use the -o flag or redirect".into(),
@@ -457,46 +519,61 @@ async fn import(client: &Client, a: ImportArgs) -> Result {
 
 async fn history(client: &Client, a: HistoryArgs) -> Result {
     let items: Vec<Value> = client
-        .get_json(&format!("/images/{}/history", a.image))
+        .get_json(&format!("/images/{}/history", enc(&a.image)))
         .await?;
-    if a.quiet {
-        for i in &items {
-            println!("{}", short_id(i["Id"].as_str().unwrap_or(""), a.no_trunc));
-        }
-        return Ok(());
-    }
+    let rfc3339 = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_default()
+    };
     let rows: Vec<Value> = items
         .iter()
         .map(|i| {
             let id = i["Id"].as_str().unwrap_or("");
             let created = i["Created"].as_i64().unwrap_or(0);
-            let mut by = i["CreatedBy"].as_str().unwrap_or("").to_string();
+            let mut by = i["CreatedBy"].as_str().unwrap_or("").replace('\t', " ");
             if !a.no_trunc && by.chars().count() > 45 {
-                by = by.chars().take(44).collect::<String>() + "…";
+                by = by.chars().take(44).collect::<String>() + "\u{2026}";
             }
             let size = i["Size"].as_f64().unwrap_or(0.0);
             json!({
-                "ID": if id == "<missing>" { id.to_string() } else { short_id(id, a.no_trunc) },
-                "CreatedSince": if a.human { ago(created) } else { created.to_string() },
-                "CreatedBy": by,
-                "Size": if a.human { human_size(size, 3) } else { size.to_string() },
                 "Comment": i["Comment"],
+                "CreatedAt": rfc3339(created),
+                "CreatedBy": by,
+                "CreatedSince": if a.human { ago(created) } else { rfc3339(created) },
+                "ID": if id == "<missing>" { id.to_string() } else { short_id(id, a.no_trunc) },
+                "Size": if a.human { human_size(size, 3) } else { size.to_string() },
             })
         })
         .collect();
+    let default = match (a.quiet, a.human) {
+        (true, _) => "{{.ID}}",
+        (false, true) => {
+            "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+        }
+        (false, false) => "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+    };
+    let format = if a.quiet { None } else { a.format.as_deref() };
+    let header = |f: &str| {
+        header_for(
+            f,
+            &[
+                ("ID", "IMAGE"),
+                ("CreatedSince", "CREATED"),
+                ("CreatedAt", "CREATED AT"),
+                ("CreatedBy", "CREATED BY"),
+            ],
+        )
+    };
     print_rows(
         &rows,
-        a.format.as_deref(),
-        "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
-        &|f| {
-            header_for(
-                f,
-                &[
-                    ("ID", "IMAGE"),
-                    ("CreatedSince", "CREATED"),
-                    ("CreatedBy", "CREATED BY"),
-                ],
-            )
+        None,
+        format,
+        &Listing {
+            go_type: "*image.historyContext",
+            default_table: default,
+            header: &header,
+            probed: false,
         },
     )
 }

@@ -6,7 +6,9 @@ mod cp;
 mod credentials;
 mod distribution;
 mod images;
+mod inspect;
 mod login;
+mod messages;
 mod networks;
 mod output;
 mod registry;
@@ -14,16 +16,22 @@ mod run;
 mod system;
 mod template;
 mod tty;
+mod usage;
 mod volumes;
 
 use berth_client::{Client, ClientError};
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// Bad flags or arguments: exit 125 like docker.
+    /// Bad flags or arguments: exit 125 like docker's flag errors.
     #[error("{0}")]
     Usage(String),
+    /// A failure the CLI itself reports (exit 1): a bad reference, a
+    /// template that does not run, an error inside a progress stream.
+    #[error("{0}")]
+    Failed(String),
     #[error("{0}")]
     Client(#[from] ClientError),
     #[error("{0}")]
@@ -98,7 +106,7 @@ enum Cmd {
         cmd: system::SystemCmd,
     },
     /// Return low-level information on Berth objects
-    Inspect(system::InspectArgs),
+    Inspect(inspect::InspectArgs),
     /// Log in to a registry
     Login(login::LoginArgs),
     /// Log out from a registry
@@ -124,37 +132,45 @@ async fn dispatch(client: &Client, cmd: Cmd) -> Result {
         Cmd::Version(a) => system::version(client, a).await,
         Cmd::Info(a) => system::info(client, a).await,
         Cmd::System { cmd } => system::run(client, cmd).await,
-        Cmd::Inspect(a) => system::inspect(client, a).await,
+        Cmd::Inspect(a) => inspect::inspect(client, a).await,
         Cmd::Login(a) => login::login(client, &a).await,
         Cmd::Logout(a) => login::logout(&a),
         Cmd::Registry { cmd } => registry::run(cmd).await,
     }
 }
 
-/// Docker's exit codes: 125 for the daemon or the CLI, 126/127 when the
-/// container's command cannot be run.
-fn exit_code(e: &CliError) -> i32 {
-    match e {
-        CliError::Exit(c) => *c,
-        CliError::Client(ClientError::Api { message, .. }) => {
-            let m = message.to_ascii_lowercase();
-            if m.contains("executable file not found") || m.contains("no such file or directory") {
-                127
-            } else if m.contains("permission denied") {
-                126
-            } else {
-                125
-            }
-        }
-        _ => 125,
-    }
-}
-
 fn main() {
-    let cli = Cli::parse();
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(c) => c,
+        Err(e) => match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => e.exit(),
+            // `docker volume` alone prints the group's help and succeeds.
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                print!("{}", e.render());
+                std::process::exit(0);
+            }
+            _ => {
+                let (text, code) = messages::parse_error(&e, &Cli::command(), &args);
+                eprintln!("{text}");
+                std::process::exit(code);
+            }
+        },
+    };
+    let path = messages::command_path(&Cli::command(), &args);
+    let run = matches!(
+        path.iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice(),
+        ["run"] | ["container", "run"]
+    );
+    // -H, then BERTH_HOST (clap reads it), then DOCKER_HOST, then berthd's socket.
     let host = cli
         .host
-        .or_else(|| std::env::var("DOCKER_HOST").ok())
+        .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
         .unwrap_or_else(|| berth_client::DEFAULT_HOST.into());
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -162,7 +178,7 @@ fn main() {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("berth: {e}");
+            eprintln!("{}: {e}", messages::prog());
             std::process::exit(125);
         }
     };
@@ -173,10 +189,9 @@ fn main() {
     // A read of our stdin may still be blocked in a helper thread: do not wait for it.
     rt.shutdown_background();
     if let Err(e) = result {
-        let code = exit_code(&e);
-        if !matches!(e, CliError::Exit(_)) {
-            eprintln!("{e}");
+        if let Some(text) = messages::report(&e, run) {
+            eprintln!("{text}");
         }
-        std::process::exit(code);
+        std::process::exit(messages::exit_code(&e, run));
     }
 }

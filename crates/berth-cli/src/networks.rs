@@ -5,8 +5,8 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use crate::containers::{confirm, filters_json};
-use crate::output::{header_for, print_rows};
-use crate::Result;
+use crate::output::{header_for, print_rows, Listing};
+use crate::{CliError, Result};
 
 #[derive(Subcommand, Debug)]
 pub enum NetworkCmd {
@@ -19,7 +19,7 @@ pub enum NetworkCmd {
         #[arg(short, long)]
         quiet: bool,
         /// Provide filter values (e.g. "driver=bridge")
-        #[arg(short, long = "filter")]
+        #[arg(short, long = "filter", value_parser = crate::output::filter_arg)]
         filter: Vec<String>,
         /// Do not truncate the output
         #[arg(long = "no-trunc")]
@@ -45,7 +45,7 @@ pub enum NetworkCmd {
         /// Do not prompt for confirmation
         #[arg(short, long)]
         force: bool,
-        #[arg(long = "filter")]
+        #[arg(long = "filter", value_parser = crate::output::filter_arg)]
         filter: Vec<String>,
     },
     /// Connect a container to a network
@@ -132,39 +132,63 @@ pub async fn run(client: &Client, cmd: NetworkCmd) -> Result {
                 .get_json(&format!("/networks?filters={}", filters_json(&filter)?))
                 .await?;
             let mut nets = v.as_array().cloned().unwrap_or_default();
-            for n in &mut nets {
-                let id = n["Id"].as_str().unwrap_or_default().to_string();
-                n["ID"] = json!(if no_trunc {
-                    id
-                } else {
-                    id.chars().take(12).collect()
-                });
-            }
-            if quiet {
-                for n in &nets {
-                    println!("{}", n["ID"].as_str().unwrap_or_default());
-                }
-                return Ok(());
-            }
+            nets.sort_by(|x, y| {
+                crate::output::natural_cmp(
+                    x["Name"].as_str().unwrap_or(""),
+                    y["Name"].as_str().unwrap_or(""),
+                )
+            });
+            let rows: Vec<Value> = nets.iter().map(|n| network_row(n, !no_trunc)).collect();
+            let labels: Vec<Value> = nets.iter().map(|n| n["Labels"].clone()).collect();
+            let (default, format) = if quiet {
+                ("{{.ID}}", None)
+            } else {
+                (
+                    "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+                    format.as_deref(),
+                )
+            };
             print_rows(
-                &nets,
-                format.as_deref(),
-                "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
-                &|f| header_for(f, &[("ID", "NETWORK ID")]),
+                &rows,
+                Some(&labels),
+                format,
+                &Listing {
+                    go_type: "*network.networkContext",
+                    default_table: default,
+                    header: &|f| {
+                        header_for(
+                            f,
+                            &[
+                                ("ID", "NETWORK ID"),
+                                ("IPv4", "IPV4"),
+                                ("IPv6", "IPV6"),
+                                ("CreatedAt", "CREATED AT"),
+                            ],
+                        )
+                    },
+                    probed: false,
+                },
             )
         }
         NetworkCmd::Inspect { format, names } => {
-            crate::system::inspect_each(client, "/networks", &names, format.as_deref()).await
+            crate::inspect::inspect_each(client, "/networks", &names, format.as_deref()).await
         }
         NetworkCmd::Rm { names } => {
-            let mut outcome = crate::output::Outcome::default();
+            let mut failed = false;
             for n in &names {
                 match client.delete(&format!("/networks/{}", enc(n))).await {
                     Ok(()) => println!("{n}"),
-                    Err(e) => outcome.error(e),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        failed = true;
+                    }
                 }
             }
-            outcome.finish()
+            // docker's network rm ends a failure this way (its error is an exit status).
+            if failed {
+                return Err(CliError::Failed("exit status 1".into()));
+            }
+            Ok(())
         }
         NetworkCmd::Prune { force, filter } => {
             if !confirm(
@@ -225,4 +249,21 @@ pub async fn run(client: &Client, cmd: NetworkCmd) -> Result {
             Ok(())
         }
     }
+}
+
+/// A network as docker's network list shows it (keys sorted as its JSON).
+fn network_row(n: &Value, trunc: bool) -> Value {
+    let id = n["Id"].as_str().unwrap_or_default();
+    let flag = |k: &str, default: bool| n[k].as_bool().unwrap_or(default).to_string();
+    json!({
+        "CreatedAt": crate::output::go_time(n["Created"].as_str().unwrap_or("")),
+        "Driver": n["Driver"],
+        "ID": crate::output::short_id(id, !trunc),
+        "IPv4": flag("EnableIPv4", true),
+        "IPv6": flag("EnableIPv6", false),
+        "Internal": flag("Internal", false),
+        "Labels": crate::output::join_labels(&n["Labels"]),
+        "Name": n["Name"],
+        "Scope": n["Scope"],
+    })
 }

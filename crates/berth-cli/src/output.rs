@@ -3,12 +3,13 @@
 
 use serde_json::Value;
 
-use crate::template::Template;
+use crate::template::{Context, Fields, Template};
 use crate::CliError;
 
-/// Aligns tab-separated cells into columns, as `tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)`.
-pub fn tabulate(lines: &[String]) -> String {
-    let rows: Vec<Vec<&str>> = lines.iter().map(|l| l.split('\t').collect()).collect();
+/// Aligns tab-separated cells into columns, as `tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)`:
+/// the text after a line's last tab is not a cell and is not padded.
+pub fn tabulate(text: &str) -> String {
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let mut widths = vec![0; cols];
     for r in &rows {
@@ -31,46 +32,69 @@ pub fn tabulate(lines: &[String]) -> String {
     out
 }
 
-/// Prints rows (JSON objects with docker's formatter field names).
+/// A list as docker's formatters print it.
+pub struct Listing<'a> {
+    /// The Go type docker formats each row as (named when a field is not there).
+    pub go_type: &'static str,
+    pub default_table: &'a str,
+    pub header: &'a dyn Fn(&str) -> String,
+    /// `ps` reads the template once before listing (to see whether it needs
+    /// sizes), and words its errors after that step.
+    pub probed: bool,
+}
+
+/// Prints rows (JSON objects with docker's formatter field names; `labels`,
+/// when given, each row's labels for `{{.Label "k"}}`): the default table,
+/// `table …`, `json`, or a template. Nothing is printed if a row fails, as
+/// docker renders the whole list before writing it.
 pub fn print_rows(
     rows: &[Value],
+    labels: Option<&[Value]>,
     format: Option<&str>,
-    default_table: &str,
-    header: &dyn Fn(&str) -> String,
+    l: &Listing,
 ) -> Result<(), CliError> {
-    let format = format.filter(|f| !f.is_empty()).unwrap_or("table");
-    if format == "json" {
-        for r in rows {
-            println!(
-                "{}",
-                serde_json::to_string(r).map_err(|e| CliError::Usage(e.to_string()))?
-            );
-        }
-        return Ok(());
-    }
-    let src = if format == "table" {
-        default_table
-    } else {
-        format
+    let format = match format.filter(|f| !f.is_empty()).unwrap_or("table") {
+        "table" => l.default_table,
+        "json" => "{{json .}}",
+        f => f,
     };
-    let t = Template::parse(src)
-        .map_err(|e| CliError::Usage(format!("template parsing error: {e}")))?;
-    let mut lines = Vec::new();
+    let t = Template::parse_list(format).map_err(|e| {
+        let what = if l.probed {
+            "failed to parse template"
+        } else {
+            "template parsing error"
+        };
+        CliError::Failed(format!("{what}: {e}"))
+    })?;
+    let mut text = String::new();
     if t.table {
-        lines.push(t.header(header));
+        text.push_str(&t.header(l.header));
+        text.push('\n');
     }
-    for r in rows {
-        lines.push(
-            t.render(r)
-                .map_err(|e| CliError::Usage(format!("template: {e}")))?,
-        );
+    for (i, r) in rows.iter().enumerate() {
+        let methods = labels
+            .and_then(|ls| ls.get(i))
+            .map(|m| serde_json::json!({ "Label": m }));
+        let ctx = Context {
+            fields: Fields::Struct(l.go_type),
+            methods: methods.as_ref(),
+            header: false,
+        };
+        let line = t.render(r, &ctx).map_err(|e| {
+            let what = if l.probed {
+                "failed to execute template"
+            } else {
+                "template parsing error"
+            };
+            CliError::Failed(format!("{what}: {e}"))
+        })?;
+        text.push_str(&line);
+        text.push('\n');
     }
     if t.table {
-        print!("{}", tabulate(&lines));
+        print!("{}", tabulate(&text));
     } else {
-        for l in lines {
-            println!("{l}");
-        }
+        print!("{text}");
     }
     Ok(())
 }
@@ -155,6 +179,114 @@ pub fn header_for(field: &str, special: &[(&str, &str)]) -> String {
     out
 }
 
+/// Refuses to write over what is neither a directory nor a regular file (a
+/// device, a socket): `cp`, `save -o` and `export -o` would replace it, and
+/// `/dev/null` replaced by a file breaks the host. docker's words.
+pub fn validate_output_path(path: &str) -> Result<(), CliError> {
+    use std::os::unix::fs::FileTypeExt;
+    let p = std::path::Path::new(path);
+    if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            return Err(CliError::Failed(format!(
+                "invalid output path: directory {:?} does not exist",
+                dir.display().to_string()
+            )));
+        }
+    }
+    let Ok(meta) = std::fs::metadata(p) else {
+        return Ok(());
+    };
+    let t = meta.file_type();
+    let why = if t.is_dir() || t.is_file() || t.is_fifo() {
+        return Ok(());
+    } else if t.is_block_device() || t.is_char_device() {
+        "got a device"
+    } else {
+        "got an irregular file"
+    };
+    Err(CliError::Failed(format!(
+        "invalid output path: {path:?} must be a directory or a regular file: {why}"
+    )))
+}
+
+/// A `--filter` value, refused at parsing as docker's flag refuses it.
+pub fn filter_arg(s: &str) -> Result<String, String> {
+    if s.contains('=') {
+        Ok(s.to_string())
+    } else {
+        Err("bad format of filter (expected name=value)".into())
+    }
+}
+
+/// A memory size flag (`64m`, `1.5GiB`, `-1`), refused at parsing with go-units' words.
+pub fn size_arg(s: &str) -> Result<String, String> {
+    if s == "-1" {
+        return Ok(s.to_string());
+    }
+    berth_api::units::parse_ram(s).map(|_| s.to_string())
+}
+
+/// Labels as docker's lists join them: `k=v,k2=v2`.
+pub fn join_labels(labels: &Value) -> String {
+    labels
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Go's `time.Time.String()` of an RFC 3339 time: `2026-12-01 23:56:59.096644391 +0000 UTC`.
+pub fn go_time(rfc3339: &str) -> String {
+    let Ok(t) = chrono::DateTime::parse_from_rfc3339(rfc3339) else {
+        return String::new();
+    };
+    let t = t.with_timezone(&chrono::Utc);
+    let nanos = t.timestamp_subsec_nanos();
+    let frac = if nanos == 0 {
+        String::new()
+    } else {
+        format!(".{nanos:09}").trim_end_matches('0').to_string()
+    };
+    format!("{}{frac} +0000 UTC", t.format("%Y-%m-%d %H:%M:%S"))
+}
+
+/// The order docker sorts names in (`sortorder.NaturalLess`): runs of
+/// digits compare as numbers.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (x.first(), y.first()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (None, _) => return std::cmp::Ordering::Less,
+            (_, None) => return std::cmp::Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let n = x.iter().take_while(|c| c.is_ascii_digit()).count();
+                let m = y.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (dx, dy) = (&x[..n], &y[..m]);
+                let trim = |d: &[u8]| -> Vec<u8> {
+                    d.iter().skip_while(|c| **c == b'0').copied().collect()
+                };
+                let (tx, ty) = (trim(dx), trim(dy));
+                let o = tx.len().cmp(&ty.len()).then(tx.cmp(&ty)).then(n.cmp(&m));
+                if o != std::cmp::Ordering::Equal {
+                    return o;
+                }
+                x = &x[n..];
+                y = &y[m..];
+            }
+            (Some(c), Some(d)) => {
+                if c != d {
+                    return c.cmp(d);
+                }
+                x = &x[1..];
+                y = &y[1..];
+            }
+        }
+    }
+}
+
 /// `--opt k=v` / `--label k=v` lists as a JSON object (a bare `k` is `k=""`).
 pub fn key_values(list: &[String]) -> crate::Result<serde_json::Map<String, Value>> {
     list.iter()
@@ -199,9 +331,16 @@ mod tests {
 
     #[test]
     fn aligns() {
-        let t = tabulate(&["A\tBB\tC".into(), "long\tx\ty".into()]);
+        let t = tabulate("A\tBB\tC\nlong\tx\ty\n");
         assert_eq!(t, "A      BB   C\nlong   x    y\n");
         assert_eq!(header_for("RunningFor", &[]), "RUNNING FOR");
         assert_eq!(header_for("ID", &[("ID", "CONTAINER ID")]), "CONTAINER ID");
+        let mut names = vec!["net10", "net9", "bridge", "host", "net-a"];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(names, ["bridge", "host", "net-a", "net9", "net10"]);
+        assert_eq!(
+            go_time("2026-12-01T23:56:59.096644390Z"),
+            "2026-12-01 23:56:59.09664439 +0000 UTC"
+        );
     }
 }

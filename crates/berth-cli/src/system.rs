@@ -4,9 +4,8 @@ use berth_client::Client;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use crate::output::{print_rows, tabulate};
-use crate::template::Template;
-use crate::{CliError, Result};
+use crate::output::{print_rows, tabulate, Listing};
+use crate::Result;
 use berth_api::units::human_size;
 
 #[derive(Args, Debug)]
@@ -44,76 +43,9 @@ pub enum SystemCmd {
         /// Prune anonymous volumes
         #[arg(long)]
         volumes: bool,
-        #[arg(long = "filter")]
+        #[arg(long = "filter", value_parser = crate::output::filter_arg)]
         filter: Vec<String>,
     },
-}
-
-#[derive(Args, Debug)]
-pub struct InspectArgs {
-    /// Format output using a Go template or "json"
-    #[arg(short, long)]
-    pub format: Option<String>,
-    /// Only inspect objects of this type (container, image)
-    #[arg(long = "type")]
-    pub kind: Option<String>,
-    /// Display total file sizes for containers
-    #[arg(short, long)]
-    pub size: bool,
-    #[arg(required = true)]
-    pub names: Vec<String>,
-}
-
-/// `volume inspect` and `network inspect`: `GET {base}/{name}` for each name, printed together.
-pub async fn inspect_each(
-    client: &berth_client::Client,
-    base: &str,
-    names: &[String],
-    format: Option<&str>,
-) -> Result {
-    let mut out = Vec::new();
-    for n in names {
-        out.push(
-            client
-                .get_json::<Value>(&format!("{base}/{}", berth_client::enc(n)))
-                .await?,
-        );
-    }
-    print_all(&out, format)
-}
-
-/// Prints inspected objects: each with a template, or all as one JSON array.
-pub fn print_all(out: &[Value], format: Option<&str>) -> Result {
-    match format.filter(|f| !f.is_empty() && *f != "json") {
-        Some(_) => out.iter().try_for_each(|v| print_one(v, format)),
-        None => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(out).map_err(|e| CliError::Usage(e.to_string()))?
-            );
-            Ok(())
-        }
-    }
-}
-
-/// Prints a single object with a template, or as JSON.
-pub fn print_one(v: &Value, format: Option<&str>) -> Result {
-    match format.filter(|f| !f.is_empty() && *f != "json") {
-        Some(f) => {
-            let t = Template::parse(f)
-                .map_err(|e| CliError::Usage(format!("template parsing error: {e}")))?;
-            println!(
-                "{}",
-                t.render(v)
-                    .map_err(|e| CliError::Usage(format!("template: {e}")))?
-            );
-        }
-        None => println!(
-            "{}",
-            serde_json::to_string(v).map_err(|e| CliError::Usage(e.to_string()))?
-        ),
-    }
-    Ok(())
 }
 
 pub async fn version(client: &Client, a: VersionArgs) -> Result {
@@ -123,7 +55,7 @@ pub async fn version(client: &Client, a: VersionArgs) -> Result {
         "Server": server,
     });
     if a.format.is_some() {
-        return print_one(&v, a.format.as_deref());
+        return crate::inspect::print_formatted(&v, a.format.as_deref());
     }
     println!(
         "Client:\n Version:\t{}\n API version:\t{}\n",
@@ -131,7 +63,7 @@ pub async fn version(client: &Client, a: VersionArgs) -> Result {
         berth_client::API_VERSION
     );
     let s = &v["Server"];
-    let lines = vec![
+    let lines = [
         format!(" Version:\t{}", s["Version"].as_str().unwrap_or("")),
         format!(
             " API version:\t{} (minimum version {})",
@@ -149,14 +81,14 @@ pub async fn version(client: &Client, a: VersionArgs) -> Result {
         "Server: {}",
         s["Platform"]["Name"].as_str().unwrap_or("Berth Engine")
     );
-    print!("{}", tabulate(&lines));
+    print!("{}", tabulate(&lines.join("\n")));
     Ok(())
 }
 
 pub async fn info(client: &Client, a: InfoArgs) -> Result {
     let i: Value = client.get_json("/info").await?;
     if a.format.is_some() {
-        return print_one(&i, a.format.as_deref());
+        return crate::inspect::print_formatted(&i, a.format.as_deref());
     }
     let s = |k: &str| {
         i[k].as_str()
@@ -285,110 +217,112 @@ pub async fn run(client: &Client, cmd: SystemCmd) -> Result {
                 print_rows(
                     &rows,
                     None,
-                    "table {{.Name}}\t{{.Links}}\t{{.Size}}",
-                    &|f| crate::output::header_for(f, &[("Name", "VOLUME NAME")]),
+                    None,
+                    &Listing {
+                        go_type: "*formatter.diskUsageContext",
+                        default_table: "table {{.Name}}\t{{.Links}}\t{{.Size}}",
+                        header: &|f| crate::output::header_for(f, &[("Name", "VOLUME NAME")]),
+                        probed: false,
+                    },
                 )?;
                 return Ok(());
             }
-            let empty = vec![];
-            let images = df["Images"].as_array().unwrap_or(&empty);
-            let containers = df["Containers"].as_array().unwrap_or(&empty);
-            let active_images = images
-                .iter()
-                .filter(|i| i["Containers"].as_i64().unwrap_or(0) > 0)
-                .count();
-            let img_size: f64 = df["LayersSize"].as_f64().unwrap_or(0.0);
-            let reclaimable: f64 = images
-                .iter()
-                .filter(|i| i["Containers"].as_i64().unwrap_or(0) == 0)
-                .map(|i| {
-                    (i["Size"].as_f64().unwrap_or(0.0)
-                        - i["SharedSize"].as_f64().unwrap_or(0.0).max(0.0))
-                    .max(0.0)
-                })
-                .sum();
-            let running = containers
-                .iter()
-                .filter(|c| c["State"] == "running")
-                .count();
-            let c_size: f64 = containers
-                .iter()
-                .map(|c| c["SizeRw"].as_f64().unwrap_or(0.0))
-                .sum();
-            let c_reclaim: f64 = containers
-                .iter()
-                .filter(|c| c["State"] != "running")
-                .map(|c| c["SizeRw"].as_f64().unwrap_or(0.0))
-                .sum();
-            let pct = |r: f64, t: f64| {
-                if t > 0.0 && r > 0.0 {
-                    format!("{} ({}%)", human_size(r, 4), (r * 100.0 / t).round())
-                } else {
-                    format!("{} (0%)", human_size(r, 4))
-                }
-            };
-            let rows = vec![
-                serde_json::json!({"Type": "Images", "TotalCount": images.len(), "Active": active_images, "Size": human_size(img_size, 4), "Reclaimable": pct(reclaimable, img_size)}),
-                serde_json::json!({"Type": "Containers", "TotalCount": containers.len(), "Active": running, "Size": human_size(c_size, 4), "Reclaimable": pct(c_reclaim, c_size)}),
-                {
-                    let vols = df["Volumes"].as_array().cloned().unwrap_or_default();
-                    let size: f64 = vols
-                        .iter()
-                        .map(|v| v["UsageData"]["Size"].as_f64().unwrap_or(0.0))
-                        .sum();
-                    let active = vols
-                        .iter()
-                        .filter(|v| v["UsageData"]["RefCount"].as_i64().unwrap_or(0) > 0)
-                        .count();
-                    let unused: f64 = vols
-                        .iter()
-                        .filter(|v| v["UsageData"]["RefCount"].as_i64().unwrap_or(0) == 0)
-                        .map(|v| v["UsageData"]["Size"].as_f64().unwrap_or(0.0))
-                        .sum();
-                    serde_json::json!({"Type": "Local Volumes", "TotalCount": vols.len(), "Active": active, "Size": human_size(size, 4), "Reclaimable": pct(unused, size)})
-                },
-                serde_json::json!({"Type": "Build Cache", "TotalCount": 0, "Active": 0, "Size": "0B", "Reclaimable": "0B"}),
-            ];
+            let rows = df_rows(&df);
             print_rows(
                 &rows,
+                None,
                 format.as_deref(),
-                "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
-                &|f| crate::output::header_for(f, &[("TotalCount", "TOTAL")]),
+                &Listing {
+                    go_type: "*formatter.diskUsageImagesContext",
+                    default_table:
+                        "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
+                    header: &|f| crate::output::header_for(f, &[("TotalCount", "TOTAL")]),
+                    probed: false,
+                },
             )
         }
     }
 }
 
-pub async fn inspect(client: &Client, a: InspectArgs) -> Result {
-    let mut out = Vec::new();
-    let mut failed = None;
-    for n in &a.names {
-        let enc = berth_client::enc(n);
-        let try_container = a.kind.as_deref().is_none_or(|k| k == "container");
-        let try_image = a.kind.as_deref().is_none_or(|k| k == "image");
-        let mut found = None;
-        if try_container {
-            let size = if a.size { "?size=1" } else { "" };
-            if let Ok(v) = client
-                .get_json::<Value>(&format!("/containers/{enc}/json{size}"))
-                .await
-            {
-                found = Some(v);
-            }
+/// `system df`'s rows as docker's disk usage formatter computes them from
+/// the API's answer.
+fn df_rows(df: &Value) -> Vec<Value> {
+    let list = |k: &str| df[k].as_array().cloned().unwrap_or_default();
+    let n = |v: &Value, k: &str| v[k].as_i64().unwrap_or(0);
+    let size = |b: i64| human_size(b as f64, 4);
+    let share = |reclaimable: i64, total: i64| {
+        if total > 0 {
+            format!("{} ({}%)", size(reclaimable), reclaimable * 100 / total)
+        } else {
+            size(reclaimable)
         }
-        if found.is_none() && try_image {
-            if let Ok(v) = client.get_json::<Value>(&format!("/images/{n}/json")).await {
-                found = Some(v);
-            }
-        }
-        match found {
-            Some(v) => out.push(v),
-            None => {
-                eprintln!("Error: No such object: {n}");
-                failed = Some(CliError::Exit(1));
-            }
-        }
-    }
-    print_all(&out, a.format.as_deref())?;
-    failed.map_or(Ok(()), Err)
+    };
+    let row = |t: &str, total: usize, active: usize, sz: String, rec: String| serde_json::json!({"Active": active.to_string(), "Reclaimable": rec, "Size": sz, "TotalCount": total.to_string(), "Type": t});
+    let images = list("Images");
+    let layers = n(df, "LayersSize");
+    let used: i64 = images
+        .iter()
+        .filter(|i| n(i, "Containers") != 0 && n(i, "Size") != -1 && n(i, "SharedSize") != -1)
+        .map(|i| n(i, "Size") - n(i, "SharedSize"))
+        .sum();
+    let containers = list("Containers");
+    let active = |c: &Value| {
+        let s = c["State"].as_str().unwrap_or("");
+        ["running", "paused", "restarting"]
+            .iter()
+            .any(|a| s.contains(a))
+    };
+    let c_total: i64 = containers.iter().map(|c| n(c, "SizeRw")).sum();
+    let c_free: i64 = containers
+        .iter()
+        .filter(|c| !active(c))
+        .map(|c| n(c, "SizeRw"))
+        .sum();
+    let volumes = list("Volumes");
+    let refs = |v: &Value| v["UsageData"]["RefCount"].as_i64().unwrap_or(0);
+    let v_size = |v: &Value| v["UsageData"]["Size"].as_i64().unwrap_or(-1).max(0);
+    let v_total: i64 = volumes.iter().map(v_size).sum();
+    let v_free: i64 = volumes.iter().filter(|v| refs(v) == 0).map(v_size).sum();
+    let cache = list("BuildCache");
+    let flag = |b: &Value, k: &str| b[k].as_bool().unwrap_or(false);
+    let b_total: i64 = cache
+        .iter()
+        .filter(|b| !flag(b, "Shared"))
+        .map(|b| n(b, "Size"))
+        .sum();
+    let b_free: i64 = cache
+        .iter()
+        .filter(|b| !flag(b, "Shared") && !flag(b, "InUse"))
+        .map(|b| n(b, "Size"))
+        .sum();
+    vec![
+        row(
+            "Images",
+            images.len(),
+            images.iter().filter(|i| n(i, "Containers") > 0).count(),
+            size(layers),
+            share(layers - used, layers),
+        ),
+        row(
+            "Containers",
+            containers.len(),
+            containers.iter().filter(|c| active(c)).count(),
+            size(c_total),
+            share(c_free, c_total),
+        ),
+        row(
+            "Local Volumes",
+            volumes.len(),
+            volumes.iter().filter(|v| refs(v) > 0).count(),
+            size(v_total),
+            share(v_free, v_total),
+        ),
+        row(
+            "Build Cache",
+            cache.len(),
+            cache.iter().filter(|b| flag(b, "InUse")).count(),
+            size(b_total),
+            size(b_free),
+        ),
+    ]
 }

@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use crate::containers::{confirm, filters_json};
-use crate::output::{header_for, print_rows};
+use crate::output::{header_for, print_rows, Listing};
 use crate::Result;
 
 #[derive(Subcommand, Debug)]
@@ -39,7 +39,7 @@ pub enum VolumeCmd {
         /// Do not prompt for confirmation
         #[arg(short, long)]
         force: bool,
-        #[arg(long = "filter")]
+        #[arg(long = "filter", value_parser = crate::output::filter_arg)]
         filter: Vec<String>,
     },
 }
@@ -55,6 +55,9 @@ pub struct CreateArgs {
     /// Set metadata for a volume
     #[arg(long = "label")]
     labels: Vec<String>,
+    /// Specify volume name (docker keeps this older form, hidden)
+    #[arg(long = "name", hide = true)]
+    name_flag: Option<String>,
     name: Option<String>,
 }
 
@@ -64,7 +67,7 @@ pub struct LsArgs {
     #[arg(short, long)]
     quiet: bool,
     /// Provide filter values (e.g. "dangling=true")
-    #[arg(short, long = "filter")]
+    #[arg(short, long = "filter", value_parser = crate::output::filter_arg)]
     filter: Vec<String>,
     #[arg(long)]
     format: Option<String>,
@@ -73,7 +76,15 @@ pub struct LsArgs {
 pub async fn run(client: &Client, cmd: VolumeCmd) -> Result {
     match cmd {
         VolumeCmd::Create(a) => {
-            let body = json!({"Name": a.name.unwrap_or_default(), "Driver": a.driver, "DriverOpts": crate::output::key_values(&a.opts)?, "Labels": crate::output::key_values(&a.labels)?});
+            let name = match (a.name, a.name_flag) {
+                (Some(_), Some(_)) => {
+                    return Err(crate::CliError::Failed(
+                        "conflicting options: cannot specify a volume-name through both --name and as a positional arg".into(),
+                    ))
+                }
+                (n, f) => n.or(f),
+            };
+            let body = json!({"Name": name.unwrap_or_default(), "Driver": a.driver, "DriverOpts": crate::output::key_values(&a.opts)?, "Labels": crate::output::key_values(&a.labels)?});
             let v: Value = client.post_json("/volumes/create", &body).await?;
             println!("{}", v["Name"].as_str().unwrap_or_default());
             Ok(())
@@ -82,22 +93,34 @@ pub async fn run(client: &Client, cmd: VolumeCmd) -> Result {
             let v: Value = client
                 .get_json(&format!("/volumes?filters={}", filters_json(&a.filter)?))
                 .await?;
-            let vols = v["Volumes"].as_array().cloned().unwrap_or_default();
-            if a.quiet {
-                for x in &vols {
-                    println!("{}", x["Name"].as_str().unwrap_or_default());
-                }
-                return Ok(());
-            }
+            let mut vols = v["Volumes"].as_array().cloned().unwrap_or_default();
+            vols.sort_by(|x, y| {
+                crate::output::natural_cmp(
+                    x["Name"].as_str().unwrap_or(""),
+                    y["Name"].as_str().unwrap_or(""),
+                )
+            });
+            let rows: Vec<Value> = vols.iter().map(volume_row).collect();
+            let labels: Vec<Value> = vols.iter().map(|v| v["Labels"].clone()).collect();
+            let (default, format) = if a.quiet {
+                ("{{.Name}}", None)
+            } else {
+                ("table {{.Driver}}\t{{.Name}}", a.format.as_deref())
+            };
             print_rows(
-                &vols,
-                a.format.as_deref(),
-                "table {{.Driver}}\t{{.Name}}",
-                &|f| header_for(f, &[("Name", "VOLUME NAME")]),
+                &rows,
+                Some(&labels),
+                format,
+                &Listing {
+                    go_type: "*formatter.volumeContext",
+                    default_table: default,
+                    header: &|f| header_for(f, &[("Name", "VOLUME NAME")]),
+                    probed: false,
+                },
             )
         }
         VolumeCmd::Inspect { format, names } => {
-            crate::system::inspect_each(client, "/volumes", &names, format.as_deref()).await
+            crate::inspect::inspect_each(client, "/volumes", &names, format.as_deref()).await
         }
         VolumeCmd::Rm { force, names } => {
             let mut outcome = crate::output::Outcome::default();
@@ -130,4 +153,29 @@ pub async fn run(client: &Client, cmd: VolumeCmd) -> Result {
             Ok(())
         }
     }
+}
+
+/// A volume as docker's volume list shows it (keys sorted as its JSON).
+fn volume_row(v: &Value) -> Value {
+    let usage = &v["UsageData"];
+    let (links, size) = if usage.is_object() {
+        (
+            usage["RefCount"].to_string(),
+            berth_api::units::human_size(usage["Size"].as_f64().unwrap_or(0.0), 4),
+        )
+    } else {
+        ("N/A".to_string(), "N/A".to_string())
+    };
+    json!({
+        "Availability": "N/A",
+        "Driver": v["Driver"],
+        "Group": "N/A",
+        "Labels": crate::output::join_labels(&v["Labels"]),
+        "Links": links,
+        "Mountpoint": v["Mountpoint"],
+        "Name": v["Name"],
+        "Scope": v["Scope"],
+        "Size": size,
+        "Status": "N/A",
+    })
 }

@@ -18,16 +18,18 @@ use crate::Result;
 /// The label Docker puts on volumes made for `VOLUME` and `-v /path`.
 pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
 
+/// A volume; its fields in dockerd's order (the API's `Volume`, alphabetical),
+/// which clients that print the JSON as it comes show.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Volume {
-    pub name: String,
-    pub driver: String,
-    pub mountpoint: String,
     pub created_at: String,
+    pub driver: String,
     pub labels: BTreeMap<String, String>,
-    pub scope: String,
+    pub mountpoint: String,
+    pub name: String,
     pub options: BTreeMap<String, String>,
+    pub scope: String,
     /// Filled with the image's content on first use (copy-up) already.
     #[serde(default, skip_serializing)]
     pub initialized: bool,

@@ -11,7 +11,7 @@ pub struct EventsArgs {
     #[arg(long)]
     until: Option<String>,
     /// Filter output based on conditions provided
-    #[arg(short = 'f', long = "filter")]
+    #[arg(short = 'f', long = "filter", value_parser = crate::output::filter_arg)]
     filter: Vec<String>,
     /// Format output using a Go template or "json"
     #[arg(long)]
@@ -63,7 +63,7 @@ pub(super) async fn events(client: &Client, a: EventsArgs) -> Result {
             match &template {
                 Some(t) => println!(
                     "{}",
-                    t.render(&ev)
+                    t.render(&ev, &crate::template::MAP)
                         .map_err(|e| CliError::Usage(format!("template: {e}")))?
                 ),
                 None => println!("{}", event_line(&ev)),

@@ -16,7 +16,7 @@ use clap::{Args, Subcommand};
 use hyper::Method;
 use serde_json::{json, Value};
 
-use crate::output::{ago, header_for, print_rows, short_id, tabulate};
+use crate::output::{ago, header_for, print_rows, short_id, tabulate, Listing};
 use crate::run::{self, CreateArgs};
 use crate::{CliError, Result};
 
@@ -125,7 +125,7 @@ pub enum ContainerGroupCmd {
     #[command(alias = "list")]
     Ls(PsArgs),
     /// Display detailed information on one or more containers
-    Inspect(crate::system::InspectArgs),
+    Inspect(crate::inspect::InspectArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
 }
@@ -205,7 +205,7 @@ pub struct PruneArgs {
     #[arg(short = 'f', long)]
     force: bool,
     /// Provide filter values (e.g. "until=<timestamp>")
-    #[arg(long = "filter")]
+    #[arg(long = "filter", value_parser = crate::output::filter_arg)]
     filter: Vec<String>,
 }
 
@@ -280,13 +280,19 @@ pub async fn run(client: &Client, cmd: ContainerCmd) -> Result {
             container,
             new_name,
         } => {
-            client
+            let done = client
                 .post(&format!(
                     "/containers/{}/rename?name={}",
                     enc(&container),
                     enc(&new_name)
                 ))
-                .await?;
+                .await;
+            if let Err(e) = done {
+                eprintln!("{e}");
+                return Err(CliError::Failed(format!(
+                    "Error: failed to rename container named {container}"
+                )));
+            }
             Ok(())
         }
         ContainerCmd::Pause(a) => {
@@ -331,7 +337,7 @@ pub async fn run(client: &Client, cmd: ContainerCmd) -> Result {
                         .unwrap_or_default(),
                 );
             }
-            print!("{}", tabulate(&lines));
+            print!("{}", tabulate(&lines.join("\n")));
             Ok(())
         }
         ContainerCmd::Stats(a) => stats(client, a).await,
@@ -360,6 +366,7 @@ pub async fn run(client: &Client, cmd: ContainerCmd) -> Result {
                 client,
                 &format!("/containers/{}/export", enc(&container)),
                 output.as_deref(),
+                "failed to export container",
             )
             .await
         }
@@ -401,7 +408,7 @@ pub async fn run_group(client: &Client, cmd: ContainerGroupCmd) -> Result {
         ContainerGroupCmd::Ls(a) => ps(client, a).await,
         ContainerGroupCmd::Inspect(mut a) => {
             a.kind = Some("container".into());
-            crate::system::inspect(client, a).await
+            crate::inspect::inspect(client, a).await
         }
         ContainerGroupCmd::Prune(a) => {
             if !confirm(a.force, "WARNING! This will remove all stopped containers.") {
@@ -466,10 +473,23 @@ async fn stop_like(client: &Client, what: &str, a: StopArgs) -> Result {
 
 async fn start(client: &Client, a: StartArgs) -> Result {
     if !a.attach && !a.interactive {
-        return each(client, &a.names, Method::POST, |n| {
-            format!("/containers/{n}/start")
-        })
-        .await;
+        let mut failed = Vec::new();
+        for n in &a.names {
+            match client.post(&format!("/containers/{}/start", enc(n))).await {
+                Ok(_) => println!("{n}"),
+                Err(e) => {
+                    eprintln!("{e}");
+                    failed.push(n.as_str());
+                }
+            }
+        }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        return Err(CliError::Failed(format!(
+            "Error: failed to start containers: {}",
+            failed.join(", ")
+        )));
     }
     if a.names.len() > 1 {
         return Err(CliError::Usage(
@@ -549,9 +569,9 @@ async fn port(client: &Client, container: &str, private: Option<&str>) -> Result
             });
         }
     }
-    if let (Some(w), true) = (&wanted, lines.is_empty()) {
-        return Err(CliError::Usage(format!(
-            "No public port '{w}' published for {container}"
+    if let (Some(p), true) = (private, lines.is_empty()) {
+        return Err(CliError::Failed(format!(
+            "Error: No public port '{p}' published for {container}"
         )));
     }
     lines.sort();

@@ -23,7 +23,7 @@ pub struct PsArgs {
     #[arg(long = "no-trunc")]
     no_trunc: bool,
     /// Filter output based on conditions provided
-    #[arg(short = 'f', long = "filter")]
+    #[arg(short = 'f', long = "filter", value_parser = crate::output::filter_arg)]
     filter: Vec<String>,
     /// Format output using a Go template or "json"
     #[arg(long)]
@@ -31,10 +31,15 @@ pub struct PsArgs {
 }
 
 pub(super) async fn ps(client: &Client, a: PsArgs) -> Result {
+    // A template that reads .Size (or all fields, with json) asks for sizes, as docker's does.
+    let wants_size = a
+        .format
+        .as_deref()
+        .is_some_and(|f| f != "json" && (f.contains(".Size") || f.contains("json .")));
     let mut q = format!(
         "?all={}&size={}&filters={}",
         a.all,
-        a.size,
+        a.size || wants_size,
         filters_json(&a.filter)?
     );
     let limit = if a.latest { Some(1) } else { a.last };
@@ -42,56 +47,231 @@ pub(super) async fn ps(client: &Client, a: PsArgs) -> Result {
         q.push_str(&format!("&limit={n}"));
     }
     let list: Vec<Value> = client.get_json(&format!("/containers/json{q}")).await?;
-    if a.quiet {
-        for c in &list {
-            println!("{}", short_id(c["Id"].as_str().unwrap_or(""), a.no_trunc));
-        }
-        return Ok(());
-    }
-    let rows: Vec<Value> = list
-        .iter()
-        .map(|c| {
-            let mut cmd = c["Command"].as_str().unwrap_or("").to_string();
-            if !a.no_trunc && cmd.chars().count() > 20 {
-                cmd = cmd.chars().take(19).collect::<String>() + "…";
-            }
-            let created = c["Created"].as_i64().unwrap_or(0);
-            let names: Vec<String> = c["Names"].as_array().into_iter().flatten().filter_map(|n| n.as_str()).map(|n| n.trim_start_matches('/').to_string()).collect();
-            let labels: Vec<String> = c["Labels"].as_object().into_iter().flatten().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect();
-            let size = match (c["SizeRw"].as_f64(), c["SizeRootFs"].as_f64()) {
-                (Some(rw), Some(root)) => format!("{} (virtual {})", human_size(rw, 3), human_size(root, 3)),
-                _ => String::new(),
-            };
-            json!({
-                "ID": short_id(c["Id"].as_str().unwrap_or(""), a.no_trunc),
-                "Image": c["Image"],
-                "Command": format!("\"{cmd}\""),
-                "CreatedAt": chrono::DateTime::from_timestamp(created, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default(),
-                "RunningFor": ago(created),
-                "Ports": "",
-                "State": c["State"],
-                "Status": c["Status"],
-                "Size": size,
-                "Names": names.join(","),
-                "Labels": labels.join(","),
-                "Mounts": "",
-                "Networks": c["HostConfig"]["NetworkMode"],
-            })
-        })
-        .collect();
-    let default = if a.size {
+    let trunc = !a.no_trunc;
+    let rows: Vec<Value> = list.iter().map(|c| row(c, trunc)).collect();
+    let labels: Vec<Value> = list.iter().map(|c| c["Labels"].clone()).collect();
+    let default = if a.quiet {
+        "{{.ID}}"
+    } else if a.size {
         "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
     } else {
         "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
     };
-    print_rows(&rows, a.format.as_deref(), default, &|f| {
+    // -q wins over a format, as docker's.
+    let format = if a.quiet { None } else { a.format.as_deref() };
+    let header = |f: &str| {
         header_for(
             f,
             &[
                 ("ID", "CONTAINER ID"),
                 ("RunningFor", "CREATED"),
                 ("CreatedAt", "CREATED AT"),
+                ("LocalVolumes", "LOCAL VOLUMES"),
             ],
         )
+    };
+    print_rows(
+        &rows,
+        Some(&labels),
+        format,
+        &Listing {
+            go_type: "*formatter.ContainerContext",
+            default_table: default,
+            header: &header,
+            probed: true,
+        },
+    )
+}
+
+/// One container as docker's ContainerContext shows it, every field taken
+/// from the API's answer; keys in the order docker's MarshalJSON gives (sorted).
+fn row(c: &Value, trunc: bool) -> Value {
+    let strs = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect()
+    };
+    let mut cmd = c["Command"].as_str().unwrap_or("").to_string();
+    if trunc {
+        cmd = ellipsis(&cmd, 20);
+    }
+    let created = c["Created"].as_i64().unwrap_or(0);
+    let mut names: Vec<String> = strs(&c["Names"])
+        .into_iter()
+        .map(|n| n.trim_start_matches('/').to_string())
+        .collect();
+    // Link names (`other/alias`) are left out unless --no-trunc.
+    if trunc {
+        if let Some(own) = names.iter().find(|n| !n.contains('/')).cloned() {
+            names = vec![own];
+        }
+    }
+    let labels: Vec<String> = c["Labels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect();
+    let rw = c["SizeRw"].as_f64().unwrap_or(0.0);
+    let root = c["SizeRootFs"].as_f64().unwrap_or(0.0);
+    let size = if root > 0.0 {
+        format!("{} (virtual {})", human_size(rw, 3), human_size(root, 3))
+    } else {
+        human_size(rw, 3)
+    };
+    let mounts = c["Mounts"].as_array().cloned().unwrap_or_default();
+    let mount_names: Vec<String> = mounts
+        .iter()
+        .map(|m| {
+            let name = m["Name"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .or(m["Source"].as_str())
+                .unwrap_or("");
+            if trunc {
+                ellipsis(name, 15)
+            } else {
+                name.to_string()
+            }
+        })
+        .collect();
+    let local = mounts.iter().filter(|m| m["Driver"] == "local").count();
+    let mut networks: Vec<String> = c["NetworkSettings"]["Networks"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    networks.sort();
+    json!({
+        "Command": go_quote(&cmd),
+        "CreatedAt": chrono::DateTime::from_timestamp(created, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default(),
+        "ID": short_id(c["Id"].as_str().unwrap_or(""), !trunc),
+        "Image": c["Image"],
+        "Labels": labels.join(","),
+        "LocalVolumes": local.to_string(),
+        "Mounts": mount_names.join(","),
+        "Names": names.join(","),
+        "Networks": networks.join(","),
+        "Platform": Value::Null,
+        "Ports": displayable_ports(&c["Ports"]),
+        "RunningFor": ago(created),
+        "Size": size,
+        "State": c["State"],
+        "Status": c["Status"],
     })
+}
+
+/// Go's `strconv.Quote`, as docker quotes the command: JSON's escapes, and
+/// the ellipsis kept (it is printable).
+fn go_quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+/// `s` cut to `width` characters, the last one an ellipsis, as docker's `Ellipsis`.
+fn ellipsis(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    s.chars().take(width - 1).collect::<String>() + "\u{2026}"
+}
+
+fn join_host_port(ip: &str, port: &str) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
+}
+
+/// The PORTS column as docker's `DisplayablePorts` writes it: sorted,
+/// consecutive ports grouped into ranges, mappings to other ports last.
+pub fn displayable_ports(ports: &Value) -> String {
+    let mut ports: Vec<(u64, String, u64, String)> = ports
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                p["PrivatePort"].as_u64().unwrap_or(0),
+                p["IP"].as_str().unwrap_or("").to_string(),
+                p["PublicPort"].as_u64().unwrap_or(0),
+                p["Type"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    ports.sort();
+    let form = |key: &str, first: u64, last: u64| {
+        let (ip, typ) = match key.rsplit_once('/') {
+            Some((ip, t)) => (ip, t),
+            None => ("", key),
+        };
+        let mut group = first.to_string();
+        if first != last {
+            group = format!("{group}-{last}");
+        }
+        if !ip.is_empty() {
+            group = format!("{}->{group}", join_host_port(ip, &group));
+        }
+        format!("{group}/{typ}")
+    };
+    let mut groups: Vec<(String, u64, u64)> = Vec::new();
+    let mut result = Vec::new();
+    let mut mappings = Vec::new();
+    for (private, ip, public, typ) in ports {
+        let key = if ip.is_empty() {
+            typ.clone()
+        } else if public != private {
+            mappings.push(format!(
+                "{}->{private}/{typ}",
+                join_host_port(&ip, &public.to_string())
+            ));
+            continue;
+        } else {
+            format!("{ip}/{typ}")
+        };
+        match groups.iter_mut().find(|g| g.0 == key) {
+            None => groups.push((key, private, private)),
+            Some(g) if private == g.2 + 1 => g.2 = private,
+            Some(g) => {
+                result.push(form(&g.0, g.1, g.2));
+                g.1 = private;
+                g.2 = private;
+            }
+        }
+    }
+    result.extend(groups.iter().map(|g| form(&g.0, g.1, g.2)));
+    result.extend(mappings);
+    result.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_as_docker_groups_them() {
+        let p = |v: Value| displayable_ports(&v);
+        assert_eq!(
+            p(json!([{"IP": "127.0.0.1", "PrivatePort": 80, "PublicPort": 18082, "Type": "tcp"}])),
+            "127.0.0.1:18082->80/tcp"
+        );
+        assert_eq!(
+            p(
+                json!([{"PrivatePort": 81, "Type": "tcp"}, {"PrivatePort": 80, "Type": "tcp"}, {"PrivatePort": 53, "Type": "udp"}])
+            ),
+            "53/udp, 80-81/tcp"
+        );
+        assert_eq!(
+            p(
+                json!([{"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 80, "Type": "tcp"},
+                     {"IP": "::", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"}])
+            ),
+            "0.0.0.0:80->80/tcp, [::]:8080->80/tcp"
+        );
+        assert_eq!(
+            ellipsis("sh -c echo bye; exit 3", 20),
+            "sh -c echo bye; exi\u{2026}"
+        );
+    }
 }

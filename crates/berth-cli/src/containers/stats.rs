@@ -99,7 +99,17 @@ pub(super) async fn stats(client: &Client, a: StatsArgs) -> Result {
             // Clear the screen and redraw, as docker's live view does.
             print!("\x1b[2J\x1b[H");
         }
-        print_rows(&rows, a.format.as_deref(), default, &header)?;
+        print_rows(
+            &rows,
+            None,
+            a.format.as_deref(),
+            &Listing {
+                go_type: "*container.statsContext",
+                default_table: default,
+                header: &header,
+                probed: false,
+            },
+        )?;
         if a.no_stream {
             return Ok(());
         }

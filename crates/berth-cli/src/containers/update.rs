@@ -5,13 +5,13 @@ use super::*;
 #[derive(Args, Debug)]
 pub struct UpdateArgs {
     /// Memory limit
-    #[arg(short = 'm', long)]
+    #[arg(short = 'm', long, value_parser = crate::output::size_arg)]
     memory: Option<String>,
     /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    #[arg(long = "memory-swap", allow_hyphen_values = true, value_parser = crate::output::size_arg)]
     memory_swap: Option<String>,
     /// Memory soft limit
-    #[arg(long = "memory-reservation")]
+    #[arg(long = "memory-reservation", value_parser = crate::output::size_arg)]
     memory_reservation: Option<String>,
     /// Number of CPUs
     #[arg(long)]

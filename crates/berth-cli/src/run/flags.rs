@@ -33,10 +33,10 @@ pub struct CreateArgs {
     #[arg(long)]
     pub entrypoint: Option<String>,
     /// Memory limit
-    #[arg(short = 'm', long)]
+    #[arg(short = 'm', long, value_parser = crate::output::size_arg)]
     pub memory: Option<String>,
     /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    #[arg(long = "memory-swap", allow_hyphen_values = true, value_parser = crate::output::size_arg)]
     pub memory_swap: Option<String>,
     /// Number of CPUs
     #[arg(long)]
@@ -280,6 +280,15 @@ pub fn restart_policy(s: &str) -> Result<RestartPolicy> {
 }
 
 pub fn create_body(a: &CreateArgs) -> Result<ContainerCreateBody> {
+    if a.rm
+        && a.restart
+            .as_deref()
+            .is_some_and(|r| r != "no" && !r.is_empty())
+    {
+        return Err(usage(
+            "conflicting options: cannot specify both --restart and --rm",
+        ));
+    }
     let (port_bindings, mut exposed) = parse_publish(&a.publish)?;
     for e in &a.expose {
         let key = if e.contains('/') {
@@ -320,6 +329,9 @@ pub fn create_body(a: &CreateArgs) -> Result<ContainerCreateBody> {
     let mut binds = Vec::new();
     let mut anonymous = std::collections::BTreeMap::new();
     for v in &a.volumes {
+        if v.is_empty() {
+            return Err(usage("invalid empty volume spec"));
+        }
         if v.starts_with('/') && !v.contains(':') {
             anonymous.insert(v.clone(), serde_json::json!({}));
         } else {
@@ -615,21 +627,49 @@ pub(super) fn parse_publish(
             [ip, h, c] => (*ip, *h, *c),
             _ => return Err(usage(format!("invalid publish spec {spec:?}"))),
         };
-        if container.is_empty() || container.parse::<u16>().is_err() {
-            return Err(usage(format!("invalid containerPort: {container}")));
+        let containers = port_range(container)
+            .ok_or_else(|| usage(format!("invalid containerPort: {container}")))?;
+        let hosts = match host {
+            "" => None,
+            h => Some(port_range(h).ok_or_else(|| usage(format!("invalid hostPort: {h}")))?),
+        };
+        // A range publishes each of its ports, as docker's CLI expands it.
+        let (first, last) = containers;
+        for (i, port) in (first..=last).enumerate() {
+            let host_port = match hosts {
+                None => String::new(),
+                Some((h1, h2)) if h2 - h1 == last - first => (h1 + i as u16).to_string(),
+                // One host range for a single container port: the daemon picks in it.
+                Some((h1, h2)) if first == last => format!("{h1}-{h2}"),
+                Some(_) => {
+                    return Err(usage(format!(
+                    "invalid ranges specified for container and host Ports: {container} and {host}"
+                )))
+                }
+            };
+            let key = format!("{port}/{proto}");
+            exposed.insert(key.clone(), serde_json::json!({}));
+            bindings
+                .entry(key)
+                .or_insert_with(|| Some(vec![]))
+                .get_or_insert_with(Vec::new)
+                .push(berth_api::network::PortBinding {
+                    host_ip: ip.to_string(),
+                    host_port,
+                });
         }
-        let key = format!("{container}/{proto}");
-        exposed.insert(key.clone(), serde_json::json!({}));
-        bindings
-            .entry(key)
-            .or_insert_with(|| Some(vec![]))
-            .get_or_insert_with(Vec::new)
-            .push(berth_api::network::PortBinding {
-                host_ip: ip.to_string(),
-                host_port: host.to_string(),
-            });
     }
     Ok((bindings, exposed))
+}
+
+/// `80` or `8000-8010`: ports of 1–65535, a range low to high.
+fn port_range(s: &str) -> Option<(u16, u16)> {
+    let port = |p: &str| p.parse::<u16>().ok().filter(|n| *n > 0);
+    let (a, b) = match s.split_once('-') {
+        Some((a, b)) => (port(a)?, port(b)?),
+        None => (port(s)?, port(s)?),
+    };
+    (a <= b).then_some((a, b))
 }
 
 /// `--mount type=bind,source=/a,target=/b,readonly` as a `Mounts` entry.

@@ -22,6 +22,7 @@ pub use flags::*;
 pub use session::*;
 
 pub async fn create(client: &Client, a: &CreateArgs) -> Result<String> {
+    let reference = crate::distribution::check_reference(&a.image)?;
     match a.pull.as_str() {
         "always" => pull_for_create(client, a).await?,
         "missing" | "never" => {}
@@ -36,7 +37,10 @@ pub async fn create(client: &Client, a: &CreateArgs) -> Result<String> {
             status: 404,
             message,
         })) if message.starts_with("No such image") && a.pull == "missing" => {
-            eprintln!("Unable to find image '{}' locally", a.image);
+            eprintln!(
+                "Unable to find image '{}' locally",
+                crate::distribution::familiar(&reference)
+            );
             pull_for_create(client, a).await?;
             create_once(client, a).await
         }

@@ -286,12 +286,20 @@ impl Engine {
             let name = config.image.clone();
             crate::blocking(move || images.resolve(&name).map_err(Error::from)).await?
         };
-        let networks = self.plan_container_networks(
-            &config,
-            &mut host_config,
-            body.networking_config.as_ref(),
-            &mut warnings,
-        )?;
+        // A network that is not there is a bad request here, not a 404: clients
+        // (the docker CLI, docker-py) take any 404 from create for a missing
+        // image and go pulling it. dockerd creates the container and fails its start.
+        let networks = self
+            .plan_container_networks(
+                &config,
+                &mut host_config,
+                body.networking_config.as_ref(),
+                &mut warnings,
+            )
+            .map_err(|e| match e {
+                Error::NotFound(m) => Error::Invalid(m),
+                other => other,
+            })?;
         // The name is held until the record is stored (or the create fails):
         // a generated one as it is picked, so two creates never pick one name.
         let (name, _held) = match name.filter(|n| !n.is_empty()) {
