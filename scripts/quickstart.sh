@@ -11,6 +11,11 @@ BIN="$PWD/target/release"
 SOCK=/run/berth/berth.sock
 B=("$BIN/berth" -H "unix://$SOCK")
 
+# berth's man pages (`man berth-run`) and bash completion.
+"$BIN/berth" man-pages /usr/local/share/man/man1
+mkdir -p /usr/local/share/bash-completion/completions
+"$BIN/berth" completion bash >/usr/local/share/bash-completion/completions/berth
+
 if ! "${B[@]}" version >/dev/null 2>&1; then
     mkdir -p /var/log
     nohup "$BIN/berthd" >>/var/log/berthd.log 2>&1 &

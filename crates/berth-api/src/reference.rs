@@ -107,8 +107,14 @@ impl ImageRef {
             _ => (DEFAULT_DOMAIN.to_string(), name.to_string()),
         };
         if name.chars().any(|c| c.is_ascii_uppercase()) && domain == DEFAULT_DOMAIN {
+            // Named as Docker names it: the path it normalises to.
+            let shown = if path.contains('/') {
+                path.clone()
+            } else {
+                format!("library/{path}")
+            };
             return Err(ApiError::bad_request(format!(
-                "invalid reference format: repository name ({name}) must be lowercase"
+                "invalid reference format: repository name ({shown}) must be lowercase"
             )));
         }
         let path = if domain == DEFAULT_DOMAIN && !path.contains('/') {

@@ -1,4 +1,5 @@
-//! Registry credentials in `~/.berth/config.json` (or `$BERTH_CONFIG/config.json`),
+//! Registry credentials in the client's `config.json` (`~/.berth`, `$BERTH_CONFIG`,
+//! `$DOCKER_CONFIG`; see context.rs),
 //! in the format of docker's `config.json`: `auths` holds `base64(user:pass)`
 //! per server, unless a helper program keeps them: `credHelpers` names one
 //! per server, `credsStore` one for all (`docker-credential-<name>`, speaking
@@ -67,11 +68,7 @@ pub fn normalize(server: Option<&str>) -> String {
 
 impl Store {
     pub fn dir() -> PathBuf {
-        match std::env::var_os("BERTH_CONFIG") {
-            Some(d) => PathBuf::from(d),
-            None => PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
-                .join(".berth"),
-        }
+        crate::context::config_dir()
     }
 
     pub fn load() -> Result<Store> {

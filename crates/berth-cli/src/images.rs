@@ -344,9 +344,14 @@ async fn rm(client: &Client, a: RmArgs) -> Result {
 }
 
 async fn tag(client: &Client, source: &str, target: &str) -> Result {
-    let r = ImageRef::parse(target).map_err(|_| {
+    let r = ImageRef::parse(target).map_err(|e| {
+        let why = if e.message.contains("must be lowercase") {
+            e.message
+        } else {
+            "invalid reference format".into()
+        };
         CliError::Failed(format!(
-            "Error parsing reference: {target:?} is not a valid repository/tag: invalid reference format"
+            "Error parsing reference: {target:?} is not a valid repository/tag: {why}"
         ))
     })?;
     let repo = r.familiar_repository();

@@ -1,9 +1,12 @@
 //! `berth`: docker's commands and flags, over the Engine API.
 
 mod build;
+mod completion;
 mod containers;
+mod context;
 mod cp;
 mod credentials;
+mod df;
 mod distribution;
 mod images;
 mod inspect;
@@ -54,6 +57,9 @@ struct Cli {
     /// Daemon socket to connect to (unix://PATH or tcp://HOST:PORT)
     #[arg(short = 'H', long = "host", env = "BERTH_HOST")]
     host: Option<String>,
+    /// Name of the context to use (see `docker context`; overrides DOCKER_HOST)
+    #[arg(short = 'c', long = "context")]
+    context: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -116,6 +122,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: registry::RegistryCmd,
     },
+    /// Generate the autocompletion script for the specified shell
+    Completion(completion::CompletionArgs),
+    /// Write the man pages (the quick start installs them)
+    #[command(name = "man-pages", hide = true)]
+    ManPages(completion::ManPagesArgs),
 }
 
 async fn dispatch(client: &Client, cmd: Cmd) -> Result {
@@ -136,6 +147,8 @@ async fn dispatch(client: &Client, cmd: Cmd) -> Result {
         Cmd::Login(a) => login::login(client, &a).await,
         Cmd::Logout(a) => login::logout(&a),
         Cmd::Registry { cmd } => registry::run(cmd).await,
+        Cmd::Completion(a) => completion::completion(&a),
+        Cmd::ManPages(a) => completion::man_pages(&a),
     }
 }
 
@@ -167,11 +180,13 @@ fn main() {
             .as_slice(),
         ["run"] | ["container", "run"]
     );
-    // -H, then BERTH_HOST (clap reads it), then DOCKER_HOST, then berthd's socket.
-    let host = cli
-        .host
-        .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
-        .unwrap_or_else(|| berth_client::DEFAULT_HOST.into());
+    let host = match context::host(cli.host, cli.context) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(messages::exit_code(&e, run));
+        }
+    };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -4,7 +4,7 @@ use berth_client::Client;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use crate::output::{print_rows, tabulate, Listing};
+use crate::output::tabulate;
 use crate::Result;
 use berth_api::units::human_size;
 
@@ -206,123 +206,7 @@ pub async fn run(client: &Client, cmd: SystemCmd) -> Result {
             Ok(())
         }
         SystemCmd::Df { format, verbose } => {
-            let df: Value = client.get_json("/system/df").await?;
-            if verbose {
-                let vols = df["Volumes"].as_array().cloned().unwrap_or_default();
-                let rows: Vec<Value> = vols
-                    .iter()
-                    .map(|v| serde_json::json!({"Name": v["Name"], "Links": v["UsageData"]["RefCount"], "Size": human_size(v["UsageData"]["Size"].as_f64().unwrap_or(0.0), 3)}))
-                    .collect();
-                println!("Local Volumes space usage:\n");
-                print_rows(
-                    &rows,
-                    None,
-                    None,
-                    &Listing {
-                        go_type: "*formatter.diskUsageContext",
-                        default_table: "table {{.Name}}\t{{.Links}}\t{{.Size}}",
-                        header: &|f| crate::output::header_for(f, &[("Name", "VOLUME NAME")]),
-                        probed: false,
-                    },
-                )?;
-                return Ok(());
-            }
-            let rows = df_rows(&df);
-            print_rows(
-                &rows,
-                None,
-                format.as_deref(),
-                &Listing {
-                    go_type: "*formatter.diskUsageImagesContext",
-                    default_table:
-                        "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
-                    header: &|f| crate::output::header_for(f, &[("TotalCount", "TOTAL")]),
-                    probed: false,
-                },
-            )
+            crate::df::df(client, format.as_deref(), verbose).await
         }
     }
-}
-
-/// `system df`'s rows as docker's disk usage formatter computes them from
-/// the API's answer.
-fn df_rows(df: &Value) -> Vec<Value> {
-    let list = |k: &str| df[k].as_array().cloned().unwrap_or_default();
-    let n = |v: &Value, k: &str| v[k].as_i64().unwrap_or(0);
-    let size = |b: i64| human_size(b as f64, 4);
-    let share = |reclaimable: i64, total: i64| {
-        if total > 0 {
-            format!("{} ({}%)", size(reclaimable), reclaimable * 100 / total)
-        } else {
-            size(reclaimable)
-        }
-    };
-    let row = |t: &str, total: usize, active: usize, sz: String, rec: String| serde_json::json!({"Active": active.to_string(), "Reclaimable": rec, "Size": sz, "TotalCount": total.to_string(), "Type": t});
-    let images = list("Images");
-    let layers = n(df, "LayersSize");
-    let used: i64 = images
-        .iter()
-        .filter(|i| n(i, "Containers") != 0 && n(i, "Size") != -1 && n(i, "SharedSize") != -1)
-        .map(|i| n(i, "Size") - n(i, "SharedSize"))
-        .sum();
-    let containers = list("Containers");
-    let active = |c: &Value| {
-        let s = c["State"].as_str().unwrap_or("");
-        ["running", "paused", "restarting"]
-            .iter()
-            .any(|a| s.contains(a))
-    };
-    let c_total: i64 = containers.iter().map(|c| n(c, "SizeRw")).sum();
-    let c_free: i64 = containers
-        .iter()
-        .filter(|c| !active(c))
-        .map(|c| n(c, "SizeRw"))
-        .sum();
-    let volumes = list("Volumes");
-    let refs = |v: &Value| v["UsageData"]["RefCount"].as_i64().unwrap_or(0);
-    let v_size = |v: &Value| v["UsageData"]["Size"].as_i64().unwrap_or(-1).max(0);
-    let v_total: i64 = volumes.iter().map(v_size).sum();
-    let v_free: i64 = volumes.iter().filter(|v| refs(v) == 0).map(v_size).sum();
-    let cache = list("BuildCache");
-    let flag = |b: &Value, k: &str| b[k].as_bool().unwrap_or(false);
-    let b_total: i64 = cache
-        .iter()
-        .filter(|b| !flag(b, "Shared"))
-        .map(|b| n(b, "Size"))
-        .sum();
-    let b_free: i64 = cache
-        .iter()
-        .filter(|b| !flag(b, "Shared") && !flag(b, "InUse"))
-        .map(|b| n(b, "Size"))
-        .sum();
-    vec![
-        row(
-            "Images",
-            images.len(),
-            images.iter().filter(|i| n(i, "Containers") > 0).count(),
-            size(layers),
-            share(layers - used, layers),
-        ),
-        row(
-            "Containers",
-            containers.len(),
-            containers.iter().filter(|c| active(c)).count(),
-            size(c_total),
-            share(c_free, c_total),
-        ),
-        row(
-            "Local Volumes",
-            volumes.len(),
-            volumes.iter().filter(|v| refs(v) > 0).count(),
-            size(v_total),
-            share(v_free, v_total),
-        ),
-        row(
-            "Build Cache",
-            cache.len(),
-            cache.iter().filter(|b| flag(b, "InUse")).count(),
-            size(b_total),
-            size(b_free),
-        ),
-    ]
 }

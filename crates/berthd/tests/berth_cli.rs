@@ -258,3 +258,136 @@ fn system_commands() {
         stderr(&out)
     );
 }
+
+#[test]
+fn completions_man_pages_and_drop_in_use_as_docker() {
+    let d = Daemon::start();
+    let berth = bin("berth");
+    // bash completion of `berth run --` lists run's flags.
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            r#"source <({} completion bash) && COMP_WORDS=(berth run --) && COMP_CWORD=2 && _berth berth -- run && printf '%s\n' "${{COMPREPLY[@]}}""#,
+            berth.display()
+        ))
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let flags: Vec<String> = stdout(&out).lines().map(String::from).collect();
+    for f in ["--detach", "--publish", "--rm", "--volume", "--env"] {
+        assert!(flags.iter().any(|l| l == f), "{f} not in {flags:?}");
+    }
+    for shell in ["zsh", "fish", "powershell"] {
+        let out = d.berth(&["completion", shell]);
+        assert_ok(&out);
+        assert!(stdout(&out).contains("berth"), "{shell}");
+    }
+    let bad = d.berth(&["completion", "tcsh"]);
+    assert_eq!(code(&bad), 125);
+    assert!(
+        stderr(&bad).contains("invalid argument \"tcsh\""),
+        "{}",
+        stderr(&bad)
+    );
+    // Man pages, one per command, that man renders.
+    let man = d.dir.path().join("man");
+    assert_ok(&d.berth(&["man-pages", man.to_str().unwrap()]));
+    let page = std::process::Command::new("man")
+        .args(["-l", man.join("berth-run.1").to_str().unwrap()])
+        .env("MANWIDTH", "200")
+        .env("MANPAGER", "cat")
+        .output()
+        .unwrap();
+    assert_ok(&page);
+    let text = stdout(&page);
+    assert!(
+        text.contains("berth-run - Create and run a new container from an image"),
+        "{text}"
+    );
+    assert!(text.contains("--publish"), "{text}");
+    assert!(man.join("berth-network-create.1").exists());
+
+    // Invoked through a link named docker: docker's name in messages,
+    // DOCKER_HOST honoured, BERTH_HOST before it.
+    let bindir = d.dir.path().join("bin");
+    std::fs::create_dir(&bindir).unwrap();
+    let docker = bindir.join("docker");
+    std::os::unix::fs::symlink(&berth, &docker).unwrap();
+    let config = d.dir.path().join("docker-config-drop-in");
+    std::fs::create_dir(&config).unwrap();
+    let as_docker = |args: &[&str], envs: &[(&str, &str)]| {
+        let mut c = std::process::Command::new(&docker);
+        c.args(args)
+            .env_remove("BERTH_HOST")
+            .env_remove("DOCKER_HOST")
+            .env_remove("BERTH_CONFIG")
+            .env("DOCKER_CONFIG", &config);
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let host = d.host();
+    let out = as_docker(&["ps", "--bogus"], &[("DOCKER_HOST", &host)]);
+    assert_eq!(code(&out), 125);
+    assert_eq!(
+        stderr(&out),
+        "unknown flag: --bogus\n\nUsage:  docker ps [OPTIONS]\n\nRun 'docker ps --help' for more information\n"
+    );
+    let api = ["version", "--format", "{{.Server.APIVersion}}"];
+    let out = as_docker(&api, &[("DOCKER_HOST", &host)]);
+    assert_eq!(stdout(&out), "1.47\n", "{}", stderr(&out));
+    let out = as_docker(
+        &api,
+        &[
+            ("BERTH_HOST", &host),
+            ("DOCKER_HOST", "unix:///nonexistent/x.sock"),
+        ],
+    );
+    assert_eq!(stdout(&out), "1.47\n", "BERTH_HOST comes first");
+    let out = as_docker(&["ps"], &[("DOCKER_HOST", "unix:///nonexistent/x.sock")]);
+    assert_eq!(
+        (code(&out), stderr(&out)),
+        (
+            1,
+            "Cannot connect to the Docker daemon at unix:///nonexistent/x.sock. Is the docker daemon running?\n".to_string()
+        )
+    );
+    // A context from the docker CLI's store, by DOCKER_CONTEXT or the config's currentContext.
+    use sha2::Digest;
+    let digest: String = sha2::Sha256::digest(b"berth-test")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let meta = config.join("contexts/meta").join(digest);
+    std::fs::create_dir_all(&meta).unwrap();
+    std::fs::write(
+        meta.join("meta.json"),
+        serde_json::json!({"Name": "berth-test", "Metadata": {}, "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": false}}}).to_string(),
+    )
+    .unwrap();
+    let out = as_docker(&api, &[("DOCKER_CONTEXT", "berth-test")]);
+    assert_eq!(stdout(&out), "1.47\n", "{}", stderr(&out));
+    std::fs::write(
+        config.join("config.json"),
+        r#"{"currentContext": "berth-test"}"#,
+    )
+    .unwrap();
+    let out = as_docker(&api, &[]);
+    assert_eq!(stdout(&out), "1.47\n", "{}", stderr(&out));
+    let out = as_docker(&api, &[("DOCKER_CONTEXT", "nosuch")]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).starts_with(
+            "Failed to initialize: unable to resolve docker endpoint: context \"nosuch\": context not found"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // An explicit -H wins over the context.
+    let out = as_docker(
+        &["-H", "unix:///nonexistent/x.sock", "ps"],
+        &[("DOCKER_CONTEXT", "berth-test")],
+    );
+    assert_eq!(code(&out), 1);
+}

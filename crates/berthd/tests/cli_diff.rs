@@ -218,6 +218,39 @@ const READ: &[&str] = &[
     "diff web",
     "diff nosuch",
     "container port web",
+    "logs -t done",
+    "logs -n 1 done",
+    "logs --tail 0 done",
+    "logs --since 2000-01-01 done",
+    "logs --until 2000-01-01 done",
+    "logs --since {t0} --until {t1} done",
+    "logs --details done",
+    "logs -f done",
+    "logs --since bogus done",
+    "stats --no-stream --format '{{.Name}} {{.ID}}' web",
+    "stats --no-stream --format '{{.Container}}' web",
+    "stats --no-stream nosuch",
+    "events --since {t0} --until {t1} --format '{{.Type}} {{.Action}}' --filter container=done",
+    "events --since {t0} --until {t1} --filter type=volume --format '{{.Actor.ID}} {{.Action}}'",
+    "events --since {t0} --until {t1} --filter type=network --filter event=create --format '{{.Actor.Attributes.name}}'",
+    "events --since {t0} --until {t1} --filter nosuch=1",
+    "top web -o pid",
+    "image inspect --format '{{json .RootFS}}' busybox",
+    "image inspect --format '{{range .RepoTags}}{{.}} {{end}}' busybox",
+    "network inspect --format '{{json .IPAM}}' net-b",
+    "network inspect --format '{{range $id, $c := .Containers}}{{$c.Name}}{{end}}' net-a",
+    "volume inspect --format '{{json .Labels}}' vol2",
+    "system df -v",
+    "rmi {busybox_id}",
+    "tag busybox Busy:UP",
+    "tag busybox busybox:v1",
+    "history --format '{{.CreatedBy}}' --no-trunc app:1",
+    "history -q --no-trunc app:1",
+    "volume create -d nosuchdriver vx",
+    "exec -u 1 web id",
+    "exec -w /nosuchdir web pwd",
+    "exec -e A=1 web sh -c 'echo $A'",
+    "exec web sh -c 'exit 7'",
     "container logs done",
     // volumes
     "volume ls",
@@ -644,6 +677,14 @@ impl Suite {
     }
 }
 
+/// Now, in Unix seconds: the window `events --since/--until` forms read.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -654,8 +695,9 @@ fn free_port() -> u16 {
 
 #[test]
 fn docker_and_berth_print_the_same() {
+    let t0 = unix_now() - 1;
     let d = Daemon::start();
-    d.import_busybox("busybox");
+    let busybox_id = d.import_busybox("busybox");
     let ctx = d.dir.path().join("ctx");
     std::fs::create_dir_all(&ctx).unwrap();
     // Built twice under one tag: the first build is left dangling (<none>).
@@ -737,6 +779,9 @@ fn docker_and_berth_print_the_same() {
             ("{port}", port),
             ("{web}", web.trim()[..12].to_string()),
             ("{busybox_tar}", busybox_tar().display().to_string()),
+            ("{t0}", t0.to_string()),
+            ("{busybox_id}", busybox_id[7..19].to_string()),
+            ("{t1}", (unix_now() + 1).to_string()),
             ("{dir}", dir.display().to_string()),
             ("{device}", device.display().to_string()),
         ],

@@ -22,10 +22,10 @@ pub(super) async fn events(client: &Client, a: EventsArgs) -> Result {
     use http_body_util::BodyExt;
     let mut q = vec![format!("filters={}", filters_json(&a.filter)?)];
     if let Some(s) = &a.since {
-        q.push(format!("since={}", time_arg(s)?));
+        q.push(format!("since={}", time_arg("since", s)?));
     }
     if let Some(u) = &a.until {
-        q.push(format!("until={}", time_arg(u)?));
+        q.push(format!("until={}", time_arg("until", u)?));
     }
     let resp = client
         .call(

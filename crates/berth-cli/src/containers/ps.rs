@@ -85,7 +85,7 @@ pub(super) async fn ps(client: &Client, a: PsArgs) -> Result {
 
 /// One container as docker's ContainerContext shows it, every field taken
 /// from the API's answer; keys in the order docker's MarshalJSON gives (sorted).
-fn row(c: &Value, trunc: bool) -> Value {
+pub fn row(c: &Value, trunc: bool) -> Value {
     let strs = |v: &Value| -> Vec<String> {
         v.as_array()
             .into_iter()

@@ -19,7 +19,9 @@ pub struct StatsArgs {
     names: Vec<String>,
 }
 
-pub(super) fn stats_row(s: &Value, no_trunc: bool) -> Value {
+/// One container's stats as docker's stats formatter shows them; `given` is
+/// the name or ID it was asked for by (docker's `.Container`).
+pub(super) fn stats_row(s: &Value, given: &str, no_trunc: bool) -> Value {
     let cpu = &s["cpu_stats"];
     let pre = &s["precpu_stats"];
     let cpu_delta = cpu["cpu_usage"]["total_usage"].as_f64().unwrap_or(0.0)
@@ -44,16 +46,40 @@ pub(super) fn stats_row(s: &Value, no_trunc: bool) -> Value {
     } else {
         0.0
     };
+    let (mut rx, mut tx) = (0.0, 0.0);
+    for n in s["networks"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, n)| n)
+    {
+        rx += n["rx_bytes"].as_f64().unwrap_or(0.0);
+        tx += n["tx_bytes"].as_f64().unwrap_or(0.0);
+    }
+    let (mut read, mut write) = (0.0, 0.0);
+    for e in s["blkio_stats"]["io_service_bytes_recursive"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let v = e["value"].as_f64().unwrap_or(0.0);
+        match e["op"].as_str().map(str::to_ascii_lowercase).as_deref() {
+            Some("read") => read += v,
+            Some("write") => write += v,
+            _ => {}
+        }
+    }
+    let pair = |a: f64, b: f64| format!("{} / {}", human_size(a, 3), human_size(b, 3));
     json!({
-        "ID": short_id(s["id"].as_str().unwrap_or(""), no_trunc),
-        "Container": short_id(s["id"].as_str().unwrap_or(""), no_trunc),
-        "Name": s["name"].as_str().unwrap_or("").trim_start_matches('/'),
+        "BlockIO": pair(read, write),
         "CPUPerc": format!("{cpu_pct:.2}%"),
-        "MemUsage": format!("{} / {}", bytes_size(usage), bytes_size(limit)),
+        "Container": given,
+        "ID": short_id(s["id"].as_str().unwrap_or(""), no_trunc),
         "MemPerc": format!("{mem_pct:.2}%"),
-        "NetIO": "0B / 0B",
-        "BlockIO": "0B / 0B",
-        "PIDs": s["pids_stats"]["current"].as_u64().unwrap_or(0),
+        "MemUsage": format!("{} / {}", bytes_size(usage), bytes_size(limit)),
+        "Name": s["name"].as_str().unwrap_or("").trim_start_matches('/'),
+        "NetIO": pair(rx, tx),
+        "PIDs": s["pids_stats"]["current"].as_u64().unwrap_or(0).to_string(),
     })
 }
 
@@ -90,7 +116,7 @@ pub(super) async fn stats(client: &Client, a: StatsArgs) -> Result {
                 .get_json::<Value>(&format!("/containers/{}/stats?stream=false", enc(n)))
                 .await
             {
-                Ok(s) => rows.push(stats_row(&s, a.no_trunc)),
+                Ok(s) => rows.push(stats_row(&s, n, a.no_trunc)),
                 Err(e) if !a.names.is_empty() => return Err(e.into()),
                 Err(_) => {}
             }
