@@ -19,7 +19,7 @@ use crate::{CliError, Result};
 #[derive(Args, Debug)]
 pub struct BuildArgs {
     /// Name and optionally a tag in the "name:tag" format
-    #[arg(short = 't', long = "tag")]
+    #[arg(short = 't', long = "tag", value_parser = tag_arg)]
     tags: Vec<String>,
     /// Name of the Dockerfile (default: "PATH/Dockerfile")
     #[arg(short = 'f', long = "file")]
@@ -66,9 +66,41 @@ pub struct BuildArgs {
     /// Always remove intermediate containers (always done)
     #[arg(long = "force-rm")]
     force_rm: bool,
+    /// Type of progress output: auto and tty print docker's lines, plain adds each
+    /// step's time and whether the cache served it, quiet prints the image ID
+    #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "tty", "quiet", "rawjson"])]
+    progress: String,
     /// PATH | URL (http://, of a tar or a Dockerfile) | - (a Dockerfile or a tar on stdin) | a tar file
     context: String,
 }
+
+/// A `-t` value, refused at parsing as docker's flag refuses it.
+fn tag_arg(s: &str) -> std::result::Result<String, String> {
+    berth_api::ImageRef::parse(s)
+        .map(|_| s.to_string())
+        .map_err(|_| "invalid reference format".into())
+}
+
+/// docker's progress line as the upload ends (the daemon has answered, so it
+/// has the context), carriage returns and all; nothing for a remote context.
+fn context_line(remote: bool) -> String {
+    if remote {
+        return String::new();
+    }
+    let sent = SENT.load(std::sync::atomic::Ordering::Relaxed);
+    format!(
+        "Sending build context to {} daemon  {}\r\r\n",
+        if crate::messages::prog() == "docker" {
+            "Docker"
+        } else {
+            "Berth"
+        },
+        berth_api::units::human_size(sent as f64, 4)
+    )
+}
+
+/// Bytes of the context sent so far (docker reports the total).
+static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// A request body fed by a blocking writer on another thread.
 struct ChanWriter(tokio::sync::mpsc::Sender<std::io::Result<Bytes>>);
@@ -78,6 +110,7 @@ impl Write for ChanWriter {
         self.0
             .blocking_send(Ok(Bytes::copy_from_slice(buf)))
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "request ended"))?;
+        SENT.fetch_add(buf.len() as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -161,10 +194,12 @@ fn context_body(a: &BuildArgs) -> Result<(RequestBody, Option<String>)> {
     }
     let path = PathBuf::from(&a.context);
     let meta = std::fs::metadata(&path).map_err(|e| {
-        CliError::Usage(format!(
-            "unable to prepare context: path {:?} not found: {e}",
-            a.context
-        ))
+        CliError::Failed(match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                format!("unable to prepare context: path {:?} not found", a.context)
+            }
+            _ => format!("unable to prepare context: {}: {e}", a.context),
+        })
     })?;
     if meta.is_file() {
         // A context already packed as a tar (plain, gzip or zstd).
@@ -185,8 +220,14 @@ fn context_body(a: &BuildArgs) -> Result<(RequestBody, Option<String>)> {
             (name.clone(), Some((name, text)))
         }
         Some(f) => {
-            let abs = std::fs::canonicalize(f)
-                .map_err(|e| CliError::Usage(format!("unable to find Dockerfile {f}: {e}")))?;
+            let abs = std::fs::canonicalize(f).map_err(|e| {
+                CliError::Failed(match e.kind() {
+                    std::io::ErrorKind::NotFound => format!(
+                        "unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat {f}: no such file or directory"
+                    ),
+                    _ => format!("unable to prepare context: {f}: {e}"),
+                })
+            })?;
             let root = std::fs::canonicalize(&path)?;
             match abs.strip_prefix(&root) {
                 Ok(rel) => (rel.to_string_lossy().into_owned(), None),
@@ -299,7 +340,7 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result {
             enc(&serde_json::json!(a.cache_from).to_string())
         ));
     }
-    if a.quiet {
+    if a.quiet || a.progress == "quiet" {
         q.push("q=1".into());
     }
     if let Some(t) = &a.target {
@@ -317,7 +358,7 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result {
         }
     }
     let registry_config = crate::credentials::registry_config()?;
-    let resp = client
+    let answer = client
         .call_with(
             Method::POST,
             &format!("/build?{}", q.join("&")),
@@ -327,18 +368,34 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result {
                 ("x-registry-config", &registry_config),
             ],
         )
-        .await?;
+        .await;
+    let quiet = a.quiet || a.progress == "quiet";
+    let timed = a.progress == "plain";
+    if !quiet {
+        print!("{}", context_line(remote));
+    }
+    let resp = match answer {
+        Ok(r) => r,
+        // Quiet, docker shows the progress it kept back before the error.
+        Err(e) if quiet => {
+            eprint!("{}", context_line(remote));
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut steps = Steps { current: None };
     let mut image_id = None;
     let mut error = None;
     crate::output::json_lines(resp, |v| {
         if let Some(e) = v["error"].as_str() {
-            error = Some(e.to_string());
+            error = Some((e.to_string(), v["errorDetail"]["code"].as_i64()));
         } else if let Some(id) = v["aux"]["ID"].as_str() {
             image_id = Some(id.to_string());
         } else if let Some(s) = v["stream"].as_str() {
-            if !a.quiet {
-                steps.line(s);
+            if !quiet {
+                if timed {
+                    steps.line(s);
+                }
                 print!("{s}");
                 let _ = std::io::stdout().flush();
             }
@@ -346,18 +403,20 @@ pub async fn build(client: &Client, a: BuildArgs) -> Result {
         Ok(())
     })
     .await?;
-    if !a.quiet {
+    if timed {
         steps.finish();
     }
-    if let Some(e) = error {
-        return Err(berth_client::ClientError::Api {
-            status: 500,
-            message: e,
+    // A failed step: docker prints its message and leaves with the step's
+    // code; quiet, it shows the progress it kept back and the daemon's words.
+    if let Some((e, code)) = error {
+        if quiet {
+            eprint!("{}", context_line(remote));
+            return Err(CliError::Failed(format!("Error response from daemon: {e}")));
         }
-        .into());
+        return Err(CliError::Status(e, code.map_or(1, |c| c as i32)));
     }
     let id = image_id.ok_or_else(|| CliError::Usage("the build ended without an image".into()))?;
-    if a.quiet {
+    if quiet {
         println!("{id}");
     }
     if let Some(f) = &a.iidfile {

@@ -39,6 +39,10 @@ pub enum CliError {
     Client(#[from] ClientError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// Say this and leave with this code (docker's StatusError: a build
+    /// step's exit code).
+    #[error("{0}")]
+    Status(String, i32),
     /// Leave with this code, saying nothing more (run's container exit code).
     #[error("exit {0}")]
     Exit(i32),

@@ -270,7 +270,7 @@ use std::error::Error as _;
 /// container's command cannot be run.
 pub fn exit_code(e: &CliError, run: bool) -> i32 {
     match e {
-        CliError::Exit(c) => *c,
+        CliError::Exit(c) | CliError::Status(_, c) => *c,
         CliError::Usage(_) => 125,
         CliError::Client(ClientError::Api { message, .. }) if run => {
             let m = message.to_ascii_lowercase();

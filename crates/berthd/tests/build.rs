@@ -285,6 +285,8 @@ fn corpus_through_docker_and_berth_gives_the_same_image() {
     // cache, so the very same image (config, layers and history).
     let o = d.berth(&[
         "build",
+        "--progress",
+        "plain",
         "-t",
         "corpus:berth",
         "--build-arg",
@@ -301,7 +303,7 @@ fn corpus_through_docker_and_berth_gives_the_same_image() {
     );
     assert!(
         stdout(&o).contains("cached in"),
-        "berth shows each step's time: {}",
+        "berth's plain progress shows each step's time: {}",
         stdout(&o)
     );
     assert_eq!(

@@ -101,9 +101,9 @@ fn published_ports_tcp_udp_and_the_default_bridge() {
     assert_eq!(stdout(&d.berth(&["port", "web"])), all);
     assert!(all.contains(&format!("80/tcp -> {any}")), "{all}");
     let o = d.berth(&["port", "web", "81"]);
-    assert_ne!(code(&o), 0);
+    assert_eq!(code(&o), 1);
     assert!(
-        stderr(&o).contains("No public port '81/tcp'"),
+        stderr(&o).contains("Error: No public port '81' published for web"),
         "{}",
         stderr(&o)
     );
