@@ -189,7 +189,7 @@ pub async fn pull(client: &Client, a: &PullArgs) -> Result {
         println!("Using default tag: latest");
     }
     if a.all_tags && tag.is_some() {
-        return Err(crate::CliError::Usage(
+        return Err(crate::CliError::Failed(
             "tag can't be used with --all-tags/-a".into(),
         ));
     }
@@ -200,9 +200,18 @@ pub async fn pull(client: &Client, a: &PullArgs) -> Result {
         Some(tag.unwrap_or("latest"))
     };
     request_pull(client, name, tag, a.platform.as_deref(), a.quiet, false).await?;
-    if a.quiet {
-        println!("{}", a.image);
-    }
+    // docker ends with the reference it pulled, in full (`docker.io/library/busybox:latest`).
+    let r = check_reference(&a.image)?;
+    let full = match (&r.digest, a.all_tags) {
+        (_, true) => r.repository(),
+        (Some(d), _) => format!("{}@{d}", r.repository()),
+        (None, _) => format!(
+            "{}:{}",
+            r.repository(),
+            r.tag.as_deref().unwrap_or("latest")
+        ),
+    };
+    println!("{full}");
     Ok(())
 }
 

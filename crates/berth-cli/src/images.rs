@@ -401,9 +401,9 @@ async fn print_progress(
 async fn input_body(path: Option<&str>) -> Result<berth_client::RequestBody> {
     match path.filter(|p| *p != "-") {
         Some(p) => {
-            let f = tokio::fs::File::open(p)
-                .await
-                .map_err(|e| CliError::Usage(format!("open {p}: {e}")))?;
+            let f = tokio::fs::File::open(p).await.map_err(|e| {
+                CliError::Failed(format!("open {p}: {}", crate::output::go_io_error(&e)))
+            })?;
             Ok(reader_body(f))
         }
         None => {

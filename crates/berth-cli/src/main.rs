@@ -39,6 +39,10 @@ pub enum CliError {
     Client(#[from] ClientError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// Said as it is, exit 1, also for `run` (docker's plain errors there, such
+    /// as a terminal check before anything is created).
+    #[error("{0}")]
+    Plain(String),
     /// Say this and leave with this code (docker's StatusError: a build
     /// step's exit code).
     #[error("{0}")]

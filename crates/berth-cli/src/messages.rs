@@ -271,6 +271,7 @@ use std::error::Error as _;
 pub fn exit_code(e: &CliError, run: bool) -> i32 {
     match e {
         CliError::Exit(c) | CliError::Status(_, c) => *c,
+        CliError::Plain(_) => 1,
         CliError::Usage(_) => 125,
         CliError::Client(ClientError::Api { message, .. }) if run => {
             let m = message.to_ascii_lowercase();
@@ -301,6 +302,7 @@ pub fn report(e: &CliError, run: bool) -> Option<String> {
             },
             prog()
         ),
+        CliError::Plain(m) => return Some(m.clone()),
         e => e.to_string(),
     };
     Some(if run {

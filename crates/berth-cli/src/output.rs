@@ -209,6 +209,20 @@ pub fn validate_output_path(path: &str) -> Result<(), CliError> {
     )))
 }
 
+/// An I/O error as Go words it (`no such file or directory`), for messages
+/// that quote docker's (`open PATH: …`).
+pub fn go_io_error(e: &std::io::Error) -> String {
+    let text = match e.raw_os_error() {
+        Some(n) => std::io::Error::from_raw_os_error(n).to_string(),
+        None => return e.to_string(),
+    };
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut c = text.chars();
+    c.next()
+        .map(|f| f.to_lowercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
 /// A `--filter` value, refused at parsing as docker's flag refuses it.
 pub fn filter_arg(s: &str) -> Result<String, String> {
     if s.contains('=') {

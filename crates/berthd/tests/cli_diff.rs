@@ -534,6 +534,68 @@ const CHANGE: &[Form] = &[
     fresh(&[], "build {dir}/nosuchdir", &[]),
     fresh(&[], "build --no-cache -q {ctx}", &[]),
     fresh(&[], "build --target nosuch {ctx}", &[]),
+    // A registry of the test's own, on loopback.
+    // The registry holds the layers before each turn, so both say so.
+    fresh(
+        &[
+            "tag app:1 {registry}/team/app:1",
+            "push {registry}/team/app:1",
+        ],
+        "push {registry}/team/app:1",
+        &[],
+    ),
+    fresh(&[], "push {registry}/team/nosuch:1", &[]),
+    fresh(
+        &["push {registry}/team/app:1", "rmi {registry}/team/app:1"],
+        "pull {registry}/team/app:1",
+        &["rmi {registry}/team/app:1"],
+    ),
+    fresh(
+        &["push {registry}/team/app:1", "rmi {registry}/team/app:1"],
+        "pull -q {registry}/team/app:1",
+        &["rmi {registry}/team/app:1"],
+    ),
+    fresh(
+        &[],
+        "pull {registry}/team/app",
+        &["rmi {registry}/team/app"],
+    ),
+    fresh(&[], "pull {registry}/team/nosuch:1", &[]),
+    fresh(&[], "pull -a {registry}/team/app:1", &[]),
+    fresh(&[], "push 127.0.0.1:1/x:1", &[]),
+    fresh(&[], "logout {registry}", &[]),
+    fresh(&[], "save -o {dir}/saved.tar busybox:v1", &[]),
+    fresh(&[], "load -i {dir}/nosuch.tar", &[]),
+    fresh(&[], "import {dir}/nosuch.tar", &[]),
+    fresh(&[], "run -it --rm busybox true", &[]),
+    fresh(&[], "exec -it web true", &[]),
+    fresh(&[], "attach done", &[]),
+    fresh(&[], "attach nosuch", &[]),
+    fresh(&[], "run --rm -t busybox echo tty", &[]),
+    fresh(&[], "run --rm -a stdout busybox echo attached", &[]),
+    fresh(
+        &[],
+        "run --rm -a stdout busybox sh -c 'echo out; echo err >&2'",
+        &[],
+    ),
+    fresh(&[], "run --rm -a bogus busybox true", &[]),
+    fresh(&[], "run --rm --name named-run busybox hostname -s", &[]),
+    fresh(
+        &[],
+        "create --name c1 --network net-a --network-alias al busybox",
+        &["rm -f c1"],
+    ),
+    fresh(
+        &["create --name c2 busybox"],
+        "network connect --alias a2 net-a c2",
+        &["rm -f c2"],
+    ),
+    fresh(
+        &[],
+        "volume create -o type=tmpfs -o device=tmpfs vopt",
+        &["volume rm vopt"],
+    ),
+    fresh(&[], "volume rm -f nosuch", &[]),
     fresh(&[], "build {bad_ctx}", &[]),
     fresh(&[], "build -q {bad_ctx}", &[]),
     fresh(&[], "export -o {device} done", &[]),
@@ -749,6 +811,7 @@ fn docker_and_berth_print_the_same() {
         "localhost:5999/team/busybox:2",
     ]);
     assert_ok(&other);
+    let registry = Registry::start(&[]);
     let bad_ctx = d.dir.path().join("bad-ctx");
     std::fs::create_dir_all(&bad_ctx).unwrap();
     std::fs::write(
@@ -824,6 +887,7 @@ fn docker_and_berth_print_the_same() {
             ("{dir}", dir.display().to_string()),
             ("{ctx}", ctx.display().to_string()),
             ("{bad_ctx}", bad_ctx.display().to_string()),
+            ("{registry}", registry.addr.clone()),
             ("{device}", device.display().to_string()),
         ],
         report: String::new(),

@@ -48,6 +48,9 @@ pub struct AttachArgs {
 }
 
 pub(super) async fn exec(client: &Client, a: ExecArgs) -> Result {
+    if a.interactive && a.tty && !a.detach && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(CliError::Failed("the input device is not a TTY".into()));
+    }
     let n = enc(&a.container);
     let mut body = json!({
         "AttachStdin": a.interactive && !a.detach,
@@ -105,7 +108,7 @@ pub(super) async fn attach(client: &Client, a: AttachArgs) -> Result {
     let n = enc(&a.container);
     let info: Value = client.get_json(&format!("/containers/{n}/json")).await?;
     if info["State"]["Running"] != true {
-        return Err(CliError::Usage(
+        return Err(CliError::Failed(
             "You cannot attach to a stopped container, start it first".into(),
         ));
     }

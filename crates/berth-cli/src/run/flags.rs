@@ -131,6 +131,9 @@ pub struct CreateArgs {
     /// Allocate a pseudo-TTY
     #[arg(short = 't', long)]
     pub tty: bool,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long = "attach", value_parser = stream_arg)]
+    pub attach: Vec<String>,
     /// Publish a container's port(s) to the host
     #[arg(short = 'p', long = "publish")]
     pub publish: Vec<String>,
@@ -459,13 +462,15 @@ pub fn create_body(a: &CreateArgs) -> Result<ContainerCreateBody> {
     body.config.hostname = a.hostname.clone().unwrap_or_default();
     body.config.stop_signal = a.stop_signal.clone();
     body.config.stop_timeout = a.stop_timeout;
+    // `-a` names the streams; without it stdout and stderr (and stdin with -i).
+    let attached = |s: &str| a.attach.is_empty() || a.attach.iter().any(|x| x == s);
     body.config.open_stdin = a.interactive;
     body.config.stdin_once = a.interactive;
-    body.config.attach_stdin = a.interactive;
+    body.config.attach_stdin = a.interactive || a.attach.iter().any(|x| x == "stdin");
     body.config.tty = a.tty;
     body.config.healthcheck = health_config(a)?;
-    body.config.attach_stdout = true;
-    body.config.attach_stderr = true;
+    body.config.attach_stdout = attached("stdout");
+    body.config.attach_stderr = attached("stderr");
     body.config.exposed_ports = (!exposed.is_empty()).then_some(exposed);
     if let Some(net) = a.network.as_deref().filter(|n| {
         !matches!(*n, "default" | "bridge" | "host" | "none") && !n.starts_with("container:")
@@ -660,6 +665,16 @@ pub(super) fn parse_publish(
         }
     }
     Ok((bindings, exposed))
+}
+
+/// A `-a` stream, refused at parsing as docker's flag refuses it.
+fn stream_arg(s: &str) -> std::result::Result<String, String> {
+    let l = s.to_ascii_lowercase();
+    if ["stdin", "stdout", "stderr"].contains(&l.as_str()) {
+        Ok(l)
+    } else {
+        Err("valid streams are STDIN, STDOUT and STDERR".into())
+    }
 }
 
 /// `80` or `8000-8010`: ports of 1–65535, a range low to high.

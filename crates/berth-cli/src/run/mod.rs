@@ -75,16 +75,28 @@ async fn create_once(client: &Client, a: &CreateArgs) -> Result<String> {
 }
 
 pub async fn run(client: &Client, a: CreateArgs, detach: bool, sig_proxy: bool) -> Result {
+    if detach && !a.attach.is_empty() {
+        return Err(CliError::Usage(
+            "conflicting options: cannot specify both --attach and --detach".into(),
+        ));
+    }
+    if a.interactive && a.tty && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(CliError::Plain("the input device is not a TTY".into()));
+    }
     let id = create(client, &a).await?;
     if detach {
         client.post(&format!("/containers/{id}/start")).await?;
         println!("{id}");
         return Ok(());
     }
-    let stdin = if a.interactive { "&stdin=1" } else { "" };
+    let wants = |s: &str| a.attach.is_empty() || a.attach.iter().any(|x| x == s);
+    let stdin = a.interactive || a.attach.iter().any(|x| x == "stdin");
     let attach = client
         .hijack(&format!(
-            "/containers/{id}/attach?stream=1&stdout=1&stderr=1{stdin}"
+            "/containers/{id}/attach?stream=1&stdout={}&stderr={}&stdin={}",
+            wants("stdout") as u8,
+            wants("stderr") as u8,
+            stdin as u8
         ))
         .await?;
     let condition = if a.rm { "removed" } else { "next-exit" };
@@ -100,7 +112,7 @@ pub async fn run(client: &Client, a: CreateArgs, detach: bool, sig_proxy: bool) 
     client.post(&format!("/containers/{id}/start")).await?;
     let session = Session {
         tty: a.tty,
-        stdin: a.interactive,
+        stdin,
         resize: Some(format!("/containers/{id}/resize")),
         proxy_signals: (sig_proxy && !a.tty).then(|| id.clone()),
         detach_keys: detach_keys(None)?,
