@@ -219,7 +219,8 @@ async fn ls(client: &Client, a: LsArgs) -> Result {
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    let format = if a.quiet { None } else { a.format.as_deref() };
+    // A format wins over -q here (ps is the other way round), as in docker.
+    let format = a.format.as_deref();
     let header = |f: &str| {
         header_for(
             f,

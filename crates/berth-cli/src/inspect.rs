@@ -7,8 +7,8 @@ use berth_client::{enc, Client, ClientError};
 use clap::Args;
 use serde_json::Value;
 
-use crate::template::{Template, MAP};
 use crate::{CliError, Result};
+use berth_template::{Template, MAP};
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
@@ -140,7 +140,7 @@ pub fn indented(v: &impl serde::Serialize) -> String {
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
     let _ = v.serialize(&mut ser);
-    crate::template::escape_html(&String::from_utf8_lossy(&out))
+    berth_template::escape_html(&String::from_utf8_lossy(&out))
 }
 
 fn print(found: &[Value], template: Option<&Template>) -> Result {
@@ -151,7 +151,7 @@ fn print(found: &[Value], template: Option<&Template>) -> Result {
     let mut out = String::new();
     for v in found {
         let mut v = v.clone();
-        crate::template::sort_maps(&mut v, false);
+        berth_template::sort_maps(&mut v, false);
         match t.render(&v, &MAP) {
             Ok(text) => {
                 out.push_str(&text);
@@ -175,7 +175,7 @@ pub fn print_formatted(v: &Value, format: Option<&str>) -> Result {
             let t = Template::parse(f)
                 .map_err(|e| CliError::Failed(format!("template parsing error: {e}")))?;
             let mut v = v.clone();
-            crate::template::sort_maps(&mut v, false);
+            berth_template::sort_maps(&mut v, false);
             let text = t
                 .render(&v, &MAP)
                 .map_err(|e| CliError::Failed(format!("template parsing error: {e}")))?;

@@ -17,7 +17,6 @@ mod output;
 mod registry;
 mod run;
 mod system;
-mod template;
 mod tty;
 mod usage;
 mod volumes;

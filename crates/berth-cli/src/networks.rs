@@ -140,14 +140,13 @@ pub async fn run(client: &Client, cmd: NetworkCmd) -> Result {
             });
             let rows: Vec<Value> = nets.iter().map(|n| network_row(n, !no_trunc)).collect();
             let labels: Vec<Value> = nets.iter().map(|n| n["Labels"].clone()).collect();
-            let (default, format) = if quiet {
-                ("{{.ID}}", None)
+            // A format wins over -q, as in docker.
+            let default = if quiet {
+                "{{.ID}}"
             } else {
-                (
-                    "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
-                    format.as_deref(),
-                )
+                "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
             };
+            let format = format.as_deref();
             print_rows(
                 &rows,
                 Some(&labels),

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use crate::template::{Context, Fields, Template};
 use crate::CliError;
+use berth_template::{Context, Fields, Template};
 
 /// Aligns tab-separated cells into columns, as `tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)`:
 /// the text after a line's last tab is not a cell and is not padded.

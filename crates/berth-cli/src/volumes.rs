@@ -102,11 +102,13 @@ pub async fn run(client: &Client, cmd: VolumeCmd) -> Result {
             });
             let rows: Vec<Value> = vols.iter().map(volume_row).collect();
             let labels: Vec<Value> = vols.iter().map(|v| v["Labels"].clone()).collect();
-            let (default, format) = if a.quiet {
-                ("{{.Name}}", None)
+            // A format wins over -q, as in docker.
+            let default = if a.quiet {
+                "{{.Name}}"
             } else {
-                ("table {{.Driver}}\t{{.Name}}", a.format.as_deref())
+                "table {{.Driver}}\t{{.Name}}"
             };
+            let format = a.format.as_deref();
             print_rows(
                 &rows,
                 Some(&labels),

@@ -114,6 +114,13 @@ const READ: &[&str] = &[
     "ps -a --filter nosuch=1",
     "ps -a --filter noequals",
     "ps --bogus-flag",
+    "ps -q --format '{{.Names}}'",
+    "images -q --format '{{.Tag}}'",
+    "volume ls -q --format '{{.Driver}}'",
+    "network ls -q --format '{{.Driver}}'",
+    "ps --format table",
+    "ps --format ''",
+    "images --format 'table'",
     "ps -z",
     "container ls",
     "container ls -a --format '{{.Names}}'",
@@ -579,6 +586,7 @@ const CHANGE: &[Form] = &[
         &[],
     ),
     fresh(&[], "run --rm -a bogus busybox true", &[]),
+    fresh(&[], "run -d -a stdout busybox true", &[]),
     fresh(&[], "run --rm --name named-run busybox hostname -s", &[]),
     fresh(
         &[],
@@ -681,7 +689,13 @@ impl Normaliser {
     }
 
     fn apply(&self, s: &str) -> String {
-        let mut s = s.to_string();
+        // docker's build prints the context's size as its upload ends, which
+        // races the daemon's first lines: the line goes first, as berth's does.
+        let sending = Regex::new(r"Sending build context to \w+ daemon  [^\r\n]*\r*\n").unwrap();
+        let mut s = match sending.find(s) {
+            Some(m) => format!("{}{}{}", m.as_str(), &s[..m.start()], &s[m.end()..]),
+            None => s.to_string(),
+        };
         for (r, to) in &self.0 {
             s = r.replace_all(&s, *to).into_owned();
         }

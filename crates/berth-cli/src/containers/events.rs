@@ -37,12 +37,9 @@ pub(super) async fn events(client: &Client, a: EventsArgs) -> Result {
         .await?;
     let template = match a.format.as_deref() {
         None | Some("") => None,
-        Some("json") => {
-            Some(crate::template::Template::parse("{{json .}}").map_err(CliError::Usage)?)
-        }
         Some(f) => Some(
-            crate::template::Template::parse(f)
-                .map_err(|e| CliError::Usage(format!("template parsing error: {e}")))?,
+            berth_template::Template::parse(if f == "json" { "{{json .}}" } else { f })
+                .map_err(|e| CliError::Failed(format!("template parsing error: {e}")))?,
         ),
     };
     let mut body = resp.into_body();
@@ -63,8 +60,8 @@ pub(super) async fn events(client: &Client, a: EventsArgs) -> Result {
             match &template {
                 Some(t) => println!(
                     "{}",
-                    t.render(&ev, &crate::template::MAP)
-                        .map_err(|e| CliError::Usage(format!("template: {e}")))?
+                    t.render(&ev, &berth_template::MAP)
+                        .map_err(|e| CliError::Failed(format!("template parsing error: {e}")))?
                 ),
                 None => println!("{}", event_line(&ev)),
             }

@@ -57,7 +57,10 @@ pub(super) async fn ps(client: &Client, a: PsArgs) -> Result {
     } else {
         "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
     };
-    // -q wins over a format, as docker's.
+    // -q wins over a format in ps, as docker's, which says so.
+    if a.quiet && a.format.as_deref().is_some_and(|f| !f.is_empty()) {
+        eprintln!("WARNING: Ignoring custom format, because both --format and --quiet are set.");
+    }
     let format = if a.quiet { None } else { a.format.as_deref() };
     let header = |f: &str| {
         header_for(

@@ -76,7 +76,7 @@ async fn create_once(client: &Client, a: &CreateArgs) -> Result<String> {
 
 pub async fn run(client: &Client, a: CreateArgs, detach: bool, sig_proxy: bool) -> Result {
     if detach && !a.attach.is_empty() {
-        return Err(CliError::Usage(
+        return Err(CliError::Plain(
             "conflicting options: cannot specify both --attach and --detach".into(),
         ));
     }

@@ -6,7 +6,8 @@
 //!
 //! Written here rather than taken from a crate: the Rust ports keep maps
 //! sorted, and docker prints its structs' fields in their order (which the
-//! API's JSON keeps), so `{{json .State}}` would come out reordered.
+//! API's JSON keeps), so `{{json .State}}` would come out reordered. Errors
+//! are Go's text (`template: :1:2: executing …`), as callers print them.
 
 mod exec;
 mod funcs;
@@ -26,6 +27,17 @@ pub const MAP: Context<'static> = Context {
 };
 use parse::{Expr, Node, Pipeline};
 
+/// What went wrong, in Go's words (`template: :1: unclosed action`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// The template does not parse.
+    #[error("{0}")]
+    Parse(String),
+    /// It parses, but fails on this data (a missing field, a function's error).
+    #[error("{0}")]
+    Exec(String),
+}
+
 #[derive(Debug, Clone)]
 pub struct Template {
     nodes: Vec<Node>,
@@ -35,9 +47,9 @@ pub struct Template {
 
 impl Template {
     /// A template as `inspect`, `version`, `info` and `events` take it: as written.
-    pub fn parse(src: &str) -> Result<Template, String> {
+    pub fn parse(src: &str) -> Result<Template, Error> {
         Ok(Template {
-            nodes: parse::parse(src)?,
+            nodes: parse::parse(src).map_err(Error::Parse)?,
             src: src.to_string(),
             table: false,
         })
@@ -45,7 +57,7 @@ impl Template {
 
     /// A list's format as docker's formatter prepares it: the `table`
     /// prefix taken off, spaces trimmed, `\t` and `\n` written out.
-    pub fn parse_list(format: &str) -> Result<Template, String> {
+    pub fn parse_list(format: &str) -> Result<Template, Error> {
         let (table, body) = match format.strip_prefix("table") {
             Some(rest) => (true, rest),
             None => (false, format),
@@ -59,9 +71,9 @@ impl Template {
         Ok(t)
     }
 
-    pub fn render(&self, data: &Value, ctx: &Context) -> Result<String, String> {
+    pub fn render(&self, data: &Value, ctx: &Context) -> Result<String, Error> {
         let mut e = exec::Exec::new(ctx, &self.src, data);
-        e.run(&self.nodes, data)?;
+        e.run(&self.nodes, data).map_err(Error::Exec)?;
         Ok(e.out)
     }
 
@@ -120,7 +132,9 @@ mod tests {
     use serde_json::json;
 
     fn r(t: &str, d: &Value) -> Result<String, String> {
-        Template::parse(t)?.render(d, &MAP)
+        Template::parse(t)
+            .and_then(|t| t.render(d, &MAP))
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -210,19 +224,19 @@ mod tests {
             e("{{index .S 5}}")
         );
         assert_eq!(
-            Template::parse("{{.ID").unwrap_err(),
+            Template::parse("{{.ID").unwrap_err().to_string(),
             "template: :1: unclosed action"
         );
         assert_eq!(
-            Template::parse("{{nosuch .ID}}").unwrap_err(),
+            Template::parse("{{nosuch .ID}}").unwrap_err().to_string(),
             r#"template: :1: function "nosuch" not defined"#
         );
         assert_eq!(
-            Template::parse("{{if .A}}x").unwrap_err(),
+            Template::parse("{{if .A}}x").unwrap_err().to_string(),
             "template: :1: unexpected EOF"
         );
         assert_eq!(
-            Template::parse("{{end}}").unwrap_err(),
+            Template::parse("{{end}}").unwrap_err().to_string(),
             "template: :1: unexpected {{end}}"
         );
         assert!(Template::parse("{{\"open}}").is_err());
@@ -237,7 +251,8 @@ mod tests {
             Template::parse("{{.Nosuch}}")
                 .unwrap()
                 .render(&json!({}), &strict)
-                .unwrap_err(),
+                .unwrap_err()
+                .to_string(),
             r#"template: :1:2: executing "" at <.Nosuch>: can't evaluate field Nosuch in type *formatter.ContainerContext"#
         );
     }
