@@ -384,6 +384,24 @@ fn completions_man_pages_and_drop_in_use_as_docker() {
         "{}",
         stderr(&out)
     );
+    // Credentials live in DOCKER_CONFIG's config.json, as the docker CLI keeps them.
+    std::fs::write(
+        config.join("config.json"),
+        r#"{"currentContext": "berth-test", "auths": {"127.0.0.1:5999": {"auth": "dTpw"}}}"#,
+    )
+    .unwrap();
+    let out = as_docker(&["logout", "127.0.0.1:5999"], &[]);
+    assert_eq!(
+        stdout(&out),
+        "Removing login credentials for 127.0.0.1:5999\n"
+    );
+    let kept: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(config.join("config.json")).unwrap()).unwrap();
+    assert!(kept["auths"].get("127.0.0.1:5999").is_none(), "{kept}");
+    assert_eq!(
+        kept["currentContext"], "berth-test",
+        "the rest of the file is kept"
+    );
     // An explicit -H wins over the context.
     let out = as_docker(
         &["-H", "unix:///nonexistent/x.sock", "ps"],
