@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::Labels;
+use crate::types::{null_as_default, Labels};
 
 /// One host binding of a container port.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -70,11 +70,24 @@ pub struct EndpointSettings {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct IpamPool {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub subnet: String,
-    #[serde(rename = "IPRange", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "IPRange",
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub ip_range: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub gateway: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auxiliary_addresses: Option<BTreeMap<String, String>>,
@@ -83,7 +96,7 @@ pub struct IpamPool {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct Ipam {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub driver: String,
     #[serde(default)]
     pub options: Option<BTreeMap<String, String>>,
@@ -96,9 +109,9 @@ pub struct Ipam {
 #[serde(rename_all = "PascalCase")]
 pub struct NetworkCreateRequest {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub driver: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub scope: String,
     #[serde(default)]
     pub internal: bool,
@@ -184,4 +197,29 @@ pub struct NetworkDisconnectRequest {
     pub container: String,
     #[serde(default)]
     pub force: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nulls_are_absent_as_in_dockerd() {
+        // What docker-compose 1.29 sends for a network with a subnet only.
+        let req: NetworkCreateRequest = serde_json::from_str(
+            r#"{"Name": "n", "Driver": null, "IPAM": {"Driver": null, "Config": [{"Subnet": "10.9.0.0/24", "IPRange": null, "Gateway": null, "AuxiliaryAddresses": null}], "Options": null}}"#,
+        )
+        .unwrap();
+        let ipam = req.ipam.unwrap();
+        assert_eq!((req.driver.as_str(), ipam.driver.as_str()), ("", ""));
+        let pool = &ipam.config.unwrap()[0];
+        assert_eq!(
+            (
+                pool.subnet.as_str(),
+                pool.gateway.as_str(),
+                pool.ip_range.as_str()
+            ),
+            ("10.9.0.0/24", "", "")
+        );
+    }
 }

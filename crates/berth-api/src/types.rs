@@ -29,8 +29,9 @@ fn console_size() -> [u32; 2] {
     [0, 0]
 }
 
-/// `null` where a number is expected means "unset", as in Go's pointers.
-fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
+/// `null` where a value is expected means "unset", as in Go's pointers
+/// (docker-compose 1.x sends `"Gateway": null` for a pool without one).
+pub(crate) fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
     d: D,
 ) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())

@@ -340,15 +340,15 @@ fn user_networks_dns_isolation_connect_and_cleanup() {
         assert_ok(&d.docker(&["rm", "-f", &format!("many{i}")]));
     }
     assert_ok(&d.docker(&["rm", "-f", "web", "probe"]));
-    let front_bridge = stdout(&d.docker(&[
-        "network",
-        "inspect",
-        "-f",
-        "{{index .Options \"com.docker.network.bridge.name\"}}",
-        "front",
-    ]));
+    // The bridge Berth made is br-<id>, which inspect does not show (dockerd's Options are the asked-for ones).
+    let front_id = stdout(&d.docker(&["network", "inspect", "-f", "{{.Id}}", "front"]));
+    assert_eq!(
+        stdout(&d.docker(&["network", "inspect", "-f", "{{json .Options}}", "front"])).trim(),
+        "{}"
+    );
+    let front_bridge = format!("br-{}", &front_id.trim()[..12]);
     eventually("no veth left", 10, || {
-        ports_on(&d.bridge) == 0 && ports_on(front_bridge.trim()) == 0
+        ports_on(&d.bridge) == 0 && ports_on(&front_bridge) == 0
     });
     let rules = std::process::Command::new("nft")
         .args(["list", "table", "ip", &d.nft_table])

@@ -86,6 +86,9 @@ pub(crate) struct NetState {
     allocated: Mutex<HashMap<String, HashSet<Ipv4Addr>>>,
     /// IPv6 addresses in use per network ID.
     allocated6: Mutex<HashMap<String, HashSet<Ipv6Addr>>>,
+    /// IPv4 addresses of stopped containers, given back once their veth is
+    /// gone (network ID, address): a start that asks for one of them waits.
+    pub(crate) releasing: Mutex<HashSet<(String, Ipv4Addr)>>,
     /// Host ports held per container ID.
     ports: Mutex<HashMap<String, Vec<Reservation>>>,
     /// Embedded DNS servers per container ID.
@@ -110,6 +113,18 @@ fn net_err(e: berth_network::NetError) -> Error {
 
 pub(crate) fn is_predefined(name: &str) -> bool {
     matches!(name, "bridge" | "host" | "none")
+}
+
+/// A network as the API shows it: the bridge interface Berth named itself
+/// (`br-<id>`) is kept in its options but not shown, as dockerd shows only
+/// the options a network was made with (docker-compose 1.x recreates a
+/// network whose options look changed).
+fn as_shown(mut n: Network) -> Network {
+    let generated = format!("br-{}", n.id.get(..12).unwrap_or(""));
+    if n.options.get(BRIDGE_NAME_OPT) == Some(&generated) {
+        n.options.remove(BRIDGE_NAME_OPT);
+    }
+    n
 }
 
 /// The bridge interface of a bridge network.
@@ -159,6 +174,7 @@ impl NetState {
             networks: Mutex::new(Vec::new()),
             allocated: Mutex::new(HashMap::new()),
             allocated6: Mutex::new(HashMap::new()),
+            releasing: Mutex::new(HashSet::new()),
             ports: Mutex::new(HashMap::new()),
             dns: Mutex::new(HashMap::new()),
             names: Mutex::new(Default::default()),
@@ -626,7 +642,7 @@ impl Engine {
     pub fn inspect_network(&self, key: &str) -> Result<Network> {
         let mut n = self.find_network(key)?;
         n.containers = self.network_members(&n);
-        Ok(n)
+        Ok(as_shown(n))
     }
 
     pub fn list_networks(&self, filters: &Filters) -> Result<Vec<Network>> {
@@ -666,7 +682,7 @@ impl Engine {
                     continue;
                 }
             }
-            out.push(n);
+            out.push(as_shown(n));
         }
         Ok(out)
     }

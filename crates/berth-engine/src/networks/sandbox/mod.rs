@@ -206,6 +206,23 @@ impl Engine {
     ) -> Result<(String, String)> {
         let (subnet, gw, range) = pool_of(n)
             .ok_or_else(|| Error::internal(format!("network {} has no subnet", n.name)))?;
+        // A fixed address a stopped container still holds comes free once its
+        // veth is gone (~20 ms): wait for that rather than fail, as Compose
+        // recreates a service (remove the old, start the new) and dockerd,
+        // which frees it before answering, lets it.
+        if let Some(w) = ep
+            .ipam_config
+            .as_ref()
+            .and_then(|c| c.ipv4_address.parse::<Ipv4Addr>().ok())
+        {
+            let key = (n.id.clone(), w);
+            for _ in 0..200 {
+                if !lock(&self.net.releasing).contains(&key) {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
         let ip = {
             let wanted = ep.ipam_config.as_ref().map(|c| c.ipv4_address.as_str());
             let mut alloc = lock(&self.net.allocated);
@@ -331,12 +348,24 @@ impl Engine {
             netns::remove(std::path::Path::new(&rec.net.sandbox));
         }
         if !rec.net.links.is_empty() {
+            let releasing: Vec<(String, Ipv4Addr)> = rec
+                .net
+                .links
+                .keys()
+                .filter_map(|net| rec.networks.get(net))
+                .filter_map(|ep| Some((ep.network_id.clone(), ep.ip_address.parse().ok()?)))
+                .collect();
+            lock(&self.net.releasing).extend(releasing.iter().cloned());
             let engine = self.clone();
             let rec2 = rec.clone();
             tokio::spawn(async move {
                 for (net, (veth, _)) in &rec2.net.links {
                     engine.await_link_gone(veth).await;
                     engine.release_ip(&rec2, net);
+                }
+                let mut r = lock(&engine.net.releasing);
+                for x in &releasing {
+                    r.remove(x);
                 }
             });
         }
