@@ -6,7 +6,7 @@ set -euo pipefail
 berth_install_deps() {
     local need=()
     local pkg
-    for pkg in busybox-static runc libseccomp-dev libelf-dev zlib1g-dev pkg-config procps gcc tmux nftables iproute2 curl python3 python3-docker skopeo openssl man-db bash-completion; do
+    for pkg in busybox-static runc libseccomp-dev libelf-dev zlib1g-dev pkg-config procps gcc tmux nftables iproute2 curl python3 python3-docker skopeo openssl man-db bash-completion docker-compose; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
     done
     if [ "${#need[@]}" -gt 0 ]; then

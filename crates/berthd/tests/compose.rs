@@ -187,3 +187,111 @@ fn sysctls_and_ulimits_reach_the_container() {
     assert_ok(&out);
     assert_eq!(stdout(&out), "1024\t2048\n1024\n2048\n512\n");
 }
+
+/// docker-compose 1.29 (Debian's), against this daemon, in `dir`.
+fn compose_v1(d: &Daemon, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("docker-compose")
+        .args(args)
+        .current_dir(dir)
+        .env("DOCKER_HOST", d.host())
+        .env("COMPOSE_PROJECT_NAME", "v1app")
+        .env("DOCKER_CONFIG", d.dir.path().join("docker-config"))
+        .output()
+        .expect("docker-compose (scripts/deps.sh installs it)")
+}
+
+#[test]
+fn docker_compose_1_up_twice_recreate_with_a_fixed_address_and_down() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let dir = d.dir.path().join("v1app");
+    std::fs::create_dir_all(&dir).unwrap();
+    let subnet = format!("10.{}.212.0/24", d.pool);
+    let ip = format!("10.{}.212.20", d.pool);
+    let file = |greeting: &str| {
+        format!(
+            r#"version: "2.4"
+services:
+  web:
+    image: busybox
+    command: sh -c 'echo "$$GREETING" > /data/greeting; sleep 1000'
+    environment:
+      GREETING: "{greeting}"
+    sysctls:
+      net.ipv4.ip_local_port_range: "1024 2048"
+    ulimits:
+      nofile:
+        soft: 1024
+        hard: 2048
+    volumes:
+      - data:/data
+    networks:
+      back:
+        ipv4_address: {ip}
+        aliases: [web-alias]
+  probe:
+    image: busybox
+    command: sleep 1000
+    networks: [back]
+networks:
+  back:
+    ipam:
+      config:
+        - subnet: {subnet}
+volumes:
+  data: {{}}
+"#
+        )
+    };
+    std::fs::write(dir.join("docker-compose.yml"), file("hello")).unwrap();
+    assert_ok(&compose_v1(&d, &dir, &["up", "-d"]));
+    // A second up changes nothing (the network's options look as they were made).
+    let again = compose_v1(&d, &dir, &["up", "-d"]);
+    assert_ok(&again);
+    assert!(
+        !stderr(&again).contains("needs to be recreated"),
+        "{}",
+        stderr(&again)
+    );
+    let web = "v1app_web_1";
+    let inside = d.docker(&[
+        "exec",
+        web,
+        "sh",
+        "-c",
+        "cat /proc/sys/net/ipv4/ip_local_port_range; ulimit -n; ulimit -Hn; cat /data/greeting",
+    ]);
+    assert_eq!(stdout(&inside), "1024\t2048\n1024\n2048\nhello\n");
+    let resolved = d.docker(&["exec", "v1app_probe_1", "nslookup", "web-alias"]);
+    assert!(stdout(&resolved).contains(&ip), "{}", stdout(&resolved));
+    // A change recreates web, which takes its fixed address again.
+    std::fs::write(dir.join("docker-compose.yml"), file("again")).unwrap();
+    let up = compose_v1(&d, &dir, &["up", "-d"]);
+    assert_ok(&up);
+    assert!(
+        stderr(&up).contains("Recreating v1app_web_1"),
+        "{}",
+        stderr(&up)
+    );
+    let got = d.docker(&[
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        web,
+    ]);
+    assert_eq!(stdout(&got).trim(), ip);
+    let greeting = d.docker(&["exec", web, "cat", "/data/greeting"]);
+    assert_eq!(stdout(&greeting), "again\n");
+    assert_ok(&compose_v1(&d, &dir, &["down", "-v"]));
+    let left = d.docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        "label=com.docker.compose.project=v1app",
+    ]);
+    assert_eq!(stdout(&left), "", "no container left");
+    let nets = d.docker(&["network", "ls", "-q", "--filter", "name=v1app"]);
+    assert_eq!(stdout(&nets), "", "no network left");
+    let vols = d.docker(&["volume", "ls", "-q", "--filter", "name=v1app"]);
+    assert_eq!(stdout(&vols), "", "no volume left");
+}

@@ -255,7 +255,20 @@ pub async fn by_name(
         _ => (rest.clone(), ""),
     };
     match (method, action) {
-        (Method::GET, "json") => Ok(json(StatusCode::OK, &e.inspect_image(&name)?)),
+        (Method::GET, "json") => {
+            let mut v = serde_json::to_value(e.inspect_image(&name)?)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            // `Container` and `ContainerConfig`, which moby dropped in API 1.45,
+            // are kept at every version: docker-compose 1.x asks for the
+            // server's version and reads ContainerConfig on every recreate
+            // (against dockerd 25+ it fails with KeyError: 'ContainerConfig').
+            if let Some(m) = v.as_object_mut() {
+                let config = m.get("Config").cloned().unwrap_or_default();
+                m.insert("Container".into(), json!(""));
+                m.insert("ContainerConfig".into(), config);
+            }
+            Ok(json(StatusCode::OK, &v))
+        }
         (Method::GET, "history") => Ok(json(StatusCode::OK, &e.image_history(&name)?)),
         (Method::GET, "get") => save(e, vec![name]).await,
         (Method::POST, "tag") => {
