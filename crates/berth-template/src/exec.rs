@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::funcs;
 use super::parse::{Command, Expr, Node, Pipeline, Term};
-use super::print::{go_print, nil_of};
+use super::print::{go_print, nil_of, NIL_POINTERS};
 
 /// How a field that is not there is treated, as for the value docker
 /// formats: a Go map (inspect's raw JSON, `missingkey=error`), or a struct
@@ -387,6 +387,13 @@ impl<'a> Exec<'a> {
                     match key.and_then(|k| m.remove(&k)) {
                         Some(x) => x,
                         None if self.ctx.header => return Ok(Value::String(String::new())),
+                        // A nil pointer docker's JSON leaves out, read last: nil.
+                        None if matches!(self.ctx.fields, Fields::Map)
+                            && i + 1 == names.len()
+                            && NIL_POINTERS.contains(&name.as_str()) =>
+                        {
+                            return Ok(Value::Null)
+                        }
                         None => match self.ctx.fields {
                             Fields::Struct(ty) if on_dot && i == 0 => {
                                 return self.fail(

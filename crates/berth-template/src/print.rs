@@ -42,10 +42,25 @@ pub fn sort_maps(v: &mut Value, is_map: bool) {
     }
 }
 
-/// How docker prints a field whose JSON is `null`: its typed value is a nil
-/// slice (`[]`) or a nil map (`map[]`); nil pointers are left out of the JSON.
+/// Pointer fields of docker's inspect types that the JSON leaves out when
+/// nil: read at the end of a chain, docker's typed struct yields nil.
+pub const NIL_POINTERS: &[&str] = &[
+    "Health",
+    "Healthcheck",
+    "Node",
+    "ImageManifestDescriptor",
+    "Init",
+    "StopTimeout",
+    "OomKillDisable",
+    "PidsLimit",
+];
+
+/// How docker prints a field whose JSON is `null` (or a nil pointer left
+/// out): a nil slice `[]`, a nil map `map[]`, a nil pointer `<nil>`.
 pub fn nil_of(field: &str) -> &'static str {
-    if MAP_FIELDS.contains(&field) {
+    if NIL_POINTERS.contains(&field) {
+        "<nil>"
+    } else if MAP_FIELDS.contains(&field) {
         "map[]"
     } else {
         "[]"

@@ -193,6 +193,8 @@ const READ: &[&str] = &[
     "inspect -f '{{if .State.Running}}yes{{else}}no{{end}}' web done",
     "inspect -f '{{len .Mounts}} {{json .Mounts}}' web",
     "inspect -f '{{.State.Health.Status}}' web",
+    "inspect -f '{{.State.Health}}' web",
+    "inspect -f '{{json .State.Health}}' web",
     "inspect -f '{{(index .Mounts 0).Name}}' web",
     "inspect -f '{{index .Mounts 5}}' web",
     "inspect -f '{{.Nosuch}}' web",

@@ -228,7 +228,11 @@ fn healthchecks() {
         "sleep",
         "1000",
     ]));
-    assert_eq!(inspect(&d, "{{.State.Health}}", "optout"), "<no value>");
+    assert_eq!(
+        inspect(&d, "{{.State.Health}}", "optout"),
+        "<nil>",
+        "as docker's typed nil"
+    );
     let _ = tar;
     let until = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -273,7 +277,7 @@ fn healthchecks() {
     });
     // --no-healthcheck and a plain container have no Health.
     assert_ok(&d.berth(&["run", "-d", "--name", "plain", "busybox", "sleep", "1000"]));
-    assert_eq!(inspect(&d, "{{.State.Health}}", "plain"), "<no value>");
+    assert_eq!(inspect(&d, "{{.State.Health}}", "plain"), "<nil>");
 }
 
 /// Rewrites a saved archive: the config gains `Healthcheck` (always failing,
