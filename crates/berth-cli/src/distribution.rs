@@ -183,7 +183,7 @@ pub fn familiar(r: &berth_api::ImageRef) -> String {
 }
 
 pub async fn pull(client: &Client, a: &PullArgs) -> Result {
-    check_reference(&a.image)?;
+    let r = check_reference(&a.image)?;
     let (name, tag) = split_reference(&a.image);
     if tag.is_none() && !a.all_tags && !a.quiet {
         println!("Using default tag: latest");
@@ -201,7 +201,6 @@ pub async fn pull(client: &Client, a: &PullArgs) -> Result {
     };
     request_pull(client, name, tag, a.platform.as_deref(), a.quiet, false).await?;
     // docker ends with the reference it pulled, in full (`docker.io/library/busybox:latest`).
-    let r = check_reference(&a.image)?;
     let full = match (&r.digest, a.all_tags) {
         (_, true) => r.repository(),
         (Some(d), _) => format!("{}@{d}", r.repository()),

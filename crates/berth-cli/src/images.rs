@@ -247,15 +247,8 @@ async fn ls(client: &Client, a: LsArgs) -> Result {
 /// An image's rows as docker's image list shows them: one per tag (and
 /// `<none>` for an image without any), keys sorted as docker's JSON.
 fn image_rows(i: &Value, trunc: bool) -> Vec<Value> {
-    let strs = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|t| t.as_str().map(String::from))
-            .collect()
-    };
-    let tags = strs(&i["RepoTags"]);
-    let digests = strs(&i["RepoDigests"]);
+    let tags = crate::output::strings(&i["RepoTags"]);
+    let digests = crate::output::strings(&i["RepoDigests"]);
     let digest_of = |repo: &str| {
         digests
             .iter()
@@ -303,7 +296,7 @@ fn image_rows(i: &Value, trunc: bool) -> Vec<Value> {
         .map(|(repo, tag, digest)| {
             json!({
                 "Containers": containers,
-                "CreatedAt": chrono::DateTime::from_timestamp(created, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default(),
+                "CreatedAt": crate::output::go_unix_time(created),
                 "CreatedSince": ago(created),
                 "Digest": digest,
                 "ID": short_id(i["Id"].as_str().unwrap_or(""), !trunc),
@@ -345,12 +338,7 @@ async fn rm(client: &Client, a: RmArgs) -> Result {
 }
 
 async fn tag(client: &Client, source: &str, target: &str) -> Result {
-    let r = ImageRef::parse(target).map_err(|e| {
-        let why = if e.message.contains("must be lowercase") {
-            e.message
-        } else {
-            "invalid reference format".into()
-        };
+    let r = crate::distribution::check_reference(target).map_err(|why| {
         CliError::Failed(format!(
             "Error parsing reference: {target:?} is not a valid repository/tag: {why}"
         ))
@@ -538,8 +526,8 @@ async fn history(client: &Client, a: HistoryArgs) -> Result {
             let id = i["Id"].as_str().unwrap_or("");
             let created = i["Created"].as_i64().unwrap_or(0);
             let mut by = i["CreatedBy"].as_str().unwrap_or("").replace('\t', " ");
-            if !a.no_trunc && by.chars().count() > 45 {
-                by = by.chars().take(44).collect::<String>() + "\u{2026}";
+            if !a.no_trunc {
+                by = crate::output::ellipsis(&by, 45);
             }
             let size = i["Size"].as_f64().unwrap_or(0.0);
             json!({

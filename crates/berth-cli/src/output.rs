@@ -240,6 +240,23 @@ pub fn size_arg(s: &str) -> Result<String, String> {
     berth_api::units::parse_ram(s).map(|_| s.to_string())
 }
 
+/// The strings of a JSON array (others and non-arrays left out).
+pub fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x.as_str().map(String::from))
+        .collect()
+}
+
+/// `s` cut to `width` characters, the last one an ellipsis, as docker's `Ellipsis`.
+pub fn ellipsis(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    s.chars().take(width - 1).collect::<String>() + "\u{2026}"
+}
+
 /// Labels as docker's lists join them: `k=v,k2=v2`.
 pub fn join_labels(labels: &Value) -> String {
     labels
@@ -253,10 +270,19 @@ pub fn join_labels(labels: &Value) -> String {
 
 /// Go's `time.Time.String()` of an RFC 3339 time: `2026-12-01 23:56:59.096644391 +0000 UTC`.
 pub fn go_time(rfc3339: &str) -> String {
-    let Ok(t) = chrono::DateTime::parse_from_rfc3339(rfc3339) else {
-        return String::new();
-    };
-    let t = t.with_timezone(&chrono::Utc);
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| go_time_of(t.with_timezone(&chrono::Utc)))
+        .unwrap_or_default()
+}
+
+/// The same of Unix seconds (the lists' `CreatedAt`).
+pub fn go_unix_time(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(go_time_of)
+        .unwrap_or_default()
+}
+
+fn go_time_of(t: chrono::DateTime<chrono::Utc>) -> String {
     let nanos = t.timestamp_subsec_nanos();
     let frac = if nanos == 0 {
         String::new()

@@ -1,6 +1,7 @@
 //! `ps`: the container list, as the docker CLI prints it.
 
 use super::*;
+use crate::output::{ellipsis, go_unix_time, join_labels, strings};
 
 #[derive(Args, Debug)]
 pub struct PsArgs {
@@ -89,19 +90,12 @@ pub(super) async fn ps(client: &Client, a: PsArgs) -> Result {
 /// One container as docker's ContainerContext shows it, every field taken
 /// from the API's answer; keys in the order docker's MarshalJSON gives (sorted).
 pub fn row(c: &Value, trunc: bool) -> Value {
-    let strs = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|x| x.as_str().map(String::from))
-            .collect()
-    };
     let mut cmd = c["Command"].as_str().unwrap_or("").to_string();
     if trunc {
         cmd = ellipsis(&cmd, 20);
     }
     let created = c["Created"].as_i64().unwrap_or(0);
-    let mut names: Vec<String> = strs(&c["Names"])
+    let mut names: Vec<String> = strings(&c["Names"])
         .into_iter()
         .map(|n| n.trim_start_matches('/').to_string())
         .collect();
@@ -111,12 +105,6 @@ pub fn row(c: &Value, trunc: bool) -> Value {
             names = vec![own];
         }
     }
-    let labels: Vec<String> = c["Labels"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-        .collect();
     let rw = c["SizeRw"].as_f64().unwrap_or(0.0);
     let root = c["SizeRootFs"].as_f64().unwrap_or(0.0);
     let size = if root > 0.0 {
@@ -148,10 +136,10 @@ pub fn row(c: &Value, trunc: bool) -> Value {
     networks.sort();
     json!({
         "Command": go_quote(&cmd),
-        "CreatedAt": chrono::DateTime::from_timestamp(created, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default(),
+        "CreatedAt": go_unix_time(created),
         "ID": short_id(c["Id"].as_str().unwrap_or(""), !trunc),
         "Image": c["Image"],
-        "Labels": labels.join(","),
+        "Labels": join_labels(&c["Labels"]),
         "LocalVolumes": local.to_string(),
         "Mounts": mount_names.join(","),
         "Names": names.join(","),
@@ -169,14 +157,6 @@ pub fn row(c: &Value, trunc: bool) -> Value {
 /// the ellipsis kept (it is printable).
 fn go_quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
-}
-
-/// `s` cut to `width` characters, the last one an ellipsis, as docker's `Ellipsis`.
-fn ellipsis(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        return s.to_string();
-    }
-    s.chars().take(width - 1).collect::<String>() + "\u{2026}"
 }
 
 fn join_host_port(ip: &str, port: &str) -> String {
